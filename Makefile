@@ -1,0 +1,39 @@
+# Two commands that work on a fresh machine with Python 3.11 and make:
+#   make demo   set up .venv and run the whole pipeline on the embedded demo deployment
+#   make test   set up .venv, lint with ruff, run the tests
+PYTHON ?= python3
+VENV := .venv
+ifeq ($(OS),Windows_NT)
+BIN := $(VENV)/Scripts
+else
+BIN := $(VENV)/bin
+endif
+
+.PHONY: demo test lint format bench clean-demo
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/python -m baocao --config config.toml demo
+
+test: $(VENV)/.installed lint
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/bench.py --files 1000
+
+clean-demo:
+	rm -rf workbooks/templates workbooks/inbox workbooks/archive workbooks/feedback workbooks/output workbooks/outbox workbooks/logs workbooks/ledger.sqlite*

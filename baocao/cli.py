@@ -1,0 +1,172 @@
+"""The ``baocao`` command: a thin argparse layer over ``baocao.api``.
+
+Each subcommand parses its arguments, makes one library call and prints the result as a table
+or (``--json``) as JSON. Library exceptions become one readable line and an exit code:
+0 all went well, 1 the data had problems, 2 usage or configuration errors. ``--debug`` shows
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import unicodedata
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import api
+from .errors import BaocaoError, ConfigError, FormSpecError, LockedError, UsageError
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+
+
+def _width(text: str) -> int:
+    return sum(0 if unicodedata.combining(ch) else 1 for ch in text)
+
+
+def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """A plain aligned text table (Vietnamese letters count as one column each)."""
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths, strict=False)).rstrip()
+
+    out = [line(headers), line(["-" * w for w in widths])]
+    out += [line(r) for r in cells]
+    return "\n".join(out)
+
+
+def _print_json(data: Any, out: TextIO) -> None:
+    out.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+# --- subcommands: each returns an exit code -----------------------------------------------
+
+
+def cmd_info(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    data = api.info(dep)
+    if args.json:
+        _print_json(data, out)
+        return EXIT_OK
+    out.write(f"Tệp cấu hình : {data['config_file']}\n")
+    out.write(f"Cơ quan      : {data['organisation']} ({data['coordinator']})\n")
+    out.write(f"Múi giờ      : {data['timezone']}\n")
+    out.write(f"Biểu mẫu     : {data['form']['id']} phiên bản {data['form']['version']}")
+    out.write(f" ({data['form']['fields']} trường) – {data['form_file']}\n")
+    out.write(f"Danh mục     : {data['units']} đơn vị – {data['registry_file']}\n")
+    out.write(f"Thư          : {data['mail']['backend']}\n\nThư mục:\n")
+    out.write(format_table(list(data["paths"].items()), ["khóa", "đường dẫn"]) + "\n\nCác kỳ báo cáo:\n")
+    rows = [
+        (p["kind"], p["label"], ", ".join(map(str, p["months"])), "trước " + p["due_before"])
+        for p in data["periods"]
+    ]
+    out.write(format_table(rows, ["kỳ", "tên", "tháng", "hạn nộp"]) + "\n")
+    return EXIT_OK
+
+
+def cmd_units(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    data = api.units(dep, args.period)
+    if args.json:
+        _print_json(data, out)
+        return EXIT_OK
+    rows = [
+        (u["code"], u["name"], u["parent"] or "", u["kind"], "có" if u["reports"] else "", u["email"])
+        for u in data
+    ]
+    out.write(format_table(rows, ["mã", "tên", "cấp trên", "loại", "nộp báo cáo", "thư điện tử"]) + "\n")
+    return EXIT_OK
+
+
+def cmd_templates(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    files = api.templates(dep, args.period, unit=args.unit)
+    if args.json:
+        _print_json([{"unit": f.unit, "path": str(f.path), "written": f.written} for f in files], out)
+        return EXIT_OK
+    for f in files:
+        out.write(f"{'đã ghi   ' if f.written else 'không đổi'}  {f.path}\n")
+    if files:
+        out.write(f"{len(files)} biểu mẫu của kỳ {args.period} ở thư mục {files[0].path.parent}\n")
+    return EXIT_OK
+
+
+def cmd_demo(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    from .demo import demo
+
+    result = demo(dep, say=lambda line: out.write(line + "\n"))
+    if args.json:
+        _print_json(result, out)
+    return EXIT_OK
+
+
+Command = Callable[[api.Deployment, argparse.Namespace, TextIO], int]
+COMMANDS: dict[str, tuple[Command, str]] = {
+    "info": (cmd_info, "Xem cấu hình đang dùng: tệp, thư mục, biểu mẫu, các kỳ, số đơn vị"),
+    "units": (cmd_units, "Liệt kê đơn vị hoạt động trong một kỳ"),
+    "templates": (cmd_templates, "Tạo biểu mẫu điền sẵn cho từng đơn vị của một kỳ"),
+    "demo": (cmd_demo, "Chạy thử toàn bộ quy trình trên bộ dữ liệu mẫu (make demo)"),
+}
+
+
+def _now(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"thời điểm '{value}' không đúng dạng ISO, ví dụ 2025-03-08T09:00"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="baocao",
+        description=(
+            "Tổng hợp báo cáo định kỳ bằng bảng tính: biểu mẫu, thu nhận, kiểm tra, tổng hợp, gửi thư."
+        ),
+    )
+    parser.add_argument("--config", default="config.toml", help="tệp cấu hình (mặc định ./config.toml)")
+    parser.add_argument("--debug", action="store_true", help="hiện toàn bộ thông tin lỗi (traceback)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="LỆNH")
+    for name, (_, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
+        if name in ("units", "templates"):
+            p.add_argument("--period", required=True, help="kỳ báo cáo, ví dụ 2025-Q1")
+        if name == "templates":
+            p.add_argument("--unit", help="chỉ tạo cho một đơn vị (mã đơn vị)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; return the exit code (streams injectable for tests)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage message
+        return EXIT_USAGE if exc.code else EXIT_OK
+    try:
+        dep = api.load_deployment(Path(args.config))
+        return COMMANDS[args.command][0](dep, args, out)
+    except (ConfigError, FormSpecError, UsageError, LockedError) as exc:
+        if args.debug:
+            raise
+        err.write(f"baocao: {exc}\n")
+        return EXIT_USAGE
+    except BaocaoError as exc:
+        if args.debug:
+            raise
+        err.write(f"baocao: {exc}\n")
+        return EXIT_DATA
+
+
+def run() -> None:
+    """Console-script entry point."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors="replace")
+    sys.exit(main())

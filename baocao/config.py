@@ -1,0 +1,382 @@
+"""Loading and checking ``config.toml``: one typed ``Settings`` object for a deployment.
+
+Why strict: a coordinator edits this file by hand, often months after it was written. A typo
+that is silently ignored (``reminder_day`` instead of ``reminder_days``) would mean reminders
+never go out. So every unknown key is an error, and every wrong value names the key, what is
+wrong and what is expected, in one line.
+
+Paths are resolved relative to the folder of the config file, so a deployment folder can be
+moved (or mounted on another drive letter on Windows) without editing it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+PATH_KEYS = ("templates", "inbox", "archive", "feedback", "output", "ledger", "outbox", "logs")
+EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+
+
+@dataclass(frozen=True)
+class PeriodKind:
+    """One kind of reporting period (Q1, H1, Q3, Y) as the deployment configures it.
+
+    ``due_day``/``due_month``: the report is due *before* this day ("trước ngày 10/3"),
+    so with ``inclusive_deadline = false`` the last on-time moment is the end of the day before.
+    """
+
+    code: str
+    label: str
+    months: tuple[int, ...]
+    due_day: int
+    due_month: int
+    estimates: bool = False
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """The ``[mail]`` table. The SMTP password is never here: see ``mail.smtp_password``."""
+
+    backend: str = "outbox"
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"
+    user: str | None = None
+    sender: str = "baocao@localhost"
+    sender_name: str = "baocao"
+    coordinators: tuple[str, ...] = ()
+    reminder_days: tuple[int, ...] = (7, 3, 1)
+    summary_days_before: int = 2
+    summary_time: time = time(8, 0)
+    final_summary_days_after: int = 1
+    attach_docx: bool = True
+    timeout_seconds: float = 30.0
+    keyring_service: str = "baocao"
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """The ``[schedule]`` table: how often the long-running ``baocao run`` wakes up."""
+
+    interval_minutes: int = 15
+    log_max_kb: int = 1024
+    log_backups: int = 5
+
+
+@dataclass(frozen=True)
+class CollectSettings:
+    """The ``[collect]`` table: inbox stability wait, worker processes and safety limits."""
+
+    stable_seconds: float = 5.0
+    workers: int = 0
+    max_file_mb: float = 20.0
+    max_unpacked_mb: float = 200.0
+    read_timeout_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a deployment configures, with paths already resolved to absolute paths."""
+
+    config_file: Path
+    organisation: str
+    coordinator: str
+    issuing_body: str
+    province: str
+    timezone: ZoneInfo
+    inclusive_deadline: bool
+    submit_to: str
+    paths: dict[str, Path]
+    form_file: Path
+    registry_file: Path
+    period_kinds: dict[str, PeriodKind]
+    mail: MailSettings = field(default_factory=MailSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    collect: CollectSettings = field(default_factory=CollectSettings)
+
+    def path(self, key: str) -> Path:
+        return self.paths[key]
+
+
+# --- small checkers: each returns the converted value or raises ConfigError with the key ---
+
+
+def _fail(key: str, problem: str, expected: str) -> ConfigError:
+    return ConfigError(f"config.toml: khóa '{key}': {problem}; cần {expected}")
+
+
+def _text(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", "một chuỗi không rỗng")
+    return unicodedata.normalize("NFC", value.strip())
+
+
+def _int_in(lo: int, hi: int) -> Callable[[str, Any], int]:
+    def check(key: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise _fail(key, f"giá trị {value!r} không hợp lệ", f"số nguyên từ {lo} đến {hi}")
+        return value
+
+    return check
+
+
+def _float_in(lo: float, hi: float) -> Callable[[str, Any], float]:
+    def check(key: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+            raise _fail(key, f"giá trị {value!r} không hợp lệ", f"số từ {lo:g} đến {hi:g}")
+        return float(value)
+
+    return check
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", "true hoặc false")
+    return value
+
+
+def _one_of(*choices: str) -> Callable[[str, Any], str]:
+    def check(key: str, value: Any) -> str:
+        if value not in choices:
+            raise _fail(key, f"giá trị {value!r} không hợp lệ", "một trong " + ", ".join(choices))
+        return value
+
+    return check
+
+
+def _email(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not EMAIL_RE.match(value.strip()):
+        raise _fail(key, f"{value!r} không phải địa chỉ thư điện tử", "dạng ten@coquan.gov.vn")
+    return value.strip()
+
+
+def _emails(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", "một danh sách địa chỉ thư")
+    return tuple(_email(f"{key}[{i}]", v) for i, v in enumerate(value))
+
+
+def _days(key: str, value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value:
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", "danh sách số ngày, ví dụ [7, 3, 1]")
+    days = tuple(_int_in(0, 366)(f"{key}[{i}]", v) for i, v in enumerate(value))
+    return tuple(sorted(set(days), reverse=True))
+
+
+def _clock(key: str, value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value):
+        hour, minute = (int(x) for x in value.split(":"))
+        if hour < 24 and minute < 60:
+            return time(hour, minute)
+    raise _fail(key, f"giá trị {value!r} không hợp lệ", 'giờ dạng HH:MM, ví dụ "08:00"')
+
+
+def _optional_text(key: str, value: Any) -> str | None:
+    return None if value in (None, "") else _text(key, value)
+
+
+def _table(data: dict[str, Any], name: str, schema: dict[str, Callable[[str, Any], Any]]):
+    """Check one TOML table against ``schema``; return the converted values present."""
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise _fail(name, "phải là một bảng", f"[{name}]")
+    for key in table:
+        if key not in schema:
+            known = ", ".join(schema)
+            raise _fail(f"{name}.{key}", "khóa không được hỗ trợ", f"một trong: {known}")
+    return {key: schema[key](f"{name}.{key}", value) for key, value in table.items()}
+
+
+def _period_kind(code: str, raw: Any) -> PeriodKind:
+    prefix = f"periods.{code}"
+    if not re.fullmatch(r"[A-Z][A-Z0-9]{0,3}", code):
+        raise _fail(prefix, "mã kỳ không hợp lệ", "chữ in hoa và số, ví dụ Q1, H1, Q3, Y")
+    schema = {
+        "label": _text,
+        "months": lambda k, v: v,
+        "due_before": lambda k, v: v,
+        "estimates": _bool,
+    }
+    values = _table({code: raw}, code, schema)
+    for required in ("label", "months", "due_before"):
+        if required not in values:
+            raise _fail(f"{prefix}.{required}", "thiếu khóa bắt buộc", "khai báo khóa này")
+    months = values["months"]
+    if (
+        not isinstance(months, list)
+        or not months
+        or any(isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 12 for m in months)
+        or months != sorted(set(months))
+    ):
+        raise _fail(f"{prefix}.months", f"giá trị {months!r} không hợp lệ", "các tháng 1–12 tăng dần")
+    due = values["due_before"]
+    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})", due) if isinstance(due, str) else None
+    if not match or not (1 <= int(match[2]) <= 12 and 1 <= int(match[1]) <= 28):
+        raise _fail(f"{prefix}.due_before", f"giá trị {due!r} không hợp lệ", 'ngày/tháng như "10/03"')
+    if "{year}" not in values["label"]:
+        raise _fail(f"{prefix}.label", "thiếu chỗ điền năm", 'chuỗi có "{year}", ví dụ "Quý I năm {year}"')
+    return PeriodKind(
+        code=code,
+        label=values["label"],
+        months=tuple(months),
+        due_day=int(match[1]),
+        due_month=int(match[2]),
+        estimates=values.get("estimates", False),
+    )
+
+
+TOP_KEYS = {
+    "organisation",
+    "paths",
+    "form",
+    "registry",
+    "periods",
+    "mail",
+    "schedule",
+    "collect",
+}
+
+
+def load_config(path: str | Path) -> Settings:
+    """Read and check a deployment's ``config.toml``.
+
+    Returns a ``Settings`` whose paths are absolute. Raises ``ConfigError`` with one line
+    naming the key for a missing file, bad TOML, an unknown key or a wrong value.
+    """
+    config_file = Path(path).resolve()
+    try:
+        data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"Không tìm thấy tệp cấu hình {config_file}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_file.name}: sai cú pháp TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{config_file.name}: tệp phải được lưu với mã UTF-8") from None
+    for key in data:
+        if key not in TOP_KEYS:
+            raise _fail(key, "khóa không được hỗ trợ", "một trong: " + ", ".join(sorted(TOP_KEYS)))
+    base = config_file.parent
+
+    org = _table(
+        data,
+        "organisation",
+        {
+            "name": _text,
+            "coordinator": _text,
+            "issuing_body": _text,
+            "province": _text,
+            "timezone": _text,
+            "inclusive_deadline": _bool,
+            "submit_to": _text,
+        },
+    )
+    if "name" not in org:
+        raise _fail("organisation.name", "thiếu khóa bắt buộc", "tên cơ quan tổng hợp")
+    tz_name = org.get("timezone", "Asia/Ho_Chi_Minh")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(
+            "organisation.timezone", f"không biết múi giờ {tz_name!r}", 'ví dụ "Asia/Ho_Chi_Minh"'
+        ) from None
+
+    path_values = _table(data, "paths", {key: _text for key in PATH_KEYS})
+    paths = {key: (base / path_values.get(key, f"workbooks/{key}")).resolve() for key in PATH_KEYS}
+    if "ledger" not in path_values:
+        paths["ledger"] = (base / "workbooks/ledger.sqlite").resolve()
+
+    for key in ("form", "registry"):
+        if key not in data:
+            raise _fail(key, "thiếu khóa bắt buộc", "đường dẫn tới tệp")
+    form_file = (base / _text("form", data["form"])).resolve()
+    registry_file = (base / _text("registry", data["registry"])).resolve()
+
+    raw_periods = data.get("periods")
+    if not isinstance(raw_periods, dict) or not raw_periods:
+        raise _fail("periods", "thiếu hoặc rỗng", "các bảng [periods.Q1], [periods.H1]…")
+    kinds = {code: _period_kind(code, raw) for code, raw in raw_periods.items()}
+
+    if isinstance(data.get("mail"), dict) and "password" in data["mail"]:
+        raise _fail(
+            "mail.password",
+            "không ghi mật khẩu trong tệp cấu hình",
+            "biến môi trường BAOCAO_SMTP_PASSWORD hoặc keyring của hệ điều hành",
+        )
+    mail_values = _table(
+        data,
+        "mail",
+        {
+            "backend": _one_of("outbox", "smtp"),
+            "host": _text,
+            "port": _int_in(1, 65535),
+            "security": _one_of("none", "starttls", "ssl"),
+            "user": _optional_text,
+            "sender": _email,
+            "sender_name": _text,
+            "coordinators": _emails,
+            "reminder_days": _days,
+            "summary_days_before": _int_in(0, 60),
+            "summary_time": _clock,
+            "final_summary_days_after": _int_in(0, 60),
+            "attach_docx": _bool,
+            "timeout_seconds": _float_in(1, 600),
+            "keyring_service": _text,
+        },
+    )
+    mail = MailSettings(**mail_values)
+    if mail.backend == "smtp" and "host" not in mail_values:
+        raise _fail("mail.host", 'thiếu khi backend = "smtp"', "tên máy chủ SMTP")
+
+    schedule = ScheduleSettings(
+        **_table(
+            data,
+            "schedule",
+            {
+                "interval_minutes": _int_in(1, 1440),
+                "log_max_kb": _int_in(16, 1024 * 1024),
+                "log_backups": _int_in(0, 100),
+            },
+        )
+    )
+    collect = CollectSettings(
+        **_table(
+            data,
+            "collect",
+            {
+                "stable_seconds": _float_in(0, 3600),
+                "workers": _int_in(0, 64),
+                "max_file_mb": _float_in(0.01, 1024),
+                "max_unpacked_mb": _float_in(0.1, 8192),
+                "read_timeout_seconds": _float_in(1, 3600),
+            },
+        )
+    )
+    return Settings(
+        config_file=config_file,
+        organisation=org["name"],
+        coordinator=org.get("coordinator", org["name"]),
+        issuing_body=org.get("issuing_body", ""),
+        province=org.get("province", ""),
+        timezone=tz,
+        inclusive_deadline=org.get("inclusive_deadline", False),
+        submit_to=org.get("submit_to", str(paths["inbox"])),
+        paths=paths,
+        form_file=form_file,
+        registry_file=registry_file,
+        period_kinds=kinds,
+        mail=mail,
+        schedule=schedule,
+        collect=collect,
+    )

@@ -1,0 +1,100 @@
+"""Plain data passed between the rooms of the pipeline.
+
+These types carry no behaviour that touches files, the clock or the network, so every room
+can be tested with values built by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    """An error rejects the submission; a warning is accepted but flagged."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One thing wrong (or worth a look) in a submission.
+
+    ``code`` is a stable machine identifier (``required``, ``not_integer``, ``below_target``…),
+    ``message`` the Vietnamese sentence shown to the unit, ``sheet``/``cell`` where to look
+    (empty when the issue concerns the file as a whole).
+    """
+
+    severity: Severity
+    code: str
+    message: str
+    field: str = ""
+    sheet: str = ""
+    cell: str = ""
+
+    @property
+    def location(self) -> str:
+        """``BaoCao!D14``, or ``""`` when the issue is not tied to a cell."""
+        if not self.cell:
+            return self.sheet
+        return f"{self.sheet}!{self.cell}" if self.sheet else self.cell
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "severity": str(self.severity),
+            "code": self.code,
+            "field": self.field,
+            "sheet": self.sheet,
+            "cell": self.cell,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> Issue:
+        return cls(
+            severity=Severity(data["severity"]),
+            code=data["code"],
+            message=data["message"],
+            field=data.get("field", ""),
+            sheet=data.get("sheet", ""),
+            cell=data.get("cell", ""),
+        )
+
+
+@dataclass(frozen=True)
+class CellRef:
+    """A single cell of a workbook: sheet name and A1 address (``BaoCao``, ``D14``)."""
+
+    sheet: str
+    cell: str
+
+    def __str__(self) -> str:
+        return f"{self.sheet}!{self.cell}"
+
+
+@dataclass(frozen=True)
+class RawCell:
+    """A value as read from a workbook, before any judgement.
+
+    ``value`` is what the reader found: ``str`` (NFC-normalised), ``int``, ``float``, ``bool``,
+    ``datetime.date``/``datetime.datetime`` or ``None`` for an empty cell.
+    ``formula_without_value`` is true when the cell holds a formula whose result was never
+    calculated and saved, which must be reported rather than read as zero.
+    """
+
+    value: object
+    sheet: str
+    cell: str
+    formula_without_value: bool = False
+
+
+@dataclass
+class RawWorkbook:
+    """Everything the reader extracted from one file: cells by field code and hidden metadata."""
+
+    format: str
+    cells: dict[str, RawCell] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+    used_defined_names: bool = True
+    form_version: str = ""

@@ -1,0 +1,257 @@
+"""The unit registry: who reports, to whom, from when to when.
+
+Coordinators keep it as a CSV (UTF-8, Excel can open and save it) or an XLSX with the columns
+``code, name, parent, kind, email, valid_from, valid_to, successor``. A unit may have several
+rows with different validity intervals: that is how a renamed or re-parented unit is recorded
+without losing its history, so 2024 periods consolidate with the 2024 structure and 2025
+periods with the 2025 one. ``successor`` names the unit that took over a closed or merged unit,
+which lets comparisons with earlier periods follow it.
+
+A unit *reports* in a period when it is valid on the period's last on-time day and has no
+active children: leaves report, departments and the province consolidate. A department whose
+children are not in this registry (it runs its own baocao) therefore reports itself, with its
+roll-up file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from .config import EMAIL_RE
+from .errors import ConfigError
+from .periods import Period
+
+KINDS = ("province", "department", "unit")
+COLUMNS = ("code", "name", "parent", "kind", "email", "valid_from", "valid_to", "successor")
+CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One row of the registry: a unit as it was during ``valid_from``..``valid_to``."""
+
+    code: str
+    name: str
+    parent: str | None
+    kind: str
+    email: str
+    valid_from: date | None = None
+    valid_to: date | None = None
+    successor: str | None = None
+
+    def valid_on(self, day: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "parent": self.parent,
+            "kind": self.kind,
+            "email": self.email,
+            "valid_from": self.valid_from.isoformat() if self.valid_from else None,
+            "valid_to": self.valid_to.isoformat() if self.valid_to else None,
+            "successor": self.successor,
+        }
+
+
+class Registry:
+    """All rows of the registry, answering questions for a given day or period."""
+
+    def __init__(self, units: list[Unit]):
+        self.units = tuple(units)
+
+    @staticmethod
+    def reference_day(period: Period) -> date:
+        """The day the structure is read for a period: its last on-time day."""
+        return period.last_on_time_day()
+
+    def on(self, day: date) -> list[Unit]:
+        """Every unit valid on ``day``, in registry order."""
+        return [u for u in self.units if u.valid_on(day)]
+
+    def get(self, code: str, day: date) -> Unit | None:
+        return next((u for u in self.units if u.code == code and u.valid_on(day)), None)
+
+    def latest(self, code: str) -> Unit | None:
+        """The most recent row of ``code`` whatever the day (for names of closed units)."""
+        rows = [u for u in self.units if u.code == code]
+        return max(rows, key=lambda u: u.valid_from or date.min) if rows else None
+
+    def active_units(self, period: Period) -> list[Unit]:
+        """Every unit (province, departments, units) that exists for ``period``."""
+        return self.on(self.reference_day(period))
+
+    def reporting_units(self, period: Period, under: str | None = None) -> list[Unit]:
+        """The units that must submit a report for ``period``: active leaves.
+
+        ``under`` restricts to the subtree of one unit (a department's own consolidation).
+        """
+        active = self.active_units(period)
+        parents = {u.parent for u in active}
+        leaves = [u for u in active if u.kind != "province" and u.code not in parents]
+        if under is None:
+            return leaves
+        inside = {u.code for u in self.subtree(under, self.reference_day(period))}
+        return [u for u in leaves if u.code in inside]
+
+    def children(self, code: str, day: date) -> list[Unit]:
+        return [u for u in self.on(day) if u.parent == code]
+
+    def subtree(self, code: str, day: date) -> list[Unit]:
+        """``code`` and everything below it on ``day`` (depth first, registry order)."""
+        root = self.get(code, day)
+        if root is None:
+            return []
+        out = [root]
+        for child in self.children(code, day):
+            out.extend(self.subtree(child.code, day))
+        return out
+
+    def group_of(self, code: str, day: date) -> Unit | None:
+        """The department a unit belongs to on ``day`` (itself if it is one, None at the top)."""
+        unit = self.get(code, day)
+        seen: set[str] = set()
+        while unit is not None and unit.kind == "unit" and unit.parent and unit.code not in seen:
+            seen.add(unit.code)
+            unit = self.get(unit.parent, day)
+        return unit if unit is not None and unit.kind != "province" else None
+
+    def root(self, day: date) -> Unit | None:
+        return next((u for u in self.on(day) if u.parent is None), None)
+
+    def successors(self, code: str) -> list[str]:
+        """``code`` followed by the chain of units that took it over (cycle-safe)."""
+        chain = [code]
+        current = self.latest(code)
+        while current is not None and current.successor and current.successor not in chain:
+            chain.append(current.successor)
+            current = self.latest(current.successor)
+        return chain
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def _parse_date(value: object, where: str) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ConfigError(f"{where}: ngày {text!r} không hợp lệ; cần dạng dd/mm/yyyy hoặc yyyy-mm-dd")
+
+
+def _clean(value: object) -> str:
+    return unicodedata.normalize("NFC", str(value).strip()) if value is not None else ""
+
+
+def _unit_from_row(row: dict[str, object], where: str) -> Unit:
+    code = _clean(row.get("code"))
+    if not CODE_RE.match(code):
+        raise ConfigError(f"{where}: mã đơn vị {code!r} không hợp lệ; cần chữ in hoa, số, _ hoặc -")
+    name = _clean(row.get("name"))
+    if not name:
+        raise ConfigError(f"{where}: đơn vị {code} thiếu tên")
+    kind = _clean(row.get("kind")).lower()
+    if kind not in KINDS:
+        raise ConfigError(f"{where}: loại {kind!r} của {code} không hợp lệ; cần {', '.join(KINDS)}")
+    email = _clean(row.get("email"))
+    if email and not EMAIL_RE.match(email):
+        raise ConfigError(f"{where}: thư điện tử {email!r} của {code} không hợp lệ")
+    unit = Unit(
+        code=code,
+        name=name,
+        parent=_clean(row.get("parent")) or None,
+        kind=kind,
+        email=email,
+        valid_from=_parse_date(row.get("valid_from"), where),
+        valid_to=_parse_date(row.get("valid_to"), where),
+        successor=_clean(row.get("successor")) or None,
+    )
+    if unit.valid_from and unit.valid_to and unit.valid_to < unit.valid_from:
+        raise ConfigError(f"{where}: {code} có valid_to trước valid_from")
+    return unit
+
+
+def _rows_from_csv(path: Path) -> list[dict[str, object]]:
+    text = path.read_bytes().decode("utf-8-sig")
+    sample = text[:2048]
+    delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+
+
+def _rows_from_xlsx(path: Path) -> list[dict[str, object]]:
+    from openpyxl import load_workbook  # only registries in xlsx need it
+
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = list(workbook.worksheets[0].iter_rows(values_only=True))
+    finally:
+        workbook.close()
+    if not rows:
+        return []
+    header = [_clean(h).lower() for h in rows[0]]
+    return [dict(zip(header, r, strict=False)) for r in rows[1:] if any(v is not None for v in r)]
+
+
+def _check_consistency(units: list[Unit], source: str) -> None:
+    codes = {u.code for u in units}
+    for unit in units:
+        if unit.parent and unit.parent not in codes:
+            raise ConfigError(
+                f"{source}: đơn vị {unit.code} có đơn vị cấp trên {unit.parent} không có trong danh mục"
+            )
+        if unit.successor and unit.successor not in codes:
+            raise ConfigError(
+                f"{source}: đơn vị {unit.code} có đơn vị kế thừa {unit.successor} không có trong danh mục"
+            )
+    by_code: dict[str, list[Unit]] = {}
+    for unit in units:
+        by_code.setdefault(unit.code, []).append(unit)
+    for code, rows in by_code.items():
+        rows.sort(key=lambda u: u.valid_from or date.min)
+        for a, b in itertools.pairwise(rows):
+            if a.valid_to is None or (b.valid_from is not None and b.valid_from <= a.valid_to):
+                raise ConfigError(f"{source}: đơn vị {code} có hai dòng với thời gian hiệu lực chồng nhau")
+
+
+def load_registry(path: str | Path) -> Registry:
+    """Load the registry from CSV or XLSX; raise ``ConfigError`` naming the row on bad data."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Không tìm thấy danh mục đơn vị {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        rows = _rows_from_csv(path)
+    elif suffix in (".xlsx", ".xlsm"):
+        rows = _rows_from_xlsx(path)
+    else:
+        raise ConfigError(f"Danh mục đơn vị {path.name}: cần tệp .csv hoặc .xlsx")
+    if rows:
+        missing = [c for c in ("code", "name", "kind") if c not in rows[0]]
+        if missing:
+            raise ConfigError(
+                f"{path.name}: thiếu cột {', '.join(missing)}; cần các cột {', '.join(COLUMNS)}"
+            )
+    units = [_unit_from_row(row, f"{path.name} dòng {i}") for i, row in enumerate(rows, start=2)]
+    if not units:
+        raise ConfigError(f"Danh mục đơn vị {path.name} không có đơn vị nào")
+    _check_consistency(units, path.name)
+    return Registry(units)

@@ -1,0 +1,364 @@
+"""Writing the pre-filled Excel template a unit fills, with xlsxwriter.
+
+Each template carries, beyond what the clerk sees:
+- a workbook-level defined name per field code, so the reader finds values even when a unit
+  inserted a row, and any tool can fill or read the template by field code;
+- Excel data validation and an input message per input cell, so most mistakes are stopped
+  while typing rather than a week later by a rejection e-mail;
+- a very hidden ``_meta`` sheet (form id, version, unit, period, signature) from which the
+  reader tells whose template it is and notices an edited unit code;
+- sheet protection without a password: it keeps the layout, lets the unit type in the yellow
+  cells, and can still be lifted by an administrator who needs to.
+
+Regenerating is idempotent: the same inputs give the same bytes (fixed creation date), and an
+unchanged file on the share is not rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import xlsxwriter
+
+from .a1 import sheet_ref
+from .form import FIRST_BODY_ROW, LABEL_COLUMN, MEASURE_COLUMN, VALUE_COLUMN, Field, Form
+from .periods import Period
+from .registry import Unit
+
+META_SHEET = "_meta"
+GUIDE_SHEET = "Hướng dẫn"
+FONT = "Times New Roman"
+INPUT_FILL = "#FFF2CC"
+LOCKED_FILL = "#E7E6E6"
+
+
+@dataclass(frozen=True)
+class TemplateContext:
+    """What a template says beyond the form: who, when, by when, and where to send it."""
+
+    unit: Unit
+    period: Period
+    parent_name: str
+    deadline: date
+    submit_to: str
+    organisation: str
+
+
+def signature(form_id: str, version: str, unit: str, period: str) -> str:
+    """A checksum of the template's identity, stored in ``_meta``.
+
+    Not a security boundary (no secret): it catches a ``_meta`` sheet edited by hand or copied
+    from another unit's template, which is the realistic mistake.
+    """
+    text = f"{form_id}|{version}|{unit}|{period}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def ascii_slug(text: str, limit: int = 40) -> str:
+    """``Phòng Kế hoạch – Tài chính`` -> ``phong-ke-hoach-tai-chinh`` (any file system accepts it)."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+    return slug[:limit].rstrip("-") or "don-vi"
+
+
+def template_filename(unit: Unit, period: Period) -> str:
+    """ASCII, unit code first, no spaces: ``LD_KHTC_2025-Q1_phong-ke-hoach-tai-chinh.xlsx``."""
+    return f"{unit.code}_{period.code}_{ascii_slug(unit.name)}.xlsx"
+
+
+def prefill_values(form: Form, ctx: TemplateContext) -> dict[str, str]:
+    """The values of the pre-filled header fields for this unit and period."""
+    sources = {
+        "unit.code": ctx.unit.code,
+        "unit.name": ctx.unit.name,
+        "period.code": ctx.period.code,
+        "form.version": form.version,
+    }
+    return {f.code: sources[f.prefill] for f in form.fields if f.prefill}
+
+
+def _input_message(f: Field) -> tuple[str, str]:
+    """Title (Excel allows 32 characters) and message (255) of a cell's input hint."""
+    title = f.label if len(f.label) <= 32 else f.label[:31] + "…"
+    hints = {
+        "integer": "Nhập số nguyên từ 0 trở lên (0 nếu không có).",
+        "date": "Nhập ngày dạng ngày/tháng/năm, ví dụ 05/03/2025.",
+        "choice": "Chọn trong danh sách: " + ", ".join(f.choices) + ".",
+    }
+    message = f.help or hints.get(f.type, "")
+    if f.required and "bắt buộc" not in message.lower():
+        message = (message + " Bắt buộc nhập.").strip()
+    return title, message[:255]
+
+
+def _validation(f: Field) -> dict | None:
+    """The Excel data validation matching the field's type, or None."""
+    title, message = _input_message(f)
+    common = {"input_title": title, "input_message": message, "error_title": title}
+    if f.type == "integer":
+        rule = {"validate": "integer", "criteria": ">=", "value": f.min or 0}
+        if f.max is not None:
+            rule = {"validate": "integer", "criteria": "between", "minimum": f.min or 0, "maximum": f.max}
+        return rule | common | {"error_message": "Chỉ nhập số nguyên không âm, ví dụ 0, 5, 12."}
+    if f.type == "choice":
+        return (
+            {"validate": "list", "source": list(f.choices)}
+            | common
+            | {"error_message": "Chọn một giá trị trong danh sách: " + ", ".join(f.choices)}
+        )
+    if f.type == "date":
+        return (
+            {
+                "validate": "date",
+                "criteria": "between",
+                "minimum": date(2000, 1, 1),
+                "maximum": date(2100, 12, 31),
+            }
+            | common
+            | {"error_message": "Nhập ngày hợp lệ dạng ngày/tháng/năm, ví dụ 05/03/2025."}
+        )
+    if not message:
+        return None
+    return {"validate": "any"} | common
+
+
+class _Formats:
+    """The handful of cell styles a template uses, created once per workbook."""
+
+    def __init__(self, book: xlsxwriter.Workbook):
+        base = {"font_name": FONT, "font_size": 12, "valign": "vcenter", "text_wrap": True}
+
+        def add(**extra):
+            return book.add_format(base | extra)
+
+        self.text = add()
+        self.center_bold = add(bold=True, align="center")
+        self.center_italic = add(italic=True, align="center")
+        self.title = add(bold=True, align="center", font_size=14)
+        self.head = add(bold=True, align="center", border=1, bg_color="#D9E1F2")
+        self.section = add(bold=True, border=1, bg_color="#F2F2F2")
+        self.group = add(bold=True, italic=True, border=1)
+        self.label = add(border=1)
+        self.stt = add(border=1, align="center")
+        self.measure = add(border=1, align="center", font_size=11)
+        self.locked = add(border=1, bg_color=LOCKED_FILL, bold=True)
+        self.input_text = add(border=1, bg_color=INPUT_FILL, locked=False, num_format="@")
+        self.input_long = add(border=1, bg_color=INPUT_FILL, locked=False, valign="top")
+        self.input_int = add(border=1, bg_color=INPUT_FILL, locked=False, num_format="#,##0")
+        self.input_date = add(border=1, bg_color=INPUT_FILL, locked=False, num_format="dd/mm/yyyy")
+        self.input_choice = add(border=1, bg_color=INPUT_FILL, locked=False, align="center")
+
+
+def _input_format(f: Field, fmt: _Formats):
+    if f.type == "integer":
+        return fmt.input_int
+    if f.type == "date":
+        return fmt.input_date
+    if f.type == "choice":
+        return fmt.input_choice
+    return fmt.input_long if f.multiline else fmt.input_text
+
+
+def _write_heading(ws, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
+    ws.merge_range(0, 0, 0, 1, ctx.parent_name.upper(), fmt.center_bold)
+    ws.merge_range(1, 0, 1, 1, ctx.unit.name.upper(), fmt.center_bold)
+    ws.merge_range(0, 2, 0, 3, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", fmt.center_bold)
+    ws.merge_range(1, 2, 1, 3, "Độc lập - Tự do - Hạnh phúc", fmt.center_bold)
+    ws.set_row(3, 36)
+    ws.merge_range(3, 0, 3, 3, form.title, fmt.title)
+    period = ctx.period
+    ws.merge_range(
+        4,
+        0,
+        4,
+        3,
+        f"Kỳ báo cáo: {period.name} (từ {period.start:%d/%m/%Y} đến {period.end:%d/%m/%Y})"
+        f" – Hạn nộp: trước ngày {period.due_before:%d/%m/%Y}",
+        fmt.center_italic,
+    )
+    ws.merge_range(
+        5,
+        0,
+        5,
+        3,
+        "Ô nền vàng: đơn vị nhập. Ô nền xám: đã điền sẵn, không sửa. (*): bắt buộc.",
+        fmt.center_italic,
+    )
+    for col, text in enumerate(("STT", "Nội dung", "Đơn vị tính", "Số liệu / Nội dung")):
+        ws.write_string(6, col, text, fmt.head)
+
+
+def _write_body(ws, form: Form, values: dict[str, str], fmt: _Formats) -> int:
+    """Draw the section, group and field rows; return the first row after the body."""
+    row = FIRST_BODY_ROW - 1
+    number = 0
+    for kind, key, text in form.rows:
+        if kind == "section":
+            ws.merge_range(row, 0, row, VALUE_COLUMN, text, fmt.section)
+            number = 0
+        elif kind == "group":
+            ws.merge_range(row, 0, row, VALUE_COLUMN, text, fmt.group)
+        else:
+            f = form.field(key)
+            number += 1
+            ws.write_number(row, 0, number, fmt.stt)
+            ws.write_string(row, LABEL_COLUMN, text + (" (*)" if f.required else ""), fmt.label)
+            ws.write_string(row, MEASURE_COLUMN, f.measure, fmt.measure)
+            if f.locked:
+                ws.write_string(row, VALUE_COLUMN, values.get(f.code, ""), fmt.locked)
+            else:
+                ws.write_blank(row, VALUE_COLUMN, None, _input_format(f, fmt))
+                rule = _validation(f)
+                if rule:
+                    ws.data_validation(row, VALUE_COLUMN, row, VALUE_COLUMN, rule)
+            if f.multiline:
+                ws.set_row(row, 80)
+            elif len(text) > 60:
+                ws.set_row(row, 33)
+        row += 1
+    return row
+
+
+def _write_signatures(ws, row: int, ctx: TemplateContext, fmt: _Formats) -> None:
+    row += 1
+    ws.merge_range(row, 2, row, 3, "…………, ngày …… tháng …… năm ……", fmt.center_italic)
+    ws.merge_range(row + 1, 0, row + 1, 1, "NGƯỜI LẬP BIỂU", fmt.center_bold)
+    ws.merge_range(row + 1, 2, row + 1, 3, "THỦ TRƯỞNG ĐƠN VỊ", fmt.center_bold)
+    ws.merge_range(row + 2, 0, row + 2, 1, "(Ký, ghi rõ họ tên)", fmt.center_italic)
+    ws.merge_range(row + 2, 2, row + 2, 3, "(Ký tên, đóng dấu)", fmt.center_italic)
+
+
+def _write_form_sheet(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
+    ws = book.add_worksheet(form.sheet)
+    ws.set_column(0, 0, 6)
+    ws.set_column(LABEL_COLUMN, LABEL_COLUMN, 58)
+    ws.set_column(MEASURE_COLUMN, MEASURE_COLUMN, 12)
+    ws.set_column(VALUE_COLUMN, VALUE_COLUMN, 42)
+    _write_heading(ws, form, ctx, fmt)
+    end = _write_body(ws, form, prefill_values(form, ctx), fmt)
+    _write_signatures(ws, end, ctx, fmt)
+    for f in form.fields:
+        ref = form.layout[f.code]
+        book.define_name(f.code, sheet_ref(ref.sheet, ref.cell))
+    ws.protect("", {"format_rows": True, "format_columns": True})
+    ws.set_paper(9)  # A4
+    ws.set_portrait()
+    ws.set_margins(left=0.6, right=0.4, top=0.6, bottom=0.6)
+    ws.fit_to_pages(1, 0)
+    ws.print_area(0, 0, end + 3, VALUE_COLUMN)
+    ws.repeat_rows(6)
+    ws.set_footer('&C&"Times New Roman"&10Trang &P/&N')
+    first_input = next(f for f in form.fields if not f.locked)
+    ws.activate()
+    ws.set_first_sheet()
+    ws.set_selection(form.layout[first_input.code].cell)
+
+
+def _write_guide(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
+    ws = book.add_worksheet(GUIDE_SHEET)
+    ws.set_column(0, 0, 110)
+    period = ctx.period
+    lines = [
+        (f"HƯỚNG DẪN LẬP BÁO CÁO – {period.name.upper()}", fmt.title),
+        (f"Đơn vị: {ctx.unit.name} (mã {ctx.unit.code})", fmt.text),
+        (
+            f"Kỳ báo cáo: {period.name}, số liệu từ {period.start:%d/%m/%Y} đến {period.end:%d/%m/%Y}.",
+            fmt.text,
+        ),
+        (
+            f"Hạn nộp: trước ngày {period.due_before:%d/%m/%Y} (chậm nhất hết ngày {ctx.deadline:%d/%m/%Y}).",
+            fmt.center_bold,
+        ),
+        (f"Nơi nộp: lưu tệp đã điền vào {ctx.submit_to}.", fmt.text),
+        (f"Cơ quan tổng hợp: {ctx.organisation}.", fmt.text),
+    ]
+    if period.kind.estimates:
+        lines.append(
+            (
+                f"Báo cáo năm được lập trước khi hết năm: số liệu từ ngày lập báo cáo đến 31/12/{period.year}"
+                " là số ước thực hiện.",
+                fmt.center_bold,
+            )
+        )
+    lines += [(f"{i}. {text}", fmt.text) for i, text in enumerate(form.instructions, start=1)]
+    lines.append(("Không đổi tên tệp cũng được: hệ thống nhận biết đơn vị từ nội dung biểu mẫu.", fmt.text))
+    for row, (text, style) in enumerate(lines):
+        ws.write_string(row, 0, text, style)
+    row = len(lines) + 1
+    ws.write_string(row, 0, "Danh sách chỉ tiêu (mã trường dùng khi trao đổi dữ liệu):", fmt.center_bold)
+    for offset, f in enumerate((f for f in form.fields if not f.locked), start=1):
+        extra = f" – {f.help}" if f.help else ""
+        ws.write_string(row + offset, 0, f"{f.code}: {f.label}{extra}", fmt.text)
+    ws.protect("")
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+
+
+def _write_meta(book, form: Form, ctx: TemplateContext) -> None:
+    ws = book.add_worksheet(META_SHEET)
+    meta = {
+        "form_id": form.id,
+        "form_version": form.version,
+        "unit": ctx.unit.code,
+        "unit_name": ctx.unit.name,
+        "period": ctx.period.code,
+        "signature": signature(form.id, form.version, ctx.unit.code, ctx.period.code),
+    }
+    for row, (key, value) in enumerate(meta.items()):
+        ws.write_string(row, 0, key)
+        ws.write_string(row, 1, value)
+    ws.protect("")
+    ws.very_hidden()
+
+
+def render_template(form: Form, ctx: TemplateContext) -> bytes:
+    """The template for one unit and period, as xlsx bytes (pure: no file is touched)."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(
+        buffer,
+        {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False},
+    )
+    book.set_properties(
+        {
+            "title": f"{form.title} – {ctx.period.name}",
+            "subject": f"{ctx.unit.name} – {ctx.period.name}",
+            "author": ctx.organisation,
+            "comments": f"baocao {form.id} {form.version}",
+            "created": datetime(ctx.period.year, 1, 1),
+        }
+    )
+    fmt = _Formats(book)
+    _write_form_sheet(book, form, ctx, fmt)
+    _write_guide(book, form, ctx, fmt)
+    _write_meta(book, form, ctx)
+    book.close()
+    return buffer.getvalue()
+
+
+def write_if_changed(path: Path, content: bytes) -> bool:
+    """Atomically write ``content`` to ``path`` unless it already holds exactly that.
+
+    Returns True when the file was written. Writing to a temporary file in the same folder and
+    renaming means a unit opening the share never sees a half-written template.
+    """
+    if path.is_file() and path.read_bytes() == content:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True

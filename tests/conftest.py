@@ -1,0 +1,72 @@
+"""Shared fixtures: a throw-away deployment in ``tmp_path`` using the real CCHC form and registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from baocao import api
+
+REPO = Path(__file__).resolve().parents[1]
+FORM = REPO / "forms" / "cchc-tuyen-truyen.toml"
+REGISTRY = REPO / "workbooks" / "don-vi.csv"
+
+PERIODS_TOML = """
+[periods.Q1]
+label = "Quý I năm {year}"
+months = [1, 2, 3]
+due_before = "10/03"
+
+[periods.H1]
+label = "6 tháng đầu năm {year}"
+months = [1, 2, 3, 4, 5, 6]
+due_before = "10/06"
+
+[periods.Q3]
+label = "Quý III năm {year}"
+months = [7, 8, 9]
+due_before = "10/09"
+
+[periods.Y]
+label = "Năm {year}"
+months = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+due_before = "10/12"
+estimates = true
+"""
+
+
+def config_text(form: Path = FORM, registry: Path = REGISTRY, extra: str = "") -> str:
+    """A complete config.toml for a deployment living in the folder it is written to."""
+    return f"""
+form = "{form.as_posix()}"
+registry = "{registry.as_posix()}"
+
+[organisation]
+name = "Sở Nội vụ tỉnh Lạng Sơn"
+coordinator = "Phòng Cải cách hành chính"
+issuing_body = "UBND TỈNH LẠNG SƠN"
+timezone = "Asia/Ho_Chi_Minh"
+
+[collect]
+stable_seconds = 0
+workers = 1
+{PERIODS_TOML}
+{extra}
+"""
+
+
+def write_config(folder: Path, **kwargs) -> Path:
+    path = folder / "config.toml"
+    path.write_text(config_text(**kwargs), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    return write_config(tmp_path)
+
+
+@pytest.fixture
+def deployment(config_file: Path) -> api.Deployment:
+    return api.load_deployment(config_file)

@@ -1,0 +1,82 @@
+"""The command line: thin over the library, JSON equal to the library's result, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+from baocao import api
+from baocao.cli import COMMANDS, build_parser, main
+
+
+def run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_info_json_has_paths_form_and_periods(config_file, deployment):
+    code, out, _ = run("--config", str(config_file), "info", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data == json.loads(json.dumps(api.info(deployment), default=str))
+    assert set(data["paths"]) >= {"templates", "inbox", "archive", "feedback", "output", "ledger", "outbox"}
+    assert all(data["paths"][k].startswith(str(config_file.parent)) for k in data["paths"])
+    assert data["form"] == data["form"] | {"id": "cchc-tuyen-truyen", "version": "2025.1"}
+    assert [p["kind"] for p in data["periods"]] == ["Q1", "H1", "Q3", "Y"]
+
+
+def test_info_table_names_the_config_file(config_file):
+    code, out, _ = run("--config", str(config_file), "info")
+    assert code == 0 and str(config_file) in out and "trước 10/03" in out
+
+
+def test_units_json_lists_code_name_parent_email_kind(config_file):
+    code, out, _ = run("--config", str(config_file), "units", "--period", "2025-Q1", "--json")
+    assert code == 0
+    units = json.loads(out)
+    dt_tg = next(u for u in units if u["code"] == "DT_TG")
+    assert dt_tg == dt_tg | {
+        "name": "Phòng Quản lý tôn giáo",
+        "parent": "SDTTG",
+        "kind": "unit",
+        "email": "tongiao@sdttg.langson.example",
+    }
+    assert "LD_CDN" not in {u["code"] for u in units}
+
+
+def test_templates_prints_where_they_are(config_file):
+    code, out, _ = run("--config", str(config_file), "templates", "--period", "2025-Q1")
+    assert code == 0 and "9 biểu mẫu của kỳ 2025-Q1" in out
+
+
+def test_usage_and_config_errors_exit_2_with_one_line(tmp_path, config_file):
+    code, _, err = run("--config", str(tmp_path / "none.toml"), "info")
+    assert code == 2 and err.startswith("baocao: Không tìm thấy tệp cấu hình") and err.count("\n") == 1
+    code, _, err = run("--config", str(config_file), "units", "--period", "2025-Q7")
+    assert code == 2 and "2025-Q7" in err
+    code, _, err = run("--config", str(config_file), "khong-co-lenh")
+    assert code == 2
+
+
+def test_every_subcommand_has_help():
+    parser = build_parser()
+    for name in COMMANDS:
+        sub = parser._subparsers._group_actions[0].choices[name]
+        assert sub.description, name
+        assert sub.format_help()
+
+
+def test_python_dash_m_runs_the_same_command(config_file):
+    done = subprocess.run(
+        [sys.executable, "-m", "baocao", "--config", str(config_file), "info", "--json"],
+        capture_output=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout.decode("utf-8"))["form"]["id"] == "cchc-tuyen-truyen"

@@ -1,0 +1,83 @@
+"""config.toml: a good one loads with resolved paths; each bad one gives one line naming the key."""
+
+from __future__ import annotations
+
+from datetime import time
+
+import pytest
+from conftest import REPO, config_text
+
+from baocao.config import load_config
+from baocao.errors import ConfigError
+
+
+def test_demo_config_loads_with_paths_relative_to_its_folder():
+    settings = load_config(REPO / "config.toml")
+    assert settings.paths["inbox"] == (REPO / "workbooks" / "inbox").resolve()
+    assert settings.paths["ledger"].name == "ledger.sqlite"
+    assert settings.timezone.key == "Asia/Ho_Chi_Minh"
+    assert set(settings.period_kinds) == {"Q1", "H1", "Q3", "Y"}
+    assert settings.period_kinds["H1"].months == (1, 2, 3, 4, 5, 6)
+    assert (settings.period_kinds["Y"].due_day, settings.period_kinds["Y"].due_month) == (10, 12)
+    assert settings.mail.reminder_days == (7, 3, 1)
+    assert settings.mail.summary_time == time(8, 0)
+
+
+def test_defaults_fill_what_a_minimal_config_leaves_out(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(config_text(), encoding="utf-8")
+    settings = load_config(path)
+    assert settings.paths["archive"] == tmp_path / "workbooks" / "archive"
+    assert settings.mail.backend == "outbox"
+    assert settings.inclusive_deadline is False
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "[mail]\nport = 99999",
+            "khóa 'mail.port': giá trị 99999 không hợp lệ; cần số nguyên từ 1 đến 65535",
+        ),
+        ('[mail]\nbackend = "gmail"', "khóa 'mail.backend'"),
+        ("[mail]\nreminder_day = [7]", "khóa 'mail.reminder_day': khóa không được hỗ trợ"),
+        ('[mail]\npassword = "123"', "khóa 'mail.password': không ghi mật khẩu trong tệp cấu hình"),
+        ('[mail]\ncoordinators = ["khong-phai-thu"]', "khóa 'mail.coordinators[0]'"),
+        ('[mail]\nsummary_time = "25:00"', "khóa 'mail.summary_time'"),
+        ("[schedule]\ninterval_minutes = 0", "khóa 'schedule.interval_minutes'"),
+        ("[colect]\nworkers = 2", "khóa 'colect': khóa không được hỗ trợ"),
+        ('[mail]\ntimeout_seconds = "5"', "khóa 'mail.timeout_seconds'"),
+    ],
+)
+def test_bad_values_name_the_key_and_what_is_expected(tmp_path, extra, message):
+    path = tmp_path / "config.toml"
+    path.write_text(config_text(extra=extra), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("months = [1, 2, 3]\n", "months = [3, 1]\n", "khóa 'periods.Q1.months'"),
+        ('due_before = "10/03"', 'due_before = "10-03"', "khóa 'periods.Q1.due_before'"),
+        ('label = "Quý I năm {year}"', 'label = "Quý I"', "khóa 'periods.Q1.label': thiếu chỗ điền năm"),
+        ('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Asia/Hanoi_City"', "khóa 'organisation.timezone'"),
+    ],
+)
+def test_bad_periods_and_timezone(tmp_path, old, new, message):
+    path = tmp_path / "config.toml"
+    path.write_text(config_text().replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("'", "'")):
+        load_config(path)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="Không tìm thấy tệp cấu hình"):
+        load_config(tmp_path / "khong-co.toml")
+    path = tmp_path / "config.toml"
+    path.write_text("[organisation\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="sai cú pháp TOML"):
+        load_config(path)

@@ -1,0 +1,101 @@
+"""The unit registry follows the restructuring between the 2024 and 2025 plans."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import xlsxwriter
+from conftest import REGISTRY
+
+from baocao.errors import ConfigError
+from baocao.registry import load_registry
+
+
+def codes(units):
+    return {u.code for u in units}
+
+
+def test_2024_and_2025_structures_differ(deployment):
+    reg = deployment.registry
+    q3_2024 = reg.reporting_units(deployment.period("2024-Q3"))
+    q3_2025 = reg.reporting_units(deployment.period("2025-Q3"))
+    assert "LD_CDN" in codes(q3_2024) and "LD_CDN" not in codes(q3_2025)
+    assert "DT_TG" in codes(q3_2025) and "DT_TG" not in codes(q3_2024)
+    assert codes(reg.active_units(deployment.period("2024-Q3"))) >= {"SLDTBXH", "LANGSON", "SNV"}
+    assert "SDTTG" not in codes(reg.active_units(deployment.period("2024-Q3")))
+    assert 15 <= len(codes(reg.units)) <= 25
+
+
+def test_a_unit_moves_to_another_parent_and_keeps_its_code(deployment):
+    reg = deployment.registry
+    assert reg.get("TTDVVL", date(2024, 9, 9)).parent == "SLDTBXH"
+    assert reg.get("TTDVVL", date(2025, 9, 9)).parent == "SNV"
+    assert reg.group_of("TTDVVL", date(2024, 9, 9)).code == "SLDTBXH"
+    assert reg.group_of("TTDVVL", date(2025, 9, 9)).code == "SNV"
+
+
+def test_department_subtree_and_successors(deployment):
+    reg = deployment.registry
+    p = deployment.period("2024-Q3")
+    assert codes(reg.reporting_units(p, under="SLDTBXH")) == {
+        "LD_VP",
+        "LD_KHTC",
+        "LD_LDVL",
+        "LD_NCC",
+        "LD_BTXH",
+        "LD_TTRA",
+        "TTDVVL",
+        "LD_TTBTXH",
+        "LD_CSCN",
+        "LD_CDN",
+    }
+    assert reg.successors("LD_LDVL") == ["LD_LDVL", "NV_LDVL"]
+    assert reg.successors("NV_VP") == ["NV_VP"]
+
+
+def test_names_keep_their_diacritics_and_codes_are_ascii():
+    reg = load_registry(REGISTRY)
+    assert any(u.name == "Trường Cao đẳng nghề Lạng Sơn" for u in reg.units)
+    assert all(u.code.isascii() for u in reg.units)
+
+
+def test_xlsx_registry_with_ddmmyyyy_dates(tmp_path):
+    path = tmp_path / "don-vi.xlsx"
+    book = xlsxwriter.Workbook(path)
+    ws = book.add_worksheet()
+    rows = [
+        ["code", "name", "parent", "kind", "email", "valid_from", "valid_to"],
+        ["TINH", "Tỉnh", "", "province", "", "", ""],
+        ["A", "Phòng A", "TINH", "unit", "a@x.example", "01/01/2024", "31/12/2024"],
+    ]
+    for r, row in enumerate(rows):
+        ws.write_row(r, 0, row)
+    book.close()
+    reg = load_registry(path)
+    assert reg.get("A", date(2024, 6, 1)).name == "Phòng A"
+    assert reg.get("A", date(2025, 6, 1)) is None
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("X,Đơn vị X,KHONG_CO,unit,,,,", "có đơn vị cấp trên KHONG_CO không có trong danh mục"),
+        ("x thường,Đơn vị,,unit,,,,", "mã đơn vị 'x thường' không hợp lệ"),
+        ("X,Đơn vị X,,school,,,,", "loại 'school' của X không hợp lệ"),
+        ("X,Đơn vị X,,unit,khong-phai-thu,,,", "thư điện tử 'khong-phai-thu' của X không hợp lệ"),
+        ("X,Đơn vị X,,unit,,2024-13-01,,", "dòng 2: ngày '2024-13-01' không hợp lệ"),
+        (
+            "X,A,,unit,,2024-01-01,,\nX,B,,unit,,2024-06-01,,",
+            "đơn vị X có hai dòng với thời gian hiệu lực chồng nhau",
+        ),
+    ],
+)
+def test_bad_registry_rows(tmp_path, rows, message):
+    path = tmp_path / "don-vi.csv"
+    path.write_text(
+        "code,name,parent,kind,email,valid_from,valid_to,successor\n" + rows + "\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_registry(path)
+    assert message in str(info.value)
