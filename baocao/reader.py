@@ -1,0 +1,371 @@
+"""Turning a workbook file into raw values by field code, one file or a crash-isolated batch.
+
+``read_workbook`` checks the package first (``baocao.package``: size, bombs, passwords, DTDs,
+absurd sheet areas), then reads cell values with python-calamine (about a millisecond per small
+file), locating each field by its Excel defined name (a unit that inserts a row does not break
+it) and falling back to the form layout's cell address. It judges nothing: validation does.
+
+``read_workbooks`` runs the same function in persistent worker processes, because a reader
+written in Rust or C can still die on a hostile file (calamine aborts the process when a grid
+allocation fails) or hang; then only that file is reported as failed, never the batch.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import multiprocessing
+import os
+import re
+import struct
+import time
+import traceback
+import unicodedata
+import zipfile
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+import python_calamine as calamine
+import xlrd
+
+from .a1 import cell_name, parse_cell
+from .errors import BaocaoError, WorkbookError
+from .model import CellRef, RawCell, RawWorkbook
+from .package import Package, ReadLimits, inspect_package, refuse
+
+__all__ = ["Layouts", "ReadLimits", "read_workbook", "read_workbooks"]
+
+Layouts = Mapping[str, Mapping[str, CellRef]]
+logger = logging.getLogger(__name__)
+
+
+def read_workbook(
+    path: Path,
+    layouts: Layouts,
+    *,
+    meta_sheet: str = "_meta",
+    version_field: str = "phien_ban_mau",
+    limits: ReadLimits = ReadLimits(),  # noqa: B008 - frozen dataclass, safe as a default
+) -> RawWorkbook:
+    """Read the fields of one unit's workbook (.xlsx, .xlsm, .xls, .ods).
+
+    ``layouts`` maps a form version to ``{field code: CellRef}``. The version is the hidden
+    ``_meta`` sheet's ``form_version``, else the value of the defined name ``version_field``;
+    unknown versions fall back to the last layout (``RawWorkbook.form_version`` says which one
+    was used; ``meta`` keeps what the file claimed). Raises ``WorkbookError`` with a Vietnamese
+    message for any file that cannot be read safely; never executes anything in the file.
+    """
+    if not layouts:
+        raise ValueError("layouts is empty: at least one form version is needed")
+    path = Path(path)
+    package = inspect_package(path, limits)
+    names = _xls_names(path) if package.format == "xls" else package.names
+    names = {name.casefold(): ref for name, ref in names.items()}  # Excel names ignore case
+    try:
+        with path.open("rb") as fp, calamine.CalamineWorkbook.from_filelike(fp) as book:
+            sheets = _Sheets(book)
+            meta = _read_meta(sheets, meta_sheet)
+            version = _choose_version(meta, names, sheets, layouts, version_field)
+            cells, by_name = _read_cells(path, package, names, sheets, layouts[version])
+    except calamine.CalamineError as exc:
+        raise refuse(path, f"bị hỏng, không đọc được nội dung bảng tính ({exc})") from exc
+    except BaseException as exc:
+        # A Rust panic inside calamine surfaces as pyo3's PanicException, a BaseException that
+        # cannot be imported by name; it means "this file broke the reader", not "stop the run".
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise refuse(path, "có cấu trúc lạ, chương trình đọc không xử lý được") from exc
+    return RawWorkbook(package.format, cells, meta, by_name, version)
+
+
+def clean(value: object) -> object:
+    """Normalise one cell value: NFC-stripped text (blank -> None), integral floats -> int."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value).strip() or None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class _Sheets:
+    """calamine sheets converted on first use and kept, so each sheet is read at most once."""
+
+    def __init__(self, book: calamine.CalamineWorkbook) -> None:
+        self._book = book
+        self._actual = {name.casefold(): name for name in book.sheet_names}
+        self._grids: dict[str, tuple[tuple[int, int] | None, list[list[Any]]]] = {}
+
+    def _grid(self, sheet: str, from_a1: bool = False) -> tuple[tuple[int, int] | None, list[list[Any]]]:
+        name = self._actual.get(sheet.casefold())
+        if name is None:
+            return None, []
+        key = f"{from_a1}:{name}"
+        if key not in self._grids:
+            data = self._book.get_sheet_by_name(name)
+            start = (0, 0) if from_a1 else data.start
+            self._grids[key] = (start, data.to_python(skip_empty_area=not from_a1))
+        return self._grids[key]
+
+    def value(self, ref: CellRef) -> object:
+        """The cleaned value at ``ref``; None for an empty cell or a missing sheet."""
+        start, rows = self._grid(ref.sheet)
+        if start is None:
+            return None
+        row, col = parse_cell(ref.cell)
+        row, col = row - start[0], col - start[1]
+        if 0 <= row < len(rows) and 0 <= col < len(rows[row]):
+            return clean(rows[row][col])
+        return None
+
+    def rows(self, sheet: str) -> list[list[Any]]:
+        return self._grid(sheet, from_a1=True)[1]
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _read_meta(sheets: _Sheets, meta_sheet: str) -> dict[str, str]:
+    """Key/value rows of the hidden metadata sheet (column A key, column B value)."""
+    meta: dict[str, str] = {}
+    for row in sheets.rows(meta_sheet):
+        key = clean(row[0]) if row else None
+        if key is not None:
+            meta[_as_text(key)] = _as_text(clean(row[1]) if len(row) > 1 else None)
+    return meta
+
+
+def _choose_version(
+    meta: dict[str, str], names: dict[str, CellRef], sheets: _Sheets, layouts: Layouts, field: str
+) -> str:
+    version = meta.get("form_version", "")
+    if not version and field.casefold() in names:
+        version = _as_text(sheets.value(names[field.casefold()]))
+    return version if version in layouts else list(layouts)[-1]
+
+
+def _read_cells(
+    path: Path, package: Package, names: dict[str, CellRef], sheets: _Sheets, layout: Mapping[str, CellRef]
+) -> tuple[dict[str, RawCell], bool]:
+    """Every field of the layout, by defined name when the workbook has it."""
+    cells: dict[str, RawCell] = {}
+    by_name = True
+    unsaved: dict[str, frozenset[str]] = {}
+    for code, fallback in layout.items():
+        ref = names.get(code.casefold())
+        if ref is None:
+            ref, by_name = fallback, False
+        ref = CellRef(ref.sheet, cell_name(*parse_cell(ref.cell)))
+        value = sheets.value(ref)
+        formula_only = value is None and ref.cell in _formula_only(path, package, ref.sheet, unsaved)
+        cells[code] = RawCell(value, ref.sheet, ref.cell, formula_only)
+    return cells, by_name
+
+
+def _formula_only(
+    path: Path, package: Package, sheet: str, cache: dict[str, frozenset[str]]
+) -> frozenset[str]:
+    """Cells of ``sheet`` with a formula but no saved result; only asked for empty cells."""
+    if sheet not in cache:
+        part = package.sheet_parts.get(sheet)
+        if part is not None:
+            cache[sheet] = _xlsx_formula_only(path, part)
+        else:  # .xls always stores results; .ods was scanned with the package
+            cache[sheet] = package.formula_only.get(sheet, frozenset())
+    return cache[sheet]
+
+
+_XLSX_CELL_RE = re.compile(
+    rb'<(?:\w{1,16}:)?c\s[^>]*?\br="([A-Z]{1,3}[0-9]{1,7})"[^>]*?(?<!/)>(.*?)</(?:\w{1,16}:)?c>', re.S
+)
+_HAS_VALUE_RE = re.compile(rb"<(?:\w{1,16}:)?(?:v>\s*[^<\s]|is>)")
+
+
+def _xlsx_formula_only(path: Path, part: str) -> frozenset[str]:
+    """Cells of a worksheet part (already checked) with a formula but no saved result.
+
+    calamine shows such a cell as empty; reading it as blank would hide that the workbook was
+    never recalculated (files written by scripts or some online editors).
+    """
+    with zipfile.ZipFile(path) as zf:
+        data = zf.read(part)
+    found = set()
+    for match in _XLSX_CELL_RE.finditer(data):
+        body = match.group(2)
+        if b"<f" in body and not _HAS_VALUE_RE.search(body):
+            found.add(match.group(1).decode())
+    return frozenset(found)
+
+
+def _xls_names(path: Path) -> dict[str, CellRef]:
+    """Workbook-level single-cell names of an .xls (calamine exposes none; xlrd reads BIFF8)."""
+    try:
+        book = xlrd.open_workbook(file_contents=path.read_bytes(), on_demand=True, logfile=io.StringIO())
+    except (xlrd.XLRDError, xlrd.compdoc.CompDocError, struct.error, IndexError, ValueError) as exc:
+        raise refuse(path, f"bị hỏng, không đọc được tệp .xls ({exc})") from exc
+    try:
+        sheet_names = book.sheet_names()
+        names: dict[str, CellRef] = {}
+        for entries in book.name_map.values():
+            for name in entries:
+                ref = _xls_single_cell(name, sheet_names)
+                if ref is not None and name.scope == -1:
+                    names[name.name] = ref
+        return names
+    finally:
+        book.release_resources()
+
+
+def _xls_single_cell(name: Any, sheet_names: list[str]) -> CellRef | None:
+    result = name.result
+    if result is None or result.kind != xlrd.oREF or len(result.value) != 1:
+        return None
+    first, last, row, row_end, col, col_end = result.value[0].coords
+    if (last - first, row_end - row, col_end - col) != (1, 1, 1) or not 0 <= first < len(sheet_names):
+        return None
+    return CellRef(sheet_names[first], cell_name(row, col))
+
+
+# ---------------------------------------------------------------- batch reading in workers
+
+_READY = "ready"
+
+
+class _Bug:
+    """A traceback from a worker: an unexpected error is logged in the parent, not lost."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _serve(conn: Connection, layouts: dict, limits: ReadLimits, kw: dict) -> None:
+    """Worker process: read paths from ``conn`` until ``None``, send back one outcome each."""
+    conn.send(_READY)
+    while (path := conn.recv()) is not None:
+        try:
+            outcome: object = read_workbook(path, layouts, limits=limits, **kw)
+        except WorkbookError as exc:
+            outcome = exc
+        except Exception:  # not swallowed: the parent logs the traceback and reports the file
+            outcome = _Bug(traceback.format_exc())
+        conn.send(outcome)
+
+
+class _Worker:
+    """One persistent reader process and the file it is working on, if any."""
+
+    def __init__(self, ctx: Any, args: tuple) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child, *args), daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.path: Path | None = None
+        self.deadline = 0.0
+
+    def start(self, path: Path, timeout: float) -> None:
+        self.conn.send(path)
+        self.path, self.deadline = path, time.monotonic() + timeout
+
+    def stop(self, kill: bool = False) -> None:
+        if not kill:
+            try:
+                self.conn.send(None)
+            except OSError:
+                kill = True
+            self.process.join(2)
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+def read_workbooks(
+    paths: Sequence[Path],
+    layouts: Layouts,
+    *,
+    workers: int = 0,
+    limits: ReadLimits = ReadLimits(),  # noqa: B008 - frozen dataclass, safe as a default
+    **kw: Any,
+) -> Iterator[tuple[Path, RawWorkbook | WorkbookError]]:
+    """Read many files in worker processes; yield ``(path, RawWorkbook | WorkbookError)``.
+
+    ``workers=0`` means one per CPU. Results come in completion order. A worker that dies or
+    exceeds ``limits.timeout_seconds`` on a file costs that file only (reported as a
+    ``WorkbookError``) and is replaced. Workers are started with ``spawn`` on every platform,
+    as on Windows. ``kw`` goes to ``read_workbook`` (``meta_sheet``, ``version_field``).
+    """
+    unknown = set(kw) - {"meta_sheet", "version_field"}
+    if unknown:  # caught here, not as one "reader bug" per file in the workers
+        raise TypeError(f"read_workbooks() got unexpected keyword arguments: {sorted(unknown)}")
+    pending = deque(Path(p) for p in paths)
+    if not pending:
+        return
+    # At most 30: on Windows, connection.wait handles 63 objects and each worker needs two.
+    count = min(workers or os.cpu_count() or 1, len(pending), 30)
+    args = ({version: dict(layout) for version, layout in layouts.items()}, limits, kw)
+    ctx = multiprocessing.get_context("spawn")
+    pool = [_Worker(ctx, args) for _ in range(count)]
+    try:
+        while pending or any(w.path is not None for w in pool):
+            for worker in pool:
+                if worker.ready and worker.path is None and pending:
+                    worker.start(pending.popleft(), limits.timeout_seconds)
+            yield from _collect(pool, ctx, args, bool(pending))
+    finally:
+        for worker in pool:
+            if worker is not None:  # a generator closed mid-collect may leave a retired slot
+                worker.stop(kill=worker.path is not None)
+
+
+def _collect(pool: list[_Worker], ctx: Any, args: tuple, more: bool) -> Iterator[tuple[Path, Any]]:
+    """Wait for the next message, death or deadline among the workers; yield finished files."""
+    running = [w.deadline for w in pool if w.path is not None]
+    timeout = max(0.0, min(running) - time.monotonic()) if running else None
+    ready = set(wait([w.conn for w in pool] + [w.process.sentinel for w in pool], timeout))
+    for i, worker in enumerate(pool):
+        path = worker.path
+        if worker.conn in ready:
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                message = None
+            if isinstance(message, str) and message == _READY:
+                worker.ready = True
+                continue
+            if message is not None:
+                worker.path = None
+                yield path, _outcome(path, message)
+                continue
+        elif worker.process.sentinel not in ready and not (path and time.monotonic() >= worker.deadline):
+            continue
+        if not worker.ready:
+            raise BaocaoError("Không khởi động được tiến trình đọc tệp (worker process failed to start)")
+        late = worker.conn not in ready and worker.process.sentinel not in ready
+        worker.stop(kill=True)
+        pool[i] = _Worker(ctx, args) if more else None  # type: ignore[call-overload]
+        if path is not None:
+            yield path, _died(path, late, args[1].timeout_seconds)
+    pool[:] = [w for w in pool if w is not None]
+
+
+def _outcome(path: Path, message: object) -> RawWorkbook | WorkbookError:
+    if isinstance(message, _Bug):
+        logger.error("unexpected error while reading %s:\n%s", path, message.text)
+        return WorkbookError(f"Không đọc được tệp '{path.name}': lỗi chương trình đọc (đã ghi nhật ký)")
+    return message  # type: ignore[return-value]
+
+
+def _died(path: Path, late: bool, timeout: float) -> WorkbookError:
+    why = f" (quá {timeout:g} giây)" if late else ""
+    return WorkbookError(
+        f"Không đọc được tệp '{path.name}': chương trình đọc bị dừng bất thường{why};"
+        " hãy mở tệp bằng Excel, lưu lại rồi gửi lại"
+    )

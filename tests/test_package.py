@@ -1,0 +1,231 @@
+"""Hostile and broken files are refused before any reader library sees them, each with its message.
+
+Every file here is real bytes on disk: built in the test (zip bombs, entity bombs, absurd sheet
+areas) or committed (an encrypted workbook, see fixtures/reader/README.md).
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import struct
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import pytest
+from test_reader import EXPECTED, FIXTURES, LAYOUTS, make_workbook, rewrite_entry, values_of
+
+from baocao.errors import WorkbookError
+from baocao.model import RawWorkbook
+from baocao.package import inspect_package
+from baocao.reader import ReadLimits, read_workbook, read_workbooks
+
+CORRUPT = "bị hỏng hoặc không đầy đủ (không mở được dạng nén ZIP)"
+PASSWORD = "được đặt mật khẩu; hãy gỡ mật khẩu rồi gửi lại"
+DTD = "chứa khai báo XML bị cấm"
+LAUGHS = (  # the classic billion laughs: &lol9; would expand to 10**9 "lol"s
+    b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol0 "lol">'
+    + b"".join(b'<!ENTITY lol%d "%s">' % (i, b"&lol%d;" % (i - 1) * 10) for i in range(1, 10))
+    + b"]>\n"
+)
+XXE = b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+
+
+def truncated(tmp: Path) -> Path:
+    data = make_workbook(tmp / "truncated.xlsx").read_bytes()
+    (tmp / "truncated.xlsx").write_bytes(data[: len(data) // 2])
+    return tmp / "truncated.xlsx"
+
+
+def random_bytes(tmp: Path) -> Path:
+    (tmp / "random.xlsx").write_bytes(random.Random(7).randbytes(5000))
+    return tmp / "random.xlsx"
+
+
+def pdf_named_xls(tmp: Path) -> Path:
+    (tmp / "pdf.xls").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
+    return tmp / "pdf.xls"
+
+
+def html_named_xls(tmp: Path) -> Path:
+    """What many web systems export as 'Excel': an HTML table with an .xls name."""
+    (tmp / "html.xls").write_text("<html><table><tr><td>Mã đơn vị</td></tr></table></html>", "utf-8")
+    return tmp / "html.xls"
+
+
+def encrypted(tmp: Path) -> Path:
+    return Path(shutil.copy(FIXTURES / "password_matkhau.xlsx", tmp / "encrypted.xlsx"))
+
+
+def zip_bomb(tmp: Path, megabytes: int = 64) -> Path:
+    """A real workbook plus 64 MiB of zeros that deflate to about 64 KiB, written in chunks."""
+    path = make_workbook(tmp / "bomb.xlsx")
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf, zf.open("xl/media/image1.png", "w") as fp:
+        zeros = bytes(1 << 20)
+        for _ in range(megabytes):
+            fp.write(zeros)
+    return path
+
+
+def _inject_dtd(prolog: bytes, reference: bytes):
+    def change(xml: bytes) -> bytes:
+        body = xml.split(b"?>", 1)[1]
+        return prolog + body.replace(b">DT_TG<", b">" + reference + b"<", 1).replace(
+            b"<definedNames>", b'<definedNames><definedName name="bomb">' + reference + b"</definedName>", 1
+        )
+
+    return change
+
+
+def billion_laughs(tmp: Path) -> Path:
+    path = make_workbook(tmp / "laughs.xlsx")
+    return rewrite_entry(path, "xl/workbook.xml", _inject_dtd(LAUGHS, b"&lol9;"))
+
+
+def external_entity(tmp: Path) -> Path:
+    path = make_workbook(tmp / "xxe.xlsx")
+    return rewrite_entry(path, "xl/workbook.xml", _inject_dtd(XXE, b"&xxe;"))
+
+
+def absurd_area(tmp: Path) -> Path:
+    return make_workbook(tmp / "far.xlsx", far_cell="XFD1048576")
+
+
+def word_document(tmp: Path) -> Path:
+    with zipfile.ZipFile(tmp / "word.xlsx", "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", "<w:document/>")
+    return tmp / "word.xlsx"
+
+
+HOSTILE = [
+    (truncated, CORRUPT),
+    (random_bytes, "không phải bảng tính Excel dù có đuôi .xlsx"),
+    (pdf_named_xls, "không phải bảng tính Excel dù có đuôi .xls"),
+    (html_named_xls, "không phải bảng tính Excel dù có đuôi .xls"),
+    (encrypted, PASSWORD),
+    (zip_bomb, "có tỉ lệ nén bất thường ở 'xl/media/image1.png'"),
+    (billion_laughs, DTD),
+    (external_entity, DTD),
+    (absurd_area, "có trang tính 'BaoCao' với vùng dữ liệu quá lớn (tới ô XFD1048576)"),
+    (word_document, "không phải bảng tính Excel dù có đuôi .xlsx"),
+]
+
+
+@pytest.mark.parametrize(("make", "message"), HOSTILE, ids=[make.__name__ for make, _ in HOSTILE])
+def test_hostile_file_is_refused_with_its_message(tmp_path, make, message):
+    path = make(tmp_path)
+    with pytest.raises(WorkbookError) as caught:
+        read_workbook(path, LAYOUTS)
+    assert str(caught.value).startswith(f"Tệp '{path.name}' ")
+    assert message in str(caught.value)
+    assert "root:" not in str(caught.value)  # nothing of /etc/passwd ever leaks into a message
+
+
+def test_hostile_files_in_a_batch_do_not_stop_good_files(tmp_path):
+    good = [make_workbook(tmp_path / f"good{i}.xlsx") for i in range(2)]
+    hostile = {make(tmp_path): message for make, message in HOSTILE}
+    results = dict(read_workbooks([good[0], *hostile, good[1]], LAYOUTS, workers=2))
+    assert set(results) == {*good, *hostile}
+    for path in good:
+        assert isinstance(results[path], RawWorkbook) and values_of(results[path]) == EXPECTED
+    for path, message in hostile.items():
+        assert isinstance(results[path], WorkbookError) and message in str(results[path]), path.name
+
+
+def test_zip_bomb_is_refused_without_expanding_it(tmp_path):
+    path = zip_bomb(tmp_path, megabytes=128)
+    tracemalloc.start()
+    try:
+        with pytest.raises(WorkbookError, match="tỉ lệ nén bất thường"):
+            inspect_package(path, ReadLimits())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, f"peak {peak} bytes: the entry was expanded"
+
+
+def test_total_unpacked_size_counts_real_bytes(tmp_path):
+    path = make_workbook(tmp_path / "padded.xlsx")
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED) as zf:
+        zf.writestr("xl/media/photo.jpg", random.Random(1).randbytes(3 << 20))
+    with pytest.raises(WorkbookError, match="có kích thước giải nén quá lớn"):
+        read_workbook(path, LAYOUTS, limits=ReadLimits(max_unpacked_bytes=2 << 20))
+    assert values_of(read_workbook(path, LAYOUTS)) == EXPECTED
+
+
+def _declare_size(path: Path, entry: str, size: int) -> None:
+    """Overwrite the uncompressed size of ``entry`` in its local header and directory record."""
+    data = bytearray(path.read_bytes())
+    name = entry.encode()
+    for signature, size_at, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        start = data.find(signature)
+        while start != -1:
+            if data[start + name_at : start + name_at + len(name)] == name:
+                struct.pack_into("<I", data, start + size_at, size)
+            start = data.find(signature, start + 4)
+    path.write_bytes(bytes(data))
+
+
+def test_declared_sizes_that_lie_are_caught(tmp_path):
+    path = make_workbook(tmp_path / "lying.xlsx")
+    _declare_size(path, "xl/worksheets/sheet1.xml", 10)
+    with pytest.raises(WorkbookError, match="bị hỏng hoặc không đầy đủ"):
+        read_workbook(path, LAYOUTS)
+
+
+def test_lying_size_does_not_hide_a_bomb(tmp_path):
+    path = zip_bomb(tmp_path, megabytes=16)
+    _declare_size(path, "xl/media/image1.png", 100)
+    with pytest.raises(WorkbookError, match="tỉ lệ nén bất thường"):
+        read_workbook(path, LAYOUTS)
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        (ReadLimits(max_file_bytes=1000), "quá lớn ("),
+        (ReadLimits(max_entries=5), "có quá nhiều thành phần bên trong"),
+        (ReadLimits(max_rows=15), "với vùng dữ liệu quá lớn (tới ô D20)"),
+        (ReadLimits(max_cols=3), "với vùng dữ liệu quá lớn (tới ô D20)"),
+        (ReadLimits(max_cells=10), "với vùng dữ liệu quá lớn"),
+    ],
+)
+def test_each_limit_is_enforced(tmp_path, limits, message):
+    with pytest.raises(WorkbookError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_workbook(make_workbook(tmp_path / "bc.xlsx"), LAYOUTS, limits=limits)
+
+
+def test_unsupported_extension(tmp_path):
+    path = make_workbook(tmp_path / "bc.csv")
+    with pytest.raises(WorkbookError, match=r"chỉ nhận tệp \.xlsx, \.xlsm, \.xls, \.ods"):
+        read_workbook(path, LAYOUTS)
+
+
+def test_xls_area_is_measured_per_sheet(tmp_path):
+    path = Path(shutil.copy(FIXTURES / "saved_by_libreoffice.xls", tmp_path / "lo.xls"))
+    with pytest.raises(WorkbookError, match="có trang tính 'BaoCao' với vùng dữ liệu quá lớn"):
+        read_workbook(path, LAYOUTS, limits=ReadLimits(max_rows=15))
+
+
+def test_xls_with_filepass_record_is_a_password_file(tmp_path):
+    """LibreOffice's .xls with the record after BOF retyped as FILEPASS (0x002F), same length."""
+    data = bytearray((FIXTURES / "saved_by_libreoffice.xls").read_bytes())
+    bof = data.find(b"\x09\x08\x10\x00\x00\x06\x05\x00")
+    data[bof + 20 : bof + 22] = b"\x2f\x00"
+    (tmp_path / "filepass.xls").write_bytes(bytes(data))
+    with pytest.raises(WorkbookError, match=PASSWORD):
+        read_workbook(tmp_path / "filepass.xls", LAYOUTS)
+
+
+def test_ods_filled_cell_repeated_a_million_times_is_refused(tmp_path):
+    """Empty rows repeated 1 048 576 times are normal in ODS; a repeated *value* is a bomb."""
+    path = Path(shutil.copy(FIXTURES / "saved_by_libreoffice.ods", tmp_path / "repeat.ods"))
+    bomb = (
+        b'<table:table-row table:number-rows-repeated="1000000"><table:table-cell office:value-type="float"'
+        b' office:value="1" table:number-columns-repeated="1000"/></table:table-row></table:table>'
+    )
+    rewrite_entry(path, "content.xml", lambda xml: xml.replace(b"</table:table>", bomb, 1))
+    with pytest.raises(WorkbookError, match="có trang tính 'BaoCao' với vùng dữ liệu quá lớn"):
+        read_workbook(path, LAYOUTS)
