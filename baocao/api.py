@@ -8,47 +8,27 @@ once) and returns plain data that the CLI can print as a table or as JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from .config import Settings, load_config
-from .errors import UsageError
-from .form import Form, FormCatalog, load_catalog
-from .periods import Period, parse_period
-from .registry import Registry, Unit, load_registry
-from .template import TemplateContext, render_template, template_filename, write_if_changed
+from .collect import CollectReport, collect
+from .deployment import Deployment, load_deployment, template_context, template_path
+from .ledger import Ledger
+from .status import UnitStatus, period_status
+from .template import render_template, write_if_changed
 
-
-@dataclass(frozen=True)
-class Deployment:
-    """One deployment: its settings, its form (all versions) and its unit registry."""
-
-    settings: Settings
-    catalog: FormCatalog
-    registry: Registry
-
-    @property
-    def form(self) -> Form:
-        return self.catalog.current
-
-    def period(self, code: str) -> Period:
-        return parse_period(code, self.settings.period_kinds)
-
-    def unit(self, code: str, period: Period) -> Unit:
-        """The unit ``code`` as it is for ``period``; ``UsageError`` if it does not exist then."""
-        unit = self.registry.get(code, self.registry.reference_day(period))
-        if unit is None:
-            raise UsageError(f"Đơn vị '{code}' không có trong danh mục cho kỳ {period.code}")
-        return unit
-
-
-def load_deployment(config_path: str | Path = "config.toml") -> Deployment:
-    """Load config.toml, the form catalog and the registry it names (``ConfigError``/``FormSpecError``)."""
-    settings = load_config(config_path)
-    return Deployment(
-        settings=settings,
-        catalog=load_catalog(settings.form_file),
-        registry=load_registry(settings.registry_file),
-    )
+__all__ = [
+    "CollectReport",
+    "Deployment",
+    "collect",
+    "info",
+    "load_deployment",
+    "status",
+    "template_context",
+    "template_path",
+    "templates",
+    "units",
+]
 
 
 def info(dep: Deployment) -> dict:
@@ -101,23 +81,6 @@ def units(dep: Deployment, period: str) -> list[dict]:
     ]
 
 
-def template_context(dep: Deployment, unit: Unit, period: Period) -> TemplateContext:
-    day = dep.registry.reference_day(period)
-    parent = dep.registry.get(unit.parent, day) if unit.parent else None
-    return TemplateContext(
-        unit=unit,
-        period=period,
-        parent_name=parent.name if parent else dep.settings.organisation,
-        deadline=period.last_on_time_day(dep.settings.inclusive_deadline),
-        submit_to=dep.settings.submit_to,
-        organisation=dep.settings.organisation,
-    )
-
-
-def template_path(dep: Deployment, unit: Unit, period: Period) -> Path:
-    return dep.settings.path("templates") / period.code / template_filename(unit, period)
-
-
 @dataclass(frozen=True)
 class TemplateFile:
     unit: str
@@ -138,3 +101,13 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
         content = render_template(dep.form, template_context(dep, u, p))
         out.append(TemplateFile(unit=u.code, path=path, written=write_if_changed(path, content)))
     return out
+
+
+def status(dep: Deployment, period: str, now: datetime | None = None) -> list[UnitStatus]:
+    """Every reporting unit of ``period`` with on time / late / rejected / missing, from the ledger."""
+    p = dep.period(period)
+    units = dep.registry.reporting_units(p)
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        files = ledger.files(p.code)
+        current = ledger.current_submissions(p.code)
+    return period_status(p, units, files, current, dep.settings.timezone, dep.settings.inclusive_deadline)

@@ -93,6 +93,61 @@ def cmd_templates(dep: api.Deployment, args: argparse.Namespace, out: TextIO) ->
     return EXIT_OK
 
 
+def _progress(err: TextIO) -> Callable[[int, int, str], None]:
+    """A progress bar on a terminal, plain log lines every 50 files otherwise."""
+    tty = hasattr(err, "isatty") and err.isatty()
+
+    def show(done: int, total: int, name: str) -> None:
+        if tty:
+            filled = int(30 * done / max(total, 1))
+            err.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+            if done == total:
+                err.write("\n")
+            err.flush()
+        elif total >= 50 and (done % 50 == 0 or done == total):
+            err.write(f"đã đọc {done}/{total} tệp\n")
+
+    return show
+
+
+def cmd_collect(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    report = api.collect(dep, now=args.now, progress=_progress(sys.stderr))
+    if args.json:
+        _print_json(report.to_dict(), out)
+        return EXIT_DATA if report.had_problems else EXIT_OK
+    labels = {"accepted": "tiếp nhận", "rejected": "trả lại", "duplicate": "trùng lặp"}
+    for r in report.results:
+        first = next((i.message for i in r.issues if i.severity == "error"), "")
+        warn = sum(1 for i in r.issues if i.severity == "warning")
+        note = first or (f"{warn} lưu ý" if warn else "")
+        out.write(f"{labels[r.status]:<10} {r.unit or '?':<9} {r.period or '?':<8} {r.name}  {note}\n")
+    out.write(
+        f"Tiếp nhận {report.count('accepted')}, trả lại {report.count('rejected')}, "
+        f"trùng lặp {report.count('duplicate')}, chờ tệp chép xong {len(report.waiting)}\n"
+    )
+    return EXIT_DATA if report.had_problems else EXIT_OK
+
+
+def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    rows = api.status(dep, args.period)
+    if args.json:
+        _print_json([r.to_dict() for r in rows], out)
+        return EXIT_OK
+    tz = dep.settings.timezone
+    table = []
+    for r in rows:
+        when = r.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if r.received_at else ""
+        note = r.issues[0].message if r.status == "rejected" and r.issues else (r.last_file or "")
+        table.append((r.unit.code, r.unit.name, r.label, when, note))
+    out.write(format_table(table, ["mã", "đơn vị", "tình trạng", "nhận lúc", "ghi chú / tệp"]) + "\n")
+    counts = {s: sum(1 for r in rows if r.status == s) for s in ("on_time", "late", "rejected", "missing")}
+    out.write(
+        f"{len(rows)} đơn vị: đúng hạn {counts['on_time']}, chậm {counts['late']}, "
+        f"bị trả lại {counts['rejected']}, chưa nộp {counts['missing']}\n"
+    )
+    return EXIT_OK
+
+
 def cmd_demo(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     from .demo import demo
 
@@ -107,13 +162,15 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "info": (cmd_info, "Xem cấu hình đang dùng: tệp, thư mục, biểu mẫu, các kỳ, số đơn vị"),
     "units": (cmd_units, "Liệt kê đơn vị hoạt động trong một kỳ"),
     "templates": (cmd_templates, "Tạo biểu mẫu điền sẵn cho từng đơn vị của một kỳ"),
+    "collect": (cmd_collect, "Thu nhận, lưu trữ và kiểm tra các tệp trong thư mục nộp báo cáo"),
+    "status": (cmd_status, "Tình hình nộp báo cáo của các đơn vị trong một kỳ"),
     "demo": (cmd_demo, "Chạy thử toàn bộ quy trình trên bộ dữ liệu mẫu (make demo)"),
 }
 
 
 def _now(value: str) -> datetime:
     try:
-        return datetime.fromisoformat(value)
+        return datetime.fromisoformat(value)  # a naive time is read in the deployment's zone
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"thời điểm '{value}' không đúng dạng ISO, ví dụ 2025-03-08T09:00"
@@ -133,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
-        if name in ("units", "templates"):
+        if name in ("collect",):
+            p.add_argument("--now", type=_now, help="đặt đồng hồ cho cả lần chạy (ISO), để chạy lại một kỳ")
+        if name in ("units", "templates", "status"):
             p.add_argument("--period", required=True, help="kỳ báo cáo, ví dụ 2025-Q1")
         if name == "templates":
             p.add_argument("--unit", help="chỉ tạo cho một đơn vị (mã đơn vị)")

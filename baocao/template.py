@@ -50,6 +50,7 @@ class TemplateContext:
     deadline: date
     submit_to: str
     organisation: str
+    values: dict[str, object] | None = None  # input values to fill in (roll-up files, demo data)
 
 
 def signature(form_id: str, version: str, unit: str, period: str) -> str:
@@ -168,6 +169,21 @@ def _input_format(f: Field, fmt: _Formats):
     return fmt.input_long if f.multiline else fmt.input_text
 
 
+def _write_input(ws, row: int, f: Field, value: object, style) -> None:
+    """An input cell, blank or filled; text is always written as text, never as a formula."""
+    if value is None or value == "":
+        ws.write_blank(row, VALUE_COLUMN, None, style)
+    elif isinstance(value, bool):
+        ws.write_string(row, VALUE_COLUMN, str(value), style)
+    elif isinstance(value, int | float):
+        ws.write_number(row, VALUE_COLUMN, value, style)
+    elif isinstance(value, datetime | date):
+        moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+        ws.write_datetime(row, VALUE_COLUMN, moment, style)
+    else:
+        ws.write_string(row, VALUE_COLUMN, str(value), style)
+
+
 def _write_heading(ws, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
     ws.merge_range(0, 0, 0, 1, ctx.parent_name.upper(), fmt.center_bold)
     ws.merge_range(1, 0, 1, 1, ctx.unit.name.upper(), fmt.center_bold)
@@ -216,7 +232,7 @@ def _write_body(ws, form: Form, values: dict[str, str], fmt: _Formats) -> int:
             if f.locked:
                 ws.write_string(row, VALUE_COLUMN, values.get(f.code, ""), fmt.locked)
             else:
-                ws.write_blank(row, VALUE_COLUMN, None, _input_format(f, fmt))
+                _write_input(ws, row, f, values.get(f.code), _input_format(f, fmt))
                 rule = _validation(f)
                 if rule:
                     ws.data_validation(row, VALUE_COLUMN, row, VALUE_COLUMN, rule)
@@ -244,7 +260,7 @@ def _write_form_sheet(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> 
     ws.set_column(MEASURE_COLUMN, MEASURE_COLUMN, 12)
     ws.set_column(VALUE_COLUMN, VALUE_COLUMN, 42)
     _write_heading(ws, form, ctx, fmt)
-    end = _write_body(ws, form, prefill_values(form, ctx), fmt)
+    end = _write_body(ws, form, {**(ctx.values or {}), **prefill_values(form, ctx)}, fmt)
     _write_signatures(ws, end, ctx, fmt)
     for f in form.fields:
         ref = form.layout[f.code]

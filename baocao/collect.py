@@ -1,0 +1,437 @@
+"""Collect: take what units dropped into the inbox, archive it, judge it, record it.
+
+The order of the steps is what makes "never lose a file" true:
+1. a file is taken only when it has stopped changing (size and modification time stable);
+2. it is hashed while being copied into the archive, the copy is hashed again, and only a
+   verified copy is renamed into place and recorded in the ledger;
+3. only then is the original removed from the inbox (the original is never modified);
+4. the archived copy is read (in worker processes) and validated; the outcome and, for an
+   accepted file, its values are stored in one transaction.
+A crash between any two steps leaves the file in the inbox or archived and recorded; the next
+run finishes the work (recorded-but-unjudged files are judged, originals left behind removed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from .deployment import Deployment, template_context
+from .errors import LockedError, WorkbookError
+from .feedback import write_feedback
+from .ledger import FileRecord, Ledger
+from .model import Issue, RawWorkbook, Severity
+from .reader import ReadLimits, read_workbooks
+from .template import ascii_slug
+from .validate import Context, Outcome, validate
+
+logger = logging.getLogger(__name__)
+
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+IGNORED_NAMES = {"desktop.ini", "thumbs.db", ".ds_store"}
+CHUNK = 1 << 20
+
+Progress = Callable[[int, int, str], None]
+
+
+def is_ignored(name: str) -> bool:
+    """Lock and system files that are never submissions: Excel's ``~$…``, LibreOffice's
+    ``.~lock.…#``, ``desktop.ini``, ``Thumbs.db``, macOS ``._…`` and our own temporary files."""
+    lower = name.lower()
+    return (
+        lower in IGNORED_NAMES
+        or name.startswith(("~$", ".~lock.", "._", ".tmp-"))
+        or lower.endswith((".tmp", ".crdownload", ".part"))
+    )
+
+
+@dataclass
+class FileResult:
+    """What happened to one inbox file in this run."""
+
+    name: str
+    status: str  # accepted | rejected | duplicate
+    unit: str | None = None
+    period: str | None = None
+    issues: list[Issue] = field(default_factory=list)
+    feedback: Path | None = None
+    file_id: int | None = None
+    received_at: datetime | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "unit": self.unit,
+            "period": self.period,
+            "received_at": self.received_at.isoformat() if self.received_at else None,
+            "feedback": str(self.feedback) if self.feedback else None,
+            "issues": [i.to_dict() for i in self.issues],
+        }
+
+
+@dataclass
+class CollectReport:
+    """The outcome of one collect run."""
+
+    results: list[FileResult] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def had_problems(self) -> bool:
+        return any(r.status == "rejected" for r in self.results)
+
+    def to_dict(self) -> dict:
+        return {
+            "accepted": self.count("accepted"),
+            "rejected": self.count("rejected"),
+            "duplicate": self.count("duplicate"),
+            "waiting": self.waiting,
+            "files": [r.to_dict() for r in self.results],
+        }
+
+
+# --- the inbox edge: scanning, stability, hashing, archiving ---------------------------------
+
+
+def scan_inbox(inbox: Path) -> list[Path]:
+    """Every candidate file below ``inbox`` (recursively), lock and system files left out."""
+    if not inbox.is_dir():
+        return []
+    found = []
+    for folder, dirs, files in os.walk(inbox):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(folder) / name for name in files if not is_ignored(name)]
+    return sorted(found)
+
+
+def inbox_key(path: Path, inbox: Path) -> str:
+    """The file's path relative to the inbox, NFC, with forward slashes (stable across OSes)."""
+    return unicodedata.normalize("NFC", path.relative_to(inbox).as_posix())
+
+
+def copy_and_hash(source: Path, folder: Path) -> tuple[Path, str, int]:
+    """Copy ``source`` into a temporary file in ``folder`` while hashing it.
+
+    Returns (temporary path, SHA-256, size). Reading and hashing in one pass means a file is
+    read once before the verification read of the copy.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with source.open("rb") as src, os.fdopen(fd, "wb") as dst:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp), digest.hexdigest(), size
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def archive_name(sha256: str, original: str) -> str:
+    """``<hash12>_<ascii name>``: unique by content, still recognisable by a person."""
+    stem, suffix = os.path.splitext(os.path.basename(original))
+    suffix = suffix.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,5}", suffix) else ""
+    return f"{sha256[:12]}_{ascii_slug(stem, 60)}{suffix}"
+
+
+class _Run:
+    """One collect run: holds the deployment, the ledger, the clock and the report."""
+
+    def __init__(
+        self, dep: Deployment, ledger: Ledger, now: datetime, simulated: bool, progress: Progress | None
+    ):
+        self.dep = dep
+        self.ledger = ledger
+        self.now = now
+        self.simulated = simulated
+        self.progress = progress
+        self.inbox = dep.settings.path("inbox")
+        self.archive = dep.settings.path("archive")
+        self.report = CollectReport()
+
+    # step 0: finish what an interrupted run left
+    def finish_removals(self) -> None:
+        for rec in self.ledger.not_removed():
+            original = self.inbox / rec.inbox_path
+            try:
+                if original.is_file() and file_hash(original) == rec.sha256:
+                    original.unlink()
+                self.ledger.mark_removed(rec.id)
+            except OSError as exc:  # still open in Excel on the share: try again next run
+                logger.warning("Chưa xóa được %s khỏi hộp thư đến: %s", original, exc)
+
+    # step 1: which files are complete
+    def stable_files(self) -> list[tuple[Path, str, datetime]]:
+        wait = self.dep.settings.collect.stable_seconds
+        candidates = scan_inbox(self.inbox)
+        before = self.ledger.sightings()
+        ready, unsure = [], []
+        for path in candidates:
+            key = inbox_key(path, self.inbox)
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            first_seen = self.ledger.see(key, st.st_size, st.st_mtime_ns, self.now)
+            old = before.get(key)
+            unchanged_since = (
+                datetime.fromisoformat(old["last_seen"])
+                if old is not None and (old["size"], old["mtime_ns"]) == (st.st_size, st.st_mtime_ns)
+                else None
+            )
+            if wait <= 0 or (unchanged_since and (self.now - unchanged_since).total_seconds() >= wait):
+                ready.append((path, key, first_seen))
+            elif self.simulated and time.time() - st.st_mtime >= wait:
+                ready.append((path, key, first_seen))  # replaying: an old file is complete
+            else:
+                unsure.append((path, key, first_seen, st.st_size, st.st_mtime_ns))
+        if unsure:
+            time.sleep(wait)  # one look again after the wait, for the whole batch
+            for path, key, first_seen, size, mtime in unsure:
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                if (st.st_size, st.st_mtime_ns) == (size, mtime):
+                    ready.append((path, key, first_seen))
+                else:
+                    self.ledger.see(key, st.st_size, st.st_mtime_ns, self.now)
+                    self.report.waiting.append(key)
+        self.ledger.forget_sightings({inbox_key(p, self.inbox) for p in scan_inbox(self.inbox)})
+        return ready
+
+    # step 2-3: archive, record, remove
+    def take(self, path: Path, key: str, received_at: datetime) -> None:
+        day_folder = self.archive / received_at.astimezone(self.dep.settings.timezone).strftime("%Y-%m-%d")
+        try:
+            tmp, sha, size = copy_and_hash(path, day_folder)
+        except OSError as exc:
+            logger.warning("Không đọc được %s, để lại lần sau: %s", path, exc)
+            self.report.waiting.append(key)
+            return
+        original = path.name
+        known = self.ledger.first_with_hash(sha)
+        if known is not None:
+            tmp.unlink(missing_ok=True)
+            rec = FileRecord(
+                sha,
+                original,
+                key,
+                known.archive_path,
+                size,
+                received_at,
+                status="duplicate",
+                duplicate_of=known.id,
+                unit=known.unit,
+                period=known.period,
+            )
+            self.ledger.add_file(rec)
+            self._remove(path, rec)
+            self.report.results.append(
+                FileResult(
+                    key, "duplicate", known.unit, known.period, file_id=rec.id, received_at=received_at
+                )
+            )
+            return
+        if file_hash(tmp) != sha:
+            tmp.unlink(missing_ok=True)
+            logger.error("Bản sao của %s không khớp mã băm; để lại trong hộp thư đến", path)
+            self.report.waiting.append(key)
+            return
+        dest = day_folder / archive_name(sha, original)
+        os.replace(tmp, dest)
+        rec = FileRecord(sha, original, key, dest.relative_to(self.archive).as_posix(), size, received_at)
+        self.ledger.add_file(rec)
+        self._remove(path, rec)
+
+    def _remove(self, path: Path, rec: FileRecord) -> None:
+        try:
+            path.unlink()
+            self.ledger.mark_removed(rec.id)
+        except OSError as exc:
+            logger.warning("Đã lưu trữ nhưng chưa xóa được %s: %s", path, exc)
+
+    # step 4: read, validate, record
+    def judge_all(self) -> None:
+        pending = {self.archive / rec.archive_path: rec for rec in self.ledger.unprocessed()}
+        if not pending:
+            return
+        settings = self.dep.settings.collect
+        limits = ReadLimits(
+            max_file_bytes=int(settings.max_file_mb * 2**20),
+            max_unpacked_bytes=int(settings.max_unpacked_mb * 2**20),
+            timeout_seconds=settings.read_timeout_seconds,
+        )
+        layouts = self.dep.catalog.layouts()
+        readable = [
+            p for p, rec in pending.items() if Path(rec.original_name).suffix.lower() in SPREADSHEET_SUFFIXES
+        ]
+        for path in set(pending) - set(readable):
+            self.judge(pending[path], None, [unsupported_issue(pending[path].original_name)])
+        results = read_workbooks(readable, layouts, workers=settings.workers, limits=limits)
+        for done, (path, result) in enumerate(results, start=1):
+            rec = pending[path]
+            if isinstance(result, WorkbookError):
+                # the reader names the archived copy; the unit knows the file by its own name
+                message = str(result).replace(path.name, rec.original_name)
+                self.judge(rec, None, [Issue(Severity.ERROR, "unreadable", message)])
+            else:
+                self.judge(rec, result, None)
+            if self.progress:
+                self.progress(done, len(readable), rec.original_name)
+
+    def judge(self, rec: FileRecord, raw: RawWorkbook | None, file_issues: list[Issue] | None) -> None:
+        if raw is None:
+            outcome = Outcome(None, None, None, {}, file_issues or [])
+        else:
+            outcome = validate(raw, self.context_for(raw))
+        status = "accepted" if outcome.accepted else "rejected"
+        feedback = self.feedback_for(rec, raw, outcome) if (outcome.issues and raw is not None) else None
+        self.ledger.record_outcome(
+            rec.id,
+            status=status,
+            processed_at=self.now,
+            issues=outcome.issues,
+            unit=outcome.unit,
+            period=outcome.period,
+            form_version=outcome.form_version,
+            values=outcome.values if outcome.accepted else None,
+            feedback_path=str(feedback) if feedback else None,
+        )
+        self.report.results.append(
+            FileResult(
+                rec.inbox_path,
+                status,
+                outcome.unit,
+                outcome.period,
+                outcome.issues,
+                feedback,
+                rec.id,
+                rec.received_at,
+            )
+        )
+
+    def context_for(self, raw: RawWorkbook) -> Context:
+        unit = raw.meta.get("unit") or next(
+            (str(c.value) for code, c in raw.cells.items() if code == "ma_don_vi" and c.value), None
+        )
+        period = raw.meta.get("period")
+        history = self.ledger.unit_history(unit, exclude_period=period) if unit else {}
+        return Context(
+            catalog=self.dep.catalog,
+            registry=self.dep.registry,
+            period_kinds=self.dep.settings.period_kinds,
+            today=self.now.astimezone(self.dep.settings.timezone).date(),
+            history=history,
+        )
+
+    def feedback_for(self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome) -> Path | None:
+        """Write the marked-up workbook for a file with issues; never let it fail the file."""
+        folder = self.dep.settings.path("feedback") / (outcome.period or "khong-ro-ky")
+        stamp = rec.received_at.astimezone(self.dep.settings.timezone).strftime("%Y%m%d-%H%M%S")
+        who = f"{outcome.unit or 'khong-ro-don-vi'}_{outcome.period or 'khong-ro-ky'}"
+        name = f"{who}_{stamp}_{rec.sha256[:8]}_phan-hoi.xlsx"
+        verdict = "BỊ TRẢ LẠI" if not outcome.accepted else "ĐÃ TIẾP NHẬN (có lưu ý)"
+        title = f"Kết quả kiểm tra tệp '{rec.original_name}': {verdict}"
+        rebuild = None
+        if outcome.unit and outcome.period:
+            try:
+                period = self.dep.period(outcome.period)
+                unit = self.dep.registry.get(outcome.unit, self.dep.registry.reference_day(period))
+                if unit is not None:
+                    form = self.dep.catalog.get(outcome.form_version or "") or self.dep.form
+                    rebuild = (template_context(self.dep, unit, period), form)
+            except Exception:  # feedback is a courtesy; the verdict stands without it
+                rebuild = None
+        try:
+            return write_feedback(
+                self.archive / rec.archive_path,
+                raw,
+                outcome.issues,
+                folder / name,
+                title=title,
+                rebuild=rebuild,
+            )
+        except Exception as exc:  # openpyxl cannot re-save every file; the verdict stands
+            logger.warning("Không tạo được tệp phản hồi cho %s: %s", rec.original_name, exc)
+            return None
+
+
+def unsupported_issue(name: str) -> Issue:
+    suffix = Path(name).suffix or "(không có đuôi)"
+    return Issue(
+        Severity.ERROR,
+        "unsupported_format",
+        f"Tệp '{name}' có định dạng {suffix} không được nhận; hãy gửi bảng tính .xlsx "
+        "(hoặc .xls, .ods) theo biểu mẫu",
+    )
+
+
+def local_time(now: datetime | None, tz) -> datetime:
+    """``now`` in the deployment's zone (a naive time is taken as local); the system clock if None."""
+    if now is None:
+        return datetime.now(tz)
+    return now.replace(tzinfo=tz) if now.tzinfo is None else now.astimezone(tz)
+
+
+def lock_path(dep: Deployment) -> Path:
+    return dep.settings.path("ledger").with_suffix(".lock")
+
+
+def collect(dep: Deployment, now: datetime | None = None, progress: Progress | None = None) -> CollectReport:
+    """Scan the inbox, archive and judge every complete file, record everything in the ledger.
+
+    ``now`` sets the clock for the whole run (received time, stability, on-time arithmetic) so
+    a period can be replayed; without it, the system clock. Raises ``LockedError`` when another
+    collect holds the lock. Bad files never raise: they are rejected with their issues.
+    """
+    simulated = now is not None
+    now = local_time(now, dep.settings.timezone)
+    lock = FileLock(lock_path(dep), timeout=0)
+    lock_path(dep).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockedError(
+            f"Một lần thu nhận khác đang chạy (khóa {lock_path(dep)}); hãy đợi lần đó xong rồi chạy lại"
+        ) from None
+    try:
+        dep.settings.path("inbox").mkdir(parents=True, exist_ok=True)
+        with Ledger(dep.settings.path("ledger")) as ledger:
+            run = _Run(dep, ledger, now, simulated, progress)
+            run.finish_removals()
+            for path, key, first_seen in run.stable_files():
+                run.take(path, key, first_seen)
+            run.judge_all()
+            return run.report
+    finally:
+        lock.release()

@@ -1,0 +1,131 @@
+"""Who has reported for a period, on time or late, from what the ledger recorded (pure).
+
+A unit's status follows its *first* accepted submission: on time if that arrived by the
+deadline, even when a later file corrects it (the correction's values are used). Without an
+accepted file it is ``rejected`` if it sent something that was refused, else ``missing``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from .ledger import FileRecord, Submission
+from .model import Issue
+from .periods import Period, days_late
+from .registry import Unit
+
+STATUSES = ("on_time", "late", "rejected", "missing")
+STATUS_LABELS = {
+    "on_time": "Đúng hạn",
+    "late": "Chậm",
+    "rejected": "Bị trả lại",
+    "missing": "Chưa nộp",
+    "not_due": "Chưa đến hạn",
+}
+
+
+@dataclass(frozen=True)
+class UnitStatus:
+    """One unit's standing for one period."""
+
+    unit: Unit
+    status: str
+    received_at: datetime | None = None
+    days_late: int = 0
+    issues: tuple[Issue, ...] = ()
+    last_file: str | None = None
+    last_received_at: datetime | None = None
+    submission: Submission | None = None
+    files: int = 0
+    corrected: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        label = STATUS_LABELS[self.status]
+        return f"{label} {self.days_late} ngày" if self.status == "late" else label
+
+    @property
+    def reported(self) -> bool:
+        return self.status in ("on_time", "late")
+
+    def to_dict(self) -> dict:
+        return {
+            "unit": self.unit.code,
+            "name": self.unit.name,
+            "parent": self.unit.parent,
+            "status": self.status,
+            "received_at": self.received_at.isoformat() if self.received_at else None,
+            "days_late": self.days_late,
+            "last_file": self.last_file,
+            "last_received_at": self.last_received_at.isoformat() if self.last_received_at else None,
+            "files": self.files,
+            "corrected": self.corrected,
+            "issues": [i.to_dict() for i in self.issues],
+        }
+
+
+def period_status(
+    period: Period,
+    units: list[Unit],
+    files: list[FileRecord],
+    current: dict[str, Submission],
+    tz: ZoneInfo,
+    inclusive: bool = False,
+) -> list[UnitStatus]:
+    """The status of each of ``units`` for ``period`` from the period's files and submissions."""
+    by_unit: dict[str, list[FileRecord]] = {}
+    for rec in files:
+        if rec.unit and rec.period == period.code and rec.status in ("accepted", "rejected"):
+            by_unit.setdefault(rec.unit, []).append(rec)
+    out = []
+    for unit in units:
+        recs = sorted(by_unit.get(unit.code, []), key=lambda r: (r.received_at, r.id or 0))
+        last = recs[-1] if recs else None
+        common = {
+            "last_file": last.original_name if last else None,
+            "last_received_at": last.received_at if last else None,
+            "files": len(recs),
+        }
+        accepted = [r for r in recs if r.status == "accepted"]
+        if accepted:
+            first = accepted[0]
+            late = days_late(first.received_at, period, tz, inclusive)
+            sub = current.get(unit.code)
+            out.append(
+                UnitStatus(
+                    unit=unit,
+                    status="late" if late else "on_time",
+                    received_at=first.received_at,
+                    days_late=late,
+                    issues=tuple(sub.warnings) if sub else (),
+                    submission=sub,
+                    corrected=len(accepted) > 1,
+                    **common,
+                )
+            )
+        elif recs:
+            out.append(
+                UnitStatus(
+                    unit=unit,
+                    status="rejected",
+                    received_at=last.received_at,
+                    issues=tuple(last.errors),
+                    **common,
+                )
+            )
+        else:
+            out.append(UnitStatus(unit=unit, status="missing", **common))
+    return out
+
+
+def counts(statuses: list[UnitStatus]) -> dict[str, int]:
+    """How many units are in each status, plus ``expected`` and ``reported``."""
+    result = {s: 0 for s in STATUSES}
+    for st in statuses:
+        result[st.status] += 1
+    result["expected"] = len(statuses)
+    result["reported"] = result["on_time"] + result["late"]
+    return result

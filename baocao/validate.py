@@ -1,0 +1,448 @@
+"""Pure validation: raw workbook values + form + context -> typed values and a list of issues.
+
+Nothing here touches a file, the clock or the ledger: the caller passes ``today`` and the unit's
+earlier accepted reports. Bad data never raises; every problem becomes an ``Issue`` carrying the
+field, the cell and a Vietnamese sentence a unit clerk understands, e.g.
+``Ô D27 (Số lượt người tham gia tập huấn): có 35 lượt người nhưng số lớp tập huấn là 0``.
+
+Each check is a small function yielding issues; ``validate`` runs them in order: identity of the
+workbook (whose template, which period, which form version), then each field, then the rules of
+the form spec (errors), then warnings that need history.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from .config import EMAIL_RE
+from .form import Field, Form, FormCatalog, Rule
+from .model import Issue, RawCell, RawWorkbook, Severity
+from .periods import Period, PeriodError, parse_period
+from .registry import Registry
+from .template import signature
+
+ERROR, WARNING = Severity.ERROR, Severity.WARNING
+PHONE_RE = re.compile(r"^(0\d{9}|\+84\d{9})$")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What validation needs beyond the workbook: the deployment's facts and the unit's past."""
+
+    catalog: FormCatalog
+    registry: Registry
+    period_kinds: dict
+    today: date
+    history: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """The verdict on one workbook: who, which period, typed values and issues."""
+
+    unit: str | None
+    period: str | None
+    form_version: str | None
+    values: dict[str, Any]
+    issues: list[Issue]
+
+    @property
+    def accepted(self) -> bool:
+        return not any(i.severity == ERROR for i in self.issues)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == WARNING]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return unicodedata.normalize("NFC", str(value)).strip()
+
+
+def _issue(severity: Severity, code: str, f: Field | None, cell: RawCell | None, detail: str) -> Issue:
+    """An issue worded as ``Ô D14 (label): detail`` when tied to a cell."""
+    if f is None or cell is None:
+        return Issue(severity, code, detail)
+    return Issue(severity, code, f"Ô {cell.cell} ({f.label}): {detail}", f.code, cell.sheet, cell.cell)
+
+
+# --- conversion of one value by type: (typed value, problem or None) ---------------------------
+
+
+def to_integer(value: Any) -> tuple[int | None, str | None]:
+    """Whole numbers >= any bound are checked elsewhere; here only "is it a whole number".
+
+    Text "12" is a number; "12 tin", "mười", "1.234" and "1,234" are errors: a separator is
+    ambiguous (thousands in Vietnamese, decimal elsewhere), so we ask rather than guess.
+    """
+    if isinstance(value, bool):
+        return None, f"'{value}' không phải số"
+    if isinstance(value, int):
+        return value, None
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value), None
+        return None, f"{value:g} không phải số nguyên"
+    if isinstance(value, datetime | date):
+        return None, "ô chứa ngày tháng, cần một số nguyên"
+    text = _text(value)
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text), None
+    if re.fullmatch(r"\d{1,3}([.,]\d{3})+", text):
+        return (
+            None,
+            f"'{text}' có dấu phân cách; hãy nhập số không có dấu chấm hay phẩy, "
+            f"ví dụ {re.sub(r'[.,]', '', text)}",
+        )
+    return None, f"'{text}' không phải số; chỉ nhập chữ số, ví dụ 5 (không ghi \"5 tin\")"
+
+
+def to_date(value: Any) -> tuple[date | None, str | None]:
+    if isinstance(value, datetime):
+        return value.date(), None
+    if isinstance(value, date):
+        return value, None
+    text = _text(value)
+    for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).date(), None
+        except ValueError:
+            continue
+    return None, f"'{text}' không phải ngày hợp lệ; nhập dạng ngày/tháng/năm, ví dụ 05/03/2025"
+
+
+def to_phone(value: Any) -> tuple[str | None, str | None]:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # A General-formatted cell turns 0912345678 into 912345678: restore the leading zero.
+        digits = str(int(value))
+        candidate = "0" + digits if len(digits) == 9 else digits
+    else:
+        candidate = re.sub(r"[\s.\-()]", "", _text(value))
+    if PHONE_RE.match(candidate):
+        return candidate, None
+    return None, f"'{_text(value)}' không phải số điện thoại hợp lệ (10 chữ số bắt đầu bằng 0, hoặc +84)"
+
+
+def to_email(value: Any) -> tuple[str | None, str | None]:
+    text = _text(value)
+    if EMAIL_RE.match(text):
+        return text, None
+    return None, f"'{text}' không phải địa chỉ thư điện tử hợp lệ"
+
+
+def to_choice(value: Any, choices: tuple[str, ...]) -> tuple[str | None, str | None]:
+    text = _text(value)
+    for choice in choices:
+        if text.casefold() == choice.casefold():
+            return choice, None
+    return None, f"'{text}' không có trong danh sách; chọn một trong: {', '.join(choices)}"
+
+
+def date_bound(name: str, period: Period | None, today: date) -> date | None:
+    """The date a declarative bound (``period_start``, ``today``…) stands for."""
+    if name == "today":
+        return today
+    if period is None:
+        return None
+    return {
+        "period_start": period.start,
+        "period_end": period.end,
+        "year_start": date(period.year, 1, 1),
+        "previous_year_start": date(period.year - 1, 1, 1),
+        "year_end": date(period.year, 12, 31),
+    }[name]
+
+
+def check_field(
+    f: Field, cell: RawCell | None, period: Period | None, today: date
+) -> tuple[Any, list[Issue]]:
+    """Type, presence and bounds of one field. Returns the typed value (None if blank or bad)."""
+    if cell is None:
+        return None, [
+            Issue(
+                ERROR,
+                "missing_cell",
+                f"Không tìm thấy ô của chỉ tiêu '{f.label}' ({f.code}) trong tệp",
+                f.code,
+            )
+        ]
+    if cell.formula_without_value:
+        return None, [
+            _issue(
+                ERROR,
+                "formula_without_value",
+                f,
+                cell,
+                "ô có công thức chưa được tính; mở tệp bằng Excel, lưu lại rồi gửi",
+            )
+        ]
+    raw = cell.value
+    if raw is None or _text(raw) == "":
+        if f.required and not f.locked:
+            hint = " (ghi 0 nếu không có)" if f.quantitative else ""
+            return None, [_issue(ERROR, "required", f, cell, f"chưa nhập{hint}")]
+        return None, []
+    if f.type == "integer":
+        value, problem = to_integer(raw)
+        if problem is None and f.min is not None and value < f.min:
+            problem = f"{value} nhỏ hơn {f.min}; cần số nguyên không âm"
+        if problem is None and f.max is not None and value > f.max:
+            problem = f"{value} lớn hơn mức tối đa {f.max}"
+    elif f.type == "date":
+        value, problem = to_date(raw)
+        if problem is None:
+            lo = date_bound(f.not_before, period, today) if f.not_before else None
+            hi = date_bound(f.not_after, period, today) if f.not_after else None
+            if lo and value < lo:
+                problem = f"ngày {value:%d/%m/%Y} sớm hơn {lo:%d/%m/%Y}"
+            elif hi and value > hi:
+                problem = f"ngày {value:%d/%m/%Y} muộn hơn {hi:%d/%m/%Y}" + (
+                    " (hôm nay)" if f.not_after == "today" else ""
+                )
+    elif f.type == "phone":
+        value, problem = to_phone(raw)
+    elif f.type == "email":
+        value, problem = to_email(raw)
+    elif f.type == "choice":
+        value, problem = to_choice(raw, f.choices)
+    else:
+        value, problem = _text(raw), None
+        if f.min_length and len(value) < f.min_length and value.casefold() != "không":
+            problem = f"quá ngắn ({len(value)} ký tự); cần ít nhất {f.min_length} ký tự"
+    if problem:
+        return None, [_issue(ERROR, f"bad_{f.type}", f, cell, problem)]
+    return value, []
+
+
+# --- identity: whose template, which period, which version -----------------------------------
+
+
+def identify(raw: RawWorkbook, ctx: Context) -> tuple[Form, str | None, Period | None, list[Issue]]:
+    """Pick the form version, the unit and the period from the workbook itself (never its name)."""
+    issues: list[Issue] = []
+    current = ctx.catalog.current
+    version = raw.form_version or raw.meta.get("form_version") or ""
+    form = ctx.catalog.get(version)
+    if form is None:
+        issues.append(
+            Issue(
+                ERROR,
+                "unknown_version",
+                f"Biểu mẫu phiên bản '{version or 'không rõ'}' không còn được dùng; hãy dùng biểu mẫu "
+                f"phiên bản {current.version} do cơ quan tổng hợp gửi",
+            )
+        )
+        form = current
+    elif raw.meta.get("form_id") and raw.meta["form_id"] != form.id:
+        issues.append(
+            Issue(ERROR, "other_form", f"Tệp là biểu mẫu '{raw.meta['form_id']}', không phải '{form.id}'")
+        )
+    unit_field, period_field = form.prefilled("unit.code"), form.prefilled("period.code")
+    unit_code = _text(raw.cells[unit_field.code].value) if unit_field and unit_field.code in raw.cells else ""
+    period_code = (
+        _text(raw.cells[period_field.code].value) if period_field and period_field.code in raw.cells else ""
+    )
+    unit_code = unit_code or raw.meta.get("unit", "")
+    period_code = (period_code or raw.meta.get("period", "")).upper()
+    meta_unit, meta_period = raw.meta.get("unit"), raw.meta.get("period")
+    if meta_unit and unit_field and unit_code != meta_unit:
+        cell = raw.cells.get(unit_field.code)
+        issues.append(
+            _issue(
+                ERROR,
+                "unit_edited",
+                unit_field,
+                cell,
+                f"mã đơn vị '{unit_code}' đã bị sửa; tệp này là biểu mẫu của đơn vị {meta_unit}",
+            )
+        )
+    if meta_period and period_field and period_code != meta_period:
+        cell = raw.cells.get(period_field.code)
+        issues.append(
+            _issue(
+                ERROR,
+                "period_edited",
+                period_field,
+                cell,
+                f"kỳ '{period_code}' đã bị sửa; biểu mẫu này của kỳ {meta_period}",
+            )
+        )
+    if (
+        raw.meta.get("signature")
+        and meta_unit
+        and meta_period
+        and raw.meta["signature"] != signature(form.id, form.version, meta_unit, meta_period)
+    ):
+        issues.append(
+            Issue(ERROR, "bad_signature", "Phần thông tin ẩn của biểu mẫu đã bị sửa; hãy dùng biểu mẫu gốc")
+        )
+    period: Period | None = None
+    try:
+        period = parse_period(period_code, ctx.period_kinds)
+    except PeriodError as exc:
+        issues.append(Issue(ERROR, "bad_period", str(exc), period_field.code if period_field else ""))
+    unit = unit_code or None
+    if unit and period is not None:
+        reporting = {u.code for u in ctx.registry.reporting_units(period)}
+        if unit not in reporting:
+            known = ctx.registry.get(unit, ctx.registry.reference_day(period))
+            why = "không phải đơn vị phải báo cáo" if known else "không có trong danh mục đơn vị"
+            issues.append(
+                Issue(ERROR, "unknown_unit", f"Mã đơn vị '{unit}' {why} trong kỳ {period.code}", "ma_don_vi")
+            )
+    elif not unit:
+        issues.append(Issue(ERROR, "no_unit", "Không xác định được đơn vị: ô mã đơn vị bị trống"))
+    return form, unit, period, issues
+
+
+# --- rules of the spec ------------------------------------------------------------------------
+
+
+def _fmt(template: str, **values: Any) -> str:
+    """Fill ``{name}`` placeholders (only names, no attribute access: the spec is data)."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m[1], m[0])), template)
+
+
+def _rule_issue(rule: Rule, form: Form, raw: RawWorkbook, code: str, default: str, **values: Any) -> Issue:
+    f = form.field(code)
+    detail = _fmt(rule.message or default, label=f.label, **values)
+    return _issue(Severity(rule.severity), rule.kind, f, raw.cells.get(code), detail)
+
+
+def check_rules(
+    form: Form, raw: RawWorkbook, values: dict, period: Period | None, ctx: Context
+) -> Iterator[Issue]:
+    """The cross-field and history rules declared in the form spec."""
+    for rule in form.rules:
+        p = rule.params
+        if rule.kind == "required_if":
+            if values.get(p["when"]) == p["equals"] and values.get(p["field"]) in (None, ""):
+                yield _rule_issue(rule, form, raw, p["field"], "bắt buộc khi '{when}' là '{equals}'", **p)
+        elif rule.kind == "requires_positive":
+            value, other = values.get(p["field"]), values.get(p["other"])
+            if isinstance(value, int) and isinstance(other, int) and value > 0 and other == 0:
+                other_label = form.field(p["other"]).label
+                yield _rule_issue(
+                    rule,
+                    form,
+                    raw,
+                    p["field"],
+                    "là {value} nhưng '{other_label}' là 0",
+                    value=value,
+                    other_label=other_label,
+                )
+        elif rule.kind == "warn_if_equals":
+            if values.get(p["field"]) == p["equals"]:
+                yield _rule_issue(rule, form, raw, p["field"], "là '{equals}'", **p)
+        elif rule.kind == "min_per_month" and period is not None:
+            value = values.get(p["field"])
+            target = round(p["per_month"] * period.month_count)
+            if isinstance(value, int) and value < target:
+                yield _rule_issue(
+                    rule,
+                    form,
+                    raw,
+                    p["field"],
+                    "{value} thấp hơn chỉ tiêu {target}",
+                    value=value,
+                    target=target,
+                    per_month=p["per_month"],
+                    months=period.month_count,
+                )
+        elif rule.kind == "outlier" and period is not None:
+            yield from _outliers(rule, form, raw, values, period, ctx)
+        elif rule.kind == "cumulative_not_below" and period is not None:
+            yield from _below_contained(rule, form, raw, values, period, ctx)
+
+
+def _outliers(
+    rule: Rule, form: Form, raw: RawWorkbook, values: dict, period: Period, ctx: Context
+) -> Iterator[Issue]:
+    """A figure far above the unit's own past, compared per month so Q1 and a year compare fairly."""
+    factor = rule.params.get("factor", 5)
+    min_value = rule.params.get("min_value", 20)
+    min_history = rule.params.get("min_history", 2)
+    past = []
+    for code, old in ctx.history.items():
+        try:
+            past.append((parse_period(code, ctx.period_kinds), old))
+        except PeriodError:
+            continue
+    if len(past) < min_history:
+        return
+    for code in rule.fields:
+        value = values.get(code)
+        rates = [old[code] / p.month_count for p, old in past if isinstance(old.get(code), int)]
+        if not isinstance(value, int) or value < min_value or len(rates) < min_history:
+            continue
+        median = statistics.median(rates)
+        if value / period.month_count > factor * max(median, 1):
+            yield _rule_issue(
+                rule,
+                form,
+                raw,
+                code,
+                "{value} cao bất thường so với các kỳ trước",
+                value=value,
+                factor=factor,
+                median=round(median * period.month_count),
+            )
+
+
+def _below_contained(
+    rule: Rule, form: Form, raw: RawWorkbook, values: dict, period: Period, ctx: Context
+) -> Iterator[Issue]:
+    """A cumulative period (6 months, year) below a period it contains (Q1 inside H1)."""
+    for code_p, old in ctx.history.items():
+        try:
+            inner = parse_period(code_p, ctx.period_kinds)
+        except PeriodError:
+            continue
+        if not period.contains(inner):
+            continue
+        for code in rule.fields:
+            value, before = values.get(code), old.get(code)
+            if isinstance(value, int) and isinstance(before, int) and value < before:
+                yield _rule_issue(
+                    rule,
+                    form,
+                    raw,
+                    code,
+                    "{value} thấp hơn số đã báo cáo trong {contained} ({other_value})",
+                    value=value,
+                    other_value=before,
+                    contained=inner.name,
+                )
+
+
+def validate(raw: RawWorkbook, ctx: Context) -> Outcome:
+    """Judge one workbook. Never raises for bad data; errors reject, warnings only flag."""
+    form, unit, period, issues = identify(raw, ctx)
+    values: dict[str, Any] = {}
+    for f in form.fields:
+        value, problems = check_field(f, raw.cells.get(f.code), period, ctx.today)
+        values[f.code] = value
+        issues.extend(problems)
+    issues.extend(check_rules(form, raw, values, period, ctx))
+    issues.sort(key=lambda i: (i.severity != ERROR,))
+    return Outcome(
+        unit=unit,
+        period=period.code if period else None,
+        form_version=form.version,
+        values=values,
+        issues=issues,
+    )
