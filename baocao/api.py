@@ -12,17 +12,27 @@ from datetime import datetime
 from pathlib import Path
 
 from .collect import CollectReport, collect
+from .consolidate import ConsolidationResult, consolidate
 from .deployment import Deployment, load_deployment, template_context, template_path
+from .jobs import DueReport, run, run_due
 from .ledger import Ledger
+from .scorecard import ScorecardResult, scorecard
 from .status import UnitStatus, period_status
 from .template import render_template, write_if_changed
 
 __all__ = [
     "CollectReport",
+    "ConsolidationResult",
     "Deployment",
+    "DueReport",
+    "ScorecardResult",
     "collect",
+    "consolidate",
     "info",
     "load_deployment",
+    "run",
+    "run_due",
+    "scorecard",
     "status",
     "template_context",
     "template_path",

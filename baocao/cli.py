@@ -148,6 +148,91 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
     return EXIT_OK
 
 
+def cmd_consolidate(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    now = args.now or datetime.now(dep.settings.timezone)
+    result = api.consolidate(
+        dep,
+        args.period,
+        unit=args.unit,
+        out=Path(args.out) if args.out else None,
+        docx=args.docx,
+        as_submission=args.as_submission,
+        phone=args.phone,
+        now=now,
+    )
+    if args.json:
+        _print_json(result.to_dict(), out)
+        return EXIT_OK
+    c = result.counts
+    out.write(
+        f"Kỳ {result.period}, cấp {result.level}: "
+        f"{c.get('reported', 0)}/{c.get('expected', 0)} đơn vị đã báo cáo "
+        f"(đúng hạn {c.get('on_time', 0)}, chậm {c.get('late', 0)}, bị trả lại {c.get('rejected', 0)}, "
+        f"chưa nộp {c.get('missing', 0)})\n"
+    )
+    out.write(f"Bảng tổng hợp: {result.xlsx}\nCSV: {result.csv}\n")
+    if result.docx:
+        out.write(f"Dự thảo báo cáo: {result.docx}\n")
+    if result.rollup:
+        out.write(f"Tệp gửi cấp trên: {result.rollup}\n")
+    for message in result.messages:
+        out.write(f"  lưu ý: {message}\n")
+    return EXIT_OK
+
+
+def cmd_scorecard(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    now = args.now or datetime.now(dep.settings.timezone)
+    result = api.scorecard(dep, args.year, now=now, out=Path(args.out) if args.out else None)
+    if args.json:
+        _print_json(result.to_dict(), out)
+        return EXIT_OK
+    rows = [
+        (r.code, r.name, *(r.cells[p.code].label if p.code in r.cells else "—" for p in result.periods))
+        for r in result.rows
+    ]
+    out.write(format_table(rows, ["mã", "đơn vị", *(p.code for p in result.periods)]) + "\n")
+    out.write(f"Bảng chấm điểm: {result.path}\n")
+    if result.message:
+        out.write(f"  lưu ý: {result.message}\n")
+    return EXIT_OK
+
+
+def cmd_run_due(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    report = api.run_due(dep, now=args.now, dry_run=args.dry_run)
+    if args.json:
+        _print_json(report.to_dict(), out)
+        return EXIT_OK
+    prefix = "(thử, không thay đổi gì) " if report.dry_run else ""
+    if report.dry_run:
+        out.write(f"{prefix}{len(report.inbox_files)} tệp trong thư mục nộp sẽ được thu nhận\n")
+    elif report.collected:
+        c = report.collected
+        out.write(
+            f"Thu nhận: {c.count('accepted')} tiếp nhận, {c.count('rejected')} trả lại, "
+            f"{c.count('duplicate')} trùng\n"
+        )
+    for entry in report.planned:
+        out.write(
+            f"{prefix}thư {entry['kind']:<8} {entry['period']:<8} {entry['unit'] or '':<9} -> {entry['to']}\n"
+        )
+    for path in report.summaries:
+        out.write(f"{prefix}tổng hợp: {path}\n")
+    if not report.dry_run:
+        out.write(f"Đã gửi {len(report.sent)} thư, chưa gửi được {len(report.failed)}\n")
+    for key, error in report.failed:
+        out.write(f"  chưa gửi: {key}: {error}\n")
+    for note in report.notes:
+        out.write(f"  lưu ý: {note}\n")
+    return EXIT_DATA if report.failed else EXIT_OK
+
+
+def cmd_run(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    out.write(f"baocao đang chạy mỗi {dep.settings.schedule.interval_minutes} phút; Ctrl+C để dừng\n")
+    out.flush()
+    api.run(dep)
+    return EXIT_OK
+
+
 def cmd_demo(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     from .demo import demo
 
@@ -164,6 +249,11 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "templates": (cmd_templates, "Tạo biểu mẫu điền sẵn cho từng đơn vị của một kỳ"),
     "collect": (cmd_collect, "Thu nhận, lưu trữ và kiểm tra các tệp trong thư mục nộp báo cáo"),
     "status": (cmd_status, "Tình hình nộp báo cáo của các đơn vị trong một kỳ"),
+    "run-due": (
+        cmd_run_due,
+        "Làm mọi việc đến hạn: thu nhận, phản hồi, nhắc hạn, gửi tổng hợp (mỗi thư một lần)",
+    ),
+    "run": (cmd_run, "Chạy liên tục, gọi run-due theo lịch; dừng bằng Ctrl+C"),
     "demo": (cmd_demo, "Chạy thử toàn bộ quy trình trên bộ dữ liệu mẫu (make demo)"),
 }
 
@@ -190,9 +280,24 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
-        if name in ("collect",):
+        if name in ("collect", "run-due", "consolidate", "scorecard"):
             p.add_argument("--now", type=_now, help="đặt đồng hồ cho cả lần chạy (ISO), để chạy lại một kỳ")
-        if name in ("units", "templates", "status"):
+        if name == "run-due":
+            p.add_argument(
+                "--dry-run", action="store_true", help="chỉ in những việc sẽ làm, không thay đổi gì"
+            )
+        if name == "scorecard":
+            p.add_argument("--year", type=int, required=True, help="năm, ví dụ 2025")
+            p.add_argument("--out", help="tệp kết quả (mặc định trong thư mục output)")
+        if name == "consolidate":
+            p.add_argument("--unit", help="chỉ tổng hợp khối của một sở/ban (mã đơn vị)")
+            p.add_argument("--out", help="tệp kết quả (mặc định trong thư mục output)")
+            p.add_argument("--docx", action="store_true", help="lập thêm dự thảo báo cáo bằng Word")
+            p.add_argument(
+                "--as-submission", action="store_true", help="lập tệp báo cáo của sở để gửi cấp trên"
+            )
+            p.add_argument("--phone", help="số điện thoại ghi vào tệp gửi cấp trên")
+        if name in ("units", "templates", "status", "consolidate"):
             p.add_argument("--period", required=True, help="kỳ báo cáo, ví dụ 2025-Q1")
         if name == "templates":
             p.add_argument("--unit", help="chỉ tạo cho một đơn vị (mã đơn vị)")

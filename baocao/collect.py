@@ -326,6 +326,7 @@ class _Run:
             form_version=outcome.form_version,
             values=outcome.values if outcome.accepted else None,
             feedback_path=str(feedback) if feedback else None,
+            contact=self.contact(outcome),
         )
         self.report.results.append(
             FileResult(
@@ -340,10 +341,16 @@ class _Run:
             )
         )
 
+    def contact(self, outcome: Outcome) -> str | None:
+        """The address typed in the file (the form's e-mail field), where feedback also goes."""
+        form = self.dep.catalog.get(outcome.form_version or "") or self.dep.form
+        values = (outcome.values.get(f.code) for f in form.fields if f.type == "email")
+        return next((v for v in values if isinstance(v, str) and v), None)
+
     def context_for(self, raw: RawWorkbook) -> Context:
-        unit = raw.meta.get("unit") or next(
-            (str(c.value) for code, c in raw.cells.items() if code == "ma_don_vi" and c.value), None
-        )
+        unit_field = self.dep.form.prefilled("unit.code")
+        cell = raw.cells.get(unit_field.code) if unit_field else None
+        unit = raw.meta.get("unit") or (str(cell.value) if cell and cell.value else None)
         period = raw.meta.get("period")
         history = self.ledger.unit_history(unit, exclude_period=period) if unit else {}
         return Context(

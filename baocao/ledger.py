@@ -48,7 +48,8 @@ MIGRATIONS: dict[int, str] = {
         form_version TEXT,
         issues TEXT NOT NULL DEFAULT '[]',
         duplicate_of INTEGER REFERENCES files(id),
-        feedback_path TEXT
+        feedback_path TEXT,
+        contact TEXT
     );
     CREATE INDEX files_sha ON files(sha256);
     CREATE INDEX files_period_unit ON files(period, unit);
@@ -85,8 +86,12 @@ MIGRATIONS: dict[int, str] = {
         created_at TEXT NOT NULL,
         sent_at TEXT,
         message_id TEXT,
-        outbox_file TEXT
+        outbox_file TEXT,
+        file_id INTEGER REFERENCES files(id),
+        subject TEXT,
+        body BLOB
     );
+    CREATE INDEX messages_file ON messages(file_id);
     CREATE INDEX messages_status ON messages(status);
     """,
 }
@@ -126,6 +131,7 @@ class FileRecord:
     issues: list[Issue] = field(default_factory=list)
     duplicate_of: int | None = None
     feedback_path: str | None = None
+    contact: str | None = None
 
     @property
     def errors(self) -> list[Issue]:
@@ -165,6 +171,7 @@ def _file_from_row(row: sqlite3.Row) -> FileRecord:
         issues=[Issue.from_dict(d) for d in json.loads(row["issues"])],
         duplicate_of=row["duplicate_of"],
         feedback_path=row["feedback_path"],
+        contact=row["contact"],
     )
 
 
@@ -339,6 +346,7 @@ class Ledger:
         form_version: str | None = None,
         values: dict[str, object] | None = None,
         feedback_path: str | None = None,
+        contact: str | None = None,
     ) -> int | None:
         """Store the judgement of a file, and its values if accepted (superseding older ones).
 
@@ -348,7 +356,7 @@ class Ledger:
         with self.transaction() as db:
             db.execute(
                 """UPDATE files SET status=?, processed_at=?, issues=?, unit=?, period=?,
-                       form_version=?, feedback_path=? WHERE id=?""",
+                       form_version=?, feedback_path=?, contact=? WHERE id=?""",
                 (
                     status,
                     processed_at.isoformat(),
@@ -357,6 +365,7 @@ class Ledger:
                     period,
                     form_version,
                     feedback_path,
+                    contact,
                     file_id,
                 ),
             )
@@ -420,13 +429,28 @@ class Ledger:
         return self.db.execute("SELECT * FROM messages WHERE key=?", (key,)).fetchone()
 
     def plan_message(
-        self, key: str, *, kind: str, period: str, unit: str | None, recipient: str, now: datetime
+        self,
+        key: str,
+        *,
+        kind: str,
+        period: str,
+        unit: str | None,
+        recipient: str,
+        now: datetime,
+        subject: str,
+        body: bytes,
+        file_id: int | None = None,
     ) -> bool:
-        """Record that a message is due; False if it was already planned (sent or pending)."""
+        """Store a composed message as pending; False if that key was planned before.
+
+        The exact bytes are kept so that a retry after an SMTP failure sends the same message
+        (same Message-ID), and a key is planned at most once whatever happens later.
+        """
         cur = self.db.execute(
-            """INSERT OR IGNORE INTO messages (key, kind, period, unit, recipient, status, created_at)
-               VALUES (?,?,?,?,?, 'pending', ?)""",
-            (key, kind, period, unit, recipient, now.isoformat()),
+            """INSERT OR IGNORE INTO messages (key, kind, period, unit, recipient, status, created_at,
+                   file_id, subject, body)
+               VALUES (?,?,?,?,?, 'pending', ?,?,?,?)""",
+            (key, kind, period, unit, recipient, now.isoformat(), file_id, subject, body),
         )
         return cur.rowcount == 1
 
@@ -438,6 +462,7 @@ class Ledger:
         )
 
     def message_failed(self, key: str, error: str, final: bool = False) -> None:
+        """Record a failed attempt: ``final`` gives up (permanent refusal), else retry next run."""
         self.db.execute(
             "UPDATE messages SET status=?, attempts=attempts+1, last_error=? WHERE key=?",
             ("failed" if final else "pending", error, key),
@@ -449,3 +474,13 @@ class Ledger:
         return list(
             self.db.execute("SELECT * FROM messages WHERE status=? ORDER BY created_at, key", (status,))
         )
+
+    def files_without_feedback(self) -> list[FileRecord]:
+        """Judged files with issues, tied to a unit, for which no feedback was planned yet."""
+        rows = self.db.execute(
+            """SELECT * FROM files f WHERE status IN ('accepted','rejected') AND issues != '[]'
+                   AND unit IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id)
+               ORDER BY id"""
+        )
+        return [_file_from_row(r) for r in rows]

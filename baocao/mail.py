@@ -59,6 +59,7 @@ __all__ = [
     "compose_summary",
     "deliver",
     "message_bytes",
+    "send_raw",
     "smtp_password",
     "to_email",
 ]
@@ -241,9 +242,31 @@ def deliver(
         date=when,
     )
     data = message_bytes(msg)
+    name = outbox_name(message, message_id_key, when)
+    return send_raw(
+        data, message.to, settings, outbox=outbox / name, password=password, tls_context=tls_context
+    )
+
+
+def send_raw(
+    data: bytes,
+    recipients: tuple[str, ...],
+    settings: MailSettings,
+    *,
+    outbox: Path,
+    password: str | None = None,
+    tls_context: ssl.SSLContext | None = None,
+) -> DeliveryResult:
+    """Deliver already composed bytes (as ``message_bytes`` made them) to ``recipients``.
+
+    The scheduler stores the bytes of every planned message and sends them with this, so a
+    retry after a failure sends exactly the same message. ``outbox`` is the ``.eml`` path used
+    by the outbox backend. Errors as for ``deliver``.
+    """
+    message_id_value = _header(data, b"Message-ID")
     if settings.backend == "outbox":
-        path = _write_outbox(outbox / outbox_name(message, message_id_key, when), data)
-        return DeliveryResult(msg["Message-ID"], tuple(message.to), {}, path)
+        path = _write_outbox(outbox, data)
+        return DeliveryResult(message_id_value, tuple(recipients), {}, path)
     if settings.backend == "smtp":
         if settings.user and password is None:
             password = smtp_password(settings)
@@ -253,9 +276,18 @@ def deliver(
                     f"{PASSWORD_ENV} hoặc lưu vào keyring (dịch vụ {settings.keyring_service!r})"
                 )
         context = tls_context or ssl.create_default_context()
-        accepted, refused = _send_smtp(settings, message.to, data, password, context)
-        return DeliveryResult(msg["Message-ID"], accepted, refused, None)
+        accepted, refused = _send_smtp(settings, tuple(recipients), data, password, context)
+        return DeliveryResult(message_id_value, accepted, refused, None)
     raise DeliveryError(f"Kiểu gửi thư không hỗ trợ: {settings.backend!r} (cần outbox hoặc smtp)")
+
+
+def _header(data: bytes, name: bytes) -> str:
+    """One header's value from composed bytes (headers end at the first blank line)."""
+    head = data.split(b"\r\n\r\n", 1)[0]
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(name.lower() + b":"):
+            return line.split(b":", 1)[1].strip().decode("ascii", "replace")
+    return ""
 
 
 def _write_outbox(path: Path, data: bytes) -> Path:
