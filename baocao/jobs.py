@@ -1,0 +1,420 @@
+"""What is due at a given moment, done exactly once: collect, feedback, reminders, summaries.
+
+``run_due(dep, now)`` is the whole unattended job; cron, Windows Task Scheduler, the ``run``
+loop and the tests all call it. It is safe to run twice and safe after the machine was off:
+- every message has a key in the ledger (kind, period, recipient, content version) and a key
+  is planned once; its composed bytes are stored, so a retry after an SMTP failure sends the
+  very same message, and a message that was sent is never sent again;
+- what fell due while the machine was off is caught up on the next run, except reminders,
+  which never go out once the deadline has passed (only the latest reminder slot is sent);
+- a failure to deliver leaves the message pending and logged; the next run retries it; a
+  recipient the server refuses for good (5xx) is marked failed and does not block the others.
+
+Which moments are due is a pure function of the settings and ``now`` (``due_events``).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+import schedule
+
+from . import mail
+from .collect import CollectReport, collect, local_time, scan_inbox
+from .deployment import Deployment, template_path
+from .errors import BaocaoError, DeliveryError, LockedError
+from .ledger import Ledger
+from .periods import Period, PeriodError, periods_of_year
+from .registry import Unit
+from .status import UnitStatus, counts, period_status
+from .template import render_template, write_if_changed
+
+logger = logging.getLogger(__name__)
+
+FINAL_SUMMARY_CATCH_UP = timedelta(days=14)  # a machine off longer than this skips the final summary
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something due for a period: a reminder slot (``stage`` = days before) or a summary."""
+
+    kind: str  # reminder | summary
+    period: Period
+    stage: str  # reminder: "7", "3", "1"; summary: "truoc-han" or "sau-han"
+
+
+@dataclass
+class DueReport:
+    """What one ``run_due`` did (or, with ``dry_run``, would do)."""
+
+    now: datetime
+    dry_run: bool
+    collected: CollectReport | None = None
+    inbox_files: list[str] = field(default_factory=list)
+    planned: list[dict] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    summaries: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "now": self.now.isoformat(),
+            "dry_run": self.dry_run,
+            "collected": self.collected.to_dict() if self.collected else None,
+            "inbox_files": self.inbox_files,
+            "planned": self.planned,
+            "sent": self.sent,
+            "failed": [{"key": k, "error": e} for k, e in self.failed],
+            "summaries": self.summaries,
+            "notes": self.notes,
+        }
+
+
+# --- pure: which moments are due ----------------------------------------------------------
+
+
+def _at(day: date, dep_time, tz) -> datetime:
+    return datetime.combine(day, dep_time, tzinfo=tz)
+
+
+def due_events(dep: Deployment, now: datetime) -> list[Event]:
+    """Reminder slots and summaries due at ``now`` for every configured period near it."""
+    s = dep.settings
+    tz, send = s.timezone, s.mail.summary_time
+    events = []
+    for year in (now.year - 1, now.year, now.year + 1):
+        for period in periods_of_year(year, s.period_kinds):
+            deadline = period.deadline(tz, s.inclusive_deadline)
+            last = period.last_on_time_day(s.inclusive_deadline)
+            if now <= deadline:
+                slots = [
+                    d
+                    for d in s.mail.reminder_days
+                    if _at(period.due_before - timedelta(days=d), send, tz) <= now
+                ]
+                if slots:
+                    events.append(Event("reminder", period, str(min(slots))))
+                if _at(period.due_before - timedelta(days=s.mail.summary_days_before), send, tz) <= now:
+                    events.append(Event("summary", period, "truoc-han"))
+            final_at = _at(last + timedelta(days=s.mail.final_summary_days_after), send, tz)
+            if final_at <= now <= final_at + FINAL_SUMMARY_CATCH_UP:
+                events.append(Event("summary", period, "sau-han"))
+    return events
+
+
+def message_key(kind: str, period: str, recipient: str, version: str, unit: str | None = None) -> str:
+    """The idempotency key: kind, period, unit, recipient and content version."""
+    return "|".join([kind, period, unit or "-", recipient.lower(), version])
+
+
+# --- the job ------------------------------------------------------------------------------
+
+
+class _Job:
+    def __init__(self, dep: Deployment, ledger: Ledger, now: datetime, report: DueReport):
+        self.dep, self.ledger, self.now, self.report = dep, ledger, now, report
+
+    def plan(self, key: str, message: mail.OutgoingMessage, file_id: int | None = None) -> None:
+        """Compose the bytes once and store them as pending (no-op if the key exists)."""
+        if self.ledger.message(key) is not None:
+            return
+        entry = {
+            "key": key,
+            "kind": message.kind,
+            "period": message.period,
+            "unit": message.unit,
+            "to": message.to[0],
+        }
+        if self.report.dry_run:
+            self.report.planned.append(entry)
+            return
+        email_message = mail.to_email(
+            message,
+            sender=self.dep.settings.mail.sender,
+            sender_name=self.dep.settings.mail.sender_name,
+            message_id_key=key,
+            date=self.now,
+        )
+        if self.ledger.plan_message(
+            key,
+            kind=message.kind,
+            period=message.period,
+            unit=message.unit,
+            recipient=message.to[0],
+            now=self.now,
+            subject=message.subject,
+            body=mail.message_bytes(email_message),
+            file_id=file_id,
+        ):
+            self.report.planned.append(entry)
+
+    def statuses(self, period: Period) -> list[UnitStatus]:
+        units = self.dep.registry.reporting_units(period)
+        s = self.dep.settings
+        return period_status(
+            period,
+            units,
+            self.ledger.files(period.code),
+            self.ledger.current_submissions(period.code),
+            s.timezone,
+            s.inclusive_deadline,
+        )
+
+    # feedback on every judged file with issues
+    def feedback(self) -> None:
+        for rec in self.ledger.files_without_feedback():
+            try:
+                period = self.dep.period(rec.period or "")
+            except PeriodError:  # an unknown period still gets feedback, worded without it
+                period = None
+            unit = self.dep.registry.latest(rec.unit) if rec.unit else None
+            if unit is None:
+                continue
+            recipients = [a for a in dict.fromkeys([unit.email, rec.contact or ""]) if a]
+            if not recipients:
+                self.report.notes.append(f"Đơn vị {unit.code} không có địa chỉ thư: không gửi được phản hồi")
+            attachment = _attachment(Path(rec.feedback_path), XLSX) if rec.feedback_path else None
+            for recipient in recipients:
+                message = mail.compose_feedback(
+                    org_name=self.dep.settings.organisation,
+                    unit_code=unit.code,
+                    unit_name=unit.name,
+                    email=recipient,
+                    period_code=rec.period or "",
+                    period_name=period.name if period else (rec.period or ""),
+                    original_name=rec.original_name,
+                    accepted=rec.status == "accepted",
+                    issues=rec.issues,
+                    feedback_workbook=attachment,
+                )
+                key = message_key("feedback", rec.period or "-", recipient, f"tep-{rec.id}", unit.code)
+                self.plan(key, message, file_id=rec.id)
+
+    def reminders(self, event: Event) -> None:
+        period = event.period
+        today = self.now.date()
+        for st in self.statuses(period):
+            if st.reported:
+                continue
+            unit = st.unit
+            if not unit.email:
+                self.report.notes.append(f"Đơn vị {unit.code} không có địa chỉ thư: không gửi được thư nhắc")
+                continue
+            key = message_key("reminder", period.code, unit.email, f"truoc-{event.stage}-ngay", unit.code)
+            if self.ledger.message(key) is not None:
+                continue
+            message = mail.compose_reminder(
+                org_name=self.dep.settings.organisation,
+                unit_code=unit.code,
+                unit_name=unit.name,
+                email=unit.email,
+                period_code=period.code,
+                period_name=period.name,
+                deadline=period.last_on_time_day(self.dep.settings.inclusive_deadline),
+                today=today,
+                template=None if self.report.dry_run else self.template(unit, period),
+                inbox_hint=self.dep.settings.submit_to,
+            )
+            self.plan(key, message)
+
+    def template(self, unit: Unit, period: Period) -> mail.Attachment:
+        from .deployment import template_context
+
+        path = template_path(self.dep, unit, period)
+        write_if_changed(path, render_template(self.dep.form, template_context(self.dep, unit, period)))
+        return _attachment(path, XLSX)
+
+    def summary(self, event: Event) -> None:
+        period, final = event.period, event.stage == "sau-han"
+        recipients = self.dep.settings.mail.coordinators
+        keys = {r: message_key("summary", period.code, r, event.stage) for r in recipients}
+        if all(self.ledger.message(k) is not None for k in keys.values()):
+            return
+        statuses = self.statuses(period)
+        attachments: list[mail.Attachment] = []
+        if self.report.dry_run:
+            self.report.summaries.append(f"(sẽ lập) {period.code}")
+        else:
+            from .consolidate import consolidate
+
+            result = consolidate(self.dep, period.code, docx=self.dep.settings.mail.attach_docx, now=self.now)
+            for path in (result.xlsx, getattr(result, "docx", None)):
+                if path:
+                    attachments.append(_attachment(Path(path), DOCX if str(path).endswith(".docx") else XLSX))
+            self.report.summaries.append(str(result.xlsx))
+        c = counts(statuses)
+        totals = _totals(self.dep, statuses)
+        for recipient, key in keys.items():
+            message = mail.compose_summary(
+                org_name=self.dep.settings.organisation,
+                recipients=[recipient],
+                period_code=period.code,
+                period_name=period.name,
+                final=final,
+                made_at=self.now,
+                expected=c["expected"],
+                reported=c["reported"],
+                on_time=c["on_time"],
+                late=c["late"],
+                rejected=c["rejected"],
+                missing=c["missing"],
+                headline_totals=totals,
+                missing_units=[st.unit.name for st in statuses if not st.reported],
+                attachments=attachments,
+            )
+            self.plan(key, message)
+
+    def send_pending(self) -> None:
+        settings = self.dep.settings
+        outbox = settings.path("outbox")
+        for row in self.ledger.messages("pending"):
+            key = row["key"]
+            if row["kind"] == "reminder" and self._reminder_expired(row["period"]):
+                self.ledger.message_failed(key, "hết hạn báo cáo trước khi gửi được thư nhắc", final=True)
+                self.report.failed.append((key, "hết hạn"))
+                continue
+            created = datetime.fromisoformat(row["created_at"])
+            name = f"{created:%Y%m%d}-{row['kind']}-{row['unit'] or 'all'}-{mail.key_hash(key)[:8]}.eml"
+            try:
+                result = mail.send_raw(
+                    bytes(row["body"]), (row["recipient"],), settings.mail, outbox=outbox / name
+                )
+            except DeliveryError as exc:
+                self.ledger.message_failed(key, str(exc))
+                self.report.failed.append((key, str(exc)))
+                logger.warning("Chưa gửi được %s: %s", key, exc)
+                continue
+            if result.refused:
+                reason = "; ".join(result.refused.values())
+                permanent = all(r.startswith("5") for r in result.refused.values())
+                self.ledger.message_failed(key, reason, final=permanent)
+                self.report.failed.append((key, reason))
+                continue
+            self.ledger.message_sent(key, self.now, result.message_id, str(result.outbox_file or ""))
+            self.report.sent.append(key)
+
+    def _reminder_expired(self, period_code: str) -> bool:
+        period = self.dep.period(period_code)
+        return self.now > period.deadline(self.dep.settings.timezone, self.dep.settings.inclusive_deadline)
+
+
+def _attachment(path: Path, mimetype: str) -> mail.Attachment | None:
+    if not path.is_file():
+        return None
+    return mail.Attachment(path.name, path.read_bytes(), mimetype)
+
+
+def _totals(dep: Deployment, statuses: list[UnitStatus]) -> list[tuple[str, int]]:
+    """Province totals of every quantitative field, over the units with accepted values."""
+    out = []
+    for f in dep.form.quantitative_fields:
+        total = sum(
+            st.submission.values.get(f.code) or 0
+            for st in statuses
+            if st.submission is not None and isinstance(st.submission.values.get(f.code), int)
+        )
+        out.append((f.label, total))
+    return out
+
+
+def run_due(dep: Deployment, now: datetime | None = None, dry_run: bool = False) -> DueReport:
+    """Do everything due at ``now`` and not yet done (see the module docstring).
+
+    ``dry_run`` changes nothing: no file is taken, no message planned or sent; the report says
+    what would happen. Raises ``LockedError`` when a collect is already running.
+    """
+    now = local_time(now, dep.settings.timezone)
+    report = DueReport(now=now, dry_run=dry_run)
+    events = due_events(dep, now)
+    if dry_run:
+        report.inbox_files = [p.name for p in scan_inbox(dep.settings.path("inbox"))]
+    else:
+        report.collected = collect(dep, now=now)
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        job = _Job(dep, ledger, now, report)
+        job.feedback()
+        for event in events:
+            if event.kind == "reminder":
+                job.reminders(event)
+            else:
+                job.summary(event)
+        if not dry_run:
+            job.send_pending()
+    return report
+
+
+# --- the long-running form ------------------------------------------------------------------
+
+
+def _run_once(dep: Deployment) -> None:
+    """One scheduled tick: a failure is logged, never allowed to end the loop."""
+    try:
+        report = run_due(dep)
+    except LockedError as exc:
+        logger.info("%s", exc)
+        return
+    except BaocaoError as exc:
+        logger.error("Lỗi khi chạy: %s", exc)
+        return
+    except Exception:  # the unattended loop must outlive a bug in one tick; the log keeps it
+        logger.exception("Lỗi không lường trước khi chạy run-due")
+        return
+    collected = report.collected
+    logger.info(
+        "run-due: tiếp nhận %d, trả lại %d, trùng %d; thư đã gửi %d, lỗi gửi %d",
+        collected.count("accepted") if collected else 0,
+        collected.count("rejected") if collected else 0,
+        collected.count("duplicate") if collected else 0,
+        len(report.sent),
+        len(report.failed),
+    )
+
+
+def setup_logging(dep: Deployment) -> Path:
+    """Log to a rotating file in the logs folder (and keep the console quiet but for warnings)."""
+    folder = dep.settings.path("logs")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "baocao.log"
+    handler = RotatingFileHandler(
+        path,
+        maxBytes=dep.settings.schedule.log_max_kb * 1024,
+        backupCount=dep.settings.schedule.log_backups,
+        encoding="utf-8",
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("baocao")
+    root.setLevel(logging.INFO)
+    if not any(isinstance(h, RotatingFileHandler) for h in root.handlers):
+        root.addHandler(handler)
+    return path
+
+
+def run(dep: Deployment, stop: threading.Event | None = None) -> None:
+    """Call ``run_due`` now and then every ``[schedule] interval_minutes`` until stopped.
+
+    Stops cleanly on Ctrl+C or SIGTERM (or when ``stop`` is set): the tick in progress
+    finishes, nothing is cut in half.
+    """
+    stop = stop or threading.Event()
+    log = setup_logging(dep)
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), lambda *_: stop.set())
+    scheduler = schedule.Scheduler()
+    scheduler.every(dep.settings.schedule.interval_minutes).minutes.do(_run_once, dep)
+    logger.info("baocao run: bắt đầu, mỗi %d phút; nhật ký %s", dep.settings.schedule.interval_minutes, log)
+    _run_once(dep)
+    while not stop.is_set():
+        scheduler.run_pending()
+        stop.wait(1)
+    logger.info("baocao run: dừng theo yêu cầu")
