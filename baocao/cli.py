@@ -249,6 +249,8 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "templates": (cmd_templates, "Tạo biểu mẫu điền sẵn cho từng đơn vị của một kỳ"),
     "collect": (cmd_collect, "Thu nhận, lưu trữ và kiểm tra các tệp trong thư mục nộp báo cáo"),
     "status": (cmd_status, "Tình hình nộp báo cáo của các đơn vị trong một kỳ"),
+    "consolidate": (cmd_consolidate, "Lập bảng tổng hợp (Excel, CSV, dự thảo Word) của một kỳ"),
+    "scorecard": (cmd_scorecard, "Bảng chấm điểm đúng hạn của các đơn vị trong một năm"),
     "run-due": (
         cmd_run_due,
         "Làm mọi việc đến hạn: thu nhận, phản hồi, nhắc hạn, gửi tổng hợp (mỗi thư một lần)",
@@ -315,6 +317,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         return EXIT_USAGE if exc.code else EXIT_OK
     try:
         dep = api.load_deployment(Path(args.config))
+        if getattr(args, "now", None) is not None and args.now.tzinfo is None:
+            args.now = args.now.replace(tzinfo=dep.settings.timezone)  # a naive --now is local time
         return COMMANDS[args.command][0](dep, args, out)
     except (ConfigError, FormSpecError, UsageError, LockedError) as exc:
         if args.debug:
@@ -325,6 +329,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         if args.debug:
             raise
         err.write(f"baocao: {exc}\n")
+        return EXIT_DATA
+    except Exception as exc:  # a bug: one line for the user, the traceback behind --debug
+        if args.debug:
+            raise
+        err.write(
+            f"baocao: lỗi không lường trước ({type(exc).__name__}: {exc}); "
+            "chạy lại với --debug để xem chi tiết\n"
+        )
         return EXIT_DATA
 
 

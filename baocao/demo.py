@@ -40,7 +40,7 @@ PLAN = {
     "DT_TTRA": (7, "rejected"),
     # DT_CSDT never sends anything: the missing unit
 }
-RUNS = [(3, 8), (5, 8), (6, 8), (7, 8), (8, 8), (9, 8), (10, 8), (11, 16)]
+RUNS = [(3, 8), (4, 8), (5, 8), (6, 8), (7, 8), (8, 8), (9, 8), (10, 8), (11, 16)]
 
 
 def demo_values(unit: str, day: date, kind: str) -> dict[str, object]:

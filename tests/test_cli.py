@@ -80,3 +80,73 @@ def test_python_dash_m_runs_the_same_command(config_file):
     )
     assert done.returncode == 0, done.stderr.decode()
     assert json.loads(done.stdout.decode("utf-8"))["form"]["id"] == "cchc-tuyen-truyen"
+
+
+def test_consolidate_and_scorecard_json_equal_the_library(config_file, deployment):
+    from datetime import datetime
+
+    now = datetime(2025, 3, 12, 9, 0, tzinfo=deployment.settings.timezone)
+    out = io.StringIO()
+    assert (
+        main(
+            [
+                "--config",
+                str(config_file),
+                "consolidate",
+                "--period",
+                "2025-Q1",
+                "--now",
+                "2025-03-12T09:00",
+                "--json",
+            ],
+            out=out,
+        )
+        == 0
+    )
+    assert json.loads(out.getvalue()) == json.loads(
+        json.dumps(api.consolidate(deployment, "2025-Q1", now=now).to_dict(), default=str)
+    )
+    out = io.StringIO()
+    assert (
+        main(
+            [
+                "--config",
+                str(config_file),
+                "scorecard",
+                "--year",
+                "2025",
+                "--now",
+                "2025-03-12T09:00",
+                "--json",
+            ],
+            out=out,
+        )
+        == 0
+    )
+    data = json.loads(out.getvalue())
+    assert data == json.loads(json.dumps(api.scorecard(deployment, 2025, now=now).to_dict(), default=str))
+    assert {u["periods"]["2025-Q1"]["status"] for u in data["units"]} == {"missing"}
+
+
+def test_scripts_run_without_installing(config_file):
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "run_due.py"), str(config_file)],
+        capture_output=True,
+        cwd=config_file.parent,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert "Đã gửi" in done.stdout.decode("utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "baocao_cli.py"),
+            "--config",
+            str(config_file),
+            "info",
+            "--json",
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and json.loads(done.stdout)["form"]["version"] == "2025.1"
