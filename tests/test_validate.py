@@ -283,3 +283,11 @@ def test_integer_conversion(raw, value):
 def test_phone_conversion():
     assert to_phone("0912.345.678") == ("0912345678", None)
     assert to_phone("12345")[1] is not None
+
+
+def test_a_formula_without_a_saved_result_is_an_issue_not_a_zero(deployment, tmp_path):
+    # openpyxl writes formulas without cached values, as a script-made file would arrive
+    outcome = judge(deployment, tmp_path, tin_bai_cong_ttdt="=SUM(1,2)")
+    [issue] = [i for i in outcome.errors if i.field == "tin_bai_cong_ttdt"]
+    assert issue.code == "formula_without_value" and issue.cell == "D22"
+    assert "công thức chưa được tính" in issue.message
