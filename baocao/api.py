@@ -14,11 +14,12 @@ from pathlib import Path
 from .collect import CollectReport, collect
 from .consolidate import ConsolidationResult, consolidate
 from .deployment import Deployment, load_deployment, template_context, template_path
+from .files import write_if_changed
 from .jobs import DueReport, run, run_due
 from .ledger import Ledger
 from .scorecard import ScorecardResult, scorecard
 from .status import UnitStatus, period_status
-from .template import render_template, write_if_changed
+from .template import render_template
 
 __all__ = [
     "CollectReport",

@@ -27,6 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from .errors import UsageError
+from .files import write_output
 from .form import Form, Rule
 from .ledger import FileRecord, Ledger, Submission
 from .model import Issue
@@ -443,7 +444,7 @@ def consolidate(
     messages: list[str] = []
 
     def place(content: bytes, path: Path) -> Path:
-        written = summary_xlsx.write_output(path, content)
+        written = write_output(path, content)
         if written != path:
             messages.append(f"Tệp {path.name} đang được mở (Excel); đã ghi sang {written.name}")
         return written

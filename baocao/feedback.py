@@ -17,8 +17,9 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
+from .files import write_if_changed
 from .model import Issue, RawWorkbook, Severity
-from .template import TemplateContext, render_template, write_if_changed
+from .template import TemplateContext, render_template
 
 ISSUES_SHEET = "Lỗi cần sửa"
 ERROR_FILL = PatternFill("solid", start_color="FFC7CE")

@@ -29,11 +29,12 @@ from . import mail
 from .collect import CollectReport, collect, local_time, scan_inbox
 from .deployment import Deployment, template_path
 from .errors import BaocaoError, DeliveryError, LockedError
+from .files import write_if_changed
 from .ledger import Ledger
 from .periods import Period, PeriodError, periods_of_year
 from .registry import Unit
 from .status import UnitStatus, counts, period_status
-from .template import render_template, write_if_changed
+from .template import render_template
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,6 @@ import os
 import re
 import smtplib
 import ssl
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
@@ -41,6 +40,7 @@ import yagmail
 
 from .config import MailSettings
 from .errors import DeliveryError
+from .files import atomic_write
 from .mailtext import (
     Attachment,
     OutgoingMessage,
@@ -291,23 +291,12 @@ def _header(data: bytes, name: bytes) -> str:
 
 
 def _write_outbox(path: Path, data: bytes) -> Path:
-    """Write to a temp file in the same folder, then rename: no half-written .eml is ever seen
-    by someone watching the folder, and a resend on the same day replaces the same file."""
+    """Write the .eml atomically (no half-written message is ever seen by someone watching the
+    folder; a resend on the same day replaces the same file)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        return atomic_write(path, data)
     except OSError as exc:
         raise DeliveryError(f"Không ghi được thư vào thư mục outbox {path.parent}: {exc}") from exc
-    return path
 
 
 def _client(settings: MailSettings, password: str | None, context: ssl.SSLContext) -> yagmail.SMTP:

@@ -5,26 +5,20 @@ SUM formulas with correct cached values so any reader sees the right numbers), `
 ``Đánh giá``, ``Cảnh báo``, ``So sánh`` and ``Biểu đồ`` (native charts). Unit-supplied text is
 always written with ``write_string``: a narrative starting with ``=`` stays text.
 
-``write_output`` is the one way outputs land on disk: a temporary file renamed into place, and a
-new name (``_2``, ``_3``…) when the target is open in Excel, so nothing is ever half-written and
-a coordinator's open copy is never clobbered.
+Files land on disk through ``files.write_output`` (a new name when the target is open in Excel).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
 
 from .a1 import cell_name, column_letters
 from .consolidate import Summary, UnitRow
-from .errors import BaocaoError
 from .status import STATUS_LABELS
 
 FONT = "Times New Roman"
@@ -34,37 +28,6 @@ HEAD_FILL = "#D9E1F2"
 DEPT_FILL = "#EDEDED"
 STATUS_COLORS = {"on_time": "#70AD47", "late": "#FFC000", "rejected": "#C00000", "missing": "#A5A5A5"}
 CSV_FIXED = ("unit_code", "unit_name", "parent_code", "status")
-
-
-# --- placing files -------------------------------------------------------------------------
-
-
-def owner_file_present(path: Path) -> bool:
-    """True when Excel's lock file sits beside ``path`` (``~$name``; long names lose 2 characters)."""
-    return any((path.parent / f"~${name}").exists() for name in (path.name, path.name[2:]))
-
-
-def write_output(path: Path, content: bytes, attempts: int = 50) -> Path:
-    """Write ``content`` atomically to ``path`` or, if that is open in Excel, to ``stem_N``.
-
-    Returns the path written. Raises ``BaocaoError`` when no name could be used.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for n in range(1, attempts + 1):
-        candidate = path if n == 1 else path.with_name(f"{path.stem}_{n}{path.suffix}")
-        if owner_file_present(candidate):
-            continue
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-            os.replace(tmp, candidate)
-            return candidate
-        except PermissionError:  # Windows: the target is open in another program
-            continue
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    raise BaocaoError(f"Không ghi được {path.name}: tệp và các tên thay thế đều đang được mở")
 
 
 # --- CSV -----------------------------------------------------------------------------------

@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 import xlsxwriter
 
@@ -358,23 +355,3 @@ def render_template(form: Form, ctx: TemplateContext) -> bytes:
     _write_meta(book, form, ctx)
     book.close()
     return buffer.getvalue()
-
-
-def write_if_changed(path: Path, content: bytes) -> bool:
-    """Atomically write ``content`` to ``path`` unless it already holds exactly that.
-
-    Returns True when the file was written. Writing to a temporary file in the same folder and
-    renaming means a unit opening the share never sees a half-written template.
-    """
-    if path.is_file() and path.read_bytes() == content:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
