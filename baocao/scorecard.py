@@ -25,7 +25,7 @@ from .files import write_output
 from .ledger import Ledger
 from .periods import Period, periods_of_year
 from .status import STATUS_LABELS, period_status
-from .summary_xlsx import FONT, MISSING_FILL, WARN_FILL
+from .summary_style import FONT, MISSING_FILL, WARN_FILL
 
 KINDS = ("on_time", "late", "rejected", "missing", "not_due")
 LABELS = {**STATUS_LABELS, "absent": "—"}

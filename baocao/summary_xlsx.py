@@ -1,18 +1,19 @@
-"""Writing the summary workbook (xlsxwriter) and CSV of one ``Summary``, and placing files safely.
+"""Writing the summary workbook (xlsxwriter) and the CSV of one ``Summary``.
 
 Sheets: ``Tổng hợp`` (headline), ``Chi tiết`` (one row per unit, subtotals per department, live
 SUM formulas with correct cached values so any reader sees the right numbers), ``Tình hình nộp``,
 ``Đánh giá``, ``Cảnh báo``, ``So sánh`` and ``Biểu đồ`` (native charts). Unit-supplied text is
 always written with ``write_string``: a narrative starting with ``=`` stays text.
 
-Files land on disk through ``files.write_output`` (a new name when the target is open in Excel).
+This module writes the sheets with figures (``Tổng hợp``, ``Chi tiết``, ``Biểu đồ``);
+``summary_sheets`` writes the sheets of text and status; ``summary_style`` holds their shared
+look. The caller puts the bytes on disk with ``files.write_output``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
@@ -20,13 +21,9 @@ import xlsxwriter
 from .a1 import cell_name, column_letters
 from .consolidate import Summary, UnitRow
 from .status import STATUS_LABELS
+from .summary_sheets import write_assessment, write_comparison, write_status, write_warnings
+from .summary_style import FONT, STATUS_COLORS, Formats, heading, lines, local, page, style_chart
 
-FONT = "Times New Roman"
-MISSING_FILL = "#F8CBAD"
-WARN_FILL = "#FFE699"
-HEAD_FILL = "#D9E1F2"
-DEPT_FILL = "#EDEDED"
-STATUS_COLORS = {"on_time": "#70AD47", "late": "#FFC000", "rejected": "#C00000", "missing": "#A5A5A5"}
 CSV_FIXED = ("unit_code", "unit_name", "parent_code", "status")
 
 
@@ -48,79 +45,12 @@ def render_csv(summary: Summary) -> bytes:
 # --- workbook ------------------------------------------------------------------------------
 
 
-class _Formats:
-    def __init__(self, book: xlsxwriter.Workbook):
-        base = {"font_name": FONT, "font_size": 11, "valign": "vcenter"}
-
-        def add(**extra):
-            return book.add_format(base | extra)
-
-        self.text = add()
-        self.wrap = add(text_wrap=True)
-        self.title = add(bold=True, font_size=14, align="center", text_wrap=True)
-        self.bold = add(bold=True)
-        self.italic = add(italic=True)
-        self.center_italic = add(italic=True, align="center")
-        self.head = add(bold=True, align="center", text_wrap=True, border=1, bg_color=HEAD_FILL, font_size=10)
-        self.head_small = add(
-            bold=True, align="center", text_wrap=True, border=1, bg_color=HEAD_FILL, font_size=9
-        )
-        self.cell = add(border=1, text_wrap=True)
-        self.cell_top = add(border=1, text_wrap=True, valign="top")
-        self.center = add(border=1, align="center")
-        self.int = add(border=1, num_format="#,##0")
-        self.pct = add(border=1, num_format="0.0%")
-        self.when = add(border=1, align="center", num_format="dd/mm/yyyy hh:mm")
-        self.dept = add(border=1, bold=True, bg_color=DEPT_FILL)
-        self.sub_label = add(border=1, bold=True, italic=True, bg_color=DEPT_FILL)
-        self.sub_int = add(border=1, bold=True, italic=True, bg_color=DEPT_FILL, num_format="#,##0")
-        self.total_label = add(border=1, bold=True, bg_color=HEAD_FILL)
-        self.total_int = add(border=1, bold=True, bg_color=HEAD_FILL, num_format="#,##0")
-        self.group = add(border=1, bold=True, italic=True)
-        self.missing = book.add_format({"bg_color": MISSING_FILL, "font_color": "#833C0B"})
-        self.below = book.add_format({"bg_color": WARN_FILL, "font_color": "#9C0006", "bold": True})
-
-
-def _page(ws, landscape: bool, repeat: tuple[int, int] | None = None) -> None:
-    ws.set_paper(9)  # A4
-    ws.set_landscape() if landscape else ws.set_portrait()
-    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
-    ws.fit_to_pages(1, 0)
-    if repeat:
-        ws.repeat_rows(*repeat)
-    ws.set_footer('&C&"Times New Roman"&9Trang &P/&N')
-
-
-def _lines(text: str, width: int) -> int:
-    """About how many lines ``text`` takes in a wrapped column ``width`` characters wide."""
-    return sum(max(1, -(-len(part) // width)) for part in text.split("\n")) if text else 1
-
-
-def _local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:
-    return moment.astimezone(tz).replace(tzinfo=None) if moment else None
-
-
-def _heading(ws, summary: Summary, title: str, last_col: int, fmt: _Formats) -> None:
-    ws.merge_range(0, 0, 0, last_col, summary.organisation.upper(), fmt.bold)
-    ws.set_row(1, 36)
-    ws.merge_range(1, 0, 1, last_col, title, fmt.title)
-    p = summary.period
-    ws.merge_range(
-        2,
-        0,
-        2,
-        last_col,
-        f"Cấp tổng hợp: {summary.level.name} – {p.name} (từ {p.start:%d/%m/%Y} đến {p.end:%d/%m/%Y})",
-        fmt.center_italic,
-    )
-
-
 class _Writer:
     """Writes the sheets of one summary; remembers where the totals are for cross-references."""
 
     def __init__(self, book: xlsxwriter.Workbook, summary: Summary, tz: ZoneInfo):
         self.book, self.s, self.tz = book, summary, tz
-        self.fmt = _Formats(book)
+        self.fmt = Formats(book)
         self.fields = summary.form.quantitative_fields
         self.total_cells: dict[str, str] = {}  # field code -> 'Chi tiết'!E40
         self.compare_chart = None  # made with So sánh, shown on Biểu đồ
@@ -135,7 +65,7 @@ class _Writer:
         first = 4  # first field column (E)
         target_col = first + len(self.fields)
         last = target_col
-        _heading(ws, s, f"CHI TIẾT SỐ LIỆU THEO ĐƠN VỊ – {s.period.name.upper()}", last, fmt)
+        heading(ws, s, f"CHI TIẾT SỐ LIỆU THEO ĐƠN VỊ – {s.period.name.upper()}", last, fmt)
         for col, text in enumerate(("STT", "Mã đơn vị", "Tên đơn vị", "Tình trạng")):
             ws.merge_range(4, col, 5, col, text, fmt.head)
         start = 0
@@ -225,14 +155,14 @@ class _Writer:
         ws.set_column(target_col, target_col, 9)
         ws.freeze_panes(6, 4)
         ws.autofilter(5, 0, row - 1, last)
-        _page(ws, landscape=True, repeat=(4, 5))
+        page(ws, landscape=True, repeat=(4, 5))
 
     def _unit_row(self, ws, row: int, number: int, r: UnitRow, first: int, target_col: int) -> None:
         fmt = self.fmt
         ws.write_number(row, 0, number, fmt.center)
         ws.write_string(row, 1, r.unit.code, fmt.cell)
         ws.write_string(row, 2, r.unit.name, fmt.cell)
-        ws.set_row(row, 15 * _lines(r.unit.name, 36) + 1)
+        ws.set_row(row, 15 * lines(r.unit.name, 36) + 1)
         ws.write_string(row, 3, r.status.label, fmt.center)
         for i, f in enumerate(self.fields):
             if r.values is None:
@@ -246,8 +176,8 @@ class _Writer:
     def overview(self) -> None:
         s, fmt, c = self.s, self.fmt, self.s.counts
         ws = self.ws["Tổng hợp"]
-        _heading(ws, s, f"TỔNG HỢP {s.form.title}", 3, fmt)
-        made = _local(s.made_at, self.tz)
+        heading(ws, s, f"TỔNG HỢP {s.form.title}", 3, fmt)
+        made = local(s.made_at, self.tz)
         state = (
             "số liệu tạm thời, lập trước hạn báo cáo" if s.provisional else "số liệu chính thức (đã hết hạn)"
         )
@@ -314,207 +244,8 @@ class _Writer:
         chart.set_title({"name": "Tình hình gửi báo cáo", "name_font": {"name": FONT, "size": 12}})
         chart.set_legend({"position": "right", "font": {"name": FONT, "size": 9}})
         ws.insert_chart(5, 5, chart, {"x_scale": 1.0, "y_scale": 1.0})
-        _page(ws, landscape=True)
+        page(ws, landscape=True)
         ws.activate()
-
-    # Tình hình nộp ----------------------------------------------------------------------------
-    def status(self) -> None:
-        s, fmt = self.s, self.fmt
-        ws = self.ws["Tình hình nộp"]
-        heads = (
-            "STT",
-            "Mã đơn vị",
-            "Tên đơn vị",
-            "Thuộc",
-            "Tình trạng",
-            "Thời điểm nhận",
-            "Số ngày chậm",
-            "Số tệp đã gửi",
-            "Ghi chú (lỗi đầu tiên nếu bị trả lại)",
-        )
-        _heading(ws, s, f"TÌNH HÌNH GỬI BÁO CÁO – {s.period.name.upper()}", len(heads) - 1, fmt)
-        for col, text in enumerate(heads):
-            ws.write_string(4, col, text, fmt.head)
-        row = 5
-        for block in s.blocks:
-            for r in block.rows:
-                st = r.status
-                ws.write_number(row, 0, row - 4, fmt.center)
-                ws.write_string(row, 1, r.unit.code, fmt.cell)
-                ws.write_string(row, 2, r.unit.name, fmt.cell)
-                ws.write_string(row, 3, block.department.name if block.department else s.level.name, fmt.cell)
-                ws.write_string(row, 4, st.label, fmt.center)
-                received = _local(st.received_at, self.tz)
-                if received:
-                    ws.write_datetime(row, 5, received, fmt.when)
-                else:
-                    ws.write_blank(row, 5, None, fmt.when)
-                ws.write_number(row, 6, st.days_late, fmt.int)
-                ws.write_number(row, 7, st.files, fmt.int)
-                note = ""
-                if st.status == "rejected" and st.issues:
-                    first = st.issues[0]
-                    note = f"{first.location}: {first.message}" if first.location else first.message
-                elif st.corrected:
-                    note = "Đã gửi bản sửa; dùng số liệu bản mới nhất"
-                ws.write_string(row, 8, note, fmt.cell)
-                row += 1
-        for status, color in (("missing", MISSING_FILL), ("rejected", MISSING_FILL), ("late", WARN_FILL)):
-            crit = f'=LEFT($E6,{len(STATUS_LABELS[status])})="{STATUS_LABELS[status]}"'
-            ws.conditional_format(
-                5,
-                0,
-                max(row - 1, 5),
-                8,
-                {"type": "formula", "criteria": crit, "format": self.book.add_format({"bg_color": color})},
-            )
-        for col, width in enumerate((5, 11, 34, 24, 13, 16, 8, 8, 50)):
-            ws.set_column(col, col, width)
-        ws.set_row(4, 30)
-        ws.freeze_panes(5, 3)
-        ws.autofilter(4, 0, max(row - 1, 4), 8)
-        _page(ws, landscape=True, repeat=(4, 4))
-
-    # Đánh giá ---------------------------------------------------------------------------------
-    def assessment(self) -> None:
-        s, fmt = self.s, self.fmt
-        texts = s.form.text_fields
-        ws = self.ws["Đánh giá"]
-        last = 1 + len(texts)
-        _heading(ws, s, f"ĐÁNH GIÁ CỦA CÁC ĐƠN VỊ – {s.period.name.upper()}", last, fmt)
-        ws.write_string(4, 0, "STT", fmt.head)
-        ws.write_string(4, 1, "Đơn vị", fmt.head)
-        for i, f in enumerate(texts):
-            ws.write_string(4, 2 + i, f.label, fmt.head)
-        row, number = 5, 0
-        for block in s.blocks:
-            ws.merge_range(row, 0, row, last, block.name, fmt.dept)
-            row += 1
-            for r in block.rows:
-                number += 1
-                ws.write_number(row, 0, number, fmt.center)
-                ws.write_string(row, 1, r.unit.name, fmt.cell_top)
-                for i, f in enumerate(texts):
-                    text = r.texts.get(f.code, "") if r.reported else ""
-                    ws.write_string(row, 2 + i, text, fmt.cell_top)
-                if not r.reported:
-                    ws.merge_range(row, 2, row, last, f"({r.status.label})", fmt.cell)
-                else:
-                    lines = [_lines(r.texts.get(f.code, ""), 36) for f in texts] + [_lines(r.unit.name, 24)]
-                    ws.set_row(row, min(409, 15 * max(lines) + 4))
-                row += 1
-        ws.set_column(0, 0, 5)
-        ws.set_column(1, 1, 26)
-        ws.set_column(2, 1 + len(texts), 40)
-        ws.freeze_panes(5, 2)
-        _page(ws, landscape=True, repeat=(4, 4))
-
-    # Cảnh báo ---------------------------------------------------------------------------------
-    def warnings(self) -> None:
-        s, fmt = self.s, self.fmt
-        ws = self.ws["Cảnh báo"]
-        heads = ("STT", "Mã đơn vị", "Tên đơn vị", "Chỉ tiêu", "Mã trường", "Loại", "Nội dung", "Ô")
-        _heading(ws, s, f"CẢNH BÁO TRONG CÁC BÁO CÁO ĐÃ TIẾP NHẬN – {s.period.name.upper()}", 7, fmt)
-        for col, text in enumerate(heads):
-            ws.write_string(4, col, text, fmt.head)
-        labels = {f.code: f.label for f in s.form.fields}
-        for i, (r, issue) in enumerate(s.warnings):
-            row = 5 + i
-            ws.write_number(row, 0, i + 1, fmt.center)
-            for col, text in enumerate(
-                (
-                    r.unit.code,
-                    r.unit.name,
-                    labels.get(issue.field, ""),
-                    issue.field,
-                    issue.code,
-                    issue.message,
-                    issue.location,
-                ),
-                start=1,
-            ):
-                ws.write_string(row, col, text, fmt.cell)
-        if not s.warnings:
-            ws.merge_range(5, 0, 5, 7, "Không có cảnh báo.", fmt.cell)
-        for col, width in enumerate((5, 11, 30, 34, 18, 14, 56, 12)):
-            ws.set_column(col, col, width)
-        ws.freeze_panes(5, 0)
-        ws.autofilter(4, 0, 5 + max(len(s.warnings) - 1, 0), 7)
-        _page(ws, landscape=True, repeat=(4, 4))
-
-    # So sánh ----------------------------------------------------------------------------------
-    def comparison(self) -> None:
-        s, fmt = self.s, self.fmt
-        ws = self.ws["So sánh"]
-        comps = s.comparisons
-        last = 3 + 3 * len(comps)
-        _heading(ws, s, "SO SÁNH VỚI KỲ TRƯỚC VÀ CÙNG KỲ NĂM TRƯỚC", last, fmt)
-        heads = ["STT", "Chỉ tiêu", "Đơn vị tính", s.period.name]
-        for comp in comps:
-            heads += [comp.title, "Tăng (+)/giảm (−)", "Tỷ lệ tăng/giảm"]
-        for col, text in enumerate(heads):
-            ws.write_string(4, col, text, fmt.head)
-        for i, f in enumerate(self.fields):
-            row = 5 + i
-            now = s.totals[f.code]
-            ws.write_number(row, 0, i + 1, fmt.center)
-            ws.write_string(row, 1, f.label, fmt.cell)
-            ws.write_string(row, 2, f.measure, fmt.center)
-            ws.write_number(row, 3, now, fmt.int)
-            ws.set_row(row, 15 * _lines(f.label, 62) + 2)
-            for j, comp in enumerate(comps):
-                col = 4 + 3 * j
-                if comp.totals is None:
-                    for k in range(3):
-                        ws.write_string(row, col + k, "—", fmt.center)
-                    continue
-                then = comp.totals[f.code]
-                ws.write_number(row, col, then, fmt.int)
-                ws.write_number(row, col + 1, now - then, fmt.int)
-                if then:
-                    ws.write_number(row, col + 2, now / then - 1, fmt.pct)
-                else:
-                    ws.write_string(row, col + 2, "—", fmt.center)
-        end = 5 + len(self.fields)
-        notes = [f"Số đơn vị có số liệu: {s.period.name}: {s.counts['reported']}"]
-        notes += [
-            f"{c.title}: {c.units if c.totals else 'không có số liệu trong sổ theo dõi'}" for c in comps
-        ]
-        ws.merge_range(end + 1, 0, end + 1, last, "; ".join(notes) + ".", fmt.italic)
-        ws.set_row(end + 2, 45)
-        ws.merge_range(
-            end + 2,
-            0,
-            end + 2,
-            last,
-            "Cách tính: số liệu của đơn vị ở kỳ trước được tính cho cấp tổng hợp đang nắm giữ đơn vị đó hoặc "
-            "đơn vị kế thừa của nó (đơn vị đổi tên, sáp nhập); đơn vị giải thể không có đơn vị kế thừa được "
-            "tính theo cơ quan chủ quản cũ và đơn vị kế thừa của cơ quan đó.",
-            fmt.wrap,
-        )
-        ws.set_row(4, 45)
-        ws.set_column(0, 0, 5)
-        ws.set_column(1, 1, 50)
-        ws.set_column(2, 2, 11)
-        ws.set_column(3, last, 12)
-        ws.freeze_panes(5, 2)
-        if any(c.totals is not None for c in comps):
-            chart = self.book.add_chart({"type": "bar"})
-            series = [(s.period.name, 3)] + [(c.title, 4 + 3 * j) for j, c in enumerate(comps) if c.totals]
-            for name, col in series:
-                chart.add_series(
-                    {
-                        "name": name,
-                        "categories": ["So sánh", 5, 1, end - 1, 1],
-                        "values": ["So sánh", 5, col, end - 1, col],
-                        "gap": 60,
-                    }
-                )
-            self._style_chart(chart, "So sánh tổng số theo chỉ tiêu")
-            chart.set_y_axis({"reverse": True, "num_font": {"name": FONT, "size": 8}})
-            chart.set_size({"width": 1050, "height": 640})
-            self.compare_chart = chart
-        _page(ws, landscape=True, repeat=(4, 4))
 
     # Biểu đồ ----------------------------------------------------------------------------------
     def charts(self) -> None:
@@ -529,7 +260,7 @@ class _Writer:
             ws.write_number(2 + i, 1, s.counts[status], fmt.int)
         ws.set_column(0, 0, 34)
         ws.set_column(1, 2, 10)
-        _page(ws, landscape=True)
+        page(ws, landscape=True)
         if self.compare_chart is not None:
             ws.set_h_pagebreaks([30])
             ws.write_string(
@@ -573,15 +304,10 @@ class _Writer:
             }
         )
         column.combine(line)
-        self._style_chart(column, f"{t.label} – theo đơn vị, so với chỉ tiêu")
+        style_chart(column, f"{t.label} – theo đơn vị, so với chỉ tiêu")
         column.set_x_axis({"num_font": {"name": FONT, "size": 8, "rotation": -45}})
         column.set_size({"width": max(760, 36 * len(rows)), "height": 480})
         ws.insert_chart(1, 4, column)
-
-    def _style_chart(self, chart, title: str) -> None:
-        chart.set_title({"name": title, "name_font": {"name": FONT, "size": 12}})
-        chart.set_legend({"position": "bottom", "font": {"name": FONT, "size": 9}})
-        chart.set_x_axis({"num_font": {"name": FONT, "size": 8}})
 
 
 def render_summary(summary: Summary, tz: ZoneInfo) -> bytes:
@@ -601,10 +327,10 @@ def render_summary(summary: Summary, tz: ZoneInfo) -> bytes:
     # Chi tiết is written first (Tổng hợp refers to its totals) but shown second.
     writer.detail()
     writer.overview()
-    writer.status()
-    writer.assessment()
-    writer.warnings()
-    writer.comparison()
+    write_status(writer)
+    write_assessment(writer)
+    write_warnings(writer)
+    write_comparison(writer)
     writer.charts()
     book.close()
     return buffer.getvalue()
