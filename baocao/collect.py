@@ -9,18 +9,28 @@ The order of the steps is what makes "never lose a file" true:
    accepted file, its values are stored in one transaction.
 A crash between any two steps leaves the file in the inbox or archived and recorded; the next
 run finishes the work (recorded-but-unjudged files are judged, originals left behind removed).
+
+For speed, the ledger work of several files is committed together (``BATCH`` files or about a
+second at a time), never out of order: a batch of files is recorded and committed before any of
+their originals is removed, and an outcome lost with an uncommitted batch only means the file is
+judged again by the next run. With more than one worker, feedback workbooks are written by a
+pool of processes while the next files are judged; their paths are recorded when written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+import multiprocessing
 import os
 import re
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +51,8 @@ logger = logging.getLogger(__name__)
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 IGNORED_NAMES = {"desktop.ini", "thumbs.db", ".ds_store"}
 CHUNK = 1 << 20
+BATCH = 200  # files per ledger commit
+BATCH_SECONDS = 1.0  # ... or less, so that a long run never holds the write lock for long
 
 Progress = Callable[[int, int, str], None]
 
@@ -177,17 +189,22 @@ class _Run:
         self.inbox = dep.settings.path("inbox")
         self.archive = dep.settings.path("archive")
         self.report = CollectReport()
+        self.feedback = _FeedbackWriter(1)  # replaced for the judging step (judge_all)
 
     # step 0: finish what an interrupted run left
     def finish_removals(self) -> None:
-        for rec in self.ledger.not_removed():
-            original = self.inbox / rec.inbox_path
-            try:
-                if original.is_file() and file_hash(original) == rec.sha256:
-                    original.unlink()
-                self.ledger.mark_removed(rec.id)
-            except OSError as exc:  # still open in Excel on the share: try again next run
-                logger.warning("Chưa xóa được %s khỏi hộp thư đến: %s", original, exc)
+        pending = self.ledger.not_removed()
+        if not pending:
+            return
+        with self.ledger.transaction():
+            for rec in pending:
+                original = self.inbox / rec.inbox_path
+                try:
+                    if original.is_file() and file_hash(original) == rec.sha256:
+                        original.unlink()
+                    self.ledger.mark_removed(rec.id)
+                except OSError as exc:  # still open in Excel on the share: try again next run
+                    logger.warning("Chưa xóa được %s khỏi hộp thư đến: %s", original, exc)
 
     # step 1: which files are complete
     def stable_files(self) -> list[tuple[Path, str, datetime]]:
@@ -195,49 +212,68 @@ class _Run:
         candidates = scan_inbox(self.inbox)
         before = self.ledger.sightings()
         ready, unsure = [], []
-        for path in candidates:
-            key = inbox_key(path, self.inbox)
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            first_seen = self.ledger.see(key, st.st_size, st.st_mtime_ns, self.now)
-            old = before.get(key)
-            unchanged_since = (
-                datetime.fromisoformat(old["last_seen"])
-                if old is not None and (old["size"], old["mtime_ns"]) == (st.st_size, st.st_mtime_ns)
-                else None
-            )
-            if wait <= 0 or (unchanged_since and (self.now - unchanged_since).total_seconds() >= wait):
-                ready.append((path, key, first_seen))
-            elif self.simulated and time.time() - st.st_mtime >= wait:
-                ready.append((path, key, first_seen))  # replaying: an old file is complete
-            else:
-                unsure.append((path, key, first_seen, st.st_size, st.st_mtime_ns))
-        if unsure:
-            time.sleep(wait)  # one look again after the wait, for the whole batch
-            for path, key, first_seen, size, mtime in unsure:
+        with self.ledger.transaction():  # one commit for all sightings, not one per file
+            for path in candidates:
+                key = inbox_key(path, self.inbox)
                 try:
                     st = path.stat()
                 except OSError:
                     continue
-                if (st.st_size, st.st_mtime_ns) == (size, mtime):
+                first_seen = self.ledger.see(key, st.st_size, st.st_mtime_ns, self.now)
+                old = before.get(key)
+                unchanged_since = (
+                    datetime.fromisoformat(old["last_seen"])
+                    if old is not None and (old["size"], old["mtime_ns"]) == (st.st_size, st.st_mtime_ns)
+                    else None
+                )
+                if wait <= 0 or (unchanged_since and (self.now - unchanged_since).total_seconds() >= wait):
                     ready.append((path, key, first_seen))
+                elif self.simulated and time.time() - st.st_mtime >= wait:
+                    ready.append((path, key, first_seen))  # replaying: an old file is complete
                 else:
-                    self.ledger.see(key, st.st_size, st.st_mtime_ns, self.now)
-                    self.report.waiting.append(key)
-        self.ledger.forget_sightings({inbox_key(p, self.inbox) for p in scan_inbox(self.inbox)})
+                    unsure.append((path, key, first_seen, st.st_size, st.st_mtime_ns))
+        if unsure:
+            time.sleep(wait)  # one look again after the wait, for the whole batch (no lock held)
+            with self.ledger.transaction():
+                for path, key, first_seen, size, mtime in unsure:
+                    try:
+                        st = path.stat()
+                    except OSError:
+                        continue
+                    if (st.st_size, st.st_mtime_ns) == (size, mtime):
+                        ready.append((path, key, first_seen))
+                    else:
+                        self.ledger.see(key, st.st_size, st.st_mtime_ns, self.now)
+                        self.report.waiting.append(key)
+        with self.ledger.transaction():
+            self.ledger.forget_sightings({inbox_key(p, self.inbox) for p in scan_inbox(self.inbox)})
         return ready
 
     # step 2-3: archive, record, remove
+    def take_all(self, ready: list[tuple[Path, str, datetime]]) -> None:
+        """Archive and record a batch of files in one commit, then remove their originals."""
+        for chunk in _chunks(ready, BATCH):
+            with self.ledger.transaction():
+                taken = [t for t in (self._archive(*item) for item in chunk) if t is not None]
+            # recorded and committed: only now may the originals leave the inbox
+            removed = [rec.id for path, rec in taken if self._remove(path)]
+            with self.ledger.transaction():
+                for file_id in removed:
+                    self.ledger.mark_removed(file_id)
+
     def take(self, path: Path, key: str, received_at: datetime) -> None:
+        """Archive, record and remove one file."""
+        self.take_all([(path, key, received_at)])
+
+    def _archive(self, path: Path, key: str, received_at: datetime) -> tuple[Path, FileRecord] | None:
+        """Archive one file and record it (the caller commits, then removes the original)."""
         day_folder = self.archive / received_at.astimezone(self.dep.settings.timezone).strftime("%Y-%m-%d")
         try:
             tmp, sha, size = copy_and_hash(path, day_folder)
         except OSError as exc:
             logger.warning("Không đọc được %s, để lại lần sau: %s", path, exc)
             self.report.waiting.append(key)
-            return
+            return None
         original = path.name
         known = self.ledger.first_with_hash(sha)
         if known is not None:
@@ -255,30 +291,30 @@ class _Run:
                 period=known.period,
             )
             self.ledger.add_file(rec)
-            self._remove(path, rec)
             self.report.results.append(
                 FileResult(
                     key, "duplicate", known.unit, known.period, file_id=rec.id, received_at=received_at
                 )
             )
-            return
+            return path, rec
         if file_hash(tmp) != sha:
             tmp.unlink(missing_ok=True)
             logger.error("Bản sao của %s không khớp mã băm; để lại trong hộp thư đến", path)
             self.report.waiting.append(key)
-            return
+            return None
         dest = day_folder / archive_name(sha, original)
         os.replace(tmp, dest)
         rec = FileRecord(sha, original, key, dest.relative_to(self.archive).as_posix(), size, received_at)
         self.ledger.add_file(rec)
-        self._remove(path, rec)
+        return path, rec
 
-    def _remove(self, path: Path, rec: FileRecord) -> None:
+    def _remove(self, path: Path) -> bool:
         try:
             path.unlink()
-            self.ledger.mark_removed(rec.id)
+            return True
         except OSError as exc:
             logger.warning("Đã lưu trữ nhưng chưa xóa được %s: %s", path, exc)
+            return False
 
     # step 4: read, validate, record
     def judge_all(self) -> None:
@@ -295,19 +331,29 @@ class _Run:
         readable = [
             p for p, rec in pending.items() if Path(rec.original_name).suffix.lower() in SPREADSHEET_SUFFIXES
         ]
-        for path in set(pending) - set(readable):
-            self.judge(pending[path], None, [unsupported_issue(pending[path].original_name)])
-        results = read_workbooks(readable, layouts, workers=settings.workers, limits=limits)
-        for done, (path, result) in enumerate(results, start=1):
-            rec = pending[path]
-            if isinstance(result, WorkbookError):
-                # the reader names the archived copy; the unit knows the file by its own name
-                message = str(result).replace(path.name, rec.original_name)
-                self.judge(rec, None, [Issue(Severity.ERROR, "unreadable", message)])
-            else:
-                self.judge(rec, result, None)
-            if self.progress:
-                self.progress(done, len(readable), rec.original_name)
+        with _FeedbackWriter(settings.workers) as self.feedback:
+            with _batches(self.ledger) as tick:
+                for path in set(pending) - set(readable):
+                    self.judge(pending[path], None, [unsupported_issue(pending[path].original_name)])
+                    tick()
+                results = read_workbooks(readable, layouts, workers=settings.workers, limits=limits)
+                for done, (path, result) in enumerate(results, start=1):
+                    rec = pending[path]
+                    if isinstance(result, WorkbookError):
+                        # the reader names the archived copy; the unit knows the file by its own name
+                        message = str(result).replace(path.name, rec.original_name)
+                        self.judge(rec, None, [Issue(Severity.ERROR, "unreadable", message)])
+                    else:
+                        self.judge(rec, result, None)
+                    tick()
+                    if self.progress:
+                        self.progress(done, len(readable), rec.original_name)
+            written = list(self.feedback.finished())
+        if written:
+            with self.ledger.transaction():
+                for result, feedback in written:
+                    result.feedback = feedback
+                    self.ledger.set_feedback_path(result.file_id, str(feedback) if feedback else None)
 
     def judge(self, rec: FileRecord, raw: RawWorkbook | None, file_issues: list[Issue] | None) -> None:
         if raw is None:
@@ -315,7 +361,9 @@ class _Run:
         else:
             outcome = validate(raw, self.context_for(raw))
         status = "accepted" if outcome.accepted else "rejected"
-        feedback = self.feedback_for(rec, raw, outcome) if (outcome.issues and raw is not None) else None
+        job = self.feedback_job(rec, raw, outcome) if (outcome.issues and raw is not None) else None
+        # in-process (one worker): written now; in a pool: recorded when written (see finished())
+        feedback = self.feedback.write(job) if job and not self.feedback.pooled else None
         self.ledger.record_outcome(
             rec.id,
             status=status,
@@ -328,18 +376,19 @@ class _Run:
             feedback_path=str(feedback) if feedback else None,
             contact=self.contact(outcome),
         )
-        self.report.results.append(
-            FileResult(
-                rec.inbox_path,
-                status,
-                outcome.unit,
-                outcome.period,
-                outcome.issues,
-                feedback,
-                rec.id,
-                rec.received_at,
-            )
+        result = FileResult(
+            rec.inbox_path,
+            status,
+            outcome.unit,
+            outcome.period,
+            outcome.issues,
+            feedback,
+            rec.id,
+            rec.received_at,
         )
+        self.report.results.append(result)
+        if job and self.feedback.pooled:
+            self.feedback.submit(job, result)
 
     def contact(self, outcome: Outcome) -> str | None:
         """The address typed in the file (the form's e-mail field), where feedback also goes."""
@@ -361,16 +410,18 @@ class _Run:
             history=history,
         )
 
-    def feedback_for(self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome) -> Path | None:
-        """Write the marked-up workbook for a file with issues; never let it fail the file."""
+    def feedback_job(self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome) -> _FeedbackJob:
+        """What it takes to write the marked-up workbook for a file with issues."""
         folder = self.dep.settings.path("feedback") / (outcome.period or "khong-ro-ky")
         stamp = rec.received_at.astimezone(self.dep.settings.timezone).strftime("%Y%m%d-%H%M%S")
         who = f"{outcome.unit or 'khong-ro-don-vi'}_{outcome.period or 'khong-ro-ky'}"
         name = f"{who}_{stamp}_{rec.sha256[:8]}_phan-hoi.xlsx"
         verdict = "BỊ TRẢ LẠI" if not outcome.accepted else "ĐÃ TIẾP NHẬN (có lưu ý)"
         title = f"Kết quả kiểm tra tệp '{rec.original_name}': {verdict}"
+        source = self.archive / rec.archive_path
         rebuild = None
-        if outcome.unit and outcome.period:
+        # only a file openpyxl cannot write back (.xls, .ods) needs a fresh template
+        if outcome.unit and outcome.period and source.suffix.lower() not in (".xlsx", ".xlsm"):
             try:
                 period = self.dep.period(outcome.period)
                 unit = self.dep.registry.get(outcome.unit, self.dep.registry.reference_day(period))
@@ -379,18 +430,109 @@ class _Run:
                     rebuild = (template_context(self.dep, unit, period), form)
             except Exception:  # feedback is a courtesy; the verdict stands without it
                 rebuild = None
-        try:
-            return write_feedback(
-                self.archive / rec.archive_path,
-                raw,
-                outcome.issues,
-                folder / name,
-                title=title,
-                rebuild=rebuild,
-            )
-        except Exception as exc:  # openpyxl cannot re-save every file; the verdict stands
-            logger.warning("Không tạo được tệp phản hồi cho %s: %s", rec.original_name, exc)
-            return None
+        return _FeedbackJob(rec.original_name, source, raw, outcome.issues, folder / name, title, rebuild)
+
+
+@dataclass
+class _FeedbackJob:
+    """The arguments of one ``write_feedback`` call, picklable for a worker process."""
+
+    original_name: str
+    source: Path
+    raw: RawWorkbook
+    issues: list[Issue]
+    out: Path
+    title: str
+    rebuild: tuple | None
+
+
+def _write_feedback_job(job: _FeedbackJob) -> tuple[Path | None, str | None]:
+    """Write one feedback workbook; never let it fail the file (the verdict stands without it)."""
+    try:
+        path = write_feedback(job.source, job.raw, job.issues, job.out, title=job.title, rebuild=job.rebuild)
+        return path, None
+    except Exception as exc:  # openpyxl cannot re-save every file
+        return None, str(exc)
+
+
+class _FeedbackWriter:
+    """Feedback workbooks written in-process (one worker), or by a pool of ``workers`` processes.
+
+    Why a pool: re-saving a unit's workbook with openpyxl costs ~40 ms, about 30 times reading
+    it, and every file with issues gets one; a pool spreads that over the cores while the parent
+    goes on judging. The pool starts (``spawn``, as on Windows) on the first file with issues.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.size = workers or os.cpu_count() or 1
+        self.pooled = self.size > 1
+        self.pool: ProcessPoolExecutor | None = None
+        self.jobs: list[tuple[Future, FileResult, str]] = []
+
+    def __enter__(self) -> _FeedbackWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+    def write(self, job: _FeedbackJob) -> Path | None:
+        path, error = _write_feedback_job(job)
+        if error is not None:
+            logger.warning("Không tạo được tệp phản hồi cho %s: %s", job.original_name, error)
+        return path
+
+    def submit(self, job: _FeedbackJob, result: FileResult) -> None:
+        if self.pool is None:
+            context = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(max_workers=min(self.size, 30), mp_context=context)
+        self.jobs.append((self.pool.submit(_write_feedback_job, job), result, job.original_name))
+
+    def finished(self) -> Iterator[tuple[FileResult, Path | None]]:
+        """Wait for every submitted workbook; yield (file result, path or None if it failed)."""
+        for future, result, name in self.jobs:
+            try:
+                path, error = future.result()
+            except Exception as exc:  # a worker that died (BrokenProcessPool) costs the feedback only
+                path, error = None, f"{type(exc).__name__}: {exc}"
+            if error is not None:
+                logger.warning("Không tạo được tệp phản hồi cho %s: %s", name, error)
+            yield result, path
+        self.jobs = []
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    """Chunks of 1, 2, 4… up to ``size`` items: the first files are durable at once, and a long
+    run still commits rarely."""
+    iterator, step = iter(items), 1
+    while chunk := list(itertools.islice(iterator, step)):
+        yield chunk
+        step = min(step * 2, size)
+
+
+@contextmanager
+def _batches(ledger: Ledger) -> Iterator[Callable[[], None]]:
+    """A ledger transaction committed every ``BATCH`` units of work or ``BATCH_SECONDS``.
+
+    Yields ``tick``, to call after each unit of work. An error rolls back the open batch only:
+    its files stay 'archived' and the next run judges them again.
+    """
+    state = {"count": 0, "since": time.monotonic()}
+
+    def tick() -> None:
+        state["count"] += 1
+        if state["count"] >= BATCH or time.monotonic() - state["since"] >= BATCH_SECONDS:
+            ledger.db.execute("COMMIT")
+            ledger.db.execute("BEGIN IMMEDIATE")
+            state["count"], state["since"] = 0, time.monotonic()
+
+    ledger.db.execute("BEGIN IMMEDIATE")
+    try:
+        yield tick
+    except BaseException:
+        ledger.db.execute("ROLLBACK")
+        raise
+    ledger.db.execute("COMMIT")
 
 
 def unsupported_issue(name: str) -> Issue:
@@ -436,8 +578,7 @@ def collect(dep: Deployment, now: datetime | None = None, progress: Progress | N
         with Ledger(dep.settings.path("ledger")) as ledger:
             run = _Run(dep, ledger, now, simulated, progress)
             run.finish_removals()
-            for path, key, first_seen in run.stable_files():
-                run.take(path, key, first_seen)
+            run.take_all(run.stable_files())
             run.judge_all()
             return run.report
     finally:

@@ -216,7 +216,22 @@ class Ledger:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of work: all of it lands, or none of it does."""
+        """One atomic unit of work: all of it lands, or none of it does.
+
+        Inside another transaction it is a savepoint: its work is undone on error, and lands
+        when the outer transaction commits. Collect uses that to commit many files' small units
+        of work together (one commit per batch instead of several per file).
+        """
+        if self.db.in_transaction:
+            self.db.execute("SAVEPOINT nested")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK TO nested")
+                self.db.execute("RELEASE nested")
+                raise
+            self.db.execute("RELEASE nested")
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
@@ -298,6 +313,10 @@ class Ledger:
 
     def mark_removed(self, file_id: int) -> None:
         self.db.execute("UPDATE files SET removed_from_inbox=1 WHERE id=?", (file_id,))
+
+    def set_feedback_path(self, file_id: int, feedback_path: str | None) -> None:
+        """Record where the feedback workbook of a judged file was written (written after the verdict)."""
+        self.db.execute("UPDATE files SET feedback_path=? WHERE id=?", (feedback_path, file_id))
 
     def file(self, file_id: int) -> FileRecord:
         return _file_from_row(self.db.execute("SELECT * FROM files WHERE id=?", (file_id,)).fetchone())
