@@ -69,6 +69,13 @@ class Registry:
 
     def __init__(self, units: list[Unit]):
         self.units = tuple(units)
+        # rows per code and the day-lists asked for: a 10,000-unit registry is asked about every
+        # unit once per file, so these lookups must not scan the whole registry each time
+        self._by_code: dict[str, list[Unit]] = {}
+        for unit in self.units:
+            self._by_code.setdefault(unit.code, []).append(unit)
+        self._on_cache: dict[date, list[Unit]] = {}
+        self._children_cache: dict[date, dict[str, list[Unit]]] = {}
 
     @staticmethod
     def reference_day(period: Period) -> date:
@@ -77,14 +84,16 @@ class Registry:
 
     def on(self, day: date) -> list[Unit]:
         """Every unit valid on ``day``, in registry order."""
-        return [u for u in self.units if u.valid_on(day)]
+        if day not in self._on_cache:
+            self._on_cache[day] = [u for u in self.units if u.valid_on(day)]
+        return list(self._on_cache[day])
 
     def get(self, code: str, day: date) -> Unit | None:
-        return next((u for u in self.units if u.code == code and u.valid_on(day)), None)
+        return next((u for u in self._by_code.get(code, ()) if u.valid_on(day)), None)
 
     def latest(self, code: str) -> Unit | None:
         """The most recent row of ``code`` whatever the day (for names of closed units)."""
-        rows = [u for u in self.units if u.code == code]
+        rows = self._by_code.get(code, [])
         return max(rows, key=lambda u: u.valid_from or date.min) if rows else None
 
     def active_units(self, period: Period) -> list[Unit]:
@@ -105,7 +114,13 @@ class Registry:
         return [u for u in leaves if u.code in inside]
 
     def children(self, code: str, day: date) -> list[Unit]:
-        return [u for u in self.on(day) if u.parent == code]
+        if day not in self._children_cache:
+            index: dict[str, list[Unit]] = {}
+            for unit in self.on(day):
+                if unit.parent:
+                    index.setdefault(unit.parent, []).append(unit)
+            self._children_cache[day] = index
+        return list(self._children_cache[day].get(code, ()))
 
     def subtree(self, code: str, day: date) -> list[Unit]:
         """``code`` and everything below it on ``day`` (depth first, registry order)."""
