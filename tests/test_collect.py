@@ -313,3 +313,26 @@ def test_unjudged_files_from_an_interrupted_run_are_judged_next_time(deployment)
     report = api.collect(deployment, now=BEFORE_DEADLINE)
     assert [r.status for r in report.results] == ["accepted"]
     assert os.listdir(deployment.settings.path("inbox")) == []
+
+
+def test_with_two_workers_feedback_is_written_by_the_pool_and_recorded(tmp_path):
+    config = write_config(tmp_path)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("workers = 1", "workers = 2"), encoding="utf-8"
+    )
+    dep = api.load_deployment(config)
+    box = inbox(dep)
+    make_submission(dep, "DT_TG", "2025-Q1", box / "loi.xlsx", luot_du_thi=5, cuoc_thi=0)
+    make_submission(dep, "NV_VP", "2025-Q1", box / "canh-bao.xlsx", tin_bai_cong_ttdt=2)
+    make_submission(dep, "DT_VP", "2025-Q1", box / "tot.xlsx")
+    report = api.collect(dep, now=BEFORE_DEADLINE)
+    results = by_name(report)
+    assert results["tot.xlsx"].feedback is None
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        recorded = {f.inbox_path: f.feedback_path for f in ledger.files()}
+    for name, colour in (("loi.xlsx", "FFC7CE"), ("canh-bao.xlsx", "FFEB9C")):
+        path = results[name].feedback
+        assert path is not None and path.is_file() and recorded[name] == str(path)
+        book = openpyxl.load_workbook(path)
+        marked = [c for row in book["BaoCao"].iter_rows() for c in row if c.comment is not None]
+        assert marked and all(c.fill.start_color.rgb.endswith(colour) for c in marked)
