@@ -62,6 +62,18 @@ class Issue:
         )
 
 
+def cell_issue(severity: Severity, code: str, field, cell, detail: str) -> Issue:
+    """An issue worded as ``Ô D14 (label): detail`` when tied to a cell, else just ``detail``.
+
+    ``field`` is a form field (``code``, ``label``) and ``cell`` a ``RawCell``; either may be None.
+    """
+    if field is None or cell is None:
+        return Issue(severity, code, detail)
+    return Issue(
+        severity, code, f"Ô {cell.cell} ({field.label}): {detail}", field.code, cell.sheet, cell.cell
+    )
+
+
 @dataclass(frozen=True)
 class CellRef:
     """A single cell of a workbook: sheet name and A1 address (``BaoCao``, ``D14``)."""

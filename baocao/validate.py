@@ -7,25 +7,24 @@ field, the cell and a Vietnamese sentence a unit clerk understands, e.g.
 
 Each check is a small function yielding issues; ``validate`` runs them in order: identity of the
 workbook (whose template, which period, which form version), then each field, then the rules of
-the form spec (errors), then warnings that need history.
+the form spec (``rules``: cross-field errors, then warnings that need history).
 """
 
 from __future__ import annotations
 
 import re
-import statistics
 import unicodedata
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from .config import EMAIL_RE
-from .form import Field, Form, FormCatalog, Rule
-from .model import Issue, RawCell, RawWorkbook, Severity
+from .form import Field, Form, FormCatalog
+from .model import Issue, RawCell, RawWorkbook, Severity, cell_issue
 from .periods import Period, PeriodError, parse_period
 from .registry import Registry
+from .rules import check_rules
 from .template import signature
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
@@ -75,10 +74,7 @@ def _text(value: Any) -> str:
 
 
 def _issue(severity: Severity, code: str, f: Field | None, cell: RawCell | None, detail: str) -> Issue:
-    """An issue worded as ``Ô D14 (label): detail`` when tied to a cell."""
-    if f is None or cell is None:
-        return Issue(severity, code, detail)
-    return Issue(severity, code, f"Ô {cell.cell} ({f.label}): {detail}", f.code, cell.sheet, cell.cell)
+    return cell_issue(severity, code, f, cell, detail)
 
 
 # --- conversion of one value by type: (typed value, problem or None) ---------------------------
@@ -327,126 +323,6 @@ def identify(raw: RawWorkbook, ctx: Context) -> tuple[Form, str | None, Period |
     return form, unit, period, issues
 
 
-# --- rules of the spec ------------------------------------------------------------------------
-
-
-def _fmt(template: str, **values: Any) -> str:
-    """Fill ``{name}`` placeholders (only names, no attribute access: the spec is data)."""
-    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m[1], m[0])), template)
-
-
-def _rule_issue(rule: Rule, form: Form, raw: RawWorkbook, code: str, default: str, **values: Any) -> Issue:
-    f = form.field(code)
-    detail = _fmt(rule.message or default, label=f.label, **values)
-    return _issue(Severity(rule.severity), rule.kind, f, raw.cells.get(code), detail)
-
-
-def check_rules(
-    form: Form, raw: RawWorkbook, values: dict, period: Period | None, ctx: Context
-) -> Iterator[Issue]:
-    """The cross-field and history rules declared in the form spec."""
-    for rule in form.rules:
-        p = rule.params
-        if rule.kind == "required_if":
-            if values.get(p["when"]) == p["equals"] and values.get(p["field"]) in (None, ""):
-                yield _rule_issue(rule, form, raw, p["field"], "bắt buộc khi '{when}' là '{equals}'", **p)
-        elif rule.kind == "requires_positive":
-            value, other = values.get(p["field"]), values.get(p["other"])
-            if isinstance(value, int) and isinstance(other, int) and value > 0 and other == 0:
-                other_label = form.field(p["other"]).label
-                yield _rule_issue(
-                    rule,
-                    form,
-                    raw,
-                    p["field"],
-                    "là {value} nhưng '{other_label}' là 0",
-                    value=value,
-                    other_label=other_label,
-                )
-        elif rule.kind == "warn_if_equals":
-            if values.get(p["field"]) == p["equals"]:
-                yield _rule_issue(rule, form, raw, p["field"], "là '{equals}'", **p)
-        elif rule.kind == "min_per_month" and period is not None:
-            value = values.get(p["field"])
-            target = round(p["per_month"] * period.month_count)
-            if isinstance(value, int) and value < target:
-                yield _rule_issue(
-                    rule,
-                    form,
-                    raw,
-                    p["field"],
-                    "{value} thấp hơn chỉ tiêu {target}",
-                    value=value,
-                    target=target,
-                    per_month=p["per_month"],
-                    months=period.month_count,
-                )
-        elif rule.kind == "outlier" and period is not None:
-            yield from _outliers(rule, form, raw, values, period, ctx)
-        elif rule.kind == "cumulative_not_below" and period is not None:
-            yield from _below_contained(rule, form, raw, values, period, ctx)
-
-
-def _outliers(
-    rule: Rule, form: Form, raw: RawWorkbook, values: dict, period: Period, ctx: Context
-) -> Iterator[Issue]:
-    """A figure far above the unit's own past, compared per month so Q1 and a year compare fairly."""
-    factor = rule.params.get("factor", 5)
-    min_value = rule.params.get("min_value", 20)
-    min_history = rule.params.get("min_history", 2)
-    past = []
-    for code, old in ctx.history.items():
-        try:
-            past.append((parse_period(code, ctx.period_kinds), old))
-        except PeriodError:
-            continue
-    if len(past) < min_history:
-        return
-    for code in rule.fields:
-        value = values.get(code)
-        rates = [old[code] / p.month_count for p, old in past if isinstance(old.get(code), int)]
-        if not isinstance(value, int) or value < min_value or len(rates) < min_history:
-            continue
-        median = statistics.median(rates)
-        if value / period.month_count > factor * max(median, 1):
-            yield _rule_issue(
-                rule,
-                form,
-                raw,
-                code,
-                "{value} cao bất thường so với các kỳ trước",
-                value=value,
-                factor=factor,
-                median=round(median * period.month_count),
-            )
-
-
-def _below_contained(
-    rule: Rule, form: Form, raw: RawWorkbook, values: dict, period: Period, ctx: Context
-) -> Iterator[Issue]:
-    """A cumulative period (6 months, year) below a period it contains (Q1 inside H1)."""
-    for code_p, old in ctx.history.items():
-        try:
-            inner = parse_period(code_p, ctx.period_kinds)
-        except PeriodError:
-            continue
-        if not period.contains(inner):
-            continue
-        for code in rule.fields:
-            value, before = values.get(code), old.get(code)
-            if isinstance(value, int) and isinstance(before, int) and value < before:
-                yield _rule_issue(
-                    rule,
-                    form,
-                    raw,
-                    code,
-                    "{value} thấp hơn số đã báo cáo trong {contained} ({other_value})",
-                    value=value,
-                    other_value=before,
-                    contained=inner.name,
-                )
-
-
 def validate(raw: RawWorkbook, ctx: Context) -> Outcome:
     """Judge one workbook. Never raises for bad data; errors reject, warnings only flag."""
     form, unit, period, issues = identify(raw, ctx)
@@ -455,7 +331,7 @@ def validate(raw: RawWorkbook, ctx: Context) -> Outcome:
         value, problems = check_field(f, raw.cells.get(f.code), period, ctx.today)
         values[f.code] = value
         issues.extend(problems)
-    issues.extend(check_rules(form, raw, values, period, ctx))
+    issues.extend(check_rules(form, raw, values, period, ctx.history, ctx.period_kinds))
     issues.sort(key=lambda i: (i.severity != ERROR,))
     return Outcome(
         unit=unit,
