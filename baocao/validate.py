@@ -73,10 +73,6 @@ def _text(value: Any) -> str:
     return unicodedata.normalize("NFC", str(value)).strip()
 
 
-def _issue(severity: Severity, code: str, f: Field | None, cell: RawCell | None, detail: str) -> Issue:
-    return cell_issue(severity, code, f, cell, detail)
-
-
 # --- conversion of one value by type: (typed value, problem or None) ---------------------------
 
 
@@ -179,7 +175,7 @@ def check_field(
         ]
     if cell.formula_without_value:
         return None, [
-            _issue(
+            cell_issue(
                 ERROR,
                 "formula_without_value",
                 f,
@@ -191,7 +187,7 @@ def check_field(
     if raw is None or _text(raw) == "":
         if f.required and not f.locked:
             hint = " (ghi 0 nếu không có)" if f.quantitative else ""
-            return None, [_issue(ERROR, "required", f, cell, f"chưa nhập{hint}")]
+            return None, [cell_issue(ERROR, "required", f, cell, f"chưa nhập{hint}")]
         return None, []
     if f.type == "integer":
         value, problem = to_integer(raw)
@@ -221,7 +217,7 @@ def check_field(
         if f.min_length and len(value) < f.min_length and value.casefold() != "không":
             problem = f"quá ngắn ({len(value)} ký tự); cần ít nhất {f.min_length} ký tự"
     if problem:
-        return None, [_issue(ERROR, f"bad_{f.type}", f, cell, problem)]
+        return None, [cell_issue(ERROR, f"bad_{f.type}", f, cell, problem)]
     return value, []
 
 
@@ -277,7 +273,7 @@ def identify(raw: RawWorkbook, ctx: Context) -> tuple[Form, str | None, Period |
     if meta_unit and unit_field and unit_code != meta_unit:
         cell = raw.cells.get(unit_field.code)
         issues.append(
-            _issue(
+            cell_issue(
                 ERROR,
                 "unit_edited",
                 unit_field,
@@ -288,7 +284,7 @@ def identify(raw: RawWorkbook, ctx: Context) -> tuple[Form, str | None, Period |
     if meta_period and period_field and period_code != meta_period:
         cell = raw.cells.get(period_field.code)
         issues.append(
-            _issue(
+            cell_issue(
                 ERROR,
                 "period_edited",
                 period_field,
