@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,28 +13,10 @@ REPO = Path(__file__).resolve().parents[1]
 FORM = REPO / "forms" / "cchc-tuyen-truyen.toml"
 REGISTRY = REPO / "workbooks" / "don-vi.csv"
 
-PERIODS_TOML = """
-[periods.Q1]
-label = "Quý I năm {year}"
-months = [1, 2, 3]
-due_before = "10/03"
-
-[periods.H1]
-label = "6 tháng đầu năm {year}"
-months = [1, 2, 3, 4, 5, 6]
-due_before = "10/06"
-
-[periods.Q3]
-label = "Quý III năm {year}"
-months = [7, 8, 9]
-due_before = "10/09"
-
-[periods.Y]
-label = "Năm {year}"
-months = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
-due_before = "10/12"
-estimates = true
-"""
+# The period kinds of the demo deployment, taken from its config.toml so the two never drift.
+PERIODS_TOML = re.search(
+    r"^\[periods\.Q1\].*?(?=^\[mail\])", (REPO / "config.toml").read_text(encoding="utf-8"), re.S | re.M
+)[0]
 
 
 def config_text(form: Path = FORM, registry: Path = REGISTRY, extra: str = "") -> str:
