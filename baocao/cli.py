@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import api
+from . import __version__, api
 from .errors import BaocaoError, ConfigError, FormSpecError, LockedError, UsageError
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
@@ -278,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", default="config.toml", help="tệp cấu hình (mặc định ./config.toml)")
     parser.add_argument("--debug", action="store_true", help="hiện toàn bộ thông tin lỗi (traceback)")
+    parser.add_argument("--version", action="version", version=f"baocao {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="LỆNH")
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
