@@ -29,7 +29,7 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,10 +39,10 @@ from filelock import FileLock, Timeout
 
 from .deployment import Deployment, template_context
 from .errors import LockedError, WorkbookError
-from .feedback import write_feedback
+from .feedback import write_fast_feedback, write_feedback
 from .ledger import FileRecord, Ledger
 from .model import Issue, RawWorkbook, Severity
-from .reader import ReadLimits, read_workbooks
+from .reader import ReaderPool, ReadLimits
 from .template import ascii_slug
 from .validate import Context, Outcome, validate
 
@@ -317,17 +317,26 @@ class _Run:
             return False
 
     # step 4: read, validate, record
-    def judge_all(self) -> None:
-        pending = {self.archive / rec.archive_path: rec for rec in self.ledger.unprocessed()}
-        if not pending:
-            return
+    def reader_pool(self, files: int) -> ReaderPool:
+        """The reader processes for up to ``files`` files (started by ``start()`` or on first read)."""
         settings = self.dep.settings.collect
         limits = ReadLimits(
             max_file_bytes=int(settings.max_file_mb * 2**20),
             max_unpacked_bytes=int(settings.max_unpacked_mb * 2**20),
             timeout_seconds=settings.read_timeout_seconds,
         )
-        layouts = self.dep.catalog.layouts()
+        workers = min(settings.workers or os.cpu_count() or 1, max(files, 1))
+        return ReaderPool(self.dep.catalog.layouts(), workers=workers, limits=limits)
+
+    def judge_all(self, readers: ReaderPool | None = None) -> None:
+        pending = {self.archive / rec.archive_path: rec for rec in self.ledger.unprocessed()}
+        if not pending:
+            return
+        settings = self.dep.settings.collect
+        if readers is None:
+            with self.reader_pool(len(pending)) as readers:
+                self.judge_all(readers)
+            return
         readable = [
             p for p, rec in pending.items() if Path(rec.original_name).suffix.lower() in SPREADSHEET_SUFFIXES
         ]
@@ -336,7 +345,7 @@ class _Run:
                 for path in set(pending) - set(readable):
                     self.judge(pending[path], None, [unsupported_issue(pending[path].original_name)])
                     tick()
-                results = read_workbooks(readable, layouts, workers=settings.workers, limits=limits)
+                results = readers.read(readable)
                 for done, (path, result) in enumerate(results, start=1):
                     rec = pending[path]
                     if isinstance(result, WorkbookError):
@@ -458,16 +467,22 @@ def _write_feedback_job(job: _FeedbackJob) -> tuple[Path | None, str | None]:
 class _FeedbackWriter:
     """Feedback workbooks written in-process (one worker), or by a pool of ``workers`` processes.
 
-    Why a pool: re-saving a unit's workbook with openpyxl costs ~40 ms, about 30 times reading
-    it, and every file with issues gets one; a pool spreads that over the cores while the parent
-    goes on judging. The pool starts (``spawn``, as on Windows) on the first file with issues.
+    Most workbooks are .xlsx that ``feedback.write_fast_feedback`` patches in ~2 ms: those are
+    written here in the parent even when pooled. The rest (openpyxl, ~40 ms: .xls/.ods rebuilt
+    from a template, .xlsm, sheets with comments) go to a pool, which spreads them over the cores
+    while the parent goes on judging; it starts (``spawn``, as on Windows) on the first such
+    file. At most ``JOBS_PER_WORKER`` jobs per worker wait in its queue (each holds the file's
+    values and issues), so memory does not grow with the batch.
     """
+
+    JOBS_PER_WORKER = 4
 
     def __init__(self, workers: int) -> None:
         self.size = workers or os.cpu_count() or 1
         self.pooled = self.size > 1
         self.pool: ProcessPoolExecutor | None = None
         self.jobs: list[tuple[Future, FileResult, str]] = []
+        self.done: list[tuple[FileResult, Path | None]] = []
 
     def __enter__(self) -> _FeedbackWriter:
         return self
@@ -483,6 +498,19 @@ class _FeedbackWriter:
         return path
 
     def submit(self, job: _FeedbackJob, result: FileResult) -> None:
+        try:
+            path = write_fast_feedback(job.source, job.issues, job.out, title=job.title)
+        except OSError as exc:  # the pool tries again and reports it if it fails there too
+            logger.debug("fast feedback for %s failed: %s", job.original_name, exc)
+            path = None
+        if path is not None:
+            self.done.append((result, path))
+            return
+        limit = self.JOBS_PER_WORKER * self.size
+        # futures finish in order, so "none of the last `limit` done" means `limit` are queued
+        queued = [future for future, _, _ in self.jobs[-limit:] if not future.done()]
+        if len(queued) >= limit:
+            wait(queued, return_when=FIRST_COMPLETED)
         if self.pool is None:
             context = multiprocessing.get_context("spawn")
             self.pool = ProcessPoolExecutor(max_workers=min(self.size, 30), mp_context=context)
@@ -490,6 +518,8 @@ class _FeedbackWriter:
 
     def finished(self) -> Iterator[tuple[FileResult, Path | None]]:
         """Wait for every submitted workbook; yield (file result, path or None if it failed)."""
+        yield from self.done
+        self.done = []
         for future, result, name in self.jobs:
             try:
                 path, error = future.result()
@@ -578,8 +608,12 @@ def collect(dep: Deployment, now: datetime | None = None, progress: Progress | N
         with Ledger(dep.settings.path("ledger")) as ledger:
             run = _Run(dep, ledger, now, simulated, progress)
             run.finish_removals()
-            run.take_all(run.stable_files())
-            run.judge_all()
+            ready = run.stable_files()
+            with run.reader_pool(len(ready) + len(ledger.unprocessed())) as readers:
+                if ready:
+                    readers.start()  # the workers start up while the files are archived
+                run.take_all(ready)
+                run.judge_all(readers)
             return run.report
     finally:
         lock.release()

@@ -4,63 +4,117 @@ Why the unit's own file: the clerk fixes the cells in place and saves it again, 
 retyping into a fresh template. For ``.xls`` and ``.ods`` (which openpyxl cannot write back)
 the values the reader found are written into a fresh template of the same unit and period, so
 the clerk still gets the same marked cells.
+
+Two ways to write it: ``xlsxpatch`` edits the package's XML (~2 ms), used for every
+.xlsx it understands; openpyxl (load, mark, save: ~40 ms) for everything else, i.e. .xlsm,
+rebuilt templates, sheets that already carry comments and the odd structures listed in
+``xlsxpatch``. Both give the same marks and the same issues sheet.
 """
 
 from __future__ import annotations
 
 import io
+import logging
+import math
 from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
 from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
+from . import xlsxpatch
 from .files import write_if_changed
 from .model import Issue, RawWorkbook, Severity
 from .template import TemplateContext, render_template
 
+logger = logging.getLogger(__name__)
+
 ISSUES_SHEET = "Lỗi cần sửa"
-ERROR_FILL = PatternFill("solid", start_color="FFC7CE")
-WARNING_FILL = PatternFill("solid", start_color="FFEB9C")
+ERROR_RGB, WARNING_RGB = "FFC7CE", "FFEB9C"
+ERROR_FILL = PatternFill("solid", start_color="FF" + ERROR_RGB)
+WARNING_FILL = PatternFill("solid", start_color="FF" + WARNING_RGB)
+HEADERS = ("STT", "Mức độ", "Ô", "Nội dung")
+WIDTHS = (6, 10, 14, 90)  # with landscape A4 fit to one page wide, the message column never breaks
+FONT = "Times New Roman"
+_THIN = Side(style="thin")
+_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+
+
+def _rgb(issue: Issue) -> str:
+    return ERROR_RGB if issue.severity == Severity.ERROR else WARNING_RGB
+
+
+def _level(issue: Issue) -> str:
+    return "Lỗi" if issue.severity == Severity.ERROR else "Lưu ý"
+
+
+def _note(issue: Issue) -> str:
+    return f"{'LỖI' if issue.severity == Severity.ERROR else 'LƯU Ý'}: {issue.message}"
+
+
+def _height(message: str) -> float:
+    """Points for a message in the 90-wide column: ~95 characters of 11 pt a line."""
+    lines = sum(max(1, math.ceil(len(part) / 95)) for part in message.split("\n"))
+    return 15.0 * lines + 2
+
+
+def _marked(issues: list[Issue]) -> list[Issue]:
+    """Issues tied to a cell, errors first: a cell with an error and a warning is red."""
+    return sorted((i for i in issues if i.cell and i.sheet), key=lambda i: i.severity != Severity.ERROR)
 
 
 def _mark(sheet: Worksheet, issue: Issue) -> None:
     cell = sheet[issue.cell]
-    cell.fill = ERROR_FILL if issue.severity == Severity.ERROR else WARNING_FILL
-    title = "LỖI" if issue.severity == Severity.ERROR else "LƯU Ý"
-    text = f"{title}: {issue.message}"
+    text = _note(issue)
     if cell.comment is not None:
         text = cell.comment.text + "\n" + text
+    else:  # the first (most severe) issue of a cell sets its colour
+        cell.fill = ERROR_FILL if issue.severity == Severity.ERROR else WARNING_FILL
     cell.comment = Comment(text, "baocao", width=320, height=120)
 
 
 def _issues_sheet(book: openpyxl.Workbook, issues: list[Issue], title: str) -> None:
     if ISSUES_SHEET in book.sheetnames:
         del book[ISSUES_SHEET]
+    for sheet in book.worksheets:  # one selected tab: two would group the sheets
+        sheet.sheet_view.tabSelected = False
     sheet = book.create_sheet(ISSUES_SHEET, 0)
-    sheet.append([title])
-    sheet["A1"].font = Font(bold=True, size=13, name="Times New Roman")
-    sheet.append([])
-    sheet.append(["STT", "Mức độ", "Ô", "Nội dung"])
-    for cell in sheet[3]:
-        cell.font = Font(bold=True, name="Times New Roman")
-    for number, issue in enumerate(issues, start=1):
-        level = "Lỗi" if issue.severity == Severity.ERROR else "Lưu ý"
+    sheet["A1"] = title
+    sheet["A1"].font = Font(bold=True, size=13, name=FONT)
+    sheet["A1"].alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    sheet.merge_cells("A1:D1")
+    sheet.row_dimensions[1].height = 22 if len(title) <= 90 else 40
+    for col, text in enumerate(HEADERS, start=1):
+        cell = sheet.cell(row=3, column=col, value=text)
+        cell.font = Font(bold=True, name=FONT)
+        cell.fill = PatternFill("solid", start_color="FFD9E1F2")
+        cell.border = _BOX
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    for row, issue in enumerate(issues, start=4):
         # Text from the unit's file goes in as text: openpyxl would store "=…" as a formula.
-        sheet.append([number, level, issue.location, None])
-        message_cell = sheet.cell(row=sheet.max_row, column=4)
-        message_cell.value = issue.message
-        message_cell.data_type = "s"
-        message_cell.alignment = Alignment(wrap_text=True, vertical="top")
-        if issue.severity == Severity.ERROR:
-            sheet.cell(row=sheet.max_row, column=2).fill = ERROR_FILL
-    sheet.column_dimensions["A"].width = 6
-    sheet.column_dimensions["B"].width = 9
-    sheet.column_dimensions["C"].width = 14
-    sheet.column_dimensions["D"].width = 100
+        for col, value in enumerate((row - 3, _level(issue), issue.location, issue.message), start=1):
+            cell = sheet.cell(row=row, column=col)
+            cell.value = value
+            if col > 1:
+                cell.data_type = "s"
+            cell.font = Font(name=FONT, bold=col == 2)
+            cell.border = _BOX
+            cell.alignment = Alignment(
+                horizontal="left" if col == 4 else "center", vertical="top", wrap_text=True
+            )
+        sheet.row_dimensions[row].height = _height(issue.message)
+        sheet.cell(row=row, column=2).fill = PatternFill("solid", start_color="FF" + _rgb(issue))
+    for letter, width in zip("ABCD", WIDTHS, strict=True):
+        sheet.column_dimensions[letter].width = width
+    sheet.freeze_panes = "A4"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
+    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
     book.active = 0
+    sheet.sheet_view.tabSelected = True
 
 
 def _template_with_values(ctx: TemplateContext, form, raw: RawWorkbook) -> openpyxl.Workbook:
@@ -82,7 +136,10 @@ def write_feedback(
 
     ``source`` is the archived original (never modified: it is only read). ``rebuild`` is the
     template context and form used when the original cannot be written back (.xls, .ods).
+    An .xlsx goes through ``xlsxpatch`` when it can (see ``fast_feedback``), else openpyxl.
     """
+    if write_fast_feedback(source, issues, out, title=title) is not None:
+        return out
     if source.suffix.lower() in (".xlsx", ".xlsm"):
         book = openpyxl.load_workbook(source)  # macros are dropped: the feedback is a plain .xlsx
     elif rebuild is not None and raw is not None:
@@ -90,8 +147,8 @@ def write_feedback(
     else:
         book = openpyxl.Workbook()
         book.active.title = "Tệp gốc"
-    for issue in issues:
-        if issue.cell and issue.sheet in book.sheetnames:
+    for issue in _marked(issues):
+        if issue.sheet in book.sheetnames:
             try:
                 _mark(book[issue.sheet], issue)
             except ValueError:  # a cell address the workbook cannot hold: listed anyway
@@ -101,3 +158,33 @@ def write_feedback(
     book.save(buffer)
     write_if_changed(out, buffer.getvalue())
     return out
+
+
+def write_fast_feedback(source: Path, issues: list[Issue], out: Path, *, title: str) -> Path | None:
+    """Write the feedback workbook of an .xlsx through ``xlsxpatch`` and return ``out``; None
+    (nothing written) when it needs openpyxl: then call ``write_feedback``. Raises ``OSError``."""
+    if source.suffix.lower() != ".xlsx":
+        return None
+    content = fast_feedback(source.read_bytes(), issues, title)
+    if content is None:
+        return None
+    write_if_changed(out, content)
+    return out
+
+
+def fast_feedback(content: bytes, issues: list[Issue], title: str) -> bytes | None:
+    """The feedback workbook made by editing the package's XML, or None when ``xlsxpatch``
+    does not handle this package (the reason is logged at debug level; use openpyxl then).
+
+    ``content`` must have passed ``package.inspect_package``.
+    """
+    marks = [xlsxpatch.Mark(i.sheet, i.cell, _rgb(i), _note(i)) for i in _marked(issues)]
+    rows = [
+        (n, _level(i), i.location, i.message, _rgb(i), _height(i.message)) for n, i in enumerate(issues, 1)
+    ]
+    sheet = xlsxpatch.IssuesSheet(ISSUES_SHEET, title, HEADERS, WIDTHS, rows)
+    try:
+        return xlsxpatch.add_feedback(content, marks, sheet)
+    except xlsxpatch.Unpatchable as exc:
+        logger.debug("feedback through openpyxl: %s", exc)
+        return None

@@ -41,8 +41,14 @@ HOSTILE = "có thể là tệp độc hại hoặc bị hỏng, không được 
 PASSWORD = "được đặt mật khẩu; hãy gỡ mật khẩu rồi gửi lại"
 _CORRUPT = "bị hỏng hoặc không đầy đủ (không mở được dạng nén ZIP); hãy lưu lại rồi gửi lại"
 _CHUNK, _OUT_CHUNK, _MIB, _TAIL = 1 << 16, 1 << 18, 1 << 20, 512
-# <c r="XFD1048576" ...>, optionally prefixed (x:c); a tag split between chunks is kept in _TAIL.
-_CELL_RE = re.compile(rb'<(?:\w{1,16}:)?c\s[^>]{0,400}?\br="([A-Za-z]{1,8})([0-9]{1,9})"')
+# Every cell address in an r="XFD1048576" attribute (<c r=...>, prefixed or not, either quote): a
+# literal-prefix pattern, ~3x faster than matching the <c tag too. Other attributes ending in r
+# with a cell-like value only make the measured area larger (a refusal, never a miss). A tag
+# split between chunks is kept in _TAIL.
+_CELL_RE = re.compile(rb"""r=["']([A-Za-z]{1,8})([0-9]{1,9})["']""")
+_FORMULA_RE = re.compile(rb"<(?:[\w.-]{1,16}:)?f[\s/>]")  # <f>, <f t="shared" .../>, <x:f>
+_DTD_RE = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
+_SHEETS = "xl/worksheets/"  # where formulas are looked for; a sheet elsewhere is searched by the reader
 _KEEP = {"mimetype", "content.xml", "[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels"}
 _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
@@ -91,13 +97,21 @@ class Package:
 
     ``names``: workbook-level defined names that refer to one cell (empty for .xls, where xlrd
     reads them); ``sheet_parts``: sheet name -> XML part (xlsx/xlsm); ``formula_only``: per sheet,
-    ODS cells holding a formula without a saved result.
+    ODS cells holding a formula without a saved result; ``formula_parts``: the parts under
+    ``xl/worksheets/`` that hold a formula (None: not known), so that the reader searches only
+    those (and any sheet stored elsewhere) for formulas without a saved result.
     """
+
+    def may_have_formulas(self, part: str) -> bool:
+        if self.formula_parts is None or not part.startswith(_SHEETS):
+            return True
+        return part in self.formula_parts
 
     format: str
     names: dict[str, CellRef] = field(default_factory=dict)
     sheet_parts: dict[str, str] = field(default_factory=dict)
     formula_only: dict[str, frozenset[str]] = field(default_factory=dict)
+    formula_parts: frozenset[str] | None = None
 
 
 def refuse(path: Path, reason: str) -> WorkbookError:
@@ -146,7 +160,7 @@ def _inspect_zip(path: Path, ext: str, limits: ReadLimits) -> Package:
             infos = zf.infolist()
             if len(infos) > limits.max_entries:
                 raise refuse(path, f"có quá nhiều thành phần bên trong ({len(infos)}); " + HOSTILE)
-            parts, extents = _scan_entries(path, zf.fp, infos, limits)
+            parts, extents, formulas = _scan_entries(path, zf.fp, infos, limits)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, struct.error) as exc:
         raise refuse(path, _CORRUPT) from exc
     if parts.get("mimetype", b"").strip() == ODS_MIMETYPE and "content.xml" in parts:
@@ -157,16 +171,19 @@ def _inspect_zip(path: Path, ext: str, limits: ReadLimits) -> Package:
     macro = any("macroEnabled" in el.get("ContentType", "") for el in types.iter())
     names, sheet_parts = _xlsx_book(path, parts)
     _check_extents(path, {s: extents.get(p, Extent()) for s, p in sheet_parts.items()}, limits)
-    return Package("xlsm" if macro or ext == ".xlsm" else "xlsx", names, sheet_parts)
+    kind = "xlsm" if macro or ext == ".xlsm" else "xlsx"
+    return Package(kind, names, sheet_parts, formula_parts=frozenset(formulas))
 
 
 def _scan_entries(
     path: Path, fp: io.BufferedIOBase, infos: list[zipfile.ZipInfo], limits: ReadLimits
-) -> tuple[dict[str, bytes], dict[str, Extent]]:
-    """Inflate every entry once: count real bytes, refuse DTDs, measure cell extents."""
+) -> tuple[dict[str, bytes], dict[str, Extent], set[str]]:
+    """Inflate every entry once: count real bytes, refuse DTDs, measure cell extents, note
+    which parts hold formulas."""
     total = 0
     parts: dict[str, bytes] = {}
     extents: dict[str, Extent] = {}
+    formulas: set[str] = set()
     for info in infos:
         kept: list[bytes] = []
         size, tail, extent = 0, b"", extents.setdefault(info.filename, Extent())
@@ -182,16 +199,18 @@ def _scan_entries(
             if size > _MIB and size > limits.max_entry_ratio * max(info.compress_size, 1):
                 raise refuse(path, f"có tỉ lệ nén bất thường ở '{info.filename}'; {HOSTILE}")
             if is_xml:
-                window = tail + chunk
-                if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+                window = tail + chunk if tail else chunk
+                if _DTD_RE.search(window):  # one pass for both: faster than two `in` tests
                     raise refuse(path, f"chứa khai báo XML bị cấm (DTD) ở '{info.filename}'; {HOSTILE}")
                 _grow_extent(extent, window)
+                if info.filename.startswith(_SHEETS) and _FORMULA_RE.search(window):
+                    formulas.add(info.filename)
                 tail = window[-_TAIL:]
             if info.filename in _KEEP:
                 kept.append(chunk)
         if info.filename in _KEEP:
             parts[info.filename] = b"".join(kept)
-    return parts, extents
+    return parts, extents, formulas
 
 
 def _grow_extent(extent: Extent, window: bytes) -> None:

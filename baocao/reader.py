@@ -23,7 +23,7 @@ import traceback
 import unicodedata
 import zipfile
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from .errors import BaocaoError, WorkbookError
 from .model import CellRef, RawCell, RawWorkbook
 from .package import Package, ReadLimits, inspect_package, refuse
 
-__all__ = ["Layouts", "ReadLimits", "read_workbook", "read_workbooks"]
+__all__ = ["Layouts", "ReadLimits", "ReaderPool", "read_workbook", "read_workbooks"]
 
 Layouts = Mapping[str, Mapping[str, CellRef]]
 logger = logging.getLogger(__name__)
@@ -175,7 +175,9 @@ def _formula_only(
     """Cells of ``sheet`` with a formula but no saved result; only asked for empty cells."""
     if sheet not in cache:
         part = package.sheet_parts.get(sheet)
-        if part is not None:
+        if part is not None and not package.may_have_formulas(part):
+            cache[sheet] = frozenset()  # the package scan saw no formula in this sheet
+        elif part is not None:
             cache[sheet] = _xlsx_formula_only(path, part)
         else:  # .xls always stores results; .ods was scanned with the package
             cache[sheet] = package.formula_only.get(sheet, frozenset())
@@ -302,27 +304,71 @@ def read_workbooks(
     ``WorkbookError``) and is replaced. Workers are started with ``spawn`` on every platform,
     as on Windows. ``kw`` goes to ``read_workbook`` (``meta_sheet``, ``version_field``).
     """
-    unknown = set(kw) - {"meta_sheet", "version_field"}
-    if unknown:  # caught here, not as one "reader bug" per file in the workers
-        raise TypeError(f"read_workbooks() got unexpected keyword arguments: {sorted(unknown)}")
-    pending = deque(Path(p) for p in paths)
-    if not pending:
-        return
-    # At most 30: on Windows, connection.wait handles 63 objects and each worker needs two.
-    count = min(workers or os.cpu_count() or 1, len(pending), 30)
-    args = ({version: dict(layout) for version, layout in layouts.items()}, limits, kw)
-    ctx = multiprocessing.get_context("spawn")
-    pool = [_Worker(ctx, args) for _ in range(count)]
-    try:
+    paths = [Path(p) for p in paths]
+    pool = ReaderPool(
+        layouts, workers=min(workers or os.cpu_count() or 1, max(len(paths), 1)), limits=limits, **kw
+    )
+    with pool:
+        yield from pool.read(paths)
+
+
+class ReaderPool:
+    """Persistent reader processes: ``read_workbooks`` for callers that start them early.
+
+    Why: a ``spawn`` worker takes ~0.3 s to start (a fresh interpreter importing calamine and
+    xlrd). ``collect`` starts its pool before it hashes and archives the inbox, so that start-up
+    overlaps with that work. ``start()`` begins starting the workers without waiting for them;
+    ``read()`` starts them if needed; leaving the ``with`` block stops them (killing a worker
+    still busy). Raises ``TypeError`` at once for keyword arguments ``read_workbook`` does not take.
+    """
+
+    def __init__(
+        self,
+        layouts: Layouts,
+        *,
+        workers: int = 0,
+        limits: ReadLimits = ReadLimits(),  # noqa: B008 - frozen dataclass, safe as a default
+        **kw: Any,
+    ) -> None:
+        unknown = set(kw) - {"meta_sheet", "version_field"}
+        if unknown:  # caught here, not as one "reader bug" per file in the workers
+            raise TypeError(f"read_workbooks() got unexpected keyword arguments: {sorted(unknown)}")
+        # At most 30: on Windows, connection.wait handles 63 objects and each worker needs two.
+        self.count = min(workers or os.cpu_count() or 1, 30)
+        self.limits = limits
+        self.args = ({version: dict(layout) for version, layout in layouts.items()}, limits, kw)
+        self.ctx = multiprocessing.get_context("spawn")
+        self.workers: list[_Worker] = []
+
+    def __enter__(self) -> ReaderPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the missing workers (they get ready in the background)."""
+        while len(self.workers) < self.count:
+            self.workers.append(_Worker(self.ctx, self.args))
+
+    def close(self) -> None:
+        for worker in self.workers:
+            if worker is not None:  # a generator closed mid-collect may leave a retired slot
+                worker.stop(kill=worker.path is not None)
+        self.workers = []
+
+    def read(self, paths: Iterable[Path]) -> Iterator[tuple[Path, RawWorkbook | WorkbookError]]:
+        """Read ``paths``; yield ``(path, RawWorkbook | WorkbookError)`` in completion order."""
+        pending = deque(Path(p) for p in paths)
+        if not pending:
+            return
+        self.start()
+        pool = self.workers
         while pending or any(w.path is not None for w in pool):
             for worker in pool:
                 if worker.ready and worker.path is None and pending:
-                    worker.start(pending.popleft(), limits.timeout_seconds)
-            yield from _collect(pool, ctx, args, bool(pending))
-    finally:
-        for worker in pool:
-            if worker is not None:  # a generator closed mid-collect may leave a retired slot
-                worker.stop(kill=worker.path is not None)
+                    worker.start(pending.popleft(), self.limits.timeout_seconds)
+            yield from _collect(pool, self.ctx, self.args, bool(pending))
 
 
 def _collect(pool: list[_Worker], ctx: Any, args: tuple, more: bool) -> Iterator[tuple[Path, Any]]:
