@@ -32,7 +32,7 @@ from .template import TemplateContext, render_template
 logger = logging.getLogger(__name__)
 
 ISSUES_SHEET = "Lỗi cần sửa"
-ERROR_RGB, WARNING_RGB = "FFC7CE", "FFEB9C"
+ERROR_RGB, WARNING_RGB = "FFC7CE", "F4B084"
 ERROR_FILL = PatternFill("solid", start_color="FF" + ERROR_RGB)
 WARNING_FILL = PatternFill("solid", start_color="FF" + WARNING_RGB)
 HEADERS = ("STT", "Mức độ", "Ô", "Nội dung")

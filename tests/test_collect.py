@@ -315,7 +315,7 @@ def test_unjudged_files_from_an_interrupted_run_are_judged_next_time(deployment)
     assert os.listdir(deployment.settings.path("inbox")) == []
 
 
-def test_with_two_workers_feedback_is_written_by_the_pool_and_recorded(tmp_path):
+def test_with_two_workers_every_feedback_workbook_is_written_and_recorded(tmp_path):
     config = write_config(tmp_path)
     config.write_text(
         config.read_text(encoding="utf-8").replace("workers = 1", "workers = 2"), encoding="utf-8"
@@ -330,7 +330,7 @@ def test_with_two_workers_feedback_is_written_by_the_pool_and_recorded(tmp_path)
     assert results["tot.xlsx"].feedback is None
     with Ledger(dep.settings.path("ledger")) as ledger:
         recorded = {f.inbox_path: f.feedback_path for f in ledger.files()}
-    for name, colour in (("loi.xlsx", "FFC7CE"), ("canh-bao.xlsx", "FFEB9C")):
+    for name, colour in (("loi.xlsx", "FFC7CE"), ("canh-bao.xlsx", "F4B084")):
         path = results[name].feedback
         assert path is not None and path.is_file() and recorded[name] == str(path)
         book = openpyxl.load_workbook(path)

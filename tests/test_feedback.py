@@ -76,7 +76,7 @@ def check_feedback(result: openpyxl.Workbook, source: openpyxl.Workbook) -> None
     assert not any(ws.sheet_view.tabSelected for ws in result.worksheets[1:])
     sheet = result["BaoCao"]
     assert sheet["D27"].fill.fgColor.rgb == "FFFFC7CE" and sheet["D24"].fill.fgColor.rgb == "FFFFC7CE"
-    assert sheet["D22"].fill.fgColor.rgb == "FFFFEB9C"
+    assert sheet["D22"].fill.fgColor.rgb == "FFF4B084"
     assert sheet["D27"].comment.text == "LỖI: " + ISSUES[0].message
     assert sheet["D22"].comment.text == "LƯU Ý: " + ISSUES[1].message
     # the rest of the cell's format is kept
