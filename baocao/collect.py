@@ -29,7 +29,7 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,7 +52,10 @@ SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 IGNORED_NAMES = {"desktop.ini", "thumbs.db", ".ds_store"}
 CHUNK = 1 << 20
 BATCH = 200  # files per ledger commit
-BATCH_SECONDS = 1.0  # ... or less, so that a long run never holds the write lock for long
+BATCH_SECONDS = 1.0
+COPY_THREADS = (
+    4  # archive copies made at once  # ... or less, so that a long run never holds the write lock for long
+)
 
 Progress = Callable[[int, int, str], None]
 
@@ -251,29 +254,54 @@ class _Run:
 
     # step 2-3: archive, record, remove
     def take_all(self, ready: list[tuple[Path, str, datetime]]) -> None:
-        """Archive and record a batch of files in one commit, then remove their originals."""
-        for chunk in _chunks(ready, BATCH):
-            with self.ledger.transaction():
-                taken = [t for t in (self._archive(*item) for item in chunk) if t is not None]
-            # recorded and committed: only now may the originals leave the inbox
-            removed = [rec.id for path, rec in taken if self._remove(path)]
-            with self.ledger.transaction():
-                for file_id in removed:
-                    self.ledger.mark_removed(file_id)
+        """Archive and record a batch of files in one commit, then remove their originals.
+
+        The copies of a chunk are made by a few threads at once (copying is file-system work
+        that releases the GIL, and creating files is slow on some disks); the ledger is still
+        written by this thread alone, in order.
+        """
+        with ThreadPoolExecutor(max_workers=COPY_THREADS) as copier:
+            for chunk in _chunks(ready, BATCH):
+                copies = list(copier.map(lambda item: self._copy(item[0], item[2]), chunk))
+                with self.ledger.transaction():
+                    taken = [
+                        t
+                        for t in (
+                            self._archive(*item, copy) for item, copy in zip(chunk, copies, strict=True)
+                        )
+                        if t is not None
+                    ]
+                # recorded and committed: only now may the originals leave the inbox
+                removed = [rec.id for path, rec in taken if self._remove(path)]
+                with self.ledger.transaction():
+                    for file_id in removed:
+                        self.ledger.mark_removed(file_id)
 
     def take(self, path: Path, key: str, received_at: datetime) -> None:
         """Archive, record and remove one file."""
         self.take_all([(path, key, received_at)])
 
-    def _archive(self, path: Path, key: str, received_at: datetime) -> tuple[Path, FileRecord] | None:
-        """Archive one file and record it (the caller commits, then removes the original)."""
+    def _copy(self, path: Path, received_at: datetime) -> tuple[Path, str, int] | str:
+        """A verified temporary copy in the day's archive folder: (tmp, sha256, size), or why not."""
         day_folder = self.archive / received_at.astimezone(self.dep.settings.timezone).strftime("%Y-%m-%d")
         try:
             tmp, sha, size = copy_and_hash(path, day_folder)
         except OSError as exc:
-            logger.warning("Không đọc được %s, để lại lần sau: %s", path, exc)
+            return f"Không đọc được {path}, để lại lần sau: {exc}"
+        if file_hash(tmp) != sha:
+            tmp.unlink(missing_ok=True)
+            return f"Bản sao của {path} không khớp mã băm; để lại trong hộp thư đến"
+        return tmp, sha, size
+
+    def _archive(
+        self, path: Path, key: str, received_at: datetime, copy: tuple[Path, str, int] | str
+    ) -> tuple[Path, FileRecord] | None:
+        """Record one copied file (the caller commits, then removes the original)."""
+        if isinstance(copy, str):
+            logger.warning("%s", copy)
             self.report.waiting.append(key)
             return None
+        tmp, sha, size = copy
         original = path.name
         known = self.ledger.first_with_hash(sha)
         if known is not None:
@@ -297,12 +325,7 @@ class _Run:
                 )
             )
             return path, rec
-        if file_hash(tmp) != sha:
-            tmp.unlink(missing_ok=True)
-            logger.error("Bản sao của %s không khớp mã băm; để lại trong hộp thư đến", path)
-            self.report.waiting.append(key)
-            return None
-        dest = day_folder / archive_name(sha, original)
+        dest = tmp.parent / archive_name(sha, original)
         os.replace(tmp, dest)
         rec = FileRecord(sha, original, key, dest.relative_to(self.archive).as_posix(), size, received_at)
         self.ledger.add_file(rec)
