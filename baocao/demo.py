@@ -22,6 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from . import api
+from .consolidate import consolidate
 from .errors import UsageError
 from .template import render_template, template_filename
 
@@ -153,8 +154,6 @@ def demo(dep: api.Deployment, say: Callable[[str], None] = print) -> dict:
     for row in rows:
         note = row.issues[0].message if row.status == "rejected" and row.issues else ""
         say(f"   {row.unit.code:<8} {row.label:<14} {row.unit.name}  {note}")
-    from .consolidate import consolidate
-
     result = consolidate(dep, DEMO_PERIOD, docx=True, now=datetime(2025, 3, 11, 16, 30, tzinfo=tz))
     say("5. Tổng hợp kỳ (sau hạn):")
     for label, path in (

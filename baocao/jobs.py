@@ -27,7 +27,8 @@ import schedule
 
 from . import mail
 from .collect import CollectReport, collect, local_time, scan_inbox
-from .deployment import Deployment, template_path
+from .consolidate import consolidate
+from .deployment import Deployment, template_context, template_path
 from .errors import BaocaoError, DeliveryError, LockedError
 from .files import write_if_changed
 from .ledger import Ledger
@@ -228,8 +229,6 @@ class _Job:
             self.plan(key, message)
 
     def template(self, unit: Unit, period: Period) -> mail.Attachment:
-        from .deployment import template_context
-
         path = template_path(self.dep, unit, period)
         write_if_changed(path, render_template(self.dep.form, template_context(self.dep, unit, period)))
         return _attachment(path, XLSX)
@@ -245,10 +244,8 @@ class _Job:
         if self.report.dry_run:
             self.report.summaries.append(f"(sẽ lập) {period.code}")
         else:
-            from .consolidate import consolidate
-
             result = consolidate(self.dep, period.code, docx=self.dep.settings.mail.attach_docx, now=self.now)
-            for path in (result.xlsx, getattr(result, "docx", None)):
+            for path in (result.xlsx, result.docx):
                 if path:
                     attachments.append(_attachment(Path(path), DOCX if str(path).endswith(".docx") else XLSX))
             self.report.summaries.append(str(result.xlsx))
