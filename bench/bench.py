@@ -28,6 +28,7 @@ import dataclasses
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -54,28 +55,10 @@ PERIODS = (("2025-Q1", 0.8), ("2024-Y", 0.1), ("2024-Q3", 0.1))
 UNITS_PER_DEPARTMENT = 50
 NAIVE_SAMPLE = 1000
 
-PERIODS_TOML = """
-[periods.Q1]
-label = "Quý I năm {year}"
-months = [1, 2, 3]
-due_before = "10/03"
-
-[periods.H1]
-label = "6 tháng đầu năm {year}"
-months = [1, 2, 3, 4, 5, 6]
-due_before = "10/06"
-
-[periods.Q3]
-label = "Quý III năm {year}"
-months = [7, 8, 9]
-due_before = "10/09"
-
-[periods.Y]
-label = "Năm {year}"
-months = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
-due_before = "10/12"
-estimates = true
-"""
+# the demo deployment's period kinds, read from its config.toml so the two never drift
+PERIODS_TOML = re.search(
+    r"^\[periods\.Q1\].*?(?=^\[mail\])", (REPO / "config.toml").read_text(encoding="utf-8"), re.S | re.M
+)[0]
 
 UNIT_KINDS = (
     "Phòng Văn hóa và Thông tin",
