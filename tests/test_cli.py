@@ -150,3 +150,18 @@ def test_scripts_run_without_installing(config_file):
         timeout=60,
     )
     assert done.returncode == 0 and json.loads(done.stdout)["form"]["version"] == "2025.1"
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise():
+    from baocao.cli import _progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    plain, tty = io.StringIO(), Terminal()
+    for done in range(1, 121):
+        _progress(plain)(done, 120, "x.xlsx")
+        _progress(tty)(done, 120, "x.xlsx")
+    assert plain.getvalue().splitlines() == ["đã đọc 50/120 tệp", "đã đọc 100/120 tệp", "đã đọc 120/120 tệp"]
+    assert "\r[" in tty.getvalue() and tty.getvalue().endswith("120/120\n")

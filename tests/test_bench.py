@@ -1,0 +1,30 @@
+"""The benchmark script keeps working: a tiny run ends with the line issue 6 specifies."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_bench_smoke_run_prints_the_summary_line():
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "bench.py"),
+            "--files",
+            "12",
+            "--rounds",
+            "1",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    last = done.stdout.decode("utf-8").strip().splitlines()[-1]
+    assert re.fullmatch(r"speedup_vs_naive=\d+\.\d+ read_vs_floor=\d+\.\d+ peak_rss_mb=\d+\.\d+", last), last
