@@ -40,6 +40,7 @@ from .template import render_template
 logger = logging.getLogger(__name__)
 
 FINAL_SUMMARY_CATCH_UP = timedelta(days=14)  # a machine off longer than this skips the final summary
+FEEDBACK_CATCH_UP = timedelta(days=7)  # feedback on a file judged longer ago than this is stale
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -173,7 +174,7 @@ class _Job:
 
     # feedback on every judged file with issues
     def feedback(self) -> None:
-        for rec in self.ledger.files_without_feedback():
+        for rec in self.ledger.files_without_feedback(since=self.now - FEEDBACK_CATCH_UP):
             try:
                 period = self.dep.period(rec.period or "")
             except PeriodError:  # an unknown period still gets feedback, worded without it

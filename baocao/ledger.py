@@ -494,12 +494,16 @@ class Ledger:
             self.db.execute("SELECT * FROM messages WHERE status=? ORDER BY created_at, key", (status,))
         )
 
-    def files_without_feedback(self) -> list[FileRecord]:
-        """Judged files with issues, tied to a unit, for which no feedback was planned yet."""
+    def files_without_feedback(self, since: datetime) -> list[FileRecord]:
+        """Files judged since ``since`` with issues, tied to a unit, with no feedback planned yet.
+
+        ``since`` keeps a scheduler started on an old ledger from mailing stale feedback.
+        """
         rows = self.db.execute(
             """SELECT * FROM files f WHERE status IN ('accepted','rejected') AND issues != '[]'
-                   AND unit IS NOT NULL
+                   AND unit IS NOT NULL AND processed_at >= ?
                    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id)
-               ORDER BY id"""
+               ORDER BY id""",
+            (since.isoformat(),),
         )
         return [_file_from_row(r) for r in rows]

@@ -231,3 +231,14 @@ def test_run_loop_stops_cleanly_on_sigterm(tmp_path):
     assert proc.wait(timeout=30) == 0
     text = log.read_text(encoding="utf-8")
     assert "bắt đầu" in text and "dừng theo yêu cầu" in text
+
+
+def test_feedback_is_not_mailed_for_files_judged_long_ago(tmp_path, server):
+    dep = api.load_deployment(smtp_config(tmp_path, server))
+    make_submission(dep, "DT_VP", "2025-Q1", dep.settings.path("inbox") / "x.xlsx", nguoi_lap=None)
+    api.collect(dep, now=at("2025-01-20", 9))  # collected by hand, before the scheduler ran
+    api.run_due(dep, now=at("2025-02-05", 9))
+    assert server.messages == []
+    make_submission(dep, "DT_TG", "2025-Q1", dep.settings.path("inbox") / "y.xlsx", nguoi_lap=None)
+    api.run_due(dep, now=at("2025-02-06", 9))
+    assert {m.message["X-Baocao-Unit"] for m in server.messages} == {"DT_TG"}
