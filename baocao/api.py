@@ -16,7 +16,7 @@ from .consolidate import ConsolidationResult, consolidate
 from .deployment import Deployment, load_deployment, template_context, template_path
 from .files import write_if_changed
 from .jobs import DueReport, run, run_due
-from .ledger import Ledger
+from .ledger import FileRecord, Ledger
 from .scorecard import ScorecardResult, scorecard
 from .status import UnitStatus, period_status
 from .template import render_template
@@ -38,6 +38,7 @@ __all__ = [
     "template_context",
     "template_path",
     "templates",
+    "unattributed",
     "units",
 ]
 
@@ -122,3 +123,15 @@ def status(dep: Deployment, period: str, now: datetime | None = None) -> list[Un
         files = ledger.files(p.code)
         current = ledger.current_submissions(p.code)
     return period_status(p, units, files, current, dep.settings.timezone, dep.settings.inclusive_deadline)
+
+
+def unattributed(dep: Deployment, period: str) -> list[FileRecord]:
+    """Files refused since the period began that could not be tied to any unit.
+
+    They appear in no unit's status, so the coordinator is shown them separately: a unit may
+    have sent a broken file and be waiting for an answer nobody can address to it.
+    """
+    p = dep.period(period)
+    since = datetime.combine(p.start, datetime.min.time(), tzinfo=dep.settings.timezone)
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        return ledger.unattributed(since)

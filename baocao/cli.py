@@ -145,6 +145,13 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
         f"{len(rows)} đơn vị: đúng hạn {counts['on_time']}, chậm {counts['late']}, "
         f"bị trả lại {counts['rejected']}, chưa nộp {counts['missing']}\n"
     )
+    strays = api.unattributed(dep, args.period)
+    if strays:
+        out.write(f"\n{len(strays)} tệp bị trả lại mà không xác định được đơn vị:\n")
+        for rec in strays:
+            when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+            reason = rec.issues[0].message if rec.issues else ""
+            out.write(f"  {when}  {rec.inbox_path}: {reason}\n")
     return EXIT_OK
 
 

@@ -350,6 +350,14 @@ class Ledger:
             rows = self.db.execute("SELECT * FROM files WHERE period=? ORDER BY id", (period,))
         return [_file_from_row(r) for r in rows]
 
+    def unattributed(self, since: datetime) -> list[FileRecord]:
+        """Rejected files received since ``since`` that name no unit (unreadable, not a form…)."""
+        rows = self.db.execute(
+            "SELECT * FROM files WHERE status='rejected' AND unit IS NULL AND received_at >= ? ORDER BY id",
+            (since.isoformat(),),
+        )
+        return [_file_from_row(r) for r in rows]
+
     def count_files(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
 

@@ -336,3 +336,16 @@ def test_with_two_workers_every_feedback_workbook_is_written_and_recorded(tmp_pa
         book = openpyxl.load_workbook(path)
         marked = [c for row in book["BaoCao"].iter_rows() for c in row if c.comment is not None]
         assert marked and all(c.fill.start_color.rgb.endswith(colour) for c in marked)
+
+
+def test_status_shows_refused_files_that_name_no_unit(config_file, deployment):
+    box = inbox(deployment)
+    (box / "bao cao hong.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
+    make_submission(deployment, "DT_TG", "2025-Q1", box / "a.xlsx")
+    api.collect(deployment, now=BEFORE_DEADLINE)
+    [stray] = api.unattributed(deployment, "2025-Q1")
+    assert stray.inbox_path == "bao cao hong.xlsx" and stray.issues[0].code == "unreadable"
+    out = io.StringIO()
+    assert main(["--config", str(config_file), "status", "--period", "2025-Q1"], out=out) == 0
+    assert "1 tệp bị trả lại mà không xác định được đơn vị" in out.getvalue()
+    assert "bao cao hong.xlsx" in out.getvalue()
