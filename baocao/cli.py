@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -338,6 +339,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             raise
         err.write(f"baocao: {exc}\n")
         return EXIT_DATA
+    except BrokenPipeError:
+        raise  # the output was closed (`| head`): run() ends quietly
     except Exception as exc:  # a bug: one line for the user, the traceback behind --debug
         if args.debug:
             raise
@@ -353,4 +356,10 @@ def run() -> None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors="replace")
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # `baocao status | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_OK
+    sys.exit(code)
