@@ -13,23 +13,19 @@ run finishes the work (recorded-but-unjudged files are judged, originals left be
 For speed, the ledger work of several files is committed together (``BATCH`` files or about a
 second at a time), never out of order: a batch of files is recorded and committed before any of
 their originals is removed, and an outcome lost with an uncommitted batch only means the file is
-judged again by the next run. With more than one worker, feedback workbooks are written by a
-pool of processes while the next files are judged; their paths are recorded when written.
+judged again by the next run. With more than one worker, feedback workbooks that need openpyxl
+are written by a pool of processes while the next files are judged (``feedback.FeedbackWriter``);
+their paths are recorded when written. File-system work on the inbox is in ``inbox``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
-import multiprocessing
 import os
-import re
-import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,36 +35,21 @@ from filelock import FileLock, Timeout
 
 from .deployment import Deployment, template_context
 from .errors import LockedError, WorkbookError
-from .feedback import write_fast_feedback, write_feedback
+from .feedback import FeedbackJob, FeedbackWriter
+from .inbox import archive_name, copy_and_hash, file_hash, inbox_key, scan_inbox
 from .ledger import FileRecord, Ledger
 from .model import Issue, RawWorkbook, Severity
 from .reader import ReaderPool, ReadLimits
-from .template import ascii_slug
 from .validate import Context, Outcome, validate
 
 logger = logging.getLogger(__name__)
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
-IGNORED_NAMES = {"desktop.ini", "thumbs.db", ".ds_store"}
-CHUNK = 1 << 20
 BATCH = 200  # files per ledger commit
-BATCH_SECONDS = 1.0
-COPY_THREADS = (
-    4  # archive copies made at once  # ... or less, so that a long run never holds the write lock for long
-)
+BATCH_SECONDS = 1.0  # ... or less, so that a long run never holds the write lock for long
+COPY_THREADS = 4  # archive copies made at once
 
 Progress = Callable[[int, int, str], None]
-
-
-def is_ignored(name: str) -> bool:
-    """Lock and system files that are never submissions: Excel's ``~$…``, LibreOffice's
-    ``.~lock.…#``, ``desktop.ini``, ``Thumbs.db``, macOS ``._…`` and our own temporary files."""
-    lower = name.lower()
-    return (
-        lower in IGNORED_NAMES
-        or name.startswith(("~$", ".~lock.", "._", ".tmp-"))
-        or lower.endswith((".tmp", ".crdownload", ".part"))
-    )
 
 
 @dataclass
@@ -123,61 +104,6 @@ class CollectReport:
 # --- the inbox edge: scanning, stability, hashing, archiving ---------------------------------
 
 
-def scan_inbox(inbox: Path) -> list[Path]:
-    """Every candidate file below ``inbox`` (recursively), lock and system files left out."""
-    if not inbox.is_dir():
-        return []
-    found = []
-    for folder, dirs, files in os.walk(inbox):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found += [Path(folder) / name for name in files if not is_ignored(name)]
-    return sorted(found)
-
-
-def inbox_key(path: Path, inbox: Path) -> str:
-    """The file's path relative to the inbox, NFC, with forward slashes (stable across OSes)."""
-    return unicodedata.normalize("NFC", path.relative_to(inbox).as_posix())
-
-
-def copy_and_hash(source: Path, folder: Path) -> tuple[Path, str, int]:
-    """Copy ``source`` into a temporary file in ``folder`` while hashing it.
-
-    Returns (temporary path, SHA-256, size). Reading and hashing in one pass means a file is
-    read once before the verification read of the copy.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with source.open("rb") as src, os.fdopen(fd, "wb") as dst:
-            while chunk := src.read(CHUNK):
-                digest.update(chunk)
-                dst.write(chunk)
-                size += len(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp), digest.hexdigest(), size
-
-
-def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def archive_name(sha256: str, original: str) -> str:
-    """``<hash12>_<ascii name>``: unique by content, still recognisable by a person."""
-    stem, suffix = os.path.splitext(os.path.basename(original))
-    suffix = suffix.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,5}", suffix) else ""
-    return f"{sha256[:12]}_{ascii_slug(stem, 60)}{suffix}"
-
-
 class _Run:
     """One collect run: holds the deployment, the ledger, the clock and the report."""
 
@@ -192,7 +118,7 @@ class _Run:
         self.inbox = dep.settings.path("inbox")
         self.archive = dep.settings.path("archive")
         self.report = CollectReport()
-        self.feedback = _FeedbackWriter(1)  # replaced for the judging step (judge_all)
+        self.feedback = FeedbackWriter(1)  # replaced for the judging step (judge_all)
 
     # step 0: finish what an interrupted run left
     def finish_removals(self) -> None:
@@ -363,7 +289,7 @@ class _Run:
         readable = [
             p for p, rec in pending.items() if Path(rec.original_name).suffix.lower() in SPREADSHEET_SUFFIXES
         ]
-        with _FeedbackWriter(settings.workers) as self.feedback:
+        with FeedbackWriter(settings.workers) as self.feedback:
             with _batches(self.ledger) as tick:
                 for path in set(pending) - set(readable):
                     self.judge(pending[path], None, [unsupported_issue(pending[path].original_name)])
@@ -442,7 +368,7 @@ class _Run:
             history=history,
         )
 
-    def feedback_job(self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome) -> _FeedbackJob:
+    def feedback_job(self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome) -> FeedbackJob:
         """What it takes to write the marked-up workbook for a file with issues."""
         folder = self.dep.settings.path("feedback") / (outcome.period or "khong-ro-ky")
         stamp = rec.received_at.astimezone(self.dep.settings.timezone).strftime("%Y%m%d-%H%M%S")
@@ -462,96 +388,7 @@ class _Run:
                     rebuild = (template_context(self.dep, unit, period), form)
             except Exception:  # feedback is a courtesy; the verdict stands without it
                 rebuild = None
-        return _FeedbackJob(rec.original_name, source, raw, outcome.issues, folder / name, title, rebuild)
-
-
-@dataclass
-class _FeedbackJob:
-    """The arguments of one ``write_feedback`` call, picklable for a worker process."""
-
-    original_name: str
-    source: Path
-    raw: RawWorkbook
-    issues: list[Issue]
-    out: Path
-    title: str
-    rebuild: tuple | None
-
-
-def _write_feedback_job(job: _FeedbackJob) -> tuple[Path | None, str | None]:
-    """Write one feedback workbook; never let it fail the file (the verdict stands without it)."""
-    try:
-        path = write_feedback(job.source, job.raw, job.issues, job.out, title=job.title, rebuild=job.rebuild)
-        return path, None
-    except Exception as exc:  # openpyxl cannot re-save every file
-        return None, str(exc)
-
-
-class _FeedbackWriter:
-    """Feedback workbooks written in-process (one worker), or by a pool of ``workers`` processes.
-
-    Most workbooks are .xlsx that ``feedback.write_fast_feedback`` patches in ~2 ms: those are
-    written here in the parent even when pooled. The rest (openpyxl, ~40 ms: .xls/.ods rebuilt
-    from a template, .xlsm, sheets with comments) go to a pool, which spreads them over the cores
-    while the parent goes on judging; it starts (``spawn``, as on Windows) on the first such
-    file. At most ``JOBS_PER_WORKER`` jobs per worker wait in its queue (each holds the file's
-    values and issues), so memory does not grow with the batch.
-    """
-
-    JOBS_PER_WORKER = 4
-
-    def __init__(self, workers: int) -> None:
-        self.size = workers or os.cpu_count() or 1
-        self.pooled = self.size > 1
-        self.pool: ProcessPoolExecutor | None = None
-        self.jobs: list[tuple[Future, FileResult, str]] = []
-        self.done: list[tuple[FileResult, Path | None]] = []
-
-    def __enter__(self) -> _FeedbackWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
-
-    def write(self, job: _FeedbackJob) -> Path | None:
-        path, error = _write_feedback_job(job)
-        if error is not None:
-            logger.warning("Không tạo được tệp phản hồi cho %s: %s", job.original_name, error)
-        return path
-
-    def submit(self, job: _FeedbackJob, result: FileResult) -> None:
-        try:
-            path = write_fast_feedback(job.source, job.issues, job.out, title=job.title)
-        except OSError as exc:  # the pool tries again and reports it if it fails there too
-            logger.debug("fast feedback for %s failed: %s", job.original_name, exc)
-            path = None
-        if path is not None:
-            self.done.append((result, path))
-            return
-        limit = self.JOBS_PER_WORKER * self.size
-        # futures finish in order, so "none of the last `limit` done" means `limit` are queued
-        queued = [future for future, _, _ in self.jobs[-limit:] if not future.done()]
-        if len(queued) >= limit:
-            wait(queued, return_when=FIRST_COMPLETED)
-        if self.pool is None:
-            context = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(max_workers=min(self.size, 30), mp_context=context)
-        self.jobs.append((self.pool.submit(_write_feedback_job, job), result, job.original_name))
-
-    def finished(self) -> Iterator[tuple[FileResult, Path | None]]:
-        """Wait for every submitted workbook; yield (file result, path or None if it failed)."""
-        yield from self.done
-        self.done = []
-        for future, result, name in self.jobs:
-            try:
-                path, error = future.result()
-            except Exception as exc:  # a worker that died (BrokenProcessPool) costs the feedback only
-                path, error = None, f"{type(exc).__name__}: {exc}"
-            if error is not None:
-                logger.warning("Không tạo được tệp phản hồi cho %s: %s", name, error)
-            yield result, path
-        self.jobs = []
+        return FeedbackJob(rec.original_name, source, raw, outcome.issues, folder / name, title, rebuild)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

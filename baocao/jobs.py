@@ -26,11 +26,12 @@ from pathlib import Path
 import schedule
 
 from . import mail
-from .collect import CollectReport, collect, local_time, scan_inbox
+from .collect import CollectReport, collect, local_time
 from .consolidate import consolidate
 from .deployment import Deployment, template_context, template_path
 from .errors import BaocaoError, DeliveryError, LockedError
 from .files import write_if_changed
+from .inbox import scan_inbox
 from .ledger import Ledger
 from .periods import Period, PeriodError, periods_of_year
 from .registry import Unit
