@@ -11,15 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .collect import CollectReport, collect
+from .collect import CollectReport, collect, local_time
 from .consolidate import ConsolidationResult, consolidate
 from .deployment import Deployment, load_deployment, template_context, template_path
+from .errors import WorkbookError
 from .files import write_if_changed
 from .jobs import DueReport, run, run_due
 from .ledger import FileRecord, Ledger
+from .model import Issue, Severity
+from .reader import read_workbooks
 from .scorecard import ScorecardResult, scorecard
 from .status import UnitStatus, period_status
 from .template import render_template
+from .validate import Context, Outcome, validate
 
 __all__ = [
     "CollectReport",
@@ -27,6 +31,7 @@ __all__ = [
     "Deployment",
     "DueReport",
     "ScorecardResult",
+    "check",
     "collect",
     "consolidate",
     "info",
@@ -135,3 +140,24 @@ def unattributed(dep: Deployment, period: str) -> list[FileRecord]:
     since = datetime.combine(p.start, datetime.min.time(), tzinfo=dep.settings.timezone)
     with Ledger(dep.settings.path("ledger")) as ledger:
         return ledger.unattributed(since)
+
+
+def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
+    """Judge one workbook exactly as ``collect`` would, without taking it or recording anything.
+
+    For a coordinator answering a unit's "is my file right?" before it is sent. The file is read
+    in a worker process (a hostile file costs that process, not the caller); the unit's earlier
+    accepted reports come from the ledger when there is one. An unreadable file gives an
+    ``Outcome`` with the reader's message as its only error.
+    """
+    now = local_time(now, dep.settings.timezone)
+    [(_, raw)] = list(read_workbooks([Path(path)], dep.catalog.layouts(), workers=1))
+    if isinstance(raw, WorkbookError):
+        return Outcome(None, None, None, {}, [Issue(Severity.ERROR, "unreadable", str(raw))])
+    history: dict = {}
+    unit, period = raw.meta.get("unit"), raw.meta.get("period")
+    if unit and dep.settings.path("ledger").exists():
+        with Ledger(dep.settings.path("ledger")) as ledger:
+            history = ledger.unit_history(unit, exclude_period=period)
+    context = Context(dep.catalog, dep.registry, dep.settings.period_kinds, now.date(), history)
+    return validate(raw, context)

@@ -129,6 +129,28 @@ def cmd_collect(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
     return EXIT_DATA if report.had_problems else EXIT_OK
 
 
+def cmd_check(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    outcome = api.check(dep, Path(args.file), now=args.now)
+    if args.json:
+        _print_json(
+            {
+                "accepted": outcome.accepted,
+                "unit": outcome.unit,
+                "period": outcome.period,
+                "form_version": outcome.form_version,
+                "issues": [i.to_dict() for i in outcome.issues],
+            },
+            out,
+        )
+        return EXIT_OK if outcome.accepted else EXIT_DATA
+    verdict = "ĐẠT: sẽ được tiếp nhận" if outcome.accepted else "KHÔNG ĐẠT: sẽ bị trả lại"
+    out.write(f"{args.file}: {verdict} (đơn vị {outcome.unit or '?'}, kỳ {outcome.period or '?'})\n")
+    for issue in outcome.issues:
+        level = "Lỗi   " if issue.severity == "error" else "Lưu ý "
+        out.write(f"  {level} {issue.message}\n")
+    return EXIT_OK if outcome.accepted else EXIT_DATA
+
+
 def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     rows = api.status(dep, args.period)
     if args.json:
@@ -256,6 +278,7 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "units": (cmd_units, "Liệt kê đơn vị hoạt động trong một kỳ"),
     "templates": (cmd_templates, "Tạo biểu mẫu điền sẵn cho từng đơn vị của một kỳ"),
     "collect": (cmd_collect, "Thu nhận, lưu trữ và kiểm tra các tệp trong thư mục nộp báo cáo"),
+    "check": (cmd_check, "Kiểm tra một tệp báo cáo như khi thu nhận, không lưu gì"),
     "status": (cmd_status, "Tình hình nộp báo cáo của các đơn vị trong một kỳ"),
     "consolidate": (cmd_consolidate, "Lập bảng tổng hợp (Excel, CSV, dự thảo Word) của một kỳ"),
     "scorecard": (cmd_scorecard, "Bảng chấm điểm đúng hạn của các đơn vị trong một năm"),
@@ -291,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
-        if name in ("collect", "run-due", "consolidate", "scorecard"):
+        if name == "check":
+            p.add_argument("file", help="tệp bảng tính cần kiểm tra")
+        if name in ("collect", "run-due", "consolidate", "scorecard", "check"):
             p.add_argument("--now", type=_now, help="đặt đồng hồ cho cả lần chạy (ISO), để chạy lại một kỳ")
         if name == "run-due":
             p.add_argument(

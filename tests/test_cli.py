@@ -165,3 +165,25 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise():
         _progress(tty)(done, 120, "x.xlsx")
     assert plain.getvalue().splitlines() == ["đã đọc 50/120 tệp", "đã đọc 100/120 tệp", "đã đọc 120/120 tệp"]
     assert "\r[" in tty.getvalue() and tty.getvalue().endswith("120/120\n")
+
+
+def test_check_judges_one_file_like_collect_and_records_nothing(config_file, deployment, tmp_path):
+    from helpers import make_submission
+
+    bad = make_submission(
+        deployment, "DT_TG", "2025-Q1", tmp_path / "bad.xlsx", luot_tap_huan=35, lop_tap_huan=0
+    )
+    out = io.StringIO()
+    code = main(
+        ["--config", str(config_file), "check", str(bad), "--now", "2025-03-08T09:00", "--json"], out=out
+    )
+    data = json.loads(out.getvalue())
+    assert code == 1 and data["accepted"] is False and data["unit"] == "DT_TG"
+    assert data["issues"][0]["message"].startswith(
+        "Ô D27 (Số lượt người tham gia tập huấn, bồi dưỡng): có 35"
+    )
+    good = make_submission(deployment, "DT_TG", "2025-Q1", tmp_path / "good.xlsx")
+    out = io.StringIO()
+    assert main(["--config", str(config_file), "check", str(good), "--now", "2025-03-08T09:00"], out=out) == 0
+    assert "ĐẠT: sẽ được tiếp nhận" in out.getvalue()
+    assert not deployment.settings.path("ledger").exists() and bad.exists()
