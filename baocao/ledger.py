@@ -327,9 +327,6 @@ class Ledger:
         ).fetchone()
         return _file_from_row(row) if row else None
 
-    def known_hashes(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT DISTINCT sha256 FROM files")}
-
     def unprocessed(self) -> list[FileRecord]:
         """Files archived but not yet judged (a previous run was interrupted)."""
         return [
@@ -357,9 +354,6 @@ class Ledger:
             (since.isoformat(),),
         )
         return [_file_from_row(r) for r in rows]
-
-    def count_files(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
 
     def record_outcome(
         self,

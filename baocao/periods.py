@@ -123,8 +123,3 @@ def days_late(received_at: datetime, period: Period, tz: ZoneInfo, inclusive: bo
     """0 when on time, else how many calendar days (local time) after the last on-time day."""
     local_day = received_at.astimezone(tz).date()
     return max(0, (local_day - period.last_on_time_day(inclusive)).days)
-
-
-def days_left(today: date, period: Period, inclusive: bool = False) -> int:
-    """Whole days from ``today`` to the last on-time day (0 on that day, negative after)."""
-    return (period.last_on_time_day(inclusive) - today).days
