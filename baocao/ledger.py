@@ -327,6 +327,9 @@ class Ledger:
         ).fetchone()
         return _file_from_row(row) if row else None
 
+    def count_files(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+
     def unprocessed(self) -> list[FileRecord]:
         """Files archived but not yet judged (a previous run was interrupted)."""
         return [
