@@ -270,28 +270,26 @@ def identify(raw: RawWorkbook, ctx: Context) -> tuple[Form, str | None, Period |
     unit_code = unit_code or raw.meta.get("unit", "")
     period_code = (period_code or raw.meta.get("period", "")).upper()
     meta_unit, meta_period = raw.meta.get("unit"), raw.meta.get("period")
-    if meta_unit and unit_field and unit_code != meta_unit:
-        cell = raw.cells.get(unit_field.code)
-        issues.append(
-            cell_issue(
-                ERROR,
-                "unit_edited",
-                unit_field,
-                cell,
-                f"mã đơn vị '{unit_code}' đã bị sửa; tệp này là biểu mẫu của đơn vị {meta_unit}",
-            )
-        )
-    if meta_period and period_field and period_code != meta_period:
-        cell = raw.cells.get(period_field.code)
-        issues.append(
-            cell_issue(
-                ERROR,
-                "period_edited",
-                period_field,
-                cell,
-                f"kỳ '{period_code}' đã bị sửa; biểu mẫu này của kỳ {meta_period}",
-            )
-        )
+    edits = (
+        (
+            unit_field,
+            unit_code,
+            meta_unit,
+            "unit_edited",
+            "mã đơn vị '{typed}' đã bị sửa; tệp này là biểu mẫu của đơn vị {meta}",
+        ),
+        (
+            period_field,
+            period_code,
+            meta_period,
+            "period_edited",
+            "kỳ '{typed}' đã bị sửa; biểu mẫu này của kỳ {meta}",
+        ),
+    )
+    for f, typed, meta, code, wording in edits:
+        if meta and f and typed != meta:
+            detail = wording.format(typed=typed, meta=meta)
+            issues.append(cell_issue(ERROR, code, f, raw.cells.get(f.code), detail))
     if (
         raw.meta.get("signature")
         and meta_unit

@@ -206,11 +206,9 @@ def test_a_second_collect_exits_with_a_clear_message(deployment, config_file):
     assert code == 2 and "Một lần thu nhận khác đang chạy" in err.getvalue()
 
 
-def test_two_concurrent_collect_processes(deployment, config_file):
-    box = inbox(deployment)
-    for i, unit in enumerate(("NV_VP", "NV_CCHC", "DT_TG", "DT_VP")):
-        make_submission(deployment, unit, "2025-Q1", box / f"{i}.xlsx")
-    cmd = [
+def collect_command(config_file: Path) -> list[str]:
+    """``baocao collect`` as its own process, at a moment before the 2025-Q1 deadline."""
+    return [
         sys.executable,
         "-m",
         "baocao",
@@ -220,6 +218,13 @@ def test_two_concurrent_collect_processes(deployment, config_file):
         "--now",
         "2025-03-08T09:00",
     ]
+
+
+def test_two_concurrent_collect_processes(deployment, config_file):
+    box = inbox(deployment)
+    for i, unit in enumerate(("NV_VP", "NV_CCHC", "DT_TG", "DT_VP")):
+        make_submission(deployment, unit, "2025-Q1", box / f"{i}.xlsx")
+    cmd = collect_command(config_file)
     procs = [
         subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
     ]
@@ -243,16 +248,7 @@ def test_a_collect_killed_in_the_middle_loses_nothing(deployment, config_file):
         path = box / f"ban_{i:02d}.xlsx"
         book.save(path)
         made[path.name] = sha(path)
-    cmd = [
-        sys.executable,
-        "-m",
-        "baocao",
-        "--config",
-        str(config_file),
-        "collect",
-        "--now",
-        "2025-03-08T09:00",
-    ]
+    cmd = collect_command(config_file)
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     archive = deployment.settings.path("archive")
     deadline = time.monotonic() + 60
