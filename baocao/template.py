@@ -303,7 +303,8 @@ def _write_guide(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
             )
         )
     lines += [(f"{i}. {text}", fmt.text) for i, text in enumerate(form.instructions, start=1)]
-    lines.append(("Không đổi tên tệp cũng được: hệ thống nhận biết đơn vị từ nội dung biểu mẫu.", fmt.text))
+    rename = "Có thể đổi tên tệp: hệ thống nhận biết đơn vị và kỳ báo cáo từ nội dung biểu mẫu."
+    lines.append((rename, fmt.text))
     for row, (text, style) in enumerate(lines):
         ws.write_string(row, 0, text, style)
     row = len(lines) + 1
