@@ -54,14 +54,20 @@ def xlsx(marker: str) -> Attachment:
     return Attachment(f"{marker}.xlsx", buffer.getvalue(), XLSX)
 
 
+# what every unit message is addressed with
+UNIT_ARGS = dict(
+    org_name="Sở Nội vụ tỉnh Ninh Bình",
+    unit_code="PGD01",
+    unit_name="Phòng Giáo dục và Đào tạo",
+    email=UNIT_EMAIL,
+    period_code="2025-Q1",
+    period_name="Quý I năm 2025",
+)
+
+
 def reminder(**overrides) -> OutgoingMessage:
     args = dict(
-        org_name="Sở Nội vụ tỉnh Ninh Bình",
-        unit_code="PGD01",
-        unit_name="Phòng Giáo dục và Đào tạo",
-        email=UNIT_EMAIL,
-        period_code="2025-Q1",
-        period_name="Quý I năm 2025",
+        **UNIT_ARGS,
         deadline=dt.date(2025, 3, 9),
         today=dt.date(2025, 3, 6),
         template=xlsx("Mẫu báo cáo PGD01"),
@@ -76,12 +82,7 @@ def feedback(**overrides) -> OutgoingMessage:
         Issue(Severity.ERROR, "required", "Ô bắt buộc chưa nhập", "f2", "BaoCao", "D14"),
     ]
     args = dict(
-        org_name="Sở Nội vụ tỉnh Ninh Bình",
-        unit_code="PGD01",
-        unit_name="Phòng Giáo dục và Đào tạo",
-        email=UNIT_EMAIL,
-        period_code="2025-Q1",
-        period_name="Quý I năm 2025",
+        **UNIT_ARGS,
         original_name="báo cáo quý 1 (bản sửa).xlsx",
         accepted=False,
         issues=issues,
