@@ -1,6 +1,6 @@
 # Two commands that work on a fresh machine with Python 3.11 and make:
 #   make demo   set up .venv and run the whole pipeline on the embedded demo deployment
-#   make test   set up .venv, lint with ruff, run the tests
+#   make test   set up .venv with the dev tools, lint (ruff, layers, mypy), run the tests
 PYTHON ?= python3
 VENV := .venv
 ifeq ($(OS),Windows_NT)
@@ -18,21 +18,28 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
 demo: $(VENV)/.installed
 	$(BIN)/python -m baocao --config config.toml demo
 
-test: $(VENV)/.installed lint
+test: lint
 	$(BIN)/python -m pytest -q
 
-lint: $(VENV)/.installed
+# ruff; the layer contract of pyproject.toml (lower never imports higher); mypy on the package
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
-format: $(VENV)/.installed
+format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench.py --files 1000
 
 clean-demo:

@@ -1,5 +1,5 @@
 """``python -m baocao …`` is the same as the ``baocao`` command."""
 
-from .cli import run
+from baocao.cli import run
 
 run()

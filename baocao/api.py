@@ -11,19 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .collect import CollectReport, collect, local_time
-from .consolidate import ConsolidationResult, consolidate
-from .deployment import Deployment, load_deployment, template_context, template_path
-from .errors import WorkbookError
-from .files import write_if_changed
-from .jobs import DueReport, run, run_due
-from .ledger import FileRecord, Ledger
-from .model import Issue, Severity
-from .reader import read_workbooks
-from .scorecard import ScorecardResult, scorecard
-from .status import UnitStatus, period_status
-from .template import render_template
-from .validate import Context, Outcome, validate
+from baocao.collect import CollectReport, collect, local_time
+from baocao.consolidate import ConsolidationResult, consolidate
+from baocao.errors import WorkbookError
+from baocao.files import write_if_changed
+from baocao.jobs import DueReport, run, run_due
+from baocao.judge.reader import read_workbooks
+from baocao.judge.validate import Context, Outcome, validate
+from baocao.model import FileRecord, Issue, Severity
+from baocao.report.scorecard import ScorecardResult, scorecard
+from baocao.report.status import UnitStatus, period_status
+from baocao.spec.deployment import Deployment, load_deployment
+from baocao.store.ledger import Ledger
+from baocao.workbook.template import render_template, template_context, template_path
 
 __all__ = [
     "CollectReport",

@@ -18,8 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__, api
-from .errors import BaocaoError, ConfigError, FormSpecError, LockedError, UsageError
+from baocao import __version__, api
+from baocao.errors import BaocaoError, ConfigError, FormSpecError, LockedError, UsageError
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 
@@ -264,9 +264,12 @@ def cmd_run(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_demo(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
-    from .demo import demo
+    from baocao.demo import demo
 
-    result = demo(dep, say=lambda line: out.write(line + "\n"))
+    def say(line: str) -> None:
+        out.write(line + "\n")
+
+    result = demo(dep, say=say)
     if args.json:
         _print_json(result, out)
     return EXIT_OK

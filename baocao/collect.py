@@ -33,14 +33,15 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .deployment import Deployment, template_context
-from .errors import LockedError, WorkbookError
-from .feedback import FeedbackJob, FeedbackWriter
-from .inbox import archive_name, copy_and_hash, file_hash, inbox_key, scan_inbox
-from .ledger import FileRecord, Ledger
-from .model import Issue, RawWorkbook, Severity
-from .reader import ReaderPool, ReadLimits
-from .validate import Context, Outcome, validate
+from baocao.errors import LockedError, WorkbookError
+from baocao.intake.folder import archive_name, copy_and_hash, file_hash, inbox_key, scan_inbox
+from baocao.judge.reader import ReaderPool, ReadLimits
+from baocao.judge.validate import Context, Outcome, validate
+from baocao.model import FileRecord, Issue, RawWorkbook, Severity
+from baocao.spec.deployment import Deployment
+from baocao.store.ledger import Ledger
+from baocao.workbook.feedback import FeedbackJob, FeedbackWriter
+from baocao.workbook.template import template_context
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class _Run:
                 try:
                     if original.is_file() and file_hash(original) == rec.sha256:
                         original.unlink()
-                    self.ledger.mark_removed(rec.id)
+                    self.ledger.mark_removed(rec.saved_id)
                 except OSError as exc:  # still open in Excel on the share: try again next run
                     logger.warning("Chưa xóa được %s khỏi hộp thư đến: %s", original, exc)
 
@@ -193,12 +194,13 @@ class _Run:
                     taken = [
                         t
                         for t in (
-                            self._archive(*item, copy) for item, copy in zip(chunk, copies, strict=True)
+                            self._archive(item[0], item[1], item[2], copy)
+                            for item, copy in zip(chunk, copies, strict=True)
                         )
                         if t is not None
                     ]
                 # recorded and committed: only now may the originals leave the inbox
-                removed = [rec.id for path, rec in taken if self._remove(path)]
+                removed = [rec.saved_id for path, rec in taken if self._remove(path)]
                 with self.ledger.transaction():
                     for file_id in removed:
                         self.ledger.mark_removed(file_id)
@@ -323,7 +325,7 @@ class _Run:
         # in-process (one worker): written now; in a pool: recorded when written (see finished())
         feedback = self.feedback.write(job) if job and not self.feedback.pooled else None
         self.ledger.record_outcome(
-            rec.id,
+            rec.saved_id,
             status=status,
             processed_at=self.now,
             issues=outcome.issues,

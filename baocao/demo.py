@@ -21,10 +21,10 @@ from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
-from . import api
-from .consolidate import consolidate
-from .errors import UsageError
-from .template import render_template, template_filename
+from baocao import api
+from baocao.consolidate import consolidate
+from baocao.errors import UsageError
+from baocao.workbook.template import render_template, template_filename
 
 DEMO_PERIOD = "2025-Q1"
 HISTORY_PERIOD = "2024-Q1"

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import BaocaoError
+from baocao.errors import BaocaoError
 
 
 def atomic_write(path: Path, content: bytes) -> Path:

@@ -25,18 +25,18 @@ from pathlib import Path
 
 import schedule
 
-from . import mail
-from .collect import CollectReport, collect, local_time
-from .consolidate import consolidate
-from .deployment import Deployment, template_context, template_path
-from .errors import BaocaoError, DeliveryError, LockedError
-from .files import write_if_changed
-from .inbox import scan_inbox
-from .ledger import Ledger
-from .periods import Period, PeriodError, periods_of_year
-from .registry import Unit
-from .status import UnitStatus, counts, period_status
-from .template import render_template
+from baocao.collect import CollectReport, collect, local_time
+from baocao.consolidate import consolidate
+from baocao.errors import BaocaoError, DeliveryError, LockedError
+from baocao.files import write_if_changed
+from baocao.intake.folder import scan_inbox
+from baocao.notify import mail
+from baocao.report.status import UnitStatus, counts, period_status
+from baocao.spec.deployment import Deployment
+from baocao.spec.periods import Period, PeriodError, periods_of_year
+from baocao.spec.registry import Unit
+from baocao.store.ledger import Ledger
+from baocao.workbook.template import render_template, template_context, template_path
 
 logger = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class _Job:
             )
             self.plan(key, message)
 
-    def template(self, unit: Unit, period: Period) -> mail.Attachment:
+    def template(self, unit: Unit, period: Period) -> mail.Attachment | None:
         path = template_path(self.dep, unit, period)
         write_if_changed(path, render_template(self.dep.form, template_context(self.dep, unit, period)))
         return _attachment(path, XLSX)
@@ -248,8 +248,11 @@ class _Job:
         else:
             result = consolidate(self.dep, period.code, docx=self.dep.settings.mail.attach_docx, now=self.now)
             for path in (result.xlsx, result.docx):
-                if path:
-                    attachments.append(_attachment(Path(path), DOCX if str(path).endswith(".docx") else XLSX))
+                found = (
+                    _attachment(Path(path), DOCX if str(path).endswith(".docx") else XLSX) if path else None
+                )
+                if found is not None:
+                    attachments.append(found)
             self.report.summaries.append(str(result.xlsx))
         c = counts(statuses)
         totals = _totals(self.dep, statuses)
@@ -318,9 +321,9 @@ def _totals(dep: Deployment, statuses: list[UnitStatus]) -> list[tuple[str, int]
     out = []
     for f in dep.form.quantitative_fields:
         total = sum(
-            st.submission.values.get(f.code) or 0
+            value
             for st in statuses
-            if st.submission is not None and isinstance(st.submission.values.get(f.code), int)
+            if st.submission is not None and isinstance(value := st.submission.values.get(f.code), int)
         )
         out.append((f.label, total))
     return out

@@ -7,6 +7,7 @@ can be tested with values built by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -110,3 +111,55 @@ class RawWorkbook:
     meta: dict[str, str] = field(default_factory=dict)
     used_defined_names: bool = True
     form_version: str = ""
+
+
+# --- what the store remembers (row types shared by the store, the stages and the reports) ---
+
+
+@dataclass
+class FileRecord:
+    """One file taken from the inbox, as the ledger remembers it."""
+
+    sha256: str
+    original_name: str
+    inbox_path: str
+    archive_path: str
+    size: int
+    received_at: datetime
+    status: str = "archived"
+    id: int | None = None
+    removed_from_inbox: bool = False
+    processed_at: datetime | None = None
+    unit: str | None = None
+    period: str | None = None
+    form_version: str | None = None
+    issues: list[Issue] = field(default_factory=list)
+    duplicate_of: int | None = None
+    feedback_path: str | None = None
+    contact: str | None = None
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def saved_id(self) -> int:
+        """The ledger id of a record that has been stored (``ValueError`` before it is)."""
+        if self.id is None:
+            raise ValueError(f"file record {self.original_name!r} has not been stored yet")
+        return self.id
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The accepted values of one file for one unit and period."""
+
+    id: int
+    file_id: int
+    unit: str
+    period: str
+    form_version: str
+    received_at: datetime
+    values: dict[str, object]
+    warnings: tuple[Issue, ...]
+    superseded_by: int | None = None

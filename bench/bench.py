@@ -205,7 +205,7 @@ def _gen_init(config: str) -> None:
 
 def _gen_batch(batch: list[tuple[int, str, str]], folder: str, seed: int) -> int:
     from baocao import api
-    from baocao.template import render_template
+    from baocao.workbook.template import render_template
 
     dep = _GEN["dep"]
     for i, period_code, kind in batch:
@@ -312,7 +312,7 @@ def stage_read(root: Path, args: argparse.Namespace) -> dict:
     """baocao's read stage alone: read_workbooks with the catalog's layouts, in worker processes."""
     from baocao import api
     from baocao.errors import WorkbookError
-    from baocao.reader import read_workbooks
+    from baocao.judge.reader import read_workbooks
 
     dep = api.load_deployment(root / "config.toml")
     layouts = dep.catalog.layouts()
@@ -401,7 +401,7 @@ def stage_rerun(root: Path, args: argparse.Namespace) -> dict:
         report = api.collect(dep, now=NOW)
         rounds.append(time.perf_counter() - start)
         assert not report.results, "a rerun found work to do"
-    from baocao.ledger import Ledger
+    from baocao.store.ledger import Ledger
 
     with Ledger(dep.settings.path("ledger")) as ledger:
         archived = ledger.count_files()

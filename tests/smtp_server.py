@@ -32,7 +32,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from baocao.config import MailSettings
+from baocao.spec.config import MailSettings
 
 
 @dataclass(frozen=True)

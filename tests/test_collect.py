@@ -27,7 +27,7 @@ from baocao import api
 from baocao.cli import main
 from baocao.collect import lock_path
 from baocao.errors import LockedError
-from baocao.ledger import Ledger
+from baocao.store.ledger import Ledger
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 BEFORE_DEADLINE = datetime(2025, 3, 8, 9, 0, tzinfo=TZ)

@@ -7,8 +7,8 @@ from datetime import time
 import pytest
 from conftest import REPO, config_text
 
-from baocao.config import load_config
 from baocao.errors import ConfigError
+from baocao.spec.config import load_config
 
 
 def test_demo_config_loads_with_paths_relative_to_its_folder():

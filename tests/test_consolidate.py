@@ -17,9 +17,10 @@ import pytest
 from conftest import write_config
 
 from baocao import api
-from baocao.consolidate import consolidate, holder_now
-from baocao.ledger import FileRecord, Ledger
-from baocao.model import Issue, Severity
+from baocao.consolidate import consolidate
+from baocao.model import FileRecord, Issue, Severity
+from baocao.report.summary import holder_now
+from baocao.store.ledger import Ledger
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2025, 3, 20, 9, 0, tzinfo=TZ)

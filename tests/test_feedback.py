@@ -16,10 +16,11 @@ from conftest import write_config
 from helpers import make_submission
 from openpyxl.comments import Comment
 
-from baocao import api, xlsxpatch
-from baocao.feedback import ISSUES_SHEET, fast_feedback, write_feedback
-from baocao.ledger import Ledger
+from baocao import api
 from baocao.model import Issue, Severity
+from baocao.store.ledger import Ledger
+from baocao.workbook import xlsxpatch
+from baocao.workbook.feedback import ISSUES_SHEET, fast_feedback, write_feedback
 
 LO_XLSX = Path(__file__).parent / "fixtures" / "libreoffice" / "DT_TG_2025-Q1_saved_by_libreoffice.xlsx"
 TITLE = "Kết quả kiểm tra tệp 'bad.xlsx': BỊ TRẢ LẠI"

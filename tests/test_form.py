@@ -9,7 +9,7 @@ import pytest
 from conftest import FORM
 
 from baocao.errors import FormSpecError
-from baocao.form import load_catalog, load_form, parse_form
+from baocao.spec.form import load_catalog, load_form, parse_form
 
 HERE = Path(__file__).parent
 

@@ -23,7 +23,7 @@ from smtp_server import SmtpServer
 from baocao import api
 from baocao.cli import main
 from baocao.jobs import due_events
-from baocao.ledger import Ledger
+from baocao.store.ledger import Ledger
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 COORDINATORS = ["cchc@snv.langson.example", "lanhdao@snv.langson.example"]

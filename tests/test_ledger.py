@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from baocao.ledger import SCHEMA_VERSION, Ledger, LedgerError
+from baocao.store.ledger import SCHEMA_VERSION, Ledger, LedgerError
 
 
 def test_new_ledger_is_wal_with_the_current_schema(tmp_path):

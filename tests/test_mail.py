@@ -23,9 +23,9 @@ import pytest
 import xlsxwriter
 from smtp_server import SmtpServer  # tests/ is on sys.path (pytest rootdir-less prepend mode)
 
-from baocao.config import MailSettings
 from baocao.errors import DeliveryError
-from baocao.mail import (
+from baocao.model import Issue, Severity
+from baocao.notify.mail import (
     Attachment,
     OutgoingMessage,
     compose_feedback,
@@ -35,7 +35,7 @@ from baocao.mail import (
     smtp_password,
     to_email,
 )
-from baocao.model import Issue, Severity
+from baocao.spec.config import MailSettings
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TZ = dt.timezone(dt.timedelta(hours=7))

@@ -17,9 +17,9 @@ import pytest
 from test_reader import EXPECTED, FIXTURES, LAYOUTS, make_workbook, rewrite_entry, values_of
 
 from baocao.errors import WorkbookError
+from baocao.judge.package import inspect_package
+from baocao.judge.reader import ReadLimits, read_workbook, read_workbooks
 from baocao.model import RawWorkbook
-from baocao.package import inspect_package
-from baocao.reader import ReadLimits, read_workbook, read_workbooks
 
 CORRUPT = "bị hỏng hoặc không đầy đủ (không mở được dạng nén ZIP)"
 PASSWORD = "được đặt mật khẩu; hãy gỡ mật khẩu rồi gửi lại"

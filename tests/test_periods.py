@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from baocao.periods import (
+from baocao.spec.periods import (
     PeriodError,
     contained_periods,
     days_late,

@@ -17,8 +17,8 @@ import xlsxwriter
 
 from baocao.a1 import cell_name, parse_cell, sheet_ref
 from baocao.errors import WorkbookError
+from baocao.judge.reader import ReadLimits, read_workbook, read_workbooks
 from baocao.model import CellRef, RawWorkbook
-from baocao.reader import ReadLimits, read_workbook, read_workbooks
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reader"
 LAYOUT = {

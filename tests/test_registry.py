@@ -9,7 +9,7 @@ import xlsxwriter
 from conftest import REGISTRY
 
 from baocao.errors import ConfigError
-from baocao.registry import load_registry
+from baocao.spec.registry import load_registry
 
 
 def codes(units):

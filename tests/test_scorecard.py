@@ -11,7 +11,7 @@ from conftest import write_config
 from test_consolidate import TZ, Seeder, at, figures
 
 from baocao import api
-from baocao.scorecard import scorecard
+from baocao.report.scorecard import scorecard
 
 REGISTRY = """code,name,parent,kind,email,valid_from,valid_to,successor
 TINH,Tỉnh thử,,province,tinh@example.vn,2020-01-01,,

@@ -10,7 +10,8 @@ import pytest
 from conftest import write_config
 
 from baocao import api
-from baocao.template import META_SHEET, signature
+from baocao.spec.identity import signature
+from baocao.workbook.template import META_SHEET
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from datetime import date
 import pytest
 from helpers import make_submission
 
+from baocao.judge.reader import read_workbook
+from baocao.judge.validate import Context, to_integer, to_phone, validate
 from baocao.model import Severity
-from baocao.reader import read_workbook
-from baocao.validate import Context, to_integer, to_phone, validate
 
 TODAY = date(2025, 3, 8)
 

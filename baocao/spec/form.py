@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .a1 import cell_name
-from .errors import FormSpecError
-from .model import CellRef
+from baocao.a1 import cell_name
+from baocao.errors import FormSpecError
+from baocao.model import CellRef
 
 FIELD_TYPES = ("integer", "text", "date", "choice", "email", "phone", "period", "unit")
 PREFILLS = ("unit.code", "unit.name", "period.code", "form.version")

@@ -23,15 +23,16 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from xlrd.compdoc import CompDoc, CompDocError
 
-from .a1 import column_letters
-from .errors import WorkbookError
-from .model import CellRef
+from baocao.a1 import column_letters
+from baocao.errors import WorkbookError
+from baocao.model import CellRef
 
 EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")
 ZIP_MAGIC = b"PK\x03\x04"
@@ -160,6 +161,8 @@ def _inspect_zip(path: Path, ext: str, limits: ReadLimits) -> Package:
             infos = zf.infolist()
             if len(infos) > limits.max_entries:
                 raise refuse(path, f"có quá nhiều thành phần bên trong ({len(infos)}); " + HOSTILE)
+            if zf.fp is None:  # only after close(); here the archive is open
+                raise refuse(path, _CORRUPT)
             parts, extents, formulas = _scan_entries(path, zf.fp, infos, limits)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, struct.error) as exc:
         raise refuse(path, _CORRUPT) from exc
@@ -176,7 +179,7 @@ def _inspect_zip(path: Path, ext: str, limits: ReadLimits) -> Package:
 
 
 def _scan_entries(
-    path: Path, fp: io.BufferedIOBase, infos: list[zipfile.ZipInfo], limits: ReadLimits
+    path: Path, fp: IO[bytes], infos: list[zipfile.ZipInfo], limits: ReadLimits
 ) -> tuple[dict[str, bytes], dict[str, Extent], set[str]]:
     """Inflate every entry once: count real bytes, refuse DTDs, measure cell extents, note
     which parts hold formulas."""
@@ -222,7 +225,7 @@ def _grow_extent(extent: Extent, window: bytes) -> None:
         extent.add(min(rows), min(cols), max(rows) - min(rows) + 1, max(cols) - min(cols) + 1)
 
 
-def entry_chunks(path: Path, fp: io.BufferedIOBase, info: zipfile.ZipInfo) -> Iterator[bytes]:
+def entry_chunks(path: Path, fp: IO[bytes], info: zipfile.ZipInfo) -> Iterator[bytes]:
     """Yield the inflated bytes of one entry, at most 256 KiB at a time.
 
     Reads the raw deflate stream rather than trusting ``ZipExtFile``: directory sizes can lie,

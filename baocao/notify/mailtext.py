@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from .model import Issue, Severity
+from baocao.model import Issue, Severity
 
 MAX_LISTED_ISSUES = 50  # a workbook with 800 errors must not produce an 800-line e-mail
 _SPACES = re.compile(r"\s+")
@@ -218,7 +218,7 @@ def compose_reminder(
         step_one = f"Mở tệp mẫu đính kèm “{one_line(template.filename)}” {prefilled}."
     else:
         step_one = f"Mở tệp mẫu báo cáo {period} của đơn vị {prefilled}."
-    blocks = [
+    blocks: list[Block] = [
         Para(f"Kính gửi: {unit}"),
         Para(
             f"{org} trân trọng đề nghị {unit} gửi báo cáo {period}. Hạn gửi báo cáo là ngày "

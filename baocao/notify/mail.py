@@ -38,10 +38,9 @@ import keyring
 import keyring.errors
 import yagmail
 
-from .config import MailSettings
-from .errors import DeliveryError
-from .files import atomic_write
-from .mailtext import (
+from baocao.errors import DeliveryError
+from baocao.files import atomic_write
+from baocao.notify.mailtext import (
     Attachment,
     OutgoingMessage,
     compose_feedback,
@@ -49,6 +48,7 @@ from .mailtext import (
     compose_summary,
     one_line,
 )
+from baocao.spec.config import MailSettings
 
 __all__ = [
     "Attachment",

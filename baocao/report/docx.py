@@ -20,8 +20,8 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
-from .config import Settings
-from .consolidate import Summary, has_text, lower_first
+from baocao.report.summary import Summary, has_text, lower_first
+from baocao.spec.config import Settings
 
 FONT = "Times New Roman"
 PLACEHOLDER = WD_COLOR_INDEX.YELLOW
@@ -182,7 +182,11 @@ def _results(doc, summary: Summary, tz: ZoneInfo) -> None:
             _para(doc, (group, {"italic": True}), align=just, indent=True, after=2)
         line = f"- {f.label}: {_n(summary.totals[f.code])} {lower_first(f.measure)}"
         if comps:
-            line += " (" + "; ".join(f"{_since(comp)}: {_n(comp.totals[f.code])}" for comp in comps) + ")"
+            line += (
+                " ("
+                + "; ".join(f"{_since(comp)}: {_n((comp.totals or {}).get(f.code, 0))}" for comp in comps)
+                + ")"
+            )
         _para(doc, line + ".", align=just, indent=True, after=2)
         t = summary.target
         if t and f.code == t.field and summary.target_judged:

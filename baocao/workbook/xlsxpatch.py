@@ -39,7 +39,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
-from .a1 import cell_name, parse_cell
+from baocao.a1 import cell_name, parse_cell
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -300,7 +300,10 @@ class _Styles:
             if not 0 <= style < len(self.xfs):
                 raise Unpatchable(f"cell style {style} does not exist")
             xf = self.xfs[style]
-            head = re.match(rf"<xf\b{_ATTRS}/?>", xf).group(0)
+            found = re.match(rf"<xf\b{_ATTRS}/?>", xf)
+            if found is None:
+                raise Unpatchable(f"cell style {style} is not an <xf> element")
+            head = found.group(0)
             new = _set(_set(head, "fillId", str(fill)), "applyFill", "1")
             self.clones[(style, fill)] = self.add("cellXfs", new + xf[len(head) :])
         return self.clones[(style, fill)]
@@ -311,6 +314,8 @@ class _Styles:
             if not added:
                 continue
             start = re.search(rf"<{section}{_ATTRS}>", xml)
+            if start is None:  # the section was found when the styles were read
+                raise Unpatchable(f"styles have no <{section}> element")
             end = xml.index(f"</{section}>", start.end())
             tag = _set(start.group(0), "count", str(self.start[section] + len(added)))
             xml = xml[: start.start()] + tag + xml[start.end() : end] + "".join(added) + xml[end:]
@@ -319,7 +324,8 @@ class _Styles:
 
 def _top_level(xml: str, start: int) -> tuple[list[tuple[str, int]], int]:
     """Children of the root that start at or after ``start``: (name, offset); and the root's end."""
-    children, depth = [], 0
+    children: list[tuple[str, int]] = []
+    depth = 0
     for match in _TOKEN.finditer(xml, start):
         closing, name, empty = match.groups()
         if name is None:
@@ -389,7 +395,7 @@ class _Patch:
         self.book_rels = _text_part(parts, "xl/_rels/workbook.xml.rels")
         rels = _parse(self.book_rels, "workbook rels")
         targets = {el.get("Id"): _target("xl", el.get("Target", "")) for el in rels}
-        self.book_rel_ids = set(targets) - {None}
+        self.book_rel_ids = {rid for rid in targets if rid is not None}
         self.sheets: dict[str, str] = {}  # sheet name -> part
         self.sheet_ids: list[int] = []
         for el in _parse(self.book, "workbook.xml").iter(f"{{{MAIN}}}sheet"):
@@ -579,7 +585,7 @@ def _issues_xml(issues: IssuesSheet, styles: _Styles) -> str:
     centre = xf(plain, 0, border, "center", "top")
     left = xf(plain, 0, border, "left", "top")
     levels: dict[str, int] = {}
-    height = 22 if len(issues.title) <= 90 else 40
+    height: float = 22 if len(issues.title) <= 90 else 40
     rows = [
         f'<row r="1" ht="{height}" customHeight="1"><c r="A1" s="{title}" t="inlineStr">'
         f'<is><t xml:space="preserve">{text(issues.title)}</t></is></c>'

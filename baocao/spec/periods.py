@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .config import PeriodKind
-from .errors import UsageError
+from baocao.errors import UsageError
+from baocao.spec.config import PeriodKind
 
 PERIOD_RE = re.compile(r"^(\d{4})-([A-Z][A-Z0-9]{0,3})$")
 

@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 import xlsxwriter
 
-from .a1 import cell_name, column_letters
-from .consolidate import Summary, UnitRow
-from .status import STATUS_LABELS
-from .summary_sheets import write_assessment, write_comparison, write_status, write_warnings
-from .summary_style import FONT, STATUS_COLORS, Formats, heading, lines, local, page, style_chart
+from baocao.a1 import cell_name, column_letters
+from baocao.report.sheets import write_assessment, write_comparison, write_status, write_warnings
+from baocao.report.status import STATUS_LABELS
+from baocao.report.style import FONT, STATUS_COLORS, Formats, heading, lines, local, page, style_chart
+from baocao.report.summary import Summary, UnitRow
 
 CSV_FIXED = ("unit_code", "unit_name", "parent_code", "status")
 
@@ -108,7 +108,7 @@ class _Writer:
             ws.conditional_format(
                 top, 0, bottom, last, {"type": "formula", "criteria": miss, "format": fmt.missing}
             )
-            if tcol is not None:
+            if tcol is not None and target is not None:
                 ref = cell_name(top, tcol)
                 rule = f"=AND(ISNUMBER({ref}),{ref}<{target.value:g})"
                 ws.conditional_format(
@@ -278,7 +278,7 @@ class _Writer:
         rows = [r for r in s.rows if r.reported]
         for i, r in enumerate(rows):
             ws.write_string(top + 2 + i, 0, r.unit.name, fmt.cell)
-            ws.write_number(top + 2 + i, 1, r.values[t.field], fmt.int)
+            ws.write_number(top + 2 + i, 1, (r.values or {}).get(t.field, 0), fmt.int)
             ws.write_number(top + 2 + i, 2, t.value, fmt.int)
         if not rows:
             ws.write_string(top + 2, 0, "Chưa có báo cáo nào được tiếp nhận.", fmt.italic)

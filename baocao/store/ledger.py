@@ -21,12 +21,11 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from .errors import BaocaoError
-from .model import Issue
+from baocao.errors import BaocaoError
+from baocao.model import FileRecord, Issue, Submission
 
 SCHEMA_VERSION = 1
 
@@ -109,48 +108,6 @@ def _json_default(value: object) -> str:
 
 def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True)
-
-
-@dataclass
-class FileRecord:
-    """One file taken from the inbox, as the ledger remembers it."""
-
-    sha256: str
-    original_name: str
-    inbox_path: str
-    archive_path: str
-    size: int
-    received_at: datetime
-    status: str = "archived"
-    id: int | None = None
-    removed_from_inbox: bool = False
-    processed_at: datetime | None = None
-    unit: str | None = None
-    period: str | None = None
-    form_version: str | None = None
-    issues: list[Issue] = field(default_factory=list)
-    duplicate_of: int | None = None
-    feedback_path: str | None = None
-    contact: str | None = None
-
-    @property
-    def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "error"]
-
-
-@dataclass(frozen=True)
-class Submission:
-    """The accepted values of one file for one unit and period."""
-
-    id: int
-    file_id: int
-    unit: str
-    period: str
-    form_version: str
-    received_at: datetime
-    values: dict[str, object]
-    warnings: tuple[Issue, ...]
-    superseded_by: int | None = None
 
 
 def _file_from_row(row: sqlite3.Row) -> FileRecord:
@@ -308,7 +265,7 @@ class Ledger:
                 rec.duplicate_of,
             ),
         )
-        rec.id = cur.lastrowid
+        rec.id = int(cur.lastrowid or 0)
         return rec.id
 
     def mark_removed(self, file_id: int) -> None:

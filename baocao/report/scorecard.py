@@ -21,11 +21,11 @@ from pathlib import Path
 
 import xlsxwriter
 
-from .files import write_output
-from .ledger import Ledger
-from .periods import Period, periods_of_year
-from .status import STATUS_LABELS, period_status
-from .summary_style import FONT, MISSING_FILL, WARN_FILL
+from baocao.files import write_output
+from baocao.report.status import STATUS_LABELS, period_status
+from baocao.report.style import FONT, MISSING_FILL, WARN_FILL
+from baocao.spec.periods import Period, periods_of_year
+from baocao.store.ledger import Ledger
 
 KINDS = ("on_time", "late", "rejected", "missing", "not_due")
 LABELS = {**STATUS_LABELS, "absent": "—"}

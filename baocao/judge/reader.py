@@ -31,10 +31,10 @@ from typing import Any
 import python_calamine as calamine
 import xlrd
 
-from .a1 import cell_name, parse_cell
-from .errors import BaocaoError, WorkbookError
-from .model import CellRef, RawCell, RawWorkbook
-from .package import Package, ReadLimits, inspect_package, refuse
+from baocao.a1 import cell_name, parse_cell
+from baocao.errors import BaocaoError, WorkbookError
+from baocao.judge.package import Package, ReadLimits, inspect_package, refuse
+from baocao.model import CellRef, RawCell, RawWorkbook
 
 __all__ = ["Layouts", "ReadLimits", "ReaderPool", "read_workbook", "read_workbooks"]
 
@@ -386,7 +386,7 @@ def _collect(pool: list[_Worker], ctx: Any, args: tuple, more: bool) -> Iterator
             if isinstance(message, str) and message == _READY:
                 worker.ready = True
                 continue
-            if message is not None:
+            if message is not None and path is not None:
                 worker.path = None
                 yield path, _outcome(path, message)
                 continue
@@ -396,7 +396,7 @@ def _collect(pool: list[_Worker], ctx: Any, args: tuple, more: bool) -> Iterator
             raise BaocaoError("Không khởi động được tiến trình đọc tệp (worker process failed to start)")
         late = worker.conn not in ready and worker.process.sentinel not in ready
         worker.stop(kill=True)
-        pool[i] = _Worker(ctx, args) if more else None  # type: ignore[call-overload]
+        pool[i] = _Worker(ctx, args) if more else None  # type: ignore[assignment]
         if path is not None:
             yield path, _died(path, late, args[1].timeout_seconds)
     pool[:] = [w for w in pool if w is not None]

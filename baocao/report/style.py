@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import xlsxwriter
 
 if TYPE_CHECKING:
-    from .consolidate import Summary
+    from baocao.report.summary import Summary
 
 FONT = "Times New Roman"
 MISSING_FILL = "#F8CBAD"

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from .ledger import FileRecord, Submission
-from .model import Issue
-from .periods import Period, days_late
-from .registry import Unit
+from baocao.model import FileRecord, Issue, Submission
+from baocao.spec.periods import Period, days_late
+from baocao.spec.registry import Unit
 
 STATUSES = ("on_time", "late", "rejected", "missing")
 STATUS_LABELS = {
@@ -84,7 +84,7 @@ def period_status(
     for unit in units:
         recs = sorted(by_unit.get(unit.code, []), key=lambda r: (r.received_at, r.id or 0))
         last = recs[-1] if recs else None
-        common = {
+        common: dict[str, Any] = {
             "last_file": last.original_name if last else None,
             "last_received_at": last.received_at if last else None,
             "files": len(recs),
@@ -106,7 +106,7 @@ def period_status(
                     **common,
                 )
             )
-        elif recs:
+        elif last is not None:
             out.append(
                 UnitStatus(
                     unit=unit,

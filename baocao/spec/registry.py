@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from .config import EMAIL_RE
-from .errors import ConfigError
-from .periods import Period
+from baocao.errors import ConfigError
+from baocao.spec.config import EMAIL_RE
+from baocao.spec.periods import Period
 
 KINDS = ("province", "department", "unit")
 COLUMNS = ("code", "name", "parent", "kind", "email", "valid_from", "valid_to", "successor")

@@ -12,10 +12,10 @@ import statistics
 from collections.abc import Iterator
 from typing import Any
 
-from .config import PeriodKind
-from .form import Form, Rule
-from .model import Issue, RawWorkbook, Severity, cell_issue
-from .periods import Period, PeriodError, parse_period
+from baocao.model import Issue, RawWorkbook, Severity, cell_issue
+from baocao.spec.config import PeriodKind
+from baocao.spec.form import Form, Rule
+from baocao.spec.periods import Period, PeriodError, parse_period
 
 
 def _fmt(template: str, **values: Any) -> str:

@@ -16,19 +16,20 @@ unchanged file on the share is not rewritten.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 import xlsxwriter
 
-from .a1 import sheet_ref
-from .form import FIRST_BODY_ROW, LABEL_COLUMN, MEASURE_COLUMN, VALUE_COLUMN, Field, Form
-from .periods import Period
-from .registry import Unit
+from baocao.a1 import sheet_ref
+from baocao.names import ascii_slug
+from baocao.spec.deployment import Deployment
+from baocao.spec.form import FIRST_BODY_ROW, LABEL_COLUMN, MEASURE_COLUMN, VALUE_COLUMN, Field, Form
+from baocao.spec.identity import signature
+from baocao.spec.periods import Period
+from baocao.spec.registry import Unit
 
 META_SHEET = "_meta"
 GUIDE_SHEET = "Hướng dẫn"
@@ -48,24 +49,6 @@ class TemplateContext:
     submit_to: str
     organisation: str
     values: dict[str, object] | None = None  # input values to fill in (roll-up files, demo data)
-
-
-def signature(form_id: str, version: str, unit: str, period: str) -> str:
-    """A checksum of the template's identity, stored in ``_meta``.
-
-    Not a security boundary (no secret): it catches a ``_meta`` sheet edited by hand or copied
-    from another unit's template, which is the realistic mistake.
-    """
-    text = f"{form_id}|{version}|{unit}|{period}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def ascii_slug(text: str, limit: int = 40) -> str:
-    """``Phòng Kế hoạch – Tài chính`` -> ``phong-ke-hoach-tai-chinh`` (any file system accepts it)."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
-    return slug[:limit].rstrip("-") or "don-vi"
 
 
 def template_filename(unit: Unit, period: Period) -> str:
@@ -210,7 +193,7 @@ def _write_heading(ws, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
         ws.write_string(6, col, text, fmt.head)
 
 
-def _write_body(ws, form: Form, values: dict[str, str], fmt: _Formats) -> int:
+def _write_body(ws, form: Form, values: dict[str, object], fmt: _Formats) -> int:
     """Draw the section, group and field rows; return the first row after the body."""
     row = FIRST_BODY_ROW - 1
     number = 0
@@ -356,3 +339,22 @@ def render_template(form: Form, ctx: TemplateContext) -> bytes:
     _write_meta(book, form, ctx)
     book.close()
     return buffer.getvalue()
+
+
+def template_context(dep: Deployment, unit: Unit, period: Period) -> TemplateContext:
+    """What the template of ``unit`` for ``period`` says here: parent, deadline, where to send."""
+    day = dep.registry.reference_day(period)
+    parent = dep.registry.get(unit.parent, day) if unit.parent else None
+    return TemplateContext(
+        unit=unit,
+        period=period,
+        parent_name=parent.name if parent else dep.settings.organisation,
+        deadline=period.last_on_time_day(dep.settings.inclusive_deadline),
+        submit_to=dep.settings.submit_to,
+        organisation=dep.settings.organisation,
+    )
+
+
+def template_path(dep: Deployment, unit: Unit, period: Period) -> Path:
+    """Where the template of ``unit`` for ``period`` is kept: ``<templates>/<period>/<file name>``."""
+    return dep.settings.path("templates") / period.code / template_filename(unit, period)

@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Settings, load_config
-from .errors import UsageError
-from .form import Form, FormCatalog, load_catalog
-from .periods import Period, parse_period
-from .registry import Registry, Unit, load_registry
-from .template import TemplateContext, template_filename
+from baocao.errors import UsageError
+from baocao.spec.config import Settings, load_config
+from baocao.spec.form import Form, FormCatalog, load_catalog
+from baocao.spec.periods import Period, parse_period
+from baocao.spec.registry import Registry, Unit, load_registry
 
 
 @dataclass(frozen=True)
@@ -48,20 +47,3 @@ def load_deployment(config_path: str | Path = "config.toml") -> Deployment:
         catalog=load_catalog(settings.form_file),
         registry=load_registry(settings.registry_file),
     )
-
-
-def template_context(dep: Deployment, unit: Unit, period: Period) -> TemplateContext:
-    day = dep.registry.reference_day(period)
-    parent = dep.registry.get(unit.parent, day) if unit.parent else None
-    return TemplateContext(
-        unit=unit,
-        period=period,
-        parent_name=parent.name if parent else dep.settings.organisation,
-        deadline=period.last_on_time_day(dep.settings.inclusive_deadline),
-        submit_to=dep.settings.submit_to,
-        organisation=dep.settings.organisation,
-    )
-
-
-def template_path(dep: Deployment, unit: Unit, period: Period) -> Path:
-    return dep.settings.path("templates") / period.code / template_filename(unit, period)

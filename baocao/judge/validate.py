@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from .config import EMAIL_RE
-from .form import Field, Form, FormCatalog
-from .model import Issue, RawCell, RawWorkbook, Severity, cell_issue
-from .periods import Period, PeriodError, parse_period
-from .registry import Registry
-from .rules import check_rules
-from .template import signature
+from baocao.judge.rules import check_rules
+from baocao.model import Issue, RawCell, RawWorkbook, Severity, cell_issue
+from baocao.spec.config import EMAIL_RE
+from baocao.spec.form import Field, Form, FormCatalog
+from baocao.spec.identity import signature
+from baocao.spec.periods import Period, PeriodError, parse_period
+from baocao.spec.registry import Registry
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 PHONE_RE = re.compile(r"^(0\d{9}|\+84\d{9})$")
@@ -183,6 +183,7 @@ def check_field(
                 "ô có công thức chưa được tính; mở tệp bằng Excel, lưu lại rồi gửi",
             )
         ]
+    value: Any
     raw = cell.value
     if raw is None or _text(raw) == "":
         if f.required and not f.locked:

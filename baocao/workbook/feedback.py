@@ -29,10 +29,10 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import xlsxpatch
-from .files import write_if_changed
-from .model import Issue, RawWorkbook, Severity
-from .template import TemplateContext, render_template
+from baocao.files import write_if_changed
+from baocao.model import Issue, RawWorkbook, Severity
+from baocao.workbook import xlsxpatch
+from baocao.workbook.template import TemplateContext, render_template
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def write_feedback(
         book = _template_with_values(rebuild[0], rebuild[1], raw)
     else:
         book = openpyxl.Workbook()
-        book.active.title = "Tệp gốc"
+        book.worksheets[0].title = "Tệp gốc"
     for issue in _marked(issues):
         if issue.sheet in book.sheetnames:
             try:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .status import STATUS_LABELS
-from .summary_style import FONT, MISSING_FILL, WARN_FILL, heading, lines, local, page, style_chart
+from baocao.report.status import STATUS_LABELS
+from baocao.report.style import FONT, MISSING_FILL, WARN_FILL, heading, lines, local, page, style_chart
 
 if TYPE_CHECKING:
-    from .summary_xlsx import _Writer
+    from baocao.report.xlsx import _Writer
 
 
 def write_status(w: _Writer) -> None:

@@ -13,7 +13,7 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-from .template import ascii_slug
+from baocao.names import ascii_slug
 
 IGNORED_NAMES = {"desktop.ini", "thumbs.db", ".ds_store"}
 CHUNK = 1 << 20

@@ -1,0 +1,1 @@
+"""Messages to people: wording (pure) and delivery (outbox or SMTP)."""

@@ -1,0 +1,1 @@
+"""What leaders read: the status of a period, the summary model and its renderings."""

@@ -1,0 +1,1 @@
+"""Workbooks baocao writes for units: pre-filled templates and marked-up feedback files."""
