@@ -22,7 +22,7 @@ from baocao.model import FileRecord, Issue, Severity
 from baocao.report.scorecard import ScorecardResult, scorecard
 from baocao.report.status import UnitStatus, period_status
 from baocao.spec.deployment import Deployment, load_deployment
-from baocao.store.ledger import Ledger
+from baocao.store import open_store
 from baocao.workbook.template import render_template, template_context, template_path
 
 __all__ = [
@@ -124,7 +124,7 @@ def status(dep: Deployment, period: str, now: datetime | None = None) -> list[Un
     """Every reporting unit of ``period`` with on time / late / rejected / missing, from the ledger."""
     p = dep.period(period)
     units = dep.registry.reporting_units(p)
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         files = ledger.files(p.code)
         current = ledger.current_submissions(p.code)
     return period_status(p, units, files, current, dep.settings.timezone, dep.settings.inclusive_deadline)
@@ -138,7 +138,7 @@ def unattributed(dep: Deployment, period: str) -> list[FileRecord]:
     """
     p = dep.period(period)
     since = datetime.combine(p.start, datetime.min.time(), tzinfo=dep.settings.timezone)
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         return ledger.unattributed(since)
 
 
@@ -157,7 +157,7 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     history: dict = {}
     unit, period = raw.meta.get("unit"), raw.meta.get("period")
     if unit and dep.settings.path("ledger").exists():
-        with Ledger(dep.settings.path("ledger")) as ledger:
+        with open_store(dep.settings) as ledger:
             history = ledger.unit_history(unit, exclude_period=period)
     context = Context(dep.catalog, dep.registry, dep.settings.period_kinds, now.date(), history)
     return validate(raw, context)

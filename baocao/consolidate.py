@@ -17,14 +17,14 @@ from baocao.report import xlsx as summary_xlsx
 from baocao.report.rollup import rollup_values
 from baocao.report.summary import Summary, build_summary, level_unit
 from baocao.spec.periods import previous_period, same_period_last_year
-from baocao.store.ledger import Ledger
+from baocao.store import open_store
 from baocao.workbook.template import render_template, template_context, template_filename
 
 
 def render_rollup(dep, summary: Summary, *, phone: str | None, now: datetime) -> tuple[bytes, list[str]]:
     """The department's filled template (xlsx bytes) and notes for the person who runs it."""
 
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         current = ledger.current_submissions(summary.period.code)
     reported = {r.unit.code for r in summary.rows if r.reported}
     subs = [s.values for code, s in current.items() if code in reported]
@@ -82,7 +82,7 @@ def summary_for(dep, period: str, *, unit: str | None = None, now: datetime) -> 
     p = dep.period(period)
     level = level_unit(dep.registry, p, unit)
     kinds = dep.settings.period_kinds
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         earlier = {
             other.code: ledger.current_submissions(other.code)
             for other in (previous_period(p, kinds), same_period_last_year(p))

@@ -38,3 +38,10 @@ class DeliveryError(BaocaoError):
 
 class LockedError(BaocaoError):
     """Another baocao process holds the lock on the working area (e.g. a second collect)."""
+
+
+class StoreError(BaocaoError):
+    """The ledger or the archive cannot be used: missing, damaged, newer, or not writable.
+
+    The coordinator must act (restore, rebuild, fix permissions) before collecting again.
+    """

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+import hashlib
+import random
+import shutil
+import sys
+import zipfile
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import openpyxl
 
 from baocao import api
+from baocao.model import FileRecord, Submission
+from baocao.store import open_store
 
 
 def valid_values(period_start: date, **overrides) -> dict[str, object]:
@@ -62,3 +70,86 @@ def make_submission(dep: api.Deployment, unit: str, period: str, out: Path, **ov
     p = dep.period(period)
     template = api.templates(dep, period, unit=unit)[0].path
     return fill_workbook(template, valid_values(p.start, **overrides), out)
+
+
+# --- collect: a deployment's inbox, a replayed moment, the results by name ------------------
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+BEFORE_DEADLINE = datetime(2025, 3, 8, 9, 0, tzinfo=TZ)  # 2025-Q1 is due before 10/03
+
+
+def inbox(dep: api.Deployment) -> Path:
+    path = dep.settings.path("inbox")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def by_name(report) -> dict:
+    return {r.name: r for r in report.results}
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def collect_command(config_file: Path, now: str = "2025-03-08T09:00") -> list[str]:
+    """``baocao collect`` as its own process, at a moment before the 2025-Q1 deadline."""
+    return [sys.executable, "-m", "baocao", "--config", str(config_file), "collect", "--now", now]
+
+
+def stored_files(dep: api.Deployment) -> list[FileRecord]:
+    with open_store(dep.settings) as store:
+        return store.files()
+
+
+def current(dep: api.Deployment, period: str = "2025-Q1") -> dict[str, Submission]:
+    with open_store(dep.settings) as store:
+        return store.current_submissions(period)
+
+
+# --- hostile files made from a real submission (the reader's own catalogue is test_package) --
+
+LAUGHS = (  # the classic billion laughs: &lol9; would expand to 10**9 "lol"s
+    b'<!DOCTYPE lolz [<!ENTITY lol0 "lol">'
+    + b"".join(b'<!ENTITY lol%d "%s">' % (i, b"&lol%d;" % (i - 1) * 10) for i in range(1, 10))
+    + b"]>"
+)
+XXE = b'<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+PASSWORD_FIXTURE = Path(__file__).parent / "fixtures" / "reader" / "password_matkhau.xlsx"
+
+
+def _with_prolog(good: Path, out: Path, prolog: bytes, reference: bytes) -> Path:
+    """``good`` with a DTD before its workbook part and an entity reference inside it."""
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/workbook.xml":
+                head, _, body = data.rpartition(b"?>")
+                head += b"?>" if head else b""
+                data = head + prolog + body.replace(b"<sheets>", b"<sheets>" + reference, 1)
+            dst.writestr(item, data)
+    return out
+
+
+def hostile_files(good: Path, folder: Path) -> dict[str, Path]:
+    """Broken and hostile workbooks, each named for what it is, made from the real file ``good``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = good.read_bytes()
+    made = {
+        "truncated": folder / "truncated.xlsx",
+        "random_bytes": folder / "random_bytes.xlsx",
+        "zip_bomb": folder / "zip_bomb.xlsx",
+    }
+    made["truncated"].write_bytes(data[: len(data) // 2])
+    made["random_bytes"].write_bytes(random.Random(7).randbytes(5000))
+    made["encrypted"] = Path(shutil.copy(PASSWORD_FIXTURE, folder / "encrypted.xlsx"))
+    made["zip_bomb"].write_bytes(data)
+    with (
+        zipfile.ZipFile(made["zip_bomb"], "a", zipfile.ZIP_DEFLATED) as zf,
+        zf.open("xl/media/a.png", "w") as fp,
+    ):
+        for _ in range(64):  # 64 MiB of zeros that deflate to about 64 KiB
+            fp.write(bytes(1 << 20))
+    made["billion_laughs"] = _with_prolog(good, folder / "billion_laughs.xlsx", LAUGHS, b"&lol9;")
+    made["external_entity"] = _with_prolog(good, folder / "external_entity.xlsx", XXE, b"&xxe;")
+    return made

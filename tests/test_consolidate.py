@@ -20,7 +20,7 @@ from baocao import api
 from baocao.consolidate import consolidate
 from baocao.model import FileRecord, Issue, Severity
 from baocao.report.summary import holder_now
-from baocao.store.ledger import Ledger
+from baocao.store import open_store
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2025, 3, 20, 9, 0, tzinfo=TZ)
@@ -63,7 +63,7 @@ class Seeder:
 
     def file(self, unit: str, period: str, received: datetime, status: str, values=None, issues=()) -> None:
         self.n += 1
-        with Ledger(self.dep.settings.path("ledger")) as ledger:
+        with open_store(self.dep.settings) as ledger:
             fid = ledger.add_file(
                 FileRecord(
                     sha256=f"{self.n:064d}",
@@ -344,7 +344,7 @@ def test_rollup_is_collected_by_the_level_above(seeded, tmp_path: Path):
     (inbox / result.rollup.name).write_bytes(result.rollup.read_bytes())
     for minute in (0, 1):
         collect.collect(upper, now=datetime(2025, 3, 20, 10, minute, tzinfo=TZ))
-    with Ledger(upper.settings.path("ledger")) as ledger:
+    with open_store(upper.settings) as ledger:
         current = ledger.current_submissions("2025-Q1")
         files = ledger.files("2025-Q1")
     assert [f.status for f in files] == ["accepted"], [i.message for f in files for i in f.issues]

@@ -25,7 +25,7 @@ from baocao.files import write_output
 from baocao.report.status import STATUS_LABELS, period_status
 from baocao.report.style import FONT, MISSING_FILL, WARN_FILL
 from baocao.spec.periods import Period, periods_of_year
-from baocao.store.ledger import Ledger
+from baocao.store import Store, open_store
 
 KINDS = ("on_time", "late", "rejected", "missing", "not_due")
 LABELS = {**STATUS_LABELS, "absent": "—"}
@@ -87,7 +87,7 @@ class ScorecardResult:
         }
 
 
-def build_scorecard(dep, year: int, ledger: Ledger, now: datetime) -> ScorecardResult:
+def build_scorecard(dep, year: int, ledger: Store, now: datetime) -> ScorecardResult:
     """The scorecard of ``year`` from the ledger (reads only; writes nothing)."""
     settings, registry = dep.settings, dep.registry
     periods = tuple(periods_of_year(year, settings.period_kinds))
@@ -194,7 +194,7 @@ def scorecard(dep, year: int, *, now: datetime, out: Path | None = None) -> Scor
     """
     from dataclasses import replace
 
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         result = build_scorecard(dep, year, ledger, now.astimezone(dep.settings.timezone))
     target = out or dep.settings.path("output") / f"cham-diem_{year}.xlsx"
     written = write_output(target, render_scorecard(result, dep.settings.organisation))

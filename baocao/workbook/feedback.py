@@ -234,7 +234,8 @@ class FeedbackWriter:
 
     JOBS_PER_WORKER = 4
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, timeout: float = 60.0) -> None:
+        self.timeout = timeout
         self.size = workers or os.cpu_count() or 1
         self.pooled = self.size > 1
         self.pool: ProcessPoolExecutor | None = None

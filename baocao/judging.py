@@ -1,0 +1,328 @@
+"""The judging step of collect: read each archived file, validate it, record the verdict.
+
+Shared by ``collect`` (files just taken, and files an interrupted run left unjudged) and by
+``ledger rebuild`` (every archived file again, in received order). It holds no SQL: the store
+does the recording.
+
+Three rules beyond validation live here:
+- **one file, one cost**: an error while judging, recording or preparing the feedback of a file
+  records that file as ``failed`` with the reason (the traceback goes to the log) and the run
+  goes on with the others;
+- **closed periods**: after a period's final-summary moment (``Deployment.closes_at``) a file
+  for a unit that already has an accepted report is recorded as ``locked``: kept, listed for the
+  coordinator, superseding nothing, unless ``baocao reopen`` let one in on purpose;
+- **feedback is a courtesy**: the marked-up workbook is written by ``FeedbackWriter`` (bounded in
+  time and memory); the verdict is recorded whether or not it could be written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from baocao.errors import StoreError, WorkbookError
+from baocao.judge.reader import ReaderPool
+from baocao.judge.validate import Context, Outcome, validate
+from baocao.model import FileRecord, Issue, RawWorkbook, Severity
+from baocao.spec.deployment import Deployment
+from baocao.spec.periods import PeriodError
+from baocao.store.archive import Archive
+from baocao.store.base import Store
+from baocao.workbook.feedback import FeedbackJob, FeedbackWriter
+from baocao.workbook.template import template_context
+
+logger = logging.getLogger(__name__)
+
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+BATCH = 200  # outcomes per ledger commit
+BATCH_SECONDS = 1.0  # ... or less, so that a long run never holds the write lock for long
+
+
+@dataclass
+class FileResult:
+    """What happened to one arrival in this run."""
+
+    name: str
+    status: str  # accepted | rejected | duplicate | locked | failed
+    unit: str | None = None
+    period: str | None = None
+    issues: list[Issue] = field(default_factory=list)
+    feedback: Path | None = None
+    file_id: int | None = None
+    received_at: datetime | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "unit": self.unit,
+            "period": self.period,
+            "received_at": self.received_at.isoformat() if self.received_at else None,
+            "feedback": str(self.feedback) if self.feedback else None,
+            "issues": [i.to_dict() for i in self.issues],
+        }
+
+
+@dataclass
+class CollectReport:
+    """The outcome of one collect run."""
+
+    results: list[FileResult] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def had_problems(self) -> bool:
+        return bool(self.skipped) or any(r.status in ("rejected", "failed") for r in self.results)
+
+    def to_dict(self) -> dict:
+        return {
+            "accepted": self.count("accepted"),
+            "rejected": self.count("rejected"),
+            "duplicate": self.count("duplicate"),
+            "locked": self.count("locked"),
+            "failed": self.count("failed"),
+            "waiting": self.waiting,
+            "skipped": [{"name": name, "reason": reason} for name, reason in self.skipped],
+            "files": [r.to_dict() for r in self.results],
+        }
+
+
+class Batches:
+    """Store transactions of ``BATCH`` units of work or ``BATCH_SECONDS``, whichever comes first.
+
+    Call ``tick()`` after each unit of work. An error rolls back the open batch only: its files
+    stay 'archived' and the next run judges them again.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.count = 0
+        self.since = time.monotonic()
+        self._open = store.transaction()
+
+    def __enter__(self) -> Batches:
+        self._open.__enter__()
+        return self
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count >= BATCH or time.monotonic() - self.since >= BATCH_SECONDS:
+            self._open.__exit__(None, None, None)
+            self._open = self.store.transaction()
+            self._open.__enter__()
+            self.count, self.since = 0, time.monotonic()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._open.__exit__(kind, exc, tb)
+
+
+class Judge:
+    """Judges the store's unjudged files; results go into ``report`` (a ``CollectReport``).
+
+    ``today`` (a function of the file) is the day validation takes as today: the run's day in
+    collect, the day a file was received in a rebuild. ``feedback=False`` writes no workbooks.
+    """
+
+    def __init__(
+        self,
+        dep: Deployment,
+        store: Store,
+        archive: Archive,
+        now: datetime,
+        report: CollectReport,
+        progress: Callable[[int, int, str], None] | None = None,
+        *,
+        today: Callable[[FileRecord], datetime] | None = None,
+        feedback: bool = True,
+    ) -> None:
+        self.dep = dep
+        self.store = store
+        self.archive = archive
+        self.now = now
+        self.report = report
+        self.progress = progress
+        self.today = today or (lambda rec: now)
+        self.write_feedback = feedback
+        self.feedback = FeedbackWriter(1, dep.settings.collect.read_timeout_seconds)
+
+    def judge_all(self, readers: ReaderPool) -> None:
+        pending = {self.archive.path(rec.archive_path): rec for rec in self.store.unprocessed()}
+        if not pending:
+            return
+        settings = self.dep.settings.collect
+        readable = [
+            p for p, rec in pending.items() if Path(rec.original_name).suffix.lower() in SPREADSHEET_SUFFIXES
+        ]
+        with FeedbackWriter(settings.workers, settings.read_timeout_seconds) as self.feedback:
+            with Batches(self.store) as batch:
+                for path in sorted(set(pending) - set(readable), key=lambda p: pending[p].saved_id):
+                    self.judge_safely(pending[path], None, [unsupported_issue(pending[path].original_name)])
+                    batch.tick()
+                for done, (path, result) in enumerate(readers.read(readable), start=1):
+                    rec = pending[path]
+                    if isinstance(result, WorkbookError):
+                        # the reader names the archived copy; the unit knows the file by its own name
+                        message = str(result).replace(path.name, rec.original_name)
+                        self.judge_safely(rec, None, [Issue(Severity.ERROR, "unreadable", message)])
+                    else:
+                        self.judge_safely(rec, result, None)
+                    batch.tick()
+                    if self.progress:
+                        self.progress(done, len(readable), rec.original_name)
+            written = list(self.feedback.finished())
+        if written:
+            with self.store.transaction():
+                for result, feedback in written:
+                    result.feedback = feedback
+                    self.store.set_feedback_path(result.file_id, str(feedback) if feedback else None)
+
+    def judge_safely(self, rec: FileRecord, raw: RawWorkbook | None, file_issues: list[Issue] | None) -> None:
+        """``judge``, and when it fails, record the file as failed instead of stopping the run."""
+        try:
+            with self.store.transaction():
+                self.judge(rec, raw, file_issues)
+        except StoreError:
+            raise
+        except Exception as exc:
+            logger.exception("Lỗi khi xét tệp %s (%s)", rec.original_name, rec.archive_path)
+            self.record_failure(rec, exc)
+
+    def record_failure(self, rec: FileRecord, exc: Exception) -> None:
+        issue = Issue(
+            Severity.ERROR,
+            "internal_error",
+            f"Tệp '{rec.original_name}' đã được lưu trữ nhưng chương trình gặp lỗi khi xét "
+            f"({type(exc).__name__}: {str(exc)[:200]}); cán bộ tổng hợp sẽ xem lại, chưa cần gửi lại",
+        )
+        self.store.record_outcome(rec.saved_id, status="failed", processed_at=self.now, issues=[issue])
+        self.report.results.append(
+            FileResult(rec.inbox_path, "failed", issues=[issue], file_id=rec.id, received_at=rec.received_at)
+        )
+
+    def judge(self, rec: FileRecord, raw: RawWorkbook | None, file_issues: list[Issue] | None) -> None:
+        if raw is None:
+            outcome = Outcome(None, None, None, {}, file_issues or [])
+        else:
+            outcome = validate(raw, self.context_for(rec, raw))
+        status = "accepted" if outcome.accepted else "rejected"
+        issues = list(outcome.issues)
+        if status == "accepted" and self.closed_for(rec, outcome):
+            status = "locked"
+            issues.append(self.locked_issue(outcome.period or ""))
+        job = None
+        if self.write_feedback and issues and raw is not None:
+            job = self.feedback_job(rec, raw, outcome, issues)
+        # in-process (one worker): written now; in a pool: recorded when written (see finished())
+        feedback = self.feedback.write(job) if job and not self.feedback.pooled else None
+        self.store.record_outcome(
+            rec.saved_id,
+            status=status,
+            processed_at=self.now,
+            issues=issues,
+            unit=outcome.unit,
+            period=outcome.period,
+            form_version=outcome.form_version,
+            values=outcome.values if status == "accepted" else None,
+            feedback_path=str(feedback) if feedback else None,
+            contact=self.contact(outcome),
+        )
+        result = FileResult(
+            rec.inbox_path, status, outcome.unit, outcome.period, issues, feedback, rec.id, rec.received_at
+        )
+        self.report.results.append(result)
+        if job and self.feedback.pooled:
+            self.feedback.submit(job, result)
+
+    def closed_for(self, rec: FileRecord, outcome: Outcome) -> bool:
+        """True when the file must not replace the unit's accepted report: its period closed
+        before the file arrived, the unit has a report in force, and no reopening lets it in
+        (a reopening that does is used up by this file)."""
+        if not (outcome.unit and outcome.period):
+            return False
+        try:
+            closes = self.dep.closes_at(self.dep.period(outcome.period))
+        except PeriodError:
+            return False
+        if rec.received_at < closes or outcome.unit not in self.store.current_submissions(outcome.period):
+            return False
+        reopening = self.store.open_reopening(outcome.period, outcome.unit)
+        if reopening is None:
+            return True
+        self.store.use_reopening(reopening.id, rec.saved_id)
+        return False
+
+    def locked_issue(self, period_code: str) -> Issue:
+        closes = self.dep.closes_at(self.dep.period(period_code)).astimezone(self.dep.settings.timezone)
+        return Issue(
+            Severity.WARNING,
+            "period_locked",
+            f"Kỳ {period_code} đã khóa sổ từ {closes:%H:%M %d/%m/%Y} (đã gửi tổng hợp cuối kỳ): tệp được "
+            "lưu lại nhưng không thay thế báo cáo đã tiếp nhận. Nếu cần sửa số liệu, hãy liên hệ cán bộ "
+            "tổng hợp",
+        )
+
+    def contact(self, outcome: Outcome) -> str | None:
+        """The address typed in the file (the form's e-mail field), where feedback also goes."""
+        form = self.dep.catalog.get(outcome.form_version or "") or self.dep.form
+        values = (outcome.values.get(f.code) for f in form.fields if f.type == "email")
+        return next((v for v in values if isinstance(v, str) and v), None)
+
+    def context_for(self, rec: FileRecord, raw: RawWorkbook) -> Context:
+        unit_field = self.dep.form.prefilled("unit.code")
+        cell = raw.cells.get(unit_field.code) if unit_field else None
+        unit = raw.meta.get("unit") or (str(cell.value) if cell and cell.value else None)
+        period = raw.meta.get("period")
+        history = self.store.unit_history(unit, exclude_period=period) if unit else {}
+        return Context(
+            catalog=self.dep.catalog,
+            registry=self.dep.registry,
+            period_kinds=self.dep.settings.period_kinds,
+            today=self.today(rec).astimezone(self.dep.settings.timezone).date(),
+            history=history,
+        )
+
+    def feedback_job(
+        self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome, issues: list[Issue]
+    ) -> FeedbackJob:
+        """What it takes to write the marked-up workbook for a file with issues."""
+        tz = self.dep.settings.timezone
+        folder = self.dep.settings.path("feedback") / (outcome.period or "khong-ro-ky")
+        stamp = rec.received_at.astimezone(tz).strftime("%Y%m%d-%H%M%S")
+        who = f"{outcome.unit or 'khong-ro-don-vi'}_{outcome.period or 'khong-ro-ky'}"
+        name = f"{who}_{stamp}_{rec.sha256[:8]}_phan-hoi.xlsx"
+        verdict = "BỊ TRẢ LẠI" if not outcome.accepted else "ĐÃ TIẾP NHẬN (có lưu ý)"
+        title = f"Kết quả kiểm tra tệp '{rec.original_name}': {verdict}"
+        source = self.archive.path(rec.archive_path)
+        rebuild = None
+        # only a file openpyxl cannot write back (.xls, .ods) needs a fresh template
+        if outcome.unit and outcome.period and source.suffix.lower() not in (".xlsx", ".xlsm"):
+            try:
+                period = self.dep.period(outcome.period)
+                unit = self.dep.registry.get(outcome.unit, self.dep.registry.reference_day(period))
+                if unit is not None:
+                    form = self.dep.catalog.get(outcome.form_version or "") or self.dep.form
+                    rebuild = (template_context(self.dep, unit, period), form)
+            except Exception:  # feedback is a courtesy; the verdict stands without it
+                rebuild = None
+        return FeedbackJob(rec.original_name, source, raw, issues, folder / name, title, rebuild)
+
+
+def unsupported_issue(name: str) -> Issue:
+    suffix = Path(name).suffix or "(không có đuôi)"
+    return Issue(
+        Severity.ERROR,
+        "unsupported_format",
+        f"Tệp '{name}' có định dạng {suffix} không được nhận; hãy gửi bảng tính .xlsx "
+        "(hoặc .xls, .ods) theo biểu mẫu",
+    )
