@@ -282,7 +282,9 @@ def reader_pool(dep: Deployment, files: int) -> ReaderPool:
         timeout_seconds=settings.read_timeout_seconds,
     )
     workers = min(settings.workers or os.cpu_count() or 1, max(files, 1))
-    return ReaderPool(dep.catalog.layouts(), workers=workers, limits=limits)
+    return ReaderPool(
+        dep.catalog.layouts(), workers=workers, limits=limits, version_field=dep.catalog.version_field
+    )
 
 
 def local_time(now: datetime | None, tz) -> datetime:
