@@ -195,12 +195,12 @@ class Dovecot:
         for name in ("run", "state", "home"):
             (root / name).mkdir()
         if os.geteuid() == 0:
-            login_user, internal_user, mail_user = "dovenull", "dovecot", "dovecot"
-            mail = pwd.getpwnam(mail_user)
+            login_user, internal_user = "dovenull", "dovecot"
+            mail = pwd.getpwnam("dovecot")
             os.chown(root / "home", mail.pw_uid, mail.pw_gid)
         else:
-            me = pwd.getpwuid(os.geteuid())
-            login_user = internal_user = mail_user = me.pw_name
+            mail = pwd.getpwuid(os.geteuid())
+            login_user = internal_user = mail.pw_name
         internal_group = grp.getgrgid(pwd.getpwnam(internal_user).pw_gid).gr_name
         lines = "".join(f"{name}:{{PLAIN}}{pw}\n" for name, pw in self.users.items())
         (root / "passwd").write_text(lines, encoding="utf-8")
@@ -232,7 +232,7 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid={mail_user} gid={mail_user} home={root}/home/%u
+  args = uid={mail.pw_uid} gid={mail.pw_gid} home={root}/home/%u
 }}
 service imap-login {{
   chroot =
