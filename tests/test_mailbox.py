@@ -149,8 +149,9 @@ def test_a_changed_uidvalidity_moves_nothing(dovecot, user):
 def test_server_down_then_back(monkeypatch):
     if not dovecot_available():
         pytest.skip(INSTALL_HINT)
-    server = Dovecot().start()
+    server = Dovecot()
     try:
+        server.start()
         user = server.new_user()
         monkeypatch.setenv(PASSWORD_ENV, server.users[user])
         server.append(user, raw(message()), ARRIVED)
