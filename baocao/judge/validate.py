@@ -24,7 +24,7 @@ from baocao.model import Issue, RawCell, RawWorkbook, Severity, cell_issue
 from baocao.spec.config import EMAIL_RE
 from baocao.spec.form import Field, Form, FormCatalog
 from baocao.spec.identity import signature
-from baocao.spec.periods import Period, PeriodError, parse_period
+from baocao.spec.periods import Period, PeriodError, date_bound, parse_period
 from baocao.spec.registry import Registry
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
@@ -145,21 +145,6 @@ def to_choice(value: Any, choices: tuple[str, ...]) -> tuple[str | None, str | N
     return None, f"'{text}' không có trong danh sách; chọn một trong: {', '.join(choices)}"
 
 
-def date_bound(name: str, period: Period | None, today: date) -> date | None:
-    """The date a declarative bound (``period_start``, ``today``…) stands for."""
-    if name == "today":
-        return today
-    if period is None:
-        return None
-    return {
-        "period_start": period.start,
-        "period_end": period.end,
-        "year_start": date(period.year, 1, 1),
-        "previous_year_start": date(period.year - 1, 1, 1),
-        "year_end": date(period.year, 12, 31),
-    }[name]
-
-
 def check_field(
     f: Field, cell: RawCell | None, period: Period | None, today: date
 ) -> tuple[Any, list[Issue]]:
@@ -263,7 +248,7 @@ def identify(raw: RawWorkbook, ctx: Context) -> tuple[Form, str | None, Period |
         issues.append(
             Issue(ERROR, "other_form", f"Tệp là biểu mẫu '{raw.meta['form_id']}', không phải '{form.id}'")
         )
-    unit_field, period_field = form.prefilled("unit.code"), form.prefilled("period.code")
+    unit_field, period_field = form.role("unit"), form.role("period")
     unit_code = _text(raw.cells[unit_field.code].value) if unit_field and unit_field.code in raw.cells else ""
     period_code = (
         _text(raw.cells[period_field.code].value) if period_field and period_field.code in raw.cells else ""
@@ -311,7 +296,12 @@ def identify(raw: RawWorkbook, ctx: Context) -> tuple[Form, str | None, Period |
             known = ctx.registry.get(unit, ctx.registry.reference_day(period))
             why = "không phải đơn vị phải báo cáo" if known else "không có trong danh mục đơn vị"
             issues.append(
-                Issue(ERROR, "unknown_unit", f"Mã đơn vị '{unit}' {why} trong kỳ {period.code}", "ma_don_vi")
+                Issue(
+                    ERROR,
+                    "unknown_unit",
+                    f"Mã đơn vị '{unit}' {why} trong kỳ {period.code}",
+                    unit_field.code if unit_field else "",
+                )
             )
     elif not unit:
         issues.append(Issue(ERROR, "no_unit", "Không xác định được đơn vị: ô mã đơn vị bị trống"))
@@ -326,7 +316,9 @@ def validate(raw: RawWorkbook, ctx: Context) -> Outcome:
         value, problems = check_field(f, raw.cells.get(f.code), period, ctx.today)
         values[f.code] = value
         issues.extend(problems)
-    issues.extend(check_rules(form, raw, values, period, ctx.history, ctx.period_kinds))
+    known = ctx.registry.get(unit, ctx.registry.reference_day(period)) if unit and period else None
+    level = known.kind if known else "unit"
+    issues.extend(check_rules(form, raw, values, period, ctx.history, ctx.period_kinds, level))
     issues.sort(key=lambda i: (i.severity != ERROR,))
     return Outcome(
         unit=unit,
