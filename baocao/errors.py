@@ -45,3 +45,11 @@ class StoreError(BaocaoError):
 
     The coordinator must act (restore, rebuild, fix permissions) before collecting again.
     """
+
+
+class MailboxError(BaocaoError):
+    """The intake mailbox could not be read (IMAP server down, login refused, connection lost).
+
+    The message is Vietnamese and names the server; nothing was lost: a message stays in the
+    mailbox until it has been archived and recorded.
+    """
