@@ -89,6 +89,7 @@ class _Taker:
         self.archive = archive
         self.report = report
         self.limit = limit
+        self.containers: dict[str, FileRecord] = {}  # by arrival key: parents of later arrivals
 
     def take_all(self, intake: Intake, arrivals: Sequence[Arrival]) -> None:
         """The copies of a chunk are made by a few threads at once (copying is file-system work
@@ -141,6 +142,8 @@ class _Taker:
                 if rec is None:
                     continue
                 recorded.append((arrival, rec))
+                if arrival.container:
+                    self.containers[arrival.key] = rec
                 if rec.archive_path and arrival.archive_path is None:
                     entries.append(_entry(arrival, rec))
             self.archive.journal(entries)  # in the archive before the ledger commits
@@ -151,7 +154,10 @@ class _Taker:
         archive (a rebuild), that copy itself, hashed again."""
         if arrival.archive_path is not None:
             path = self.archive.path(arrival.archive_path)
-            return Copy(path, file_hash(path), path.stat().st_size)
+            try:
+                return Copy(path, file_hash(path), path.stat().st_size)
+            except OSError as exc:
+                return _NotTaken("skipped", f"bản lưu trữ {arrival.archive_path} không đọc được: {exc}")
         try:
             with intake.open(arrival) as stream:
                 copy = self.archive.copy(stream, arrival.received_at, self.limit)
@@ -191,6 +197,8 @@ class _Taker:
             arrival_key=arrival.key,
             parent_id=parent.saved_id if parent else None,
         )
+        if parent is None and arrival.parent in self.containers:
+            base.parent_id = self.containers[arrival.parent].saved_id
         if isinstance(copy, _NotTaken):
             return self._not_taken(arrival, copy, base)
         known = None if arrival.container else self.store.first_with_hash(copy.sha256)

@@ -33,7 +33,8 @@ from baocao.spec.deployment import Deployment
 from baocao.spec.periods import PeriodError
 from baocao.store.archive import Archive
 from baocao.store.base import Store
-from baocao.workbook.feedback import FeedbackJob, FeedbackWriter
+from baocao.workbook.feedback import FeedbackJob
+from baocao.workbook.feedback_writer import FeedbackWriter
 from baocao.workbook.template import template_context
 
 logger = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ class Judge:
         self.progress = progress
         self.today = today or (lambda rec: now)
         self.write_feedback = feedback
-        self.feedback = FeedbackWriter(1, dep.settings.collect.read_timeout_seconds)
+        self.feedback = FeedbackWriter(1, dep.settings.collect.read_timeout_seconds)  # set in judge_all
 
     def judge_all(self, readers: ReaderPool) -> None:
         pending = {self.archive.path(rec.archive_path): rec for rec in self.store.unprocessed()}
@@ -220,11 +221,6 @@ class Judge:
         if status == "accepted" and self.closed_for(rec, outcome):
             status = "locked"
             issues.append(self.locked_issue(outcome.period or ""))
-        job = None
-        if self.write_feedback and issues and raw is not None:
-            job = self.feedback_job(rec, raw, outcome, issues)
-        # in-process (one worker): written now; in a pool: recorded when written (see finished())
-        feedback = self.feedback.write(job) if job and not self.feedback.pooled else None
         self.store.record_outcome(
             rec.saved_id,
             status=status,
@@ -234,15 +230,24 @@ class Judge:
             period=outcome.period,
             form_version=outcome.form_version,
             values=outcome.values if status == "accepted" else None,
-            feedback_path=str(feedback) if feedback else None,
             contact=self.contact(outcome),
         )
         result = FileResult(
-            rec.inbox_path, status, outcome.unit, outcome.period, issues, feedback, rec.id, rec.received_at
+            rec.inbox_path, status, outcome.unit, outcome.period, issues, None, rec.id, rec.received_at
         )
         self.report.results.append(result)
-        if job and self.feedback.pooled:
-            self.feedback.submit(job, result)
+        if self.write_feedback and issues and raw is not None:
+            self.submit_feedback(rec, raw, outcome, issues, result)
+
+    def submit_feedback(
+        self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome, issues: list[Issue], result: FileResult
+    ) -> None:
+        """Hand the feedback workbook to the writer (bounded; recorded when written, see
+        ``judge_all``). A failure here costs the feedback, never the verdict."""
+        try:
+            self.feedback.submit(self.feedback_job(rec, raw, outcome, issues), result)
+        except Exception:
+            logger.exception("Không tạo được tệp phản hồi cho %s", rec.original_name)
 
     def closed_for(self, rec: FileRecord, outcome: Outcome) -> bool:
         """True when the file must not replace the unit's accepted report: its period closed
@@ -317,6 +322,23 @@ class Judge:
             except Exception:  # feedback is a courtesy; the verdict stands without it
                 rebuild = None
         return FeedbackJob(rec.original_name, source, raw, issues, folder / name, title, rebuild)
+
+
+def reopen_in(store: Store, period: str, unit: str, at: datetime) -> FileRecord | None:
+    """Record a reopening of ``period`` for ``unit`` at ``at`` and queue the file it lets in: the
+    latest kept (locked) before it, else the first kept after it. Returns that file, or None when
+    the reopening waits for the unit's next file. The caller holds a transaction."""
+    store.add_reopening(period, unit, at)
+    mine = [r for r in store.files(period=period, status="locked") if r.unit == unit]
+    before = [r for r in mine if r.received_at <= at]
+    held = (
+        max(before, key=lambda r: (r.received_at, r.saved_id))
+        if before
+        else min(mine, key=lambda r: (r.received_at, r.saved_id), default=None)
+    )
+    if held is not None:
+        store.requeue(held.saved_id)
+    return held
 
 
 def unsupported_issue(name: str) -> Issue:

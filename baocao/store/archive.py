@@ -31,6 +31,7 @@ from baocao.names import ascii_slug
 
 CHUNK = 1 << 20
 JOURNAL = "nhat-ky.jsonl"
+REOPENINGS = "mo-lai-ky.jsonl"  # at the archive's root: ``baocao reopen`` decisions, for a rebuild
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -180,6 +181,32 @@ class Archive:
                     os.fsync(handle.fileno())
             except OSError as exc:
                 raise ArchiveError(f"Không ghi được nhật ký lưu trữ {path}: {exc}") from None
+
+    def journal_reopening(self, period: str, unit: str, at: datetime) -> None:
+        """Keep a coordinator's ``reopen`` with the originals, so a rebuilt ledger has it too."""
+        line = json.dumps({"period": period, "unit": unit, "opened_at": at.isoformat()}, ensure_ascii=False)
+        path = self.root / REOPENINGS
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise ArchiveError(f"Không ghi được nhật ký lưu trữ {path}: {exc}") from None
+
+    def reopenings(self) -> list[tuple[str, str, datetime]]:
+        """(period, unit, when) of every ``reopen`` kept in the archive, oldest first."""
+        path = self.root / REOPENINGS
+        found = []
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    data = json.loads(line)
+                    found.append((data["period"], data["unit"], datetime.fromisoformat(data["opened_at"])))
+                except (ValueError, KeyError, TypeError):
+                    continue
+        return sorted(found, key=lambda r: r[2])
 
     def sweep(self) -> list[Path]:
         """Remove the temporary copies a killed run left in the day folders; return them."""
