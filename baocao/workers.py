@@ -60,6 +60,7 @@ class _Worker:
         child.close()
         self.tag: Any = None
         self.busy = False
+        self.ready = False
         self.deadline = 0.0
 
     def give(self, tag: Any, payload: Any, timeout: float) -> None:
@@ -82,8 +83,8 @@ class BoundedPool:
 
     ``submit(tag, payload)`` hands a job to a free worker (waiting for one if all are busy);
     ``results()`` waits for every job and yields ``(tag, answer)``, the answer being
-    ``function``'s return value or ``Failed``. ``timeout`` counts from the moment a job is
-    handed over and includes the worker's start-up on its first job.
+    ``function``'s return value or ``Failed``. ``timeout`` counts from the moment a started
+    worker has the job (a worker still starting gets ``STARTUP_SECONDS`` more).
     """
 
     STARTUP_SECONDS = 10.0  # a spawned interpreter importing openpyxl, on a slow disk
@@ -113,11 +114,11 @@ class BoundedPool:
         while True:
             idle = next((w for w in self.workers if not w.busy), None)
             if idle is not None:
-                idle.give(tag, payload, self.timeout)
+                idle.give(tag, payload, self.timeout if idle.ready else self.STARTUP_SECONDS + self.timeout)
                 return
             if len(self.workers) < self.size:
                 worker = _Worker(self.ctx, self.function, self.memory_bytes)
-                worker.give(tag, payload, self.timeout + self.STARTUP_SECONDS)
+                worker.give(tag, payload, self.STARTUP_SECONDS + self.timeout)
                 self.workers.append(worker)
                 return
             self._collect()
@@ -142,6 +143,8 @@ class BoundedPool:
                 except (EOFError, OSError):
                     answer = None
                 if isinstance(answer, str) and answer == _READY:
+                    worker.ready = True
+                    worker.deadline = time.monotonic() + self.timeout  # the job starts now
                     continue
                 if answer is not None:
                     self.answers.append((worker.tag, answer))

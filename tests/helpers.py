@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import random
 import shutil
+import subprocess
 import sys
+import time
 import zipfile
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import openpyxl
+import pytest
 
 from baocao import api
 from baocao.model import FileRecord, Submission
@@ -153,3 +159,55 @@ def hostile_files(good: Path, folder: Path) -> dict[str, Path]:
     made["billion_laughs"] = _with_prolog(good, folder / "billion_laughs.xlsx", LAUGHS, b"&lol9;")
     made["external_entity"] = _with_prolog(good, folder / "external_entity.xlsx", XXE, b"&xxe;")
     return made
+
+
+@contextlib.contextmanager
+def undeletable(folder: Path) -> Iterator[None]:
+    """Files in ``folder`` cannot be deleted or renamed, as on a read-only share.
+
+    A non-root user gets a folder without write permission; root (which ignores permissions)
+    gets the immutable attribute (``chattr +i``). Skips the test where neither is possible.
+    """
+    probe = folder / ".tmp-probe"  # ignored by the inbox scan
+    probe.write_bytes(b"")
+    mode = folder.stat().st_mode
+    folder.chmod(0o555)
+    undo = [lambda: folder.chmod(mode)]
+    try:
+        probe.rename(folder / ".tmp-probe2")
+        (folder / ".tmp-probe2").rename(probe)
+        folder.chmod(mode)
+        undo = []
+        if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)]).returncode != 0:
+            probe.unlink()
+            pytest.skip("cannot make a folder undeletable here (root without chattr +i)")
+        undo = [lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)]
+    except PermissionError:
+        pass
+    try:
+        yield
+    finally:
+        for step in undo:
+            step()
+        probe.unlink(missing_ok=True)
+
+
+# --- jobs for worker-process tests (module-level: a spawned worker imports them by name) ----
+
+
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def hog(megabytes: int) -> int:
+    return len(bytearray(megabytes * 2**20))
+
+
+def die(code: int) -> None:
+    os._exit(code)
+
+
+def slow_feedback(job) -> Path:
+    time.sleep(120)
+    return job.out

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +53,20 @@ def unpacked_size(path: Path) -> int:
 class FeedbackWriter:
     """Feedback workbooks for one collect run (see the module docstring)."""
 
-    def __init__(self, workers: int, timeout: float) -> None:
+    def __init__(
+        self,
+        workers: int,
+        timeout: float,
+        *,
+        write: Callable[[FeedbackJob], Path] = write_feedback_job,
+        fast_max_unpacked: int = FAST_MAX_UNPACKED,
+        markup_max_unpacked: int = MARKUP_MAX_UNPACKED,
+    ) -> None:
         self.size = workers or os.cpu_count() or 1
         self.timeout = timeout
+        self.write = write  # module-level: a worker process imports it by name
+        self.fast_max = fast_max_unpacked
+        self.markup_max = markup_max_unpacked
         self.pool: BoundedPool | None = None
         self.done: list[tuple[Any, Path | None]] = []
         self.jobs: dict[int, tuple[FeedbackJob, Any]] = {}
@@ -70,7 +81,7 @@ class FeedbackWriter:
     def submit(self, job: FeedbackJob, result: Any) -> None:
         rebuilt = job.rebuild is not None and job.source.suffix.lower() not in (".xlsx", ".xlsm")
         size = 0 if rebuilt else unpacked_size(job.source)  # a rebuilt template is small
-        if size <= FAST_MAX_UNPACKED and not rebuilt:
+        if size <= self.fast_max and not rebuilt:
             try:
                 path = write_fast_feedback(job.source, job.issues, job.out, title=job.title)
             except (OSError, ValueError) as exc:  # the worker tries again and reports it
@@ -79,14 +90,14 @@ class FeedbackWriter:
             if path is not None:
                 self.done.append((result, path))
                 return
-        if size > MARKUP_MAX_UNPACKED:
+        if size > self.markup_max:
             logger.info(
                 "Tệp %s quá lớn để đánh dấu từng ô; phản hồi chỉ gồm danh sách lỗi", job.original_name
             )
             self.done.append((result, self._issues_only(job)))
             return
         if self.pool is None:
-            self.pool = BoundedPool(write_feedback_job, min(self.size, 30), self.timeout, MEMORY_BYTES)
+            self.pool = BoundedPool(self.write, min(self.size, 30), self.timeout, MEMORY_BYTES)
         self.jobs[id(job)] = (job, result)
         self.pool.submit(id(job), job)
 
