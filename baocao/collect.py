@@ -36,6 +36,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from baocao.errors import LockedError, StoreError
+from baocao.files import sweep_temporary
 from baocao.intake.base import Arrival, Changed, Intake, Refused
 from baocao.intake.folder import FolderIntake
 from baocao.judge.reader import ReaderPool, ReadLimits
@@ -103,8 +104,19 @@ class _Taker:
                 # recorded and committed: only now may the originals go
                 with self.store.transaction():
                     for arrival, rec in recorded:
-                        if arrival.parent is None and rec.archive_path and intake.release(arrival):
+                        if arrival.parent is None and rec.archive_path and self._release(intake, arrival):
                             self.store.mark_released(rec.saved_id)
+
+    @staticmethod
+    def _release(intake: Intake, arrival: Arrival) -> bool:
+        """Let the original go; a failure leaves it for the next run (it is archived and recorded)."""
+        try:
+            return intake.release(arrival)
+        except StoreError:
+            raise
+        except Exception:
+            logger.exception("Chưa giải phóng được %s; thử lại lần sau", arrival.location)
+            return False
 
     def _expand(
         self, intake: Intake, container: Arrival, rec: FileRecord, copier: ThreadPoolExecutor
@@ -169,6 +181,11 @@ class _Taker:
             )
         except Changed:
             return _NotTaken("waiting", f"{arrival.location} đổi trong khi chép; để lại lần sau")
+        except PermissionError as exc:
+            return _NotTaken(
+                "skipped",
+                f"không có quyền đọc tệp ({exc.strerror or exc}); hãy cho tài khoản chạy baocao quyền đọc",
+            )
         except (SourceError, OSError) as exc:
             return _NotTaken("waiting", f"Không đọc được {arrival.location}, để lại lần sau: {exc}")
         if not intake.unchanged(arrival):
@@ -340,8 +357,8 @@ def collect(
     try:
         with open_store(dep.settings) as store:
             archive = archive_of(dep.settings)
-            for leftover in archive.sweep():
-                logger.info("Đã dọn bản sao dở dang của lần chạy bị ngắt: %s", leftover)
+            for leftover in archive.sweep() + sweep_temporary(dep.settings.path("feedback")):
+                logger.info("Đã dọn tệp tạm dở dang của lần chạy bị ngắt: %s", leftover)
             return _run(dep, store, archive, now, simulated, progress, intakes)
     finally:
         lock.release()

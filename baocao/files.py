@@ -49,6 +49,24 @@ def create_temp(folder: Path, suffix: str = "") -> tuple[int, Path]:
     return fd, Path(tmp)
 
 
+def sweep_temporary(folder: Path) -> list[Path]:
+    """Remove the temporary files a killed run left below ``folder``; return them.
+
+    Only for folders nobody else writes while the caller holds its lock (collect's archive and
+    feedback folders): a temporary file of a write in progress elsewhere must not be removed.
+    """
+    swept = []
+    if folder.is_dir():
+        for leftover in folder.rglob(TEMP_PREFIX + "*"):
+            try:
+                if leftover.is_file() and not leftover.is_symlink():
+                    leftover.unlink()
+                    swept.append(leftover)
+            except OSError:
+                continue
+    return swept
+
+
 def atomic_write(path: Path, content: bytes) -> Path:
     """Write ``content`` to ``path`` through a temporary file and a rename (``OSError`` on failure)."""
     fd, tmp = create_temp(path.parent, suffix=path.suffix)

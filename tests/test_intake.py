@@ -185,3 +185,43 @@ def test_display_name():
     if os.name != "nt":
         assert display_name(os.fsdecode(b"Qu\xf4\xecc pho\xccng.xlsx")) == "Quốc phòng.xlsx"
         assert display_name(os.fsdecode(b"\x81\x8d.xlsx")).endswith(".xlsx")  # undecodable: shown as �
+
+
+# --- siblings ----------------------------------------------------------------------------------
+
+
+def test_a_new_file_under_a_name_just_taken_counts_from_its_own_arrival(deployment):
+    box = inbox(deployment)
+    make_submission(deployment, "DT_TG", "2025-Q1", box / "a.xlsx", tin_bai_cong_ttdt=13)
+    api.collect(deployment, now=BEFORE_DEADLINE)
+    make_submission(deployment, "DT_TG", "2025-Q1", box / "a.xlsx", tin_bai_cong_ttdt=21)
+    two_days_later = BEFORE_DEADLINE + timedelta(days=2)
+    [result] = api.collect(deployment, now=two_days_later).results
+    assert result.received_at == two_days_later  # not the first file's sighting, two days earlier
+
+
+def test_a_file_that_cannot_be_read_is_reported_not_waited_for(deployment, monkeypatch):
+    box = inbox(deployment)
+    locked = make_submission(deployment, "DT_TG", "2025-Q1", box / "khoa.xlsx")
+    make_submission(deployment, "NV_VP", "2025-Q1", box / "mo.xlsx")
+    real_open = os.open
+
+    def no_permission(path, flags, *args):  # what a share gives an account without read access
+        if os.fsdecode(path) == str(locked):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", no_permission)
+    report = api.collect(deployment, now=BEFORE_DEADLINE)
+    monkeypatch.undo()
+    assert [(r.name, r.status) for r in report.results] == [("mo.xlsx", "accepted")]
+    assert report.waiting == [] and "không có quyền đọc" in dict(report.skipped)["khoa.xlsx"]
+    assert locked.exists()
+
+
+def test_temporary_files_of_a_killed_feedback_write_are_swept(deployment):
+    folder = deployment.settings.path("feedback") / "2025-Q1"
+    folder.mkdir(parents=True)
+    (folder / ".tmp-x1.xlsx").write_bytes(b"half")
+    api.collect(deployment, now=BEFORE_DEADLINE)
+    assert list(folder.iterdir()) == []

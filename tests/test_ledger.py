@@ -180,3 +180,9 @@ def test_a_late_arriving_older_file_does_not_replace_the_newer_one(tmp_path):
     chain = table(path, "SELECT file_id, superseded_by FROM submissions ORDER BY id")
     ids = {file_id: sub_id for sub_id, (file_id, _) in enumerate(chain, start=1)}
     assert chain == [(1, ids[2]), (2, None), (3, ids[2])]
+
+
+def test_a_ledger_that_cannot_be_created_says_so(tmp_path):
+    (tmp_path / "not-a-folder").write_bytes(b"")
+    with pytest.raises(LedgerError, match=r"Không ghi được sổ theo dõi.*quyền ghi"):
+        Ledger(tmp_path / "not-a-folder" / "ledger.sqlite")

@@ -26,7 +26,7 @@ from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from baocao.errors import StoreError
-from baocao.files import TEMP_PREFIX, create_temp
+from baocao.files import TEMP_PREFIX, create_temp, sweep_temporary
 from baocao.names import ascii_slug
 
 CHUNK = 1 << 20
@@ -210,15 +210,7 @@ class Archive:
 
     def sweep(self) -> list[Path]:
         """Remove the temporary copies a killed run left in the day folders; return them."""
-        swept = []
-        for folder in self._days():
-            for leftover in folder.glob(TEMP_PREFIX + "*"):
-                try:
-                    leftover.unlink()
-                    swept.append(leftover)
-                except OSError:
-                    continue
-        return swept
+        return [p for folder in self._days() for p in sweep_temporary(folder)]
 
     def has_files(self) -> bool:
         """True when any day folder holds an archived copy (cheap: stops at the first)."""

@@ -126,10 +126,19 @@ def _reopening_from_row(row: sqlite3.Row) -> Reopening:
 
 
 def damaged(path: Path, exc: BaseException) -> StoreError:
-    """The coordinator's message for a ledger SQLite cannot use (damaged, locked, not a database)."""
-    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+    """The coordinator's message for a ledger that cannot be used: locked for too long, not
+    writable (folder, permissions, full disk), or damaged / not a database."""
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
         return LedgerError(
             f"Sổ theo dõi {path} đang bị một tiến trình khác giữ quá lâu ({exc}); hãy chạy lại sau"
+        )
+    if isinstance(exc, OSError) or any(
+        word in text for word in ("unable to open", "readonly", "read-only", "disk is full", "disk i/o")
+    ):
+        return LedgerError(
+            f"Không ghi được sổ theo dõi {path} ({exc}); hãy kiểm tra thư mục của sổ có tồn tại, "
+            "tài khoản chạy baocao có quyền ghi và đĩa còn chỗ trống"
         )
     return LedgerError(
         f"Sổ theo dõi {path} bị hỏng hoặc không phải sổ của baocao ({exc}). Hãy khôi phục tệp từ "
@@ -147,7 +156,10 @@ class Ledger:
 
     def __init__(self, path: str | Path, timeout: float = 30.0):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise damaged(self.path, exc) from None
         try:
             self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self.db.row_factory = sqlite3.Row
