@@ -38,6 +38,7 @@ from baocao.intake.folder import archive_name, copy_and_hash, file_hash, inbox_k
 from baocao.judge.reader import ReaderPool, ReadLimits
 from baocao.judge.validate import Context, Outcome, validate
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
+from baocao.names import inside
 from baocao.spec.deployment import Deployment
 from baocao.store.ledger import Ledger
 from baocao.workbook.feedback import FeedbackJob, FeedbackWriter
@@ -372,10 +373,14 @@ class _Run:
 
     def feedback_job(self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome) -> FeedbackJob:
         """What it takes to write the marked-up workbook for a file with issues."""
-        folder = self.dep.settings.path("feedback") / (outcome.period or "khong-ro-ky")
         stamp = rec.received_at.astimezone(self.dep.settings.timezone).strftime("%Y%m%d-%H%M%S")
+        # the unit code and period come from cells the unit typed: made safe, kept in the folder
         who = f"{outcome.unit or 'khong-ro-don-vi'}_{outcome.period or 'khong-ro-ky'}"
-        name = f"{who}_{stamp}_{rec.sha256[:8]}_phan-hoi.xlsx"
+        out = inside(
+            self.dep.settings.path("feedback"),
+            outcome.period or "khong-ro-ky",
+            f"{who}_{stamp}_{rec.sha256[:8]}_phan-hoi.xlsx",
+        )
         verdict = "BỊ TRẢ LẠI" if not outcome.accepted else "ĐÃ TIẾP NHẬN (có lưu ý)"
         title = f"Kết quả kiểm tra tệp '{rec.original_name}': {verdict}"
         source = self.archive / rec.archive_path
@@ -390,7 +395,7 @@ class _Run:
                     rebuild = (template_context(self.dep, unit, period), form)
             except Exception:  # feedback is a courtesy; the verdict stands without it
                 rebuild = None
-        return FeedbackJob(rec.original_name, source, raw, outcome.issues, folder / name, title, rebuild)
+        return FeedbackJob(rec.original_name, source, raw, outcome.issues, out, title, rebuild)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

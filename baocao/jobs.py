@@ -30,6 +30,7 @@ from baocao.consolidate import consolidate
 from baocao.errors import BaocaoError, DeliveryError, LockedError
 from baocao.files import write_if_changed
 from baocao.intake.folder import scan_inbox
+from baocao.names import inside
 from baocao.notify import mail
 from baocao.report.status import UnitStatus, counts, period_status
 from baocao.spec.deployment import Deployment
@@ -289,7 +290,7 @@ class _Job:
             name = f"{created:%Y%m%d}-{row['kind']}-{row['unit'] or 'all'}-{mail.key_hash(key)[:8]}.eml"
             try:
                 result = mail.send_raw(
-                    bytes(row["body"]), (row["recipient"],), settings.mail, outbox=outbox / name
+                    bytes(row["body"]), (row["recipient"],), settings.mail, outbox=inside(outbox, name)
                 )
             except DeliveryError as exc:
                 self.ledger.message_failed(key, str(exc))

@@ -24,7 +24,7 @@ from pathlib import Path
 import xlsxwriter
 
 from baocao.a1 import sheet_ref
-from baocao.names import ascii_slug
+from baocao.names import ascii_slug, inside, safe_name
 from baocao.spec.deployment import Deployment
 from baocao.spec.form import FIRST_BODY_ROW, LABEL_COLUMN, MEASURE_COLUMN, VALUE_COLUMN, Field, Form
 from baocao.spec.identity import signature
@@ -53,7 +53,7 @@ class TemplateContext:
 
 def template_filename(unit: Unit, period: Period) -> str:
     """ASCII, unit code first, no spaces: ``LD_KHTC_2025-Q1_phong-ke-hoach-tai-chinh.xlsx``."""
-    return f"{unit.code}_{period.code}_{ascii_slug(unit.name)}.xlsx"
+    return safe_name(f"{unit.code}_{period.code}_{ascii_slug(unit.name)}.xlsx")
 
 
 def prefill_values(form: Form, ctx: TemplateContext) -> dict[str, str]:
@@ -357,4 +357,4 @@ def template_context(dep: Deployment, unit: Unit, period: Period) -> TemplateCon
 
 def template_path(dep: Deployment, unit: Unit, period: Period) -> Path:
     """Where the template of ``unit`` for ``period`` is kept: ``<templates>/<period>/<file name>``."""
-    return dep.settings.path("templates") / period.code / template_filename(unit, period)
+    return inside(dep.settings.path("templates"), period.code, template_filename(unit, period))
