@@ -10,18 +10,43 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from baocao import __version__, api
 from baocao.errors import BaocaoError, ConfigError, FormSpecError, LockedError, UsageError
+from baocao.names import printable
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+
+
+_CONSOLE_LOG = logging.StreamHandler()
+_CONSOLE_LOG.setLevel(logging.WARNING)
+_CONSOLE_LOG.setFormatter(logging.Formatter("baocao: %(message)s"))
+
+
+class Shown:
+    """A text stream that shows control characters instead of sending them to the terminal.
+
+    File names and cell text reach the output (a name with an ESC sequence, a cell with ``\\r``
+    or a bidi override); ``printable`` turns them into visible ``\\uXXXX`` escapes, which keeps
+    ``--json`` output valid JSON with the same meaning.
+    """
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(printable(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def _width(text: str) -> int:
@@ -345,8 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the command line; return the exit code (streams injectable for tests)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    out = cast(TextIO, Shown(out or sys.stdout))
+    err = cast(TextIO, Shown(err or sys.stderr))
+    _CONSOLE_LOG.setStream(err)  # warnings logged during the command, shown like the rest
+    if _CONSOLE_LOG not in logging.getLogger("baocao").handlers:
+        logging.getLogger("baocao").addHandler(_CONSOLE_LOG)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -30,7 +30,7 @@ from baocao.consolidate import consolidate
 from baocao.errors import BaocaoError, DeliveryError, LockedError
 from baocao.files import write_if_changed
 from baocao.intake.folder import scan_inbox
-from baocao.names import inside
+from baocao.names import inside, printable
 from baocao.notify import mail
 from baocao.report.status import UnitStatus, counts, period_status
 from baocao.spec.deployment import Deployment
@@ -383,6 +383,14 @@ def _run_once(dep: Deployment) -> None:
     )
 
 
+class PrintableFormatter(logging.Formatter):
+    """Log lines with control characters shown, not written: a file name or a cell holding an
+    ESC sequence or ``\\r`` cannot forge or hide lines of the log (``names.printable``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 def setup_logging(dep: Deployment) -> Path:
     """Log to a rotating file in the logs folder (and keep the console quiet but for warnings)."""
     folder = dep.settings.path("logs")
@@ -394,7 +402,7 @@ def setup_logging(dep: Deployment) -> Path:
         backupCount=dep.settings.schedule.log_backups,
         encoding="utf-8",
     )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("baocao")
     root.setLevel(logging.INFO)
     if not any(isinstance(h, RotatingFileHandler) for h in root.handlers):

@@ -136,3 +136,37 @@ def test_a_path_typed_in_the_unit_cell_cannot_place_the_feedback_file(deployment
     everything = {p.resolve() for p in tmp_path.rglob("*") if p.is_file()}
     outside = {p for p in everything if not p.is_relative_to(tmp_path.resolve() / "workbooks")}
     assert {p.name for p in outside} <= {"config.toml"}
+
+
+def test_terminal_and_log_show_escape_sequences_and_carriage_returns(deployment, config_file, tmp_path):
+    import io
+    import logging
+
+    from helpers import make_submission
+
+    from baocao.cli import main
+    from baocao.jobs import setup_logging
+
+    inbox = deployment.settings.path("inbox")
+    hostile = "\x1b[2J\x1b[31mbao-cao\u202egnp.xlsx"
+    make_submission(deployment, "DT_TG", "2025-Q1", inbox / hostile, dien_thoai="09\r1234")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--config", str(config_file), "collect"], out=out, err=err) == 1
+    for text in (out.getvalue(), err.getvalue()):
+        assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
+    assert "\\u001b[2J\\u001b[31mbao-cao\\u202egnp.xlsx" in out.getvalue()
+    assert "'09\\u000d1234' không phải số điện thoại" in out.getvalue()
+    out = io.StringIO()
+    assert main(["--config", str(config_file), "status", "--period", "2025-Q1", "--json"], out=out) == 0
+    assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
+    root = logging.getLogger("baocao")
+    before = list(root.handlers)
+    log = setup_logging(deployment)
+    try:
+        logging.getLogger("baocao.collect").warning("Chưa xóa được %s", inbox / hostile)
+    finally:
+        for handler in set(root.handlers) - set(before):
+            handler.close()
+            root.removeHandler(handler)
+    written = log.read_text(encoding="utf-8")
+    assert "\x1b" not in written and "\\u001b[2J" in written
