@@ -151,7 +151,11 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     ``Outcome`` with the reader's message as its only error.
     """
     now = local_time(now, dep.settings.timezone)
-    [(_, raw)] = list(read_workbooks([Path(path)], dep.catalog.layouts(), workers=1))
+    [(_, raw)] = list(
+        read_workbooks(
+            [Path(path)], dep.catalog.layouts(), workers=1, version_field=dep.catalog.version_field
+        )
+    )
     if isinstance(raw, WorkbookError):
         return Outcome(None, None, None, {}, [Issue(Severity.ERROR, "unreadable", str(raw))])
     history: dict = {}

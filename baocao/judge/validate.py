@@ -283,7 +283,7 @@ def identify(raw: RawWorkbook, ctx: Context) -> Identity:
         issues.append(
             Issue(ERROR, "other_form", f"Tệp là biểu mẫu '{raw.meta['form_id']}', không phải '{form.id}'")
         )
-    unit_field, period_field = form.prefilled("unit.code"), form.prefilled("period.code")
+    unit_field, period_field = form.role("unit"), form.role("period")
     unit_code = _text(raw.cells[unit_field.code].value) if unit_field and unit_field.code in raw.cells else ""
     period_code = (
         _text(raw.cells[period_field.code].value) if period_field and period_field.code in raw.cells else ""
@@ -365,7 +365,9 @@ def validate(raw: RawWorkbook, ctx: Context) -> Outcome:
         value, problems = check_field(f, raw.cells.get(f.code), period, ctx.today)
         values[f.code] = value
         issues.extend(problems)
-    issues.extend(check_rules(form, raw, values, period, ctx.history, ctx.period_kinds))
+    known = ctx.registry.get(unit, ctx.registry.reference_day(period)) if unit and period else None
+    level = known.kind if known else "unit"
+    issues.extend(check_rules(form, raw, values, period, ctx.history, ctx.period_kinds, level))
     issues.sort(key=lambda i: (i.severity != ERROR,))
     return Outcome(
         unit=unit,
