@@ -28,6 +28,7 @@ from baocao.spec.periods import Period, PeriodError, parse_period
 from baocao.spec.registry import Registry
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
+IDENTITY_ERRORS = frozenset({"unknown_unit", "no_unit", "unit_edited", "period_edited", "unknown_version"})
 PHONE_RE = re.compile(r"^(0\d{9}|\+84\d{9})$")
 
 
@@ -62,6 +63,29 @@ class Outcome:
     @property
     def errors(self) -> list[Issue]:
         return [i for i in self.issues if i.severity == ERROR]
+
+    @property
+    def verdict(self) -> str:
+        """``accepted``, ``rejected`` or ``held``: a file that does not prove it is the template of
+        the unit it names never counts by itself; it waits for the coordinator (``baocao release``)."""
+        if not self.accepted:
+            return "rejected"
+        return "accepted" if self.proof.proven else "held"
+
+    @property
+    def filed_under(self) -> str | None:
+        """The unit whose record this file joins (its status, its feedback), or None.
+
+        A rejected file counts for the unit it names only when it proves the claim; otherwise
+        (unknown unit, edited unit cell, no valid signature) it is unattributed and goes back
+        to its sender only, never to the unit it claims. A held file is listed under the unit
+        it names so that the unit can be told.
+        """
+        if self.verdict == "rejected" and (
+            not self.proof.proven or any(i.code in IDENTITY_ERRORS for i in self.issues)
+        ):
+            return None
+        return self.unit
 
     @property
     def warnings(self) -> list[Issue]:
