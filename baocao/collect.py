@@ -38,7 +38,7 @@ from baocao.intake.folder import archive_name, copy_and_hash, file_hash, inbox_k
 from baocao.judge.reader import ReaderPool, ReadLimits
 from baocao.judge.validate import Context, Outcome, identify, validate
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
-from baocao.names import inside
+from baocao.names import inside, printable
 from baocao.spec.deployment import Deployment
 from baocao.spec.identity import Proof
 from baocao.store.ledger import Ledger
@@ -385,7 +385,8 @@ class _Run:
             f"{who}_{stamp}_{rec.sha256[:8]}_phan-hoi.xlsx",
         )
         verdict = "BỊ TRẢ LẠI" if not outcome.accepted else "ĐÃ TIẾP NHẬN (có lưu ý)"
-        title = f"Kết quả kiểm tra tệp '{rec.original_name}': {verdict}"
+        # the name is shown in a cell: control characters would make openpyxl refuse the workbook
+        title = f"Kết quả kiểm tra tệp '{printable(rec.original_name)}': {verdict}"
         source = self.archive / rec.archive_path
         rebuild = None
         # only a file openpyxl cannot write back (.xls, .ods) needs a fresh template; it is signed,

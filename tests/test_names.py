@@ -170,3 +170,16 @@ def test_terminal_and_log_show_escape_sequences_and_carriage_returns(deployment,
             root.removeHandler(handler)
     written = log.read_text(encoding="utf-8")
     assert "\x1b" not in written and "\\u001b[2J" in written
+
+
+def test_a_control_character_in_a_file_name_does_not_cost_the_feedback_workbook(deployment, tmp_path):
+    # the name goes into the feedback's title cell; openpyxl (.xlsm, rebuilt files) refused it
+    from helpers import make_submission
+
+    from baocao import api
+
+    made = make_submission(deployment, "DT_TG", "2025-Q1", tmp_path / "x.xlsm", dien_thoai="1")
+    deployment.settings.path("inbox").mkdir(parents=True)
+    made.rename(deployment.settings.path("inbox") / "bao\x07cao.xlsm")
+    [result] = api.collect(deployment).results
+    assert result.status == "rejected" and result.feedback is not None and result.feedback.is_file()
