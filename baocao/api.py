@@ -131,7 +131,9 @@ def status(dep: Deployment, period: str, now: datetime | None = None) -> list[Un
     with Ledger(dep.settings.path("ledger")) as ledger:
         files = ledger.files(p.code)
         current = ledger.current_submissions(p.code)
-    return period_status(p, units, files, current, dep.settings.timezone, dep.settings.inclusive_deadline)
+    levels = {u.code: dep.level_of(u, p) for u in units}
+    s = dep.settings
+    return period_status(p, units, files, current, s.timezone, s.inclusive_deadline, levels)
 
 
 def unattributed(dep: Deployment, period: str) -> list[FileRecord]:
