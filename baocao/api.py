@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from baocao.collect import CollectReport, collect, judging_context, local_time
+from baocao.collect import CollectReport, collect, judging_context, local_time, same_key
 from baocao.collect import release as release_held
 from baocao.consolidate import ConsolidationResult, consolidate
 from baocao.errors import WorkbookError
@@ -116,6 +116,8 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
     """
     p = dep.period(period)
     targets = dep.registry.reporting_units(p) if unit is None else [dep.unit(unit, p)]
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        same_key(dep, ledger)  # templates signed with another key would all be held later
     out = []
     for u in targets:
         path = template_path(dep, u, p)
