@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from baocao.collect import CollectReport, collect, local_time
+from baocao.collect import CollectReport, collect, local_time, same_key
+from baocao.collect import release as release_held
 from baocao.consolidate import ConsolidationResult, consolidate
 from baocao.errors import UsageError, WorkbookError
 from baocao.files import write_if_changed
 from baocao.jobs import DueReport, run, run_due
 from baocao.judge.reader import read_workbooks
-from baocao.judge.validate import Context, Outcome, validate
-from baocao.judging import reopen_in
+from baocao.judge.validate import Outcome, validate
+from baocao.judging import judging_context, reopen_in
 from baocao.model import FileRecord, Issue, Severity
 from baocao.rebuild import RebuildResult, rebuild
 from baocao.report.scorecard import ScorecardResult, scorecard
@@ -39,10 +40,12 @@ __all__ = [
     "collect",
     "consolidate",
     "failed",
+    "held",
     "info",
     "ledger_rebuild",
     "load_deployment",
     "locked",
+    "release",
     "reopen",
     "run",
     "run_due",
@@ -86,6 +89,7 @@ def info(dep: Deployment) -> dict:
         ],
         "units": len({u.code for u in dep.registry.units}),
         "mail": {"backend": s.mail.backend, "coordinators": list(s.mail.coordinators)},
+        "signing_key": {"source": dep.signing_key.source, "key_id": dep.signing_key.key_id},
     }
 
 
@@ -120,6 +124,8 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
     """
     p = dep.period(period)
     targets = dep.registry.reporting_units(p) if unit is None else [dep.unit(unit, p)]
+    with open_store(dep.settings) as ledger:
+        same_key(dep, ledger)  # templates signed with another key would all be held later
     out = []
     for u in targets:
         path = template_path(dep, u, p)
@@ -215,6 +221,19 @@ def ledger_rebuild(dep: Deployment, now: datetime | None = None, force: bool = F
     return rebuild(dep, now, force=force)
 
 
+def held(dep: Deployment, period: str) -> list[FileRecord]:
+    """Files of ``period`` waiting for the coordinator: they name a unit but do not prove it
+    (no valid template signature), so they replace nothing until ``release``d."""
+    p = dep.period(period)
+    with open_store(dep.settings) as ledger:
+        return ledger.files(period=p.code, status="held")
+
+
+def release(dep: Deployment, file_id: int, now: datetime | None = None) -> CollectReport:
+    """Let held file ``file_id`` in on purpose (see ``collect.release``)."""
+    return release_held(dep, file_id, now=now)
+
+
 def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     """Judge one workbook exactly as ``collect`` would, without taking it or recording anything.
 
@@ -231,10 +250,7 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     )
     if isinstance(raw, WorkbookError):
         return Outcome(None, None, None, {}, [Issue(Severity.ERROR, "unreadable", str(raw))])
-    history: dict = {}
-    unit, period = raw.meta.get("unit"), raw.meta.get("period")
-    if unit and dep.settings.path("ledger").exists():
-        with open_store(dep.settings) as ledger:
-            history = ledger.unit_history(unit, exclude_period=period)
-    context = Context(dep.catalog, dep.registry, dep.settings.period_kinds, now.date(), history)
-    return validate(raw, context)
+    if not dep.settings.path("ledger").exists():
+        return validate(raw, judging_context(dep, raw, now.date(), None))
+    with open_store(dep.settings) as ledger:
+        return validate(raw, judging_context(dep, raw, now.date(), ledger))

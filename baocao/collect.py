@@ -35,7 +35,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from baocao.errors import LockedError, StoreError
+from baocao.errors import ConfigError, LockedError, StoreError, UsageError
 from baocao.files import sweep_temporary
 from baocao.intake.base import Arrival, Changed, Intake, Refused
 from baocao.intake.folder import FolderIntake
@@ -356,6 +356,7 @@ def collect(
     lock = collect_lock(dep)
     try:
         with open_store(dep.settings) as store:
+            same_key(dep, store)
             archive = archive_of(dep.settings)
             for leftover in archive.sweep() + sweep_temporary(dep.settings.path("feedback")):
                 logger.info("Đã dọn tệp tạm dở dang của lần chạy bị ngắt: %s", leftover)
@@ -393,3 +394,43 @@ def _run(
             report.skipped += intake.skipped()
         Judge(dep, store, archive, now, report, progress).judge_all(readers)
     return report
+
+
+def same_key(dep: Deployment, store: Store) -> None:
+    """Refuse to go on with a signing key other than the one this deployment has used.
+
+    Why: the key lives outside the deployment folder, per user; a scheduled task running as
+    another account (Windows: SYSTEM), a new machine or a lost key file would otherwise make a
+    new key silently, and every template already sent to units would fail to verify (held).
+    """
+    recorded = store.claim_key(dep.signing_key.key_id)
+    if recorded is not None:
+        raise ConfigError(
+            f"Khóa ký biểu mẫu đang dùng (mã {dep.signing_key.key_id}, lấy từ {dep.signing_key.source}) "
+            f"khác khóa của sổ theo dõi này (mã {recorded}): các biểu mẫu đã phát sẽ không xác minh được. "
+            f"Hãy chạy bằng tài khoản đã tạo khóa, hoặc đặt biến môi trường BAOCAO_SECRET bằng khóa đó "
+            "(xem README, mục Khóa ký biểu mẫu)"
+        )
+
+
+def release(dep: Deployment, file_id: int, now: datetime | None = None) -> CollectReport:
+    """Let a held file in on purpose: the coordinator vouches for whose it is.
+
+    The file is judged again from its archived copy as if it proved its unit (same reader, same
+    rules, same ledger; its received time is unchanged), so it is accepted and supersedes by
+    received time like any other, or rejected if it no longer passes. Raises ``UsageError``
+    when no held file has that id, ``LockedError`` while a collect runs.
+    """
+    now = local_time(now, dep.settings.timezone)
+    lock = collect_lock(dep)
+    try:
+        with open_store(dep.settings) as store:
+            same_key(dep, store)
+            if store.vouch_for(file_id) is None:
+                raise UsageError(f"Không có tệp nào đang chờ xác minh mang số {file_id} (xem baocao status)")
+            report = CollectReport()
+            with reader_pool(dep, 1) as readers:
+                Judge(dep, store, archive_of(dep.settings), now, report).judge_all(readers)
+            return report
+    finally:
+        lock.release()

@@ -20,16 +20,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 
 from baocao.errors import StoreError, WorkbookError
 from baocao.judge.reader import ReaderPool
-from baocao.judge.validate import Context, Outcome, validate
+from baocao.judge.validate import Context, Outcome, identify, validate
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
+from baocao.names import inside, printable
 from baocao.spec.deployment import Deployment
+from baocao.spec.identity import Proof
 from baocao.spec.periods import PeriodError
 from baocao.store.archive import Archive
 from baocao.store.base import Store
@@ -49,7 +51,7 @@ class FileResult:
     """What happened to one arrival in this run."""
 
     name: str
-    status: str  # accepted | rejected | duplicate | locked | failed
+    status: str  # accepted | rejected | held | duplicate | locked | failed
     unit: str | None = None
     period: str | None = None
     issues: list[Issue] = field(default_factory=list)
@@ -82,12 +84,14 @@ class CollectReport:
 
     @property
     def had_problems(self) -> bool:
-        return bool(self.skipped) or any(r.status in ("rejected", "failed") for r in self.results)
+        """Something for a person to act on: a file refused, held, failed, or skipped."""
+        return bool(self.skipped) or any(r.status in ("rejected", "held", "failed") for r in self.results)
 
     def to_dict(self) -> dict:
         return {
             "accepted": self.count("accepted"),
             "rejected": self.count("rejected"),
+            "held": self.count("held"),
             "duplicate": self.count("duplicate"),
             "locked": self.count("locked"),
             "failed": self.count("failed"),
@@ -215,10 +219,10 @@ class Judge:
         if raw is None:
             outcome = Outcome(None, None, None, {}, file_issues or [])
         else:
-            outcome = validate(raw, self.context_for(rec, raw))
-        status = "accepted" if outcome.accepted else "rejected"
+            outcome = validate(raw, self.context_for(rec, raw, vouched=rec.proof == Proof.VOUCHED))
+        status, unit = outcome.verdict, outcome.filed_under
         issues = list(outcome.issues)
-        if status == "accepted" and self.closed_for(rec, outcome):
+        if status == "accepted" and self.closed_for(rec, unit, outcome.period):
             status = "locked"
             issues.append(self.locked_issue(outcome.period or ""))
         self.store.record_outcome(
@@ -226,17 +230,20 @@ class Judge:
             status=status,
             processed_at=self.now,
             issues=issues,
-            unit=outcome.unit,
+            unit=unit,
             period=outcome.period,
             form_version=outcome.form_version,
             values=outcome.values if status == "accepted" else None,
             contact=self.contact(outcome),
+            proof=outcome.proof if raw is not None else None,
+            claimed_unit=outcome.unit,
         )
         result = FileResult(
-            rec.inbox_path, status, outcome.unit, outcome.period, issues, None, rec.id, rec.received_at
+            rec.inbox_path, status, unit, outcome.period, issues, None, rec.id, rec.received_at
         )
         self.report.results.append(result)
-        if self.write_feedback and issues and raw is not None:
+        # a held file gets a notice (jobs), not a marked-up workbook
+        if self.write_feedback and issues and raw is not None and status != "held":
             self.submit_feedback(rec, raw, outcome, issues, result)
 
     def submit_feedback(
@@ -249,19 +256,19 @@ class Judge:
         except Exception:
             logger.exception("Không tạo được tệp phản hồi cho %s", rec.original_name)
 
-    def closed_for(self, rec: FileRecord, outcome: Outcome) -> bool:
+    def closed_for(self, rec: FileRecord, unit: str | None, period: str | None) -> bool:
         """True when the file must not replace the unit's accepted report: its period closed
         before the file arrived, the unit has a report in force, and no reopening lets it in
         (a reopening that does is used up by this file)."""
-        if not (outcome.unit and outcome.period):
+        if not (unit and period):
             return False
         try:
-            closes = self.dep.closes_at(self.dep.period(outcome.period))
+            closes = self.dep.closes_at(self.dep.period(period))
         except PeriodError:
             return False
-        if rec.received_at < closes or outcome.unit not in self.store.current_submissions(outcome.period):
+        if rec.received_at < closes or unit not in self.store.current_submissions(period):
             return False
-        reopening = self.store.open_reopening(outcome.period, outcome.unit)
+        reopening = self.store.open_reopening(period, unit)
         if reopening is None:
             return True
         self.store.use_reopening(reopening.id, rec.saved_id)
@@ -284,35 +291,31 @@ class Judge:
         value = outcome.values.get(field.code) if field else None
         return value if isinstance(value, str) and value else None
 
-    def context_for(self, rec: FileRecord, raw: RawWorkbook) -> Context:
-        unit_field = self.dep.form.role("unit")
-        cell = raw.cells.get(unit_field.code) if unit_field else None
-        unit = raw.meta.get("unit") or (str(cell.value) if cell and cell.value else None)
-        period = raw.meta.get("period")
-        history = self.store.unit_history(unit, exclude_period=period) if unit else {}
-        return Context(
-            catalog=self.dep.catalog,
-            registry=self.dep.registry,
-            period_kinds=self.dep.settings.period_kinds,
-            today=self.today(rec).astimezone(self.dep.settings.timezone).date(),
-            history=history,
-        )
+    def context_for(self, rec: FileRecord, raw: RawWorkbook, vouched: bool = False) -> Context:
+        today = self.today(rec).astimezone(self.dep.settings.timezone).date()
+        return judging_context(self.dep, raw, today, self.store, vouched)
 
     def feedback_job(
         self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome, issues: list[Issue]
     ) -> FeedbackJob:
         """What it takes to write the marked-up workbook for a file with issues."""
-        tz = self.dep.settings.timezone
-        folder = self.dep.settings.path("feedback") / (outcome.period or "khong-ro-ky")
-        stamp = rec.received_at.astimezone(tz).strftime("%Y%m%d-%H%M%S")
+        stamp = rec.received_at.astimezone(self.dep.settings.timezone).strftime("%Y%m%d-%H%M%S")
+        # the unit code and period come from cells the unit typed: made safe, kept in the folder
         who = f"{outcome.unit or 'khong-ro-don-vi'}_{outcome.period or 'khong-ro-ky'}"
-        name = f"{who}_{stamp}_{rec.sha256[:8]}_phan-hoi.xlsx"
+        out = inside(
+            self.dep.settings.path("feedback"),
+            outcome.period or "khong-ro-ky",
+            f"{who}_{stamp}_{rec.sha256[:8]}_phan-hoi.xlsx",
+        )
         verdict = "BỊ TRẢ LẠI" if not outcome.accepted else "ĐÃ TIẾP NHẬN (có lưu ý)"
-        title = f"Kết quả kiểm tra tệp '{rec.original_name}': {verdict}"
+        # the name is shown in a cell: control characters would make openpyxl refuse the workbook
+        title = f"Kết quả kiểm tra tệp '{printable(rec.original_name)}': {verdict}"
         source = self.archive.path(rec.archive_path)
         rebuild = None
-        # only a file openpyxl cannot write back (.xls, .ods) needs a fresh template
-        if outcome.unit and outcome.period and source.suffix.lower() not in (".xlsx", ".xlsm"):
+        # only a file openpyxl cannot write back (.xls, .ods) needs a fresh template; it is signed,
+        # so only a file that proved whose it is gets one (else it would mint signed templates)
+        proven = outcome.proof.proven and outcome.filed_under is not None
+        if proven and outcome.unit and outcome.period and source.suffix.lower() not in (".xlsx", ".xlsm"):
             try:
                 period = self.dep.period(outcome.period)
                 unit = self.dep.registry.get(outcome.unit, self.dep.registry.reference_day(period))
@@ -321,7 +324,30 @@ class Judge:
                     rebuild = (template_context(self.dep, unit, period), form)
             except Exception:  # feedback is a courtesy; the verdict stands without it
                 rebuild = None
-        return FeedbackJob(rec.original_name, source, raw, issues, folder / name, title, rebuild)
+        return FeedbackJob(rec.original_name, source, raw, issues, out, title, rebuild)
+
+
+def judging_context(
+    dep: Deployment, raw: RawWorkbook, today: date, store: Store | None, vouched: bool = False
+) -> Context:
+    """What validation needs for ``raw`` (``collect`` and ``check`` alike).
+
+    The unit's earlier reports (``history``, from ``store``) only when the file proves it is that
+    unit's: warnings quote them, and a forged file must not read another unit's figures.
+    """
+    ctx = Context(
+        catalog=dep.catalog,
+        registry=dep.registry,
+        period_kinds=dep.settings.period_kinds,
+        today=today,
+        key=dep.signing_key,
+        vouched=vouched,
+    )
+    who = identify(raw, ctx)
+    if store is None or not (who.proof.proven and who.unit):
+        return ctx
+    period = who.period.code if who.period else None
+    return replace(ctx, history=store.unit_history(who.unit, exclude_period=period))
 
 
 def reopen_in(store: Store, period: str, unit: str, at: datetime) -> FileRecord | None:

@@ -119,8 +119,9 @@ class RawWorkbook:
 # What a file turned out to be. ``archived``: taken, not judged yet; ``container``: an e-mail
 # (or other envelope) kept as received, its attachments recorded as files of their own;
 # ``locked``: judged, but its period was closed (final summary) and it supersedes nothing;
-# ``failed``: the program failed on it (a bug or a broken disk), kept for the coordinator.
-FILE_STATUSES = ("archived", "accepted", "rejected", "duplicate", "locked", "failed", "container")
+# ``failed``: the program failed on it (a bug or a broken disk), kept for the coordinator;
+# ``held``: it names a unit without proving it (template signature), waiting for the coordinator.
+FILE_STATUSES = ("archived", "accepted", "rejected", "duplicate", "held", "locked", "failed", "container")
 
 
 @dataclass
@@ -156,6 +157,25 @@ class FileRecord:
     sender: str | None = None
     parent_id: int | None = None
     arrival_key: str | None = None
+    proof: str | None = None  # what the file proved about its unit (``spec.identity.Proof``)
+    claimed_unit: str | None = None  # the unit it named, even when it is filed under none
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file_id": self.id,
+            "name": self.original_name,
+            "inbox_path": self.inbox_path,
+            "received_at": self.received_at.isoformat(),
+            "status": self.status,
+            "unit": self.unit,
+            "claimed_unit": self.claimed_unit,
+            "period": self.period,
+            "proof": self.proof,
+            "contact": self.contact,
+            "source": self.source,
+            "sender": self.sender,
+            "issues": [i.to_dict() for i in self.issues],
+        }
 
     @property
     def errors(self) -> list[Issue]:

@@ -54,11 +54,11 @@ class RebuildResult:
 
 
 def _usable(dep: Deployment, path: Path) -> bool:
-    """True when ``path`` is a ledger that opens and reads (nothing to rebuild then)."""
+    """True when ``path`` is a ledger that opens, reads and records files (an empty one has
+    nothing a rebuild would lose but its message log)."""
     try:
         with open_store(dep.settings, location=path) as store:
-            store.files(status="archived")
-        return True
+            return bool(store.files())
     except LedgerError:
         return False
 
@@ -66,7 +66,7 @@ def _usable(dep: Deployment, path: Path) -> bool:
 def rebuild(dep: Deployment, now: datetime | None = None, *, force: bool = False) -> RebuildResult:
     """Rebuild the ledger of ``dep`` from its archive (see the module docstring).
 
-    Refuses (``UsageError``) when the ledger still opens and reads, unless ``force``; holds the
+    Refuses (``UsageError``) when the ledger still opens and records files, unless ``force``; holds the
     collect lock (``LockedError`` when a collect is running).
     """
     now = local_time(now, dep.settings.timezone)
@@ -103,6 +103,7 @@ def rebuild(dep: Deployment, now: datetime | None = None, *, force: bool = False
 
 def _refill(dep: Deployment, store: Store, archive: Archive, now: datetime, result: RebuildResult) -> None:
     report = CollectReport()
+    store.claim_key(dep.signing_key.key_id)  # the files are judged with this key
     entries = archive.entries()
     intake = ArchiveIntake(archive, entries)
     _Taker(store, archive, report, limit=2**62).take_all(intake, intake.arrivals())

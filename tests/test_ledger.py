@@ -17,6 +17,7 @@ from baocao.store.ledger import Ledger, LedgerError
 from baocao.store.migrations import MIGRATIONS
 
 V1 = Path(__file__).parent / "fixtures" / "ledger" / "v1-schema-made-by-4d4e826.sql"
+V2 = Path(__file__).parent / "fixtures" / "ledger" / "v2-identity-made-by-d2424e0.sql"
 
 
 def v1_ledger(path: Path) -> Path:
@@ -70,6 +71,24 @@ def test_a_ledger_made_by_the_first_release_upgrades_in_place(tmp_path):
     with Ledger(path) as ledger:  # the old CHECK on status is gone: new outcomes can be stored
         ledger.record_outcome(2, status="failed", processed_at=BEFORE_DEADLINE, issues=[])
         assert ledger.files(status="failed")[0].id == 2
+        assert ledger.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        with pytest.raises(sqlite3.IntegrityError):  # links survived: a submission points to it
+            ledger.db.execute("DELETE FROM files WHERE id=1")
+
+
+def test_a_ledger_made_by_the_identity_release_upgrades_in_place(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(V2.read_text(encoding="utf-8"))
+    db.close()
+    with Ledger(path) as ledger:
+        accepted, held = ledger.files()
+        assert (accepted.status, accepted.proof, accepted.claimed_unit) == ("accepted", "signed", "DT_TG")
+        assert (held.status, held.proof, held.issues[0].code) == ("held", "unsigned", "unverified_identity")
+        assert ledger.current_submissions("2025-Q1")["DT_TG"].values == {"x": 1}
+        assert ledger.claim_key("k-1234") is None and ledger.claim_key("k-9999") == "k-1234"
+    tables = {r[0] for r in table(path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "deployment" not in tables and table(path, "PRAGMA foreign_key_check") == []
 
 
 def test_a_ledger_from_a_newer_baocao_is_refused(tmp_path):

@@ -72,8 +72,9 @@ def test_a_lost_ledger_stops_collect_and_is_rebuilt_from_the_archive(tmp_path):
     expected = snapshot(dep)
     assert expected["values"]["DT_TG"]["tin_bai_cong_ttdt"] == 34
 
+    new = make_submission(dep, "DT_VP", "2025-Q1", tmp_path / "moi.xlsx")
     remove_ledger(dep)
-    make_submission(dep, "DT_VP", "2025-Q1", box / "moi.xlsx")
+    new.rename(box / "moi.xlsx")
     with pytest.raises(StoreError, match="ledger rebuild"):
         api.collect(dep, now=CLOSES + timedelta(days=4))
     for command in (["collect"], ["run-due"], ["status", "--period", "2025-Q1"]):

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from baocao.errors import StoreError
 from baocao.files import TEMP_PREFIX, create_temp, sweep_temporary
-from baocao.names import ascii_slug
+from baocao.names import ascii_slug, safe_name
 
 CHUNK = 1 << 20
 JOURNAL = "nhat-ky.jsonl"
@@ -79,9 +79,9 @@ class Entry:
 
 def archive_name(sha256: str, original: str) -> str:
     """``<hash12>_<ascii name>``: unique by content, still recognisable by a person."""
-    stem, suffix = os.path.splitext(os.path.basename(original))
+    stem, suffix = os.path.splitext(original.replace("\\", "/").rsplit("/", 1)[-1])
     suffix = suffix.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,5}", suffix) else ""
-    return f"{sha256[:12]}_{ascii_slug(stem, 60)}{suffix}"
+    return safe_name(f"{sha256[:12]}_{ascii_slug(stem, 60)}{suffix}")
 
 
 def file_hash(path: Path) -> str:

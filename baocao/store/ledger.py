@@ -38,6 +38,7 @@ from baocao.model import (
 from baocao.store.migrations import NewerSchema, migrate
 
 REBUILT_AT = "rebuilt_at"  # state key: outcomes recorded before it came from a rebuild
+SIGNING_KEY = "signing_key_id"  # state key: the public id of the key templates are signed with
 
 
 class LedgerError(StoreError):
@@ -82,6 +83,8 @@ def _file_from_row(row: sqlite3.Row) -> FileRecord:
         sender=row["sender"],
         parent_id=row["parent_id"],
         arrival_key=row["arrival_key"],
+        proof=row["proof"],
+        claimed_unit=row["claimed_unit"],
     )
 
 
@@ -223,6 +226,17 @@ class Ledger:
     def set_state(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
 
+    def claim_key(self, key_id: str) -> str | None:
+        """Remember the signing key this ledger's templates are checked with (its public id).
+
+        Returns None when ``key_id`` is that key (or the first), else the id already recorded:
+        a run with another key would hold every file signed with the first one.
+        """
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO state VALUES (?, ?)", (SIGNING_KEY, key_id))
+            recorded = self.state(SIGNING_KEY)
+        return None if recorded == key_id else recorded
+
     # --- sightings --------------------------------------------------------------------------
 
     def sightings(self) -> dict[str, Sighting]:
@@ -347,7 +361,8 @@ class Ledger:
         )
 
     def unattributed(self, since: datetime) -> list[FileRecord]:
-        """Rejected files received since ``since`` that name no unit (unreadable, not a form…)."""
+        """Rejected files received since ``since`` tied to no unit: unreadable, not a form, or
+        claiming a unit without proof (``claimed_unit``): they count for nobody."""
         return self._files(
             "WHERE status='rejected' AND unit IS NULL AND received_at >= ? ORDER BY id", (since.isoformat(),)
         )
@@ -355,6 +370,17 @@ class Ledger:
     def requeue(self, file_id: int) -> None:
         """Put a judged file back to 'archived' so that the next collect judges it again."""
         self.db.execute("UPDATE files SET status='archived' WHERE id=?", (file_id,))
+
+    def vouch_for(self, file_id: int) -> FileRecord | None:
+        """A held file the coordinator vouches for: due to be judged again as proven.
+
+        Returns the file, or None if no held file has that id (nothing is changed then).
+        """
+        with self.transaction():
+            changed = self.db.execute(
+                "UPDATE files SET status='archived', proof='vouched' WHERE id=? AND status='held'", (file_id,)
+            ).rowcount
+        return self._files("WHERE id=?", (file_id,))[0] if changed else None
 
     def _files(self, where: str, params: tuple = ()) -> list[FileRecord]:
         return [_file_from_row(r) for r in self.db.execute(f"SELECT * FROM files {where}", params)]
@@ -374,6 +400,8 @@ class Ledger:
         values: dict[str, object] | None = None,
         feedback_path: str | None = None,
         contact: str | None = None,
+        proof: str | None = None,
+        claimed_unit: str | None = None,
     ) -> int | None:
         """Store the judgement of a file, and its values if accepted (superseding older ones).
 
@@ -385,7 +413,7 @@ class Ledger:
         with self.transaction():
             self.db.execute(
                 """UPDATE files SET status=?, processed_at=?, issues=?, unit=?, period=?,
-                       form_version=?, feedback_path=?, contact=? WHERE id=?""",
+                       form_version=?, feedback_path=?, contact=?, proof=?, claimed_unit=? WHERE id=?""",
                 (
                     status,
                     processed_at.isoformat(),
@@ -395,6 +423,8 @@ class Ledger:
                     form_version,
                     feedback_path,
                     contact,
+                    proof,
+                    claimed_unit,
                     file_id,
                 ),
             )
@@ -528,16 +558,18 @@ class Ledger:
         return [_message_from_row(r) for r in rows]
 
     def files_without_feedback(self, since: datetime) -> list[FileRecord]:
-        """Files judged since ``since`` with issues, tied to a unit, with no feedback planned yet.
+        """Files judged since ``since`` with issues and someone to tell, with no message planned yet.
 
-        ``since`` keeps a scheduler started on an old ledger from mailing stale feedback; files
-        judged by a ``ledger rebuild`` are never mailed again (the units had their feedback).
+        Someone to tell: the unit the file is filed under, or (unattributed) the contact address
+        typed in it. ``since`` keeps a scheduler started on an old ledger from mailing stale
+        feedback; files judged by a ``ledger rebuild`` are never mailed again (the units had theirs).
         """
         rebuilt = self.state(REBUILT_AT) or ""
         return self._files(
-            """f WHERE status IN ('accepted','rejected') AND issues != '[]'
-                   AND unit IS NOT NULL AND processed_at >= ? AND processed_at > ?
-                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id)
+            """f WHERE status IN ('accepted','rejected','held') AND issues != '[]'
+                   AND (unit IS NOT NULL OR contact IS NOT NULL) AND processed_at >= ? AND processed_at > ?
+                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id AND m.kind =
+                       CASE f.status WHEN 'held' THEN 'held' ELSE 'feedback' END)
                ORDER BY id""",
             (since.isoformat(), rebuilt),
         )

@@ -11,6 +11,7 @@ Steps execute statements one at a time: no SQL is split on ';'.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,13 +123,16 @@ def m002_file_status_checked_in_code(db: sqlite3.Connection) -> None:
 
     Why: every new outcome (locked, failed, container, held…) would otherwise need another
     table rebuild; the allowed values live in ``model.FILE_STATUSES`` and the store checks them.
+    The rebuild keeps whatever columns the table has (a ledger of the identity release, schema
+    version 2, also has ``proof`` and ``claimed_unit``).
     """
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='files'").fetchone()[0]
+    unchecked = re.sub(r"\s+CHECK\s*\(status IN \([^)]*\)\)", "", sql)
+    columns = ", ".join(r[1] for r in db.execute("PRAGMA table_info(files)"))
     _run(
         db,
-        _FILES_V1.replace("files (", "files_new (").replace(
-            " CHECK (status IN ('archived','accepted','rejected','duplicate'))", ""
-        ),
-        "INSERT INTO files_new SELECT * FROM files",
+        re.sub(r"^CREATE TABLE\s+\"?files\"?", "CREATE TABLE files_new", unchecked),
+        f"INSERT INTO files_new ({columns}) SELECT {columns} FROM files",
         "DROP TABLE files",
         "ALTER TABLE files_new RENAME TO files",
         *_FILES_INDEXES,
@@ -176,6 +180,25 @@ def m006_reopenings(db: sqlite3.Connection) -> None:
         )""",
         "CREATE INDEX reopenings_period_unit ON reopenings(period, unit)",
     )
+
+
+@migration
+def m007_file_identity(db: sqlite3.Connection) -> None:
+    """What a file proved about its unit (``proof``) and the unit it named (``claimed_unit``);
+    the signing key's id moves from the identity release's ``deployment`` table into ``state``."""
+    _add_column(db, "files", "proof TEXT")
+    _add_column(db, "files", "claimed_unit TEXT")
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='deployment'").fetchone():
+        db.execute(
+            "INSERT OR IGNORE INTO state SELECT 'signing_key_id', value FROM deployment WHERE key='key_id'"
+        )
+        db.execute("DROP TABLE deployment")
+
+
+def _add_column(db: sqlite3.Connection, table: str, definition: str) -> None:
+    """``ALTER TABLE … ADD COLUMN`` unless a ledger of the identity release already has it."""
+    if definition.split()[0] not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
 
 
 class NewerSchema(Exception):
