@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from conftest import write_config
 
 from baocao import api
 from baocao.model import FileRecord, Submission
@@ -211,3 +213,16 @@ def die(code: int) -> None:
 def slow_feedback(job) -> Path:
     time.sleep(120)
     return job.out
+
+
+def deployment_with(folder: Path, **collect: object) -> api.Deployment:
+    """The test deployment in ``folder`` with these ``[collect]`` settings changed or added."""
+    config = write_config(folder)
+    text = config.read_text(encoding="utf-8")
+    for key, value in collect.items():
+        line = f"{key} = {value}"
+        text, found = re.subn(rf"^{key} = .*$", line, text, flags=re.M)
+        if not found:
+            text = text.replace("[collect]\n", f"[collect]\n{line}\n", 1)
+    config.write_text(text, encoding="utf-8")
+    return api.load_deployment(config)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import REPO, write_config
+from conftest import REPO
 from filelock import FileLock
 from helpers import (
     BEFORE_DEADLINE,
@@ -23,6 +23,7 @@ from helpers import (
     by_name,
     collect_command,
     current,
+    deployment_with,
     hostile_files,
     inbox,
     make_submission,
@@ -148,12 +149,7 @@ def test_identical_file_again_is_a_duplicate(deployment):
 
 
 def test_a_file_still_being_copied_is_left_for_the_next_run(tmp_path):
-    config = write_config(tmp_path)
-    config.write_text(
-        config.read_text(encoding="utf-8").replace("stable_seconds = 0", "stable_seconds = 1"),
-        encoding="utf-8",
-    )
-    dep = api.load_deployment(config)
+    dep = deployment_with(tmp_path, stable_seconds=1)
     source = make_submission(dep, "DT_TG", "2025-Q1", tmp_path / "src.xlsx").read_bytes()
     target = inbox(dep) / "dang-chep.xlsx"
     stop = threading.Event()
@@ -276,11 +272,7 @@ def test_unjudged_files_from_an_interrupted_run_are_judged_next_time(deployment)
 
 
 def test_with_two_workers_every_feedback_workbook_is_written_and_recorded(tmp_path):
-    config = write_config(tmp_path)
-    config.write_text(
-        config.read_text(encoding="utf-8").replace("workers = 1", "workers = 2"), encoding="utf-8"
-    )
-    dep = api.load_deployment(config)
+    dep = deployment_with(tmp_path, workers=2)
     box = inbox(dep)
     make_submission(dep, "DT_TG", "2025-Q1", box / "loi.xlsx", luot_du_thi=5, cuoc_thi=0)
     make_submission(dep, "NV_VP", "2025-Q1", box / "canh-bao.xlsx", co_ke_hoach="Không")

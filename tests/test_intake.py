@@ -9,8 +9,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import write_config
-from helpers import BEFORE_DEADLINE, TZ, by_name, current, inbox, make_submission, stored_files, undeletable
+from helpers import (
+    BEFORE_DEADLINE,
+    TZ,
+    by_name,
+    current,
+    deployment_with,
+    inbox,
+    make_submission,
+    stored_files,
+    undeletable,
+)
 
 from baocao import api
 from baocao.intake.folder import FolderIntake, display_name, received_time
@@ -135,12 +144,7 @@ def test_links_fifos_and_folders_elsewhere_are_refused_before_they_are_opened(de
 
 
 def test_a_file_over_the_size_limit_is_refused_before_copying_and_recorded_once(tmp_path):
-    config = write_config(tmp_path)
-    config.write_text(
-        config.read_text(encoding="utf-8").replace("workers = 1", "workers = 1\nmax_file_mb = 1"),
-        encoding="utf-8",
-    )
-    dep = api.load_deployment(config)
+    dep = deployment_with(tmp_path, max_file_mb=1)
     big = inbox(dep) / "to.xlsx"
     big.write_bytes(os.urandom(3 * 2**20))
     [result] = api.collect(dep, now=BEFORE_DEADLINE).results

@@ -8,7 +8,9 @@ the clerk still gets the same marked cells.
 Two ways to write it: ``xlsxpatch`` edits the package's XML (~2 ms), used for every
 .xlsx it understands; openpyxl (load, mark, save: ~40 ms) for everything else, i.e. .xlsm,
 rebuilt templates, sheets that already carry comments and the odd structures listed in
-``xlsxpatch``. Both give the same marks and the same issues sheet.
+``xlsxpatch``. Both give the same marks and the same issues sheet. Which route a workbook
+takes, and the time and memory it may use, is ``feedback_writer``'s business; a workbook that
+cannot be marked up within those bounds gets ``write_issues_only``.
 """
 
 from __future__ import annotations
