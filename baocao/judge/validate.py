@@ -24,7 +24,7 @@ from baocao.model import Issue, RawCell, RawWorkbook, Severity, cell_issue
 from baocao.spec.config import EMAIL_RE
 from baocao.spec.form import Field, Form, FormCatalog
 from baocao.spec.identity import signature
-from baocao.spec.periods import Period, PeriodError, parse_period
+from baocao.spec.periods import Period, PeriodError, date_bound, parse_period
 from baocao.spec.registry import Registry
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
@@ -143,21 +143,6 @@ def to_choice(value: Any, choices: tuple[str, ...]) -> tuple[str | None, str | N
         if text.casefold() == choice.casefold():
             return choice, None
     return None, f"'{text}' không có trong danh sách; chọn một trong: {', '.join(choices)}"
-
-
-def date_bound(name: str, period: Period | None, today: date) -> date | None:
-    """The date a declarative bound (``period_start``, ``today``…) stands for."""
-    if name == "today":
-        return today
-    if period is None:
-        return None
-    return {
-        "period_start": period.start,
-        "period_end": period.end,
-        "year_start": date(period.year, 1, 1),
-        "previous_year_start": date(period.year - 1, 1, 1),
-        "year_end": date(period.year, 12, 31),
-    }[name]
 
 
 def check_field(
