@@ -25,7 +25,7 @@ from baocao.files import write_output
 from baocao.model import Submission
 from baocao.report import docx as summary_docx
 from baocao.report import xlsx as summary_xlsx
-from baocao.report.plain import render_csv, summary_data
+from baocao.report.plain import headline, render_csv, summary_data
 from baocao.report.rollup import blank_for_office, rollup_values
 from baocao.report.scorecard import Scorecard, build_scorecard
 from baocao.report.scorecard_xlsx import render_scorecard
@@ -50,6 +50,11 @@ class ConsolidationResult:
     totals: dict[str, int] = field(default_factory=dict)
     messages: tuple[str, ...] = ()
     summary: Summary | None = field(default=None, compare=False, repr=False)
+
+    def headline(self) -> list[str]:
+        """Where the period stands in a few sentences (``report.plain.headline``): for the
+        terminal and the summary e-mail, beside ``summary.headline_totals()``."""
+        return headline(self.summary) if self.summary is not None else []
 
     def to_dict(self) -> dict:
         """The summary as data (``report.plain.summary_data``), the files and the notes."""

@@ -219,7 +219,7 @@ def _results(doc, summary: Summary) -> None:
 def _totals_table(doc, summary: Summary) -> None:
     comp = next((c for c in summary.comparisons if c.comparable and c.changes is not None), None)
     heads = ["STT", "Chỉ tiêu", "Đơn vị tính", f"{summary.period.name} ({summary.counts['reported']} đơn vị)"]
-    sizes = [1.1, 7.4, 2.2, 2.4]
+    sizes = [1.2, 8.5, 2.4, 4.4]
     if comp is not None:
         n = len(comp.units_now)
         heads += [
@@ -227,7 +227,7 @@ def _totals_table(doc, summary: Summary) -> None:
             f"{comp.words.capitalize()} ({len(comp.units_then)} đơn vị)",
             "Tăng/ giảm",
         ]
-        sizes = [1.0, 5.6, 1.9, 2.1, 2.0, 2.0, 1.9]
+        sizes = [1.2, 5.2, 1.9, 2.1, 2.0, 2.0, 2.1]
     table = doc.add_table(rows=1, cols=len(heads))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -273,6 +273,7 @@ def _assessment(doc, summary: Summary) -> None:
 def _signature(doc, summary: Summary, settings: Settings) -> None:
     agency = _agency(summary, settings)[0]
     para(doc, f"Trên đây là báo cáo {lower_first(report_subject(summary))} của {agency}./.", indent=True)
+    para(doc, "", after=0)
     table = doc.add_table(rows=1, cols=2)
     no_borders(table)
     widths(table, [8.0, 8.5])

@@ -46,10 +46,10 @@ def write_overview(c: Canvas) -> None:
         }
     )
     chart.set_title({"name": "Tình hình gửi báo cáo", "name_font": {"name": FONT, "size": 12}})
-    chart.set_legend({"position": "right", "font": {"name": FONT, "size": 10}})
-    ws.insert_chart(row + 1, 1, chart, {"x_scale": 1.1, "y_scale": 1.0})
+    chart.set_legend({"none": True})  # the labels name each slice
+    ws.insert_chart(row + 1, 1, chart, {"x_offset": 10})
     if "target" in c.charts:
-        ws.insert_chart(row + 1, 3, c.charts["target"], {"x_scale": 0.95, "y_scale": 1.0})
+        ws.insert_chart(row + 1, 3, c.charts["target"], {"x_offset": 10})
     ws.set_h_pagebreaks([row])
     page(ws, landscape=True)
     ws.activate()

@@ -1,4 +1,5 @@
-"""The summary as plain data: the JSON of ``baocao consolidate --json`` and the CSV (pure).
+"""The summary as plain data: the JSON of ``baocao consolidate --json``, the CSV, and the few
+lines of text a terminal or an e-mail shows (pure).
 
 Both are renderings of one ``Summary``, like the workbook and the Word draft, so a script that
 reads the JSON sees exactly the figures a leader reads: the total of each field, the like-for-
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
+from baocao.report.cells import vn_number
 from baocao.report.compare import Comparison
 from baocao.report.summary import Summary, UnitRow
 
@@ -136,3 +138,34 @@ def render_csv(s: Summary) -> bytes:
             ]
         )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def headline(s: Summary) -> list[str]:
+    """Where the period stands in a few Vietnamese sentences: completeness, what the comparisons
+    cover (or why there is none), the targets with their coverage, values that could not be used.
+    For the terminal (``consolidate``, the demo) and the summary e-mail."""
+    out = [s.completeness]
+    for c in s.comparisons:
+        if not c.comparable:
+            out.append(c.reason)
+            continue
+        text = f"So với {c.words} ({c.period.name}): {c.coverage}"
+        left = [f"{len(c.left_out_now)} đơn vị kỳ này", f"{len(c.left_out_then)} đơn vị kỳ đó"]
+        counts = [t for t, n in zip(left, (c.left_out_now, c.left_out_then), strict=True) if n]
+        if counts:
+            text += f"; không tính {' và '.join(counts)} không có số liệu tương ứng"
+        out.append(text + ".")
+    verdicts = [*s.verdicts, *(v for b in s.blocks for v in b.verdicts)]
+    if verdicts:
+        v0 = verdicts[0]
+        judged = "; ".join(
+            f"{v.scope.name} {v.word.lower()} ({vn_number(v.value)}"
+            + (f", {v.reported}/{v.expected} đơn vị đã báo cáo" if not v.complete else "")
+            + ")"
+            for v in verdicts
+        )
+        estimates = "; số liệu gồm số ước thực hiện" if v0.estimates else ""
+        out.append(f"Chỉ tiêu {v0.label[:1].lower()}{v0.label[1:]} {v0.rule_text}{estimates}: {judged}.")
+    if s.problems:
+        out.append(f"Có {len(s.problems)} giá trị của đơn vị không dùng được (không tính vào tổng).")
+    return out
