@@ -130,22 +130,28 @@ def render_rollup(
     return render_template(summary.form, ctx), notes
 
 
+def _workbook_path(out: Path | None, default: Path, expected: str) -> Path:
+    """``out`` read as the workbook's name (``.xlsx``) or a folder for ``default``'s name."""
+    if out is None:
+        return default
+    if out.is_dir() or not out.suffix:
+        return out / default.name
+    if out.suffix.lower() == ".xlsx":
+        return out
+    raise UsageError(f"--out {out.name}: {expected}")
+
+
 def output_paths(
     dep: Deployment, summary: Summary, out: Path | None, *, docx: bool, as_submission: bool
 ) -> dict[str, Path]:
     """Where each output goes (see the module docstring); ``UsageError`` for a bad ``--out``."""
     name = f"tong-hop_{summary.period.code}_{summary.level.code}.xlsx"
-    if out is None:
-        workbook = dep.settings.path("output") / summary.period.code / name
-    elif out.is_dir() or not out.suffix:
-        workbook = out / name
-    elif out.suffix.lower() == ".xlsx":
-        workbook = out
-    else:
-        raise UsageError(
-            f"--out {out.name}: cần tên tệp bảng tổng hợp .xlsx hoặc một thư mục; CSV, dự thảo Word và "
-            "tệp gửi cấp trên được ghi cạnh bảng tổng hợp, cùng tên"
-        )
+    workbook = _workbook_path(
+        out,
+        dep.settings.path("output") / summary.period.code / name,
+        "cần tên tệp bảng tổng hợp .xlsx hoặc một thư mục; CSV, dự thảo Word và tệp gửi cấp trên "
+        "được ghi cạnh bảng tổng hợp, cùng tên",
+    )
     paths = {"xlsx": workbook, "csv": workbook.with_suffix(".csv")}
     if docx:
         paths["docx"] = workbook.with_suffix(".docx")
@@ -253,15 +259,9 @@ def scorecard(dep: Deployment, year: int, *, now: datetime, out: Path | None = N
     ``.xlsx`` name or a folder). Returns it with the path actually written (a new name if the
     file is open in Excel)."""
     settings = dep.settings
-    name = f"cham-diem_{year}.xlsx"
-    if out is None:
-        target = settings.path("output") / name
-    elif out.is_dir() or not out.suffix:
-        target = out / name
-    elif out.suffix.lower() == ".xlsx":
-        target = out
-    else:
-        raise UsageError(f"--out {out.name}: cần tên tệp .xlsx hoặc một thư mục")
+    target = _workbook_path(
+        out, settings.path("output") / f"cham-diem_{year}.xlsx", "cần tên tệp .xlsx hoặc một thư mục"
+    )
     periods = periods_of_year(year, settings.period_kinds)
     with Ledger(settings.path("ledger")) as ledger:
         files = {p.code: ledger.files(p.code) for p in periods}
