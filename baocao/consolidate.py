@@ -23,6 +23,7 @@ from pathlib import Path
 from baocao.errors import UsageError
 from baocao.files import write_output
 from baocao.model import Submission
+from baocao.names import inside
 from baocao.report import docx as summary_docx
 from baocao.report import xlsx as summary_xlsx
 from baocao.report.plain import headline, render_csv, summary_data
@@ -135,7 +136,7 @@ def _workbook_path(out: Path | None, default: Path, expected: str) -> Path:
     if out is None:
         return default
     if out.is_dir() or not out.suffix:
-        return out / default.name
+        return inside(out, default.name)
     if out.suffix.lower() == ".xlsx":
         return out
     raise UsageError(f"--out {out.name}: {expected}")
@@ -148,7 +149,7 @@ def output_paths(
     name = f"tong-hop_{summary.period.code}_{summary.level.code}.xlsx"
     workbook = _workbook_path(
         out,
-        dep.settings.path("output") / summary.period.code / name,
+        inside(dep.settings.path("output"), summary.period.code, name),
         "cần tên tệp bảng tổng hợp .xlsx hoặc một thư mục; CSV, dự thảo Word và tệp gửi cấp trên "
         "được ghi cạnh bảng tổng hợp, cùng tên",
     )
@@ -156,7 +157,7 @@ def output_paths(
     if docx:
         paths["docx"] = workbook.with_suffix(".docx")
     if as_submission:
-        paths["rollup"] = workbook.parent / template_filename(summary.level, summary.period)
+        paths["rollup"] = inside(workbook.parent, template_filename(summary.level, summary.period))
     seen: dict[str, str] = {}
     for kind, path in paths.items():
         key = str(path.resolve()).casefold()  # Windows file names ignore case
@@ -260,7 +261,7 @@ def scorecard(dep: Deployment, year: int, *, now: datetime, out: Path | None = N
     file is open in Excel)."""
     settings = dep.settings
     target = _workbook_path(
-        out, settings.path("output") / f"cham-diem_{year}.xlsx", "cần tên tệp .xlsx hoặc một thư mục"
+        out, inside(settings.path("output"), f"cham-diem_{year}.xlsx"), "cần tên tệp .xlsx hoặc một thư mục"
     )
     periods = periods_of_year(year, settings.period_kinds)
     with Ledger(settings.path("ledger")) as ledger:

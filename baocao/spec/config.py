@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from baocao.errors import ConfigError
+from baocao.names import ascii_slug
 
 PATH_KEYS = ("templates", "inbox", "archive", "feedback", "output", "ledger", "outbox", "logs")
 EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -168,6 +169,7 @@ class Settings:
     collect: CollectSettings = field(default_factory=CollectSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     imap: ImapSettings | None = None
+    key_name: str = ""  # which signing key (spec.identity); the organisation's slug by default
 
     def path(self, key: str) -> Path:
         return self.paths[key]
@@ -445,6 +447,7 @@ def load_config(path: str | Path) -> Settings:
             "timezone": _text,
             "inclusive_deadline": _bool,
             "submit_to": _text,
+            "key_name": _text,
         },
     )
     if "name" not in org:
@@ -561,4 +564,5 @@ def load_config(path: str | Path) -> Settings:
         schedule=schedule,
         collect=collect,
         report=report,
+        key_name=org.get("key_name") or ascii_slug(org["name"], 60),
     )
