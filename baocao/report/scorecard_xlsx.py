@@ -45,7 +45,7 @@ def _units_sheet(book, fmt: Formats, result: Scorecard, organisation: str, made:
     heads = ["STT", "Mã đơn vị", "Tên đơn vị", "Thuộc"] + [p.name for p in result.periods]
     heads += ["Số kỳ đã đến hạn"] + [STATUS_LABELS[k] for k in KINDS[:4]]
     heads += ["Tỷ lệ đúng hạn", "Điểm", "Xếp hạng"]
-    widths = [5, 11, 30, 26] + [13] * n + [9] * 5 + [10, 8, 8]
+    widths = [5, 11, 28, 20] + [12] * n + [8] * 5 + [9, 7, 7]
     for col, width in enumerate(widths):
         ws.set_column(col, col, width)
     last = len(heads) - 1
@@ -80,7 +80,7 @@ def _units_sheet(book, fmt: Formats, result: Scorecard, organisation: str, made:
                 ws.write_string(row, col + 5 + j, "—", fmt.center)
             else:
                 ws.write_number(row, col + 5 + j, value, style)
-        fit_row(ws, row, [(r.name, 30), (r.department_name, 26)])
+        fit_row(ws, row, [(r.name, widths[2]), (r.department_name, widths[3])])
     for text, color in (
         (STATUS_LABELS["missing"], MISSING_FILL),
         (STATUS_LABELS["rejected"], MISSING_FILL),

@@ -12,7 +12,7 @@ from baocao.report.compare import Comparison
 from baocao.report.status import STATUS_LABELS
 from baocao.report.style import A3, FONT, MISSING_FILL, WARN_FILL, Canvas, fit_row, heading, local, page
 
-STATUS_WIDTHS = (5, 11, 34, 26, 16, 12, 16, 9, 8, 50)
+STATUS_WIDTHS = (5, 11, 30, 22, 15, 12, 16, 9, 8, 40)
 
 
 def write_status(c: Canvas) -> None:
@@ -60,7 +60,9 @@ def write_status(c: Canvas) -> None:
         ws.write_number(row, 8, st.files, fmt.int)
         note = r.note if r.status.status != "missing" else ""
         ws.write_string(row, 9, note, fmt.cell)
-        fit_row(ws, row, [(r.unit.name, 34), (dept, 26), (note, 50)])
+        fit_row(
+            ws, row, [(r.unit.name, STATUS_WIDTHS[2]), (dept, STATUS_WIDTHS[3]), (note, STATUS_WIDTHS[9])]
+        )
         row += 1
     for status, color in (("missing", MISSING_FILL), ("rejected", MISSING_FILL), ("late", WARN_FILL)):
         label = STATUS_LABELS[status]
@@ -173,12 +175,14 @@ def write_comparison(c: Canvas) -> None:
     ws.merge_range(row, 0, row, last, method, fmt.italic)
     fit_row(ws, row, [(method, sum(COMPARE_WIDTHS))])
     row += 2
+    heads: list[int] = []
     for comp in s.comparisons:
-        row = _comparison_block(c, ws, row, comp, last)
-    page(ws, landscape=True)
+        row = _comparison_block(c, ws, row, comp, last, heads)
+    page(ws, landscape=True, repeat=(heads[0], heads[0]) if heads else None)
 
 
-def _comparison_block(c: Canvas, ws, row: int, comp: Comparison, last: int) -> int:
+def _comparison_block(c: Canvas, ws, row: int, comp: Comparison, last: int, heads: list[int]) -> int:
+    """One comparison: who is compared, the table, the chart; ``heads`` gets its heading row."""
     s, fmt = c.summary, c.fmt
     ws.merge_range(row, 0, row, last, f"So với {comp.words} ({comp.period.name})", fmt.bold)
     row += 1
@@ -208,7 +212,7 @@ def _comparison_block(c: Canvas, ws, row: int, comp: Comparison, last: int) -> i
         fit_row(ws, row, [(text, sum(COMPARE_WIDTHS))])
         row += 1
     n = len(comp.units_now)
-    heads = (
+    titles = (
         "STT",
         "Chỉ tiêu",
         "Đơn vị tính",
@@ -217,9 +221,10 @@ def _comparison_block(c: Canvas, ws, row: int, comp: Comparison, last: int) -> i
         "Tăng (+)/ giảm (−)",
         "Tỷ lệ tăng/ giảm",
     )
-    for col, text in enumerate(heads):
+    for col, text in enumerate(titles):
         ws.write_string(row, col, text, fmt.head)
-    fit_row(ws, row, list(zip(heads, COMPARE_WIDTHS, strict=True)), bold=True)
+    fit_row(ws, row, list(zip(titles, COMPARE_WIDTHS, strict=True)), bold=True)
+    heads.append(row)
     first = row + 1
     for number, f in c.numbered_fields():
         row += 1
