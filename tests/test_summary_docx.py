@@ -115,6 +115,9 @@ def test_opening_items_table_and_signature(made):
     body = "\n".join(texts)
     assert "Phòng Cải cách hành chính: Đề xuất số 3: tăng kinh phí tuyên truyền." in body
     assert not re.search(r"\([^()]*\(", body.split("II. ĐÁNH GIÁ")[0])
+    # the closing sentence is kept with the signature block (never a page with a signature only)
+    closing = next(p for p in doc.paragraphs if p.text.startswith("Trên đây là báo cáo"))
+    assert closing.text.endswith("của Sở Nội vụ./.") and closing.paragraph_format.keep_with_next
     # Nơi nhận from config; the signature block with KT. / PHÓ GIÁM ĐỐC and the name to fill
     left, right = doc.tables[-1].rows[0].cells
     assert [p.text for p in left.paragraphs] == [

@@ -272,8 +272,11 @@ def _assessment(doc, summary: Summary) -> None:
 
 def _signature(doc, summary: Summary, settings: Settings) -> None:
     agency = _agency(summary, settings)[0]
-    para(doc, f"Trên đây là báo cáo {lower_first(report_subject(summary))} của {agency}./.", indent=True)
-    para(doc, "", after=0)
+    # the closing sentence stays on the page of the signature block (a page with only a
+    # signature is not a document anyone can sign)
+    closing = f"Trên đây là báo cáo {lower_first(report_subject(summary))} của {agency}./."
+    para(doc, closing, indent=True, keep_next=True)
+    para(doc, "", after=0, keep_next=True)
     table = doc.add_table(rows=1, cols=2)
     no_borders(table)
     widths(table, [8.0, 8.5])
