@@ -52,8 +52,7 @@ def _json_default(value: object) -> str:
 
 
 def dumps(value: object) -> str:
-    """JSON for the ledger; NaN and infinities are refused (they are not JSON)."""
-    return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True, allow_nan=False)
+    return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True)
 
 
 def _time(text: str | None) -> datetime | None:
