@@ -501,9 +501,6 @@ class Ledger:
     def use_reopening(self, reopening_id: int, file_id: int) -> None:
         self.db.execute("UPDATE reopenings SET file_id=? WHERE id=?", (file_id, reopening_id))
 
-    def reopenings(self) -> list[Reopening]:
-        return [_reopening_from_row(r) for r in self.db.execute("SELECT * FROM reopenings ORDER BY id")]
-
     # --- messages ---------------------------------------------------------------------------
 
     def message(self, key: str) -> MessageRecord | None:
