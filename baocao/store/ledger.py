@@ -22,7 +22,8 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from baocao.errors import StoreError
@@ -36,6 +37,14 @@ from baocao.model import (
     Submission,
 )
 from baocao.store.migrations import NewerSchema, migrate
+from baocao.store.rows import (
+    dumps,
+    file_from_row,
+    message_from_row,
+    reopening_from_row,
+    sighting_from_row,
+    submission_from_row,
+)
 
 REBUILT_AT = "rebuilt_at"  # state key: outcomes recorded before it came from a rebuild
 SIGNING_KEY = "signing_key_id"  # state key: the public id of the key templates are signed with
@@ -43,88 +52,6 @@ SIGNING_KEY = "signing_key_id"  # state key: the public id of the key templates 
 
 class LedgerError(StoreError):
     """The ledger file is unreadable, damaged, from a newer baocao, or locked for too long."""
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"cannot store {type(value).__name__} in the ledger")
-
-
-def dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True)
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def _file_from_row(row: sqlite3.Row) -> FileRecord:
-    return FileRecord(
-        id=row["id"],
-        sha256=row["sha256"],
-        original_name=row["original_name"],
-        inbox_path=row["inbox_path"],
-        archive_path=row["archive_path"],
-        size=row["size"],
-        received_at=datetime.fromisoformat(row["received_at"]),
-        status=row["status"],
-        removed_from_inbox=bool(row["removed_from_inbox"]),
-        processed_at=_time(row["processed_at"]),
-        unit=row["unit"],
-        period=row["period"],
-        form_version=row["form_version"],
-        issues=[Issue.from_dict(d) for d in json.loads(row["issues"])],
-        duplicate_of=row["duplicate_of"],
-        feedback_path=row["feedback_path"],
-        contact=row["contact"],
-        source=row["source"],
-        sender=row["sender"],
-        parent_id=row["parent_id"],
-        arrival_key=row["arrival_key"],
-        proof=row["proof"],
-        claimed_unit=row["claimed_unit"],
-    )
-
-
-def _submission_from_row(row: sqlite3.Row) -> Submission:
-    return Submission(
-        id=row["id"],
-        file_id=row["file_id"],
-        unit=row["unit"],
-        period=row["period"],
-        form_version=row["form_version"],
-        received_at=datetime.fromisoformat(row["received_at"]),
-        values=json.loads(row["vals"]),
-        warnings=tuple(Issue.from_dict(d) for d in json.loads(row["warnings"])),
-        superseded_by=row["superseded_by"],
-    )
-
-
-def _message_from_row(row: sqlite3.Row) -> MessageRecord:
-    return MessageRecord(
-        key=row["key"],
-        kind=row["kind"],
-        period=row["period"],
-        unit=row["unit"],
-        recipient=row["recipient"],
-        status=row["status"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        sent_at=_time(row["sent_at"]),
-        message_id=row["message_id"],
-        outbox_file=row["outbox_file"],
-        file_id=row["file_id"],
-        subject=row["subject"],
-        body=bytes(row["body"] or b""),
-    )
-
-
-def _reopening_from_row(row: sqlite3.Row) -> Reopening:
-    return Reopening(
-        row["id"], row["period"], row["unit"], datetime.fromisoformat(row["opened_at"]), row["file_id"]
-    )
 
 
 def damaged(path: Path, exc: BaseException) -> StoreError:
@@ -239,17 +166,7 @@ class Ledger:
     # --- sightings --------------------------------------------------------------------------
 
     def sightings(self) -> dict[str, Sighting]:
-        return {
-            r["inbox_path"]: Sighting(
-                r["inbox_path"],
-                r["size"],
-                r["mtime_ns"],
-                datetime.fromisoformat(r["first_seen"]),
-                datetime.fromisoformat(r["last_seen"]),
-                _time(r["not_seen_at"]),
-            )
-            for r in self.db.execute("SELECT * FROM sightings")
-        }
+        return {r["inbox_path"]: sighting_from_row(r) for r in self.db.execute("SELECT * FROM sightings")}
 
     def see(
         self, inbox_path: str, size: int, mtime_ns: int, now: datetime, not_seen_at: datetime | None
@@ -273,8 +190,7 @@ class Ledger:
                 (size, mtime_ns, now.isoformat(), inbox_path),
             )
             last_seen = now
-        first_seen = datetime.fromisoformat(row["first_seen"])
-        return Sighting(inbox_path, size, mtime_ns, first_seen, last_seen, _time(row["not_seen_at"]))
+        return replace(sighting_from_row(row), size=size, mtime_ns=mtime_ns, last_seen=last_seen)
 
     def forget_sightings(self, keep: set[str]) -> None:
         """Drop sightings of files no longer waiting in the inbox (taken, or removed by a person)."""
@@ -325,7 +241,7 @@ class Ledger:
                    AND status NOT IN ('duplicate', 'container') ORDER BY id LIMIT 1""",
             (sha256,),
         ).fetchone()
-        return _file_from_row(row) if row else None
+        return file_from_row(row) if row else None
 
     def taken_keys(self, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` (an intake's arrival keys) are already recorded."""
@@ -382,7 +298,7 @@ class Ledger:
         return self._files("WHERE id=?", (file_id,))[0] if changed else None
 
     def _files(self, where: str, params: tuple = ()) -> list[FileRecord]:
-        return [_file_from_row(r) for r in self.db.execute(f"SELECT * FROM files {where}", params)]
+        return [file_from_row(r) for r in self.db.execute(f"SELECT * FROM files {where}", params)]
 
     # --- outcomes and submissions -----------------------------------------------------------
 
@@ -472,7 +388,7 @@ class Ledger:
         rows = self.db.execute(
             "SELECT * FROM submissions WHERE period=? AND superseded_by IS NULL ORDER BY unit", (period,)
         )
-        return {r["unit"]: _submission_from_row(r) for r in rows}
+        return {r["unit"]: submission_from_row(r) for r in rows}
 
     def unit_history(self, unit: str, exclude_period: str | None = None) -> dict[str, dict[str, object]]:
         """Current values of every other period a unit reported (for outlier and cumulative checks)."""
@@ -496,7 +412,7 @@ class Ledger:
             "SELECT * FROM reopenings WHERE period=? AND unit=? AND file_id IS NULL ORDER BY id LIMIT 1",
             (period, unit),
         ).fetchone()
-        return _reopening_from_row(row) if row else None
+        return reopening_from_row(row) if row else None
 
     def use_reopening(self, reopening_id: int, file_id: int) -> None:
         self.db.execute("UPDATE reopenings SET file_id=? WHERE id=?", (file_id, reopening_id))
@@ -505,7 +421,7 @@ class Ledger:
 
     def message(self, key: str) -> MessageRecord | None:
         row = self.db.execute("SELECT * FROM messages WHERE key=?", (key,)).fetchone()
-        return _message_from_row(row) if row else None
+        return message_from_row(row) if row else None
 
     def plan_message(
         self,
@@ -551,7 +467,7 @@ class Ledger:
         rows = self.db.execute(
             "SELECT * FROM messages WHERE (? IS NULL OR status=?) ORDER BY created_at, key", (status, status)
         )
-        return [_message_from_row(r) for r in rows]
+        return [message_from_row(r) for r in rows]
 
     def files_without_feedback(self, since: datetime) -> list[FileRecord]:
         """Files judged since ``since`` with issues and someone to tell, with no message planned yet.
