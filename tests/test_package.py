@@ -198,9 +198,20 @@ def test_each_limit_is_enforced(tmp_path, limits, message):
 
 
 def test_unsupported_extension(tmp_path):
-    path = make_workbook(tmp_path / "bc.csv")
+    path = make_workbook(tmp_path / "bc.txt")
     with pytest.raises(WorkbookError, match=r"chỉ nhận tệp \.xlsx, \.xlsm, \.xls, \.ods"):
         read_workbook(path, LAYOUTS)
+
+
+@pytest.mark.parametrize(("ext", "kind"), [(".xlsb", "Excel nhị phân (.xlsb)"), (".csv", "văn bản CSV (.csv)")])
+def test_spreadsheet_formats_the_reader_does_not_take_say_how_to_save(tmp_path, ext, kind):
+    path = make_workbook(tmp_path / f"bc{ext}")
+    with pytest.raises(WorkbookError) as caught:
+        read_workbook(path, LAYOUTS)
+    assert str(caught.value) == (
+        f"Tệp 'bc{ext}' là bảng tính dạng {kind}, chương trình không đọc dạng này; hãy mở tệp, chọn"
+        " Lưu thành (Save As) dạng Sổ làm việc Excel (.xlsx) rồi gửi lại"
+    )
 
 
 def test_xls_area_is_measured_per_sheet(tmp_path):

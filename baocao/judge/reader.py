@@ -12,15 +12,15 @@ allocation fails) or hang; then only that file is reported as failed, never the 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import multiprocessing
 import os
 import re
-import struct
+import tempfile
 import time
 import traceback
-import unicodedata
 import zipfile
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,7 +33,8 @@ import xlrd
 
 from baocao.a1 import cell_name, parse_cell
 from baocao.errors import BaocaoError, WorkbookError
-from baocao.judge.package import Package, ReadLimits, inspect_package, refuse
+from baocao.judge.package import PASSWORD, Package, ReadLimits, inspect_package, refuse
+from baocao.judge.values import clean
 from baocao.model import CellRef, RawCell, RawWorkbook
 
 __all__ = ["Layouts", "ReadLimits", "ReaderPool", "read_workbook", "read_workbooks"]
@@ -55,8 +56,9 @@ def read_workbook(
     ``layouts`` maps a form version to ``{field code: CellRef}``. The version is the hidden
     ``_meta`` sheet's ``form_version``, else the value of the defined name ``version_field``;
     unknown versions fall back to the last layout (``RawWorkbook.form_version`` says which one
-    was used; ``meta`` keeps what the file claimed). Raises ``WorkbookError`` with a Vietnamese
-    message for any file that cannot be read safely; never executes anything in the file.
+    was used; ``meta`` keeps what the file claimed). Defined names are optional: a workbook
+    whose names cannot be read is read by the layout. Raises ``WorkbookError`` with a
+    Vietnamese message for any file that cannot be read safely; never executes anything in it.
     """
     if not layouts:
         raise ValueError("layouts is empty: at least one form version is needed")
@@ -70,58 +72,60 @@ def read_workbook(
             meta = _read_meta(sheets, meta_sheet)
             version = _choose_version(meta, names, sheets, layouts, version_field)
             cells, by_name = _read_cells(path, package, names, sheets, layouts[version])
+    except calamine.PasswordError as exc:
+        raise refuse(path, PASSWORD) from exc
     except calamine.CalamineError as exc:
-        raise refuse(path, f"bị hỏng, không đọc được nội dung bảng tính ({exc})") from exc
+        # the library's own words are English and mean nothing to a clerk: they go to the log
+        logger.info("calamine could not read %s: %s: %s", path.name, type(exc).__name__, exc)
+        raise refuse(path, _UNREADABLE) from exc
     except BaseException as exc:
         # A Rust panic inside calamine surfaces as pyo3's PanicException, a BaseException that
         # cannot be imported by name; it means "this file broke the reader", not "stop the run".
         if type(exc).__name__ != "PanicException":
             raise
-        raise refuse(path, "có cấu trúc lạ, chương trình đọc không xử lý được") from exc
-    return RawWorkbook(package.format, cells, meta, by_name, version)
+        logger.info("calamine panicked on %s: %s", path.name, exc)
+        raise refuse(path, "có cấu trúc lạ, chương trình đọc không xử lý được; " + _RESAVE) from exc
+    return RawWorkbook(package.format, cells, meta, by_name, version, sheets.names)
 
 
-def clean(value: object) -> object:
-    """Normalise one cell value: NFC-stripped text (blank -> None), integral floats -> int."""
-    if isinstance(value, str):
-        return unicodedata.normalize("NFC", value).strip() or None
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+_RESAVE = "hãy mở tệp bằng Excel, lưu lại (dạng .xlsx) rồi gửi lại"
+_UNREADABLE = "bị hỏng hoặc có thành phần chương trình đọc không hiểu; " + _RESAVE
 
 
 class _Sheets:
-    """calamine sheets converted on first use and kept, so each sheet is read at most once."""
+    """calamine sheets converted on first use and kept, so each sheet is read at most once.
+
+    A grid starts at the sheet's first used cell (``start``), never at A1: a lone cell far down
+    a sheet must not become a grid of millions of empty cells.
+    """
 
     def __init__(self, book: calamine.CalamineWorkbook) -> None:
         self._book = book
-        self._actual = {name.casefold(): name for name in book.sheet_names}
-        self._grids: dict[str, tuple[tuple[int, int] | None, list[list[Any]]]] = {}
+        self.names = tuple(book.sheet_names)
+        self._actual = {name.casefold(): name for name in self.names}
+        self._grids: dict[str, tuple[tuple[int, int], list[list[Any]]]] = {}
 
-    def _grid(self, sheet: str, from_a1: bool = False) -> tuple[tuple[int, int] | None, list[list[Any]]]:
+    def grid(self, sheet: str) -> tuple[tuple[int, int], list[list[Any]]]:
+        """``(start (row, col), rows)`` of a sheet; an empty grid for a missing or empty sheet."""
         name = self._actual.get(sheet.casefold())
         if name is None:
-            return None, []
-        key = f"{from_a1}:{name}"
-        if key not in self._grids:
+            return (0, 0), []
+        if name not in self._grids:
             data = self._book.get_sheet_by_name(name)
-            start = (0, 0) if from_a1 else data.start
-            self._grids[key] = (start, data.to_python(skip_empty_area=not from_a1))
-        return self._grids[key]
+            self._grids[name] = (data.start or (0, 0), data.to_python(skip_empty_area=True))
+        return self._grids[name]
 
     def value(self, ref: CellRef) -> object:
         """The cleaned value at ``ref``; None for an empty cell or a missing sheet."""
-        start, rows = self._grid(ref.sheet)
-        if start is None:
-            return None
+        start, rows = self.grid(ref.sheet)
         row, col = parse_cell(ref.cell)
-        row, col = row - start[0], col - start[1]
-        if 0 <= row < len(rows) and 0 <= col < len(rows[row]):
-            return clean(rows[row][col])
-        return None
+        return clean(_at(rows, row - start[0], col - start[1]))
 
-    def rows(self, sheet: str) -> list[list[Any]]:
-        return self._grid(sheet, from_a1=True)[1]
+
+def _at(rows: list[list[Any]], row: int, col: int) -> object:
+    if 0 <= row < len(rows) and 0 <= col < len(rows[row]):
+        return rows[row][col]
+    return None
 
 
 def _as_text(value: object) -> str:
@@ -135,10 +139,11 @@ def _as_text(value: object) -> str:
 def _read_meta(sheets: _Sheets, meta_sheet: str) -> dict[str, str]:
     """Key/value rows of the hidden metadata sheet (column A key, column B value)."""
     meta: dict[str, str] = {}
-    for row in sheets.rows(meta_sheet):
-        key = clean(row[0]) if row else None
+    (_, left), rows = sheets.grid(meta_sheet)
+    for i in range(len(rows)):
+        key = clean(_at(rows, i, -left))
         if key is not None:
-            meta[_as_text(key)] = _as_text(clean(row[1]) if len(row) > 1 else None)
+            meta[_as_text(key)] = _as_text(clean(_at(rows, i, 1 - left)))
     return meta
 
 
@@ -207,11 +212,17 @@ def _xlsx_formula_only(path: Path, part: str) -> frozenset[str]:
 
 
 def _xls_names(path: Path) -> dict[str, CellRef]:
-    """Workbook-level single-cell names of an .xls (calamine exposes none; xlrd reads BIFF8)."""
+    """Workbook-level single-cell names of an .xls (calamine exposes none; xlrd reads BIFF8).
+
+    Names are optional (the layout is the fallback), and xlrd meets real files it cannot parse
+    (assertions and ``FormulaError`` in NAME records, a dynamic name with no value, damaged
+    compound files): whatever goes wrong here means "no names", never a failed file.
+    """
     try:
         book = xlrd.open_workbook(file_contents=path.read_bytes(), on_demand=True, logfile=io.StringIO())
-    except (xlrd.XLRDError, xlrd.compdoc.CompDocError, struct.error, IndexError, ValueError) as exc:
-        raise refuse(path, f"bị hỏng, không đọc được tệp .xls ({exc})") from exc
+    except Exception as exc:
+        logger.info("no defined names read from %s (xlrd: %s: %s)", path.name, type(exc).__name__, exc)
+        return {}
     try:
         sheet_names = book.sheet_names()
         names: dict[str, CellRef] = {}
@@ -221,13 +232,16 @@ def _xls_names(path: Path) -> dict[str, CellRef]:
                 if ref is not None and name.scope == -1:
                     names[name.name] = ref
         return names
+    except Exception as exc:
+        logger.info("no defined names read from %s (xlrd: %s: %s)", path.name, type(exc).__name__, exc)
+        return {}
     finally:
         book.release_resources()
 
 
 def _xls_single_cell(name: Any, sheet_names: list[str]) -> CellRef | None:
-    result = name.result
-    if result is None or result.kind != xlrd.oREF or len(result.value) != 1:
+    result = getattr(name, "result", None)
+    if result is None or result.kind != xlrd.oREF or not result.value or len(result.value) != 1:
         return None
     first, last, row, row_end, col, col_end = result.value[0].coords
     if (last - first, row_end - row, col_end - col) != (1, 1, 1) or not 0 <= first < len(sheet_names):
@@ -247,8 +261,16 @@ class _Bug:
         self.text = text
 
 
-def _serve(conn: Connection, layouts: dict, limits: ReadLimits, kw: dict) -> None:
-    """Worker process: read paths from ``conn`` until ``None``, send back one outcome each."""
+def _serve(conn: Connection, layouts: dict, limits: ReadLimits, kw: dict, stderr: str) -> None:
+    """Worker process: read paths from ``conn`` until ``None``, send back one outcome each.
+
+    What native code prints (a Rust panic message and backtrace, an allocation failure before
+    an abort) goes to the file ``stderr``, which the parent logs if the worker dies: never to
+    the console of a clerk or coordinator.
+    """
+    fd = os.open(stderr, os.O_WRONLY | os.O_APPEND)
+    os.dup2(fd, 2)
+    os.close(fd)
     conn.send(_READY)
     while (path := conn.recv()) is not None:
         try:
@@ -265,7 +287,9 @@ class _Worker:
 
     def __init__(self, ctx: Any, args: tuple) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, *args), daemon=True)
+        fd, self.stderr = tempfile.mkstemp(prefix="baocao-reader-", suffix=".txt")
+        os.close(fd)
+        self.process = ctx.Process(target=_serve, args=(child, *args, self.stderr), daemon=True)
         self.process.start()
         child.close()
         self.ready = False
@@ -287,6 +311,17 @@ class _Worker:
             self.process.kill()
         self.process.join()
         self.conn.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.stderr)
+
+    def last_words(self, limit: int = 4000) -> str:
+        """The end of what the worker's native code printed (for the log when it died)."""
+        try:
+            with open(self.stderr, "rb") as fp:
+                fp.seek(max(0, os.fstat(fp.fileno()).st_size - limit))
+                return fp.read().decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
 
 
 def read_workbooks(
@@ -395,6 +430,13 @@ def _collect(pool: list[_Worker], ctx: Any, args: tuple, more: bool) -> Iterator
         if not worker.ready:
             raise BaocaoError("Không khởi động được tiến trình đọc tệp (worker process failed to start)")
         late = worker.conn not in ready and worker.process.sentinel not in ready
+        if path is not None:
+            logger.warning(
+                "reader process %s on %s; it printed: %s",
+                "timed out" if late else "died",
+                path.name,
+                worker.last_words() or "nothing",
+            )
         worker.stop(kill=True)
         pool[i] = _Worker(ctx, args) if more else None  # type: ignore[assignment]
         if path is not None:
@@ -404,8 +446,15 @@ def _collect(pool: list[_Worker], ctx: Any, args: tuple, more: bool) -> Iterator
 
 def _outcome(path: Path, message: object) -> RawWorkbook | WorkbookError:
     if isinstance(message, _Bug):
-        logger.error("unexpected error while reading %s:\n%s", path, message.text)
-        return WorkbookError(f"Không đọc được tệp '{path.name}': lỗi chương trình đọc (đã ghi nhật ký)")
+        # Logged only where logging was set up (``check``, ``collect``, ``run`` do): without a
+        # handler Python would print the traceback on the console, which a user must not see.
+        logged = logger.isEnabledFor(logging.ERROR) and logger.hasHandlers()
+        if logged:
+            logger.error("unexpected error while reading %s:\n%s", path, message.text)
+        note = " (đã ghi nhật ký)" if logged else ""
+        return WorkbookError(
+            f"Không đọc được tệp '{path.name}': lỗi chương trình đọc{note}; {_RESAVE}"
+        )
     return message  # type: ignore[return-value]
 
 
