@@ -15,7 +15,7 @@ from baocao.collect import CollectReport, collect, local_time
 from baocao.consolidate import ConsolidationResult, consolidate
 from baocao.errors import WorkbookError
 from baocao.files import write_if_changed
-from baocao.jobs import DueReport, run, run_due
+from baocao.jobs import DueReport, run, run_due, setup_logging
 from baocao.judge.reader import read_workbooks
 from baocao.judge.validate import Context, Outcome, validate
 from baocao.model import FileRecord, Issue, Severity
@@ -151,6 +151,7 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     ``Outcome`` with the reader's message as its only error.
     """
     now = local_time(now, dep.settings.timezone)
+    setup_logging(dep)  # a reader failure is logged in the logs folder, never printed
     [(_, raw)] = list(read_workbooks([Path(path)], dep.catalog.layouts(), workers=1))
     if isinstance(raw, WorkbookError):
         return Outcome(None, None, None, {}, [Issue(Severity.ERROR, "unreadable", str(raw))])

@@ -14,7 +14,8 @@ import pytest
 from helpers import make_submission
 
 from baocao.judge.reader import read_workbook
-from baocao.judge.validate import Context, to_integer, to_phone, validate
+from baocao.judge.convert import to_integer, to_phone
+from baocao.judge.validate import Context, validate
 from baocao.model import Severity
 
 TODAY = date(2025, 3, 8)

@@ -430,7 +430,7 @@ def _collect(pool: list[_Worker], ctx: Any, args: tuple, more: bool) -> Iterator
         if not worker.ready:
             raise BaocaoError("Không khởi động được tiến trình đọc tệp (worker process failed to start)")
         late = worker.conn not in ready and worker.process.sentinel not in ready
-        if path is not None:
+        if path is not None and _logging_set_up():
             logger.warning(
                 "reader process %s on %s; it printed: %s",
                 "timed out" if late else "died",
@@ -444,17 +444,20 @@ def _collect(pool: list[_Worker], ctx: Any, args: tuple, more: bool) -> Iterator
     pool[:] = [w for w in pool if w is not None]
 
 
+def _logging_set_up() -> bool:
+    """Whether a log handler takes the reader's warnings. Without one Python prints them (and
+    a traceback) on the console, which a clerk or coordinator must never see; so the reader
+    logs only where logging was set up (``check`` and ``run`` do) and says "logged" only then."""
+    return logger.isEnabledFor(logging.WARNING) and logger.hasHandlers()
+
+
 def _outcome(path: Path, message: object) -> RawWorkbook | WorkbookError:
     if isinstance(message, _Bug):
-        # Logged only where logging was set up (``check``, ``collect``, ``run`` do): without a
-        # handler Python would print the traceback on the console, which a user must not see.
-        logged = logger.isEnabledFor(logging.ERROR) and logger.hasHandlers()
+        logged = _logging_set_up()
         if logged:
             logger.error("unexpected error while reading %s:\n%s", path, message.text)
         note = " (đã ghi nhật ký)" if logged else ""
-        return WorkbookError(
-            f"Không đọc được tệp '{path.name}': lỗi chương trình đọc{note}; {_RESAVE}"
-        )
+        return WorkbookError(f"Không đọc được tệp '{path.name}': lỗi chương trình đọc{note}; {_RESAVE}")
     return message  # type: ignore[return-value]
 
 
