@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -62,3 +64,14 @@ def make_submission(dep: api.Deployment, unit: str, period: str, out: Path, **ov
     p = dep.period(period)
     template = api.templates(dep, period, unit=unit)[0].path
     return fill_workbook(template, valid_values(p.start, **overrides), out)
+
+
+def rewrite_entry(path: Path, name: str, change: Callable[[bytes], bytes]) -> Path:
+    """Rewrite one zip entry of ``path`` in place: for XML written by hand inside a real package
+    (what Excel writes but openpyxl and xlsxwriter refuse to: control characters, NaN…)."""
+    with zipfile.ZipFile(path) as zf:
+        entries = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for filename, data in entries:
+            zf.writestr(filename, change(data) if filename == name else data)
+    return path

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
 import xlsxwriter
+from helpers import rewrite_entry
 
 from baocao.a1 import cell_name, parse_cell, sheet_ref
 from baocao.errors import WorkbookError
@@ -85,16 +85,6 @@ def make_workbook(
             hidden.write_string(row, 1, value)
         hidden.very_hidden()
     wb.close()
-    return path
-
-
-def rewrite_entry(path: Path, name: str, change) -> Path:
-    """Rewrite one zip entry of ``path`` in place: for XML written by hand inside a real package."""
-    with zipfile.ZipFile(path) as zf:
-        entries = [(info.filename, zf.read(info)) for info in zf.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for filename, data in entries:
-            zf.writestr(filename, change(data) if filename == name else data)
     return path
 
 

@@ -13,8 +13,8 @@ from datetime import date
 import pytest
 from helpers import make_submission
 
-from baocao.judge.reader import read_workbook
 from baocao.judge.convert import to_integer, to_phone
+from baocao.judge.reader import read_workbook
 from baocao.judge.validate import Context, validate
 from baocao.model import Severity
 
