@@ -127,7 +127,9 @@ def status(dep: Deployment, period: str, now: datetime | None = None) -> list[Un
     with Ledger(dep.settings.path("ledger")) as ledger:
         files = ledger.files(p.code)
         current = ledger.current_submissions(p.code)
-    return period_status(p, units, files, current, dep.settings.timezone, dep.settings.inclusive_deadline)
+    levels = {u.code: dep.level_of(u, p) for u in units}
+    s = dep.settings
+    return period_status(p, units, files, current, s.timezone, s.inclusive_deadline, levels)
 
 
 def unattributed(dep: Deployment, period: str) -> list[FileRecord]:
@@ -152,7 +154,11 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     """
     now = local_time(now, dep.settings.timezone)
     setup_logging(dep)  # a reader failure is logged in the logs folder, never printed
-    [(_, raw)] = list(read_workbooks([Path(path)], dep.catalog.layouts(), workers=1))
+    [(_, raw)] = list(
+        read_workbooks(
+            [Path(path)], dep.catalog.layouts(), workers=1, version_field=dep.catalog.version_field
+        )
+    )
     if isinstance(raw, WorkbookError):
         return Outcome(None, None, None, {}, [Issue(Severity.ERROR, "unreadable", str(raw))])
     history: dict = {}

@@ -277,7 +277,12 @@ class _Run:
             timeout_seconds=settings.read_timeout_seconds,
         )
         workers = min(settings.workers or os.cpu_count() or 1, max(files, 1))
-        return ReaderPool(self.dep.catalog.layouts(), workers=workers, limits=limits)
+        return ReaderPool(
+            self.dep.catalog.layouts(),
+            workers=workers,
+            limits=limits,
+            version_field=self.dep.catalog.version_field,
+        )
 
     def judge_all(self, readers: ReaderPool | None = None) -> None:
         pending = {self.archive / rec.archive_path: rec for rec in self.ledger.unprocessed()}
@@ -351,13 +356,14 @@ class _Run:
             self.feedback.submit(job, result)
 
     def contact(self, outcome: Outcome) -> str | None:
-        """The address typed in the file (the form's e-mail field), where feedback also goes."""
+        """The address typed in the file (the form's ``contact_email`` role), where feedback also goes."""
         form = self.dep.catalog.get(outcome.form_version or "") or self.dep.form
-        values = (outcome.values.get(f.code) for f in form.fields if f.type == "email")
-        return next((v for v in values if isinstance(v, str) and v), None)
+        field = form.role("contact_email")
+        value = outcome.values.get(field.code) if field else None
+        return value if isinstance(value, str) and value else None
 
     def context_for(self, raw: RawWorkbook) -> Context:
-        unit_field = self.dep.form.prefilled("unit.code")
+        unit_field = self.dep.form.role("unit")
         cell = raw.cells.get(unit_field.code) if unit_field else None
         unit = raw.meta.get("unit") or (str(cell.value) if cell and cell.value else None)
         period = raw.meta.get("period")

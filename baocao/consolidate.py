@@ -14,7 +14,7 @@ from baocao.errors import UsageError
 from baocao.files import write_output
 from baocao.report import docx as summary_docx
 from baocao.report import xlsx as summary_xlsx
-from baocao.report.rollup import rollup_values
+from baocao.report.rollup import blank_for_office, rollup_values
 from baocao.report.summary import Summary, build_summary, level_unit
 from baocao.spec.periods import previous_period, same_period_last_year
 from baocao.store.ledger import Ledger
@@ -23,23 +23,18 @@ from baocao.workbook.template import render_template, template_context, template
 
 def render_rollup(dep, summary: Summary, *, phone: str | None, now: datetime) -> tuple[bytes, list[str]]:
     """The department's filled template (xlsx bytes) and notes for the person who runs it."""
-
     with Ledger(dep.settings.path("ledger")) as ledger:
         current = ledger.current_submissions(summary.period.code)
     reported = {r.unit.code for r in summary.rows if r.reported}
     subs = [s.values for code, s in current.items() if code in reported]
-    values = rollup_values(
-        summary,
-        subs,
-        preparer=dep.settings.coordinator,
-        email=summary.level.email,
-        phone=phone,
-        today=now.astimezone(dep.settings.timezone).date(),
-    )
+    values = rollup_values(summary, subs, phone=phone, today=now.astimezone(dep.settings.timezone).date())
     ctx = replace(template_context(dep, summary.level, summary.period), values=values)
     notes = []
-    if not phone:
-        notes.append("Báo cáo tổng hợp gửi cấp trên chưa có số điện thoại: mở tệp và điền trước khi gửi")
+    blanks = blank_for_office(summary.form, values)
+    if blanks:
+        notes.append(
+            f"Báo cáo gửi cấp trên còn để trống để văn phòng điền trước khi gửi: {', '.join(blanks)}"
+        )
     missing = summary.counts.get("expected", 0) - summary.counts.get("reported", 0)
     if missing:
         notes.append(f"Còn {missing} đơn vị chưa có báo cáo được tiếp nhận; số liệu tổng hợp chưa đủ")

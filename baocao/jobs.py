@@ -171,6 +171,7 @@ class _Job:
             self.ledger.current_submissions(period.code),
             s.timezone,
             s.inclusive_deadline,
+            {u.code: self.dep.level_of(u, period) for u in units},
         )
 
     # feedback on every judged file with issues
@@ -223,7 +224,7 @@ class _Job:
                 email=unit.email,
                 period_code=period.code,
                 period_name=period.name,
-                deadline=period.last_on_time_day(self.dep.settings.inclusive_deadline),
+                deadline=self.dep.last_on_time_day(unit, period),
                 today=today,
                 template=None if self.report.dry_run else self.template(unit, period),
                 inbox_hint=self.dep.settings.submit_to,

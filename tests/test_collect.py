@@ -319,7 +319,7 @@ def test_with_two_workers_every_feedback_workbook_is_written_and_recorded(tmp_pa
     dep = api.load_deployment(config)
     box = inbox(dep)
     make_submission(dep, "DT_TG", "2025-Q1", box / "loi.xlsx", luot_du_thi=5, cuoc_thi=0)
-    make_submission(dep, "NV_VP", "2025-Q1", box / "canh-bao.xlsx", tin_bai_cong_ttdt=2)
+    make_submission(dep, "NV_VP", "2025-Q1", box / "canh-bao.xlsx", co_ke_hoach="Không")
     make_submission(dep, "DT_VP", "2025-Q1", box / "tot.xlsx")
     report = api.collect(dep, now=BEFORE_DEADLINE)
     results = by_name(report)

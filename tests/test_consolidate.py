@@ -15,6 +15,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from conftest import write_config
+from helpers import fill_workbook
 
 from baocao import api
 from baocao.consolidate import consolidate
@@ -313,9 +314,10 @@ def test_rollup_is_the_departments_own_filled_template(seeded):
     assert value("ma_don_vi") == "SDTTG" and value("ky_bao_cao") == "2025-Q1"
     sdttg = total(dep, [final[u] for u in ("DT_VP", "DT_CSDT", "DT_TG")])
     assert {c: value(c) for c in codes(dep)} == sdttg
-    assert value("email") == "vanphong@sdttg.langson.example" and value("dien_thoai") == "0205123456"
-    assert value("nguoi_lap") == dep.settings.coordinator and value("co_ke_hoach") == "Có"
-    assert value("so_ke_hoach") == "12/KH-SNV"
+    # who prepared it is the department office's to fill, not another Sở's name
+    assert value("nguoi_lap") is None and value("email") is None and value("dien_thoai") == "0205123456"
+    assert value("co_ke_hoach") == "Có" and value("so_ke_hoach") == "12/KH-SNV"
+    assert any("Người lập biểu, Thư điện tử" in m for m in result.messages)
     text = value("ket_qua_noi_bat")
     assert text.startswith("Văn phòng Sở Dân tộc và Tôn giáo: =HYPERLINK(")
     assert "Phòng Quản lý tôn giáo: Kết quả nổi bật số 7" in text
@@ -341,7 +343,12 @@ def test_rollup_is_collected_by_the_level_above(seeded, tmp_path: Path):
     upper = api.load_deployment(write_config(upper_dir, registry=registry))
     inbox = upper.settings.path("inbox")
     inbox.mkdir(parents=True)
-    (inbox / result.rollup.name).write_bytes(result.rollup.read_bytes())
+    # the department's office fills what the roll-up left blank, in its spreadsheet program
+    fill_workbook(
+        result.rollup,
+        {"nguoi_lap": "Lý Thị Hoa", "email": "vanphong@sdttg.langson.example"},
+        inbox / result.rollup.name,
+    )
     for minute in (0, 1):
         collect.collect(upper, now=datetime(2025, 3, 20, 10, minute, tzinfo=TZ))
     with Ledger(upper.settings.path("ledger")) as ledger:

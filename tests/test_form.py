@@ -153,6 +153,31 @@ def _spec(**change) -> dict:
             "trường 'mo_cua' không phải chỉ tiêu số",
         ),
         (lambda d: d["sections"][1]["fields"][0].update(min=10, max=5), "max nhỏ hơn min"),
+        (lambda d: d["sections"][0]["fields"][3].update(role="boss"), "role 'boss' không hợp lệ"),
+        (
+            lambda d: d["sections"][0]["fields"][3].update(role="unit"),
+            "role 'unit' chỉ dành cho trường điền sẵn",
+        ),
+        (
+            lambda d: d["sections"][0]["fields"][0].update(role="period"),
+            "trường điền sẵn unit.code có role 'unit'",
+        ),
+        (
+            lambda d: d["sections"][0]["fields"][3].update(role="contact_email"),
+            "role 'contact_email' cần kiểu email",
+        ),
+        (lambda d: d["sections"][0]["fields"][3].update(rollup="sum"), "rollup sum chỉ dùng cho chỉ tiêu số"),
+        (
+            lambda d: d["sections"][1]["fields"][0].update(rollup="blank"),
+            "rollup sum chỉ dùng cho chỉ tiêu số",
+        ),
+        (lambda d: d["sections"][0]["fields"][3].update(rollup="average"), "rollup 'average' không hợp lệ"),
+        (
+            lambda d: d["rules"].append(
+                {"kind": "min_per_month", "field": "luot_doc", "per_month": 4, "level": "ward"}
+            ),
+            "level phải là một trong unit, department, province",
+        ),
         (lambda d: d["form"].pop("version"), "[form] version: thiếu hoặc rỗng"),
     ],
 )
@@ -172,3 +197,26 @@ def test_load_form_names_the_file_in_the_message(tmp_path):
     bad.write_text("[form\n", encoding="utf-8")
     with pytest.raises(FormSpecError, match="sai cú pháp TOML"):
         load_form(bad)
+
+
+def test_roles_rollups_and_target_levels_are_read_from_the_spec():
+    """The engine finds "the unit code", "the contact address"… through roles, never by field code."""
+    cchc = load_form(FORM)
+    roles = {
+        name: cchc.role(name).code for name in ("unit", "period", "version", "contact_email", "preparer")
+    }
+    assert roles == {
+        "unit": "ma_don_vi",
+        "period": "ky_bao_cao",
+        "version": "phien_ban_mau",
+        "contact_email": "email",
+        "preparer": "nguoi_lap",
+    }
+    assert {f.rollup for f in cchc.quantitative_fields} == {"sum"}
+    assert {f.rollup for f in cchc.text_fields} == {"join"}
+    assert cchc.field("nguoi_lap").rollup == "blank" and cchc.field("so_ke_hoach").rollup == "most_common"
+    assert [(r.params["field"], r.level) for r in cchc.targets] == [("tin_bai_cong_ttdt", "department")]
+    mini = parse_form(_spec())
+    assert mini.role("unit").code == "don_vi" and mini.role("contact_email") is None
+    with pytest.raises(KeyError):
+        mini.role("boss")

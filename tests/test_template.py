@@ -85,7 +85,14 @@ def test_year_template_says_remaining_months_are_estimates(deployment):
     text = "\n".join(
         str(c.value) for row in openpyxl.load_workbook(path)["Hướng dẫn"].iter_rows() for c in row if c.value
     )
-    assert "số ước thực hiện" in text
+    assert "số liệu từ ngày lập báo cáo đến 31/12/2025 là số ước thực hiện" in text
+
+
+def test_every_template_shows_its_data_window_and_whether_figures_are_estimates(template):
+    sheet = openpyxl.load_workbook(template)["BaoCao"]
+    heading = next(str(c.value) for row in sheet.iter_rows() for c in row if "Kỳ báo cáo" in str(c.value))
+    # a Q1 report due before 10/3 cannot hold the whole of March as actual figures
+    assert "số liệu từ 01/01/2025 đến 31/03/2025; sau ngày lập là số ước thực hiện" in heading
 
 
 def test_hidden_metadata_identifies_the_template(template):

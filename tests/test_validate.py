@@ -11,8 +11,10 @@ import unicodedata
 from datetime import date
 
 import pytest
+from conftest import write_config
 from helpers import make_submission
 
+from baocao import api
 from baocao.judge.convert import to_integer, to_phone
 from baocao.judge.reader import read_workbook
 from baocao.judge.validate import Context, validate
@@ -41,7 +43,9 @@ def test_all_zeros_is_a_valid_report_of_no_activity(deployment, tmp_path):
     outcome = judge(deployment, tmp_path, **zeros)
     assert outcome.accepted
     assert all(outcome.values[code] == 0 for code in zeros)
-    assert [i.code for i in outcome.warnings] == ["min_per_month"]
+    # the portal target is the department's (its website), judged on the department's total:
+    # a phòng with no item of its own is not warned
+    assert outcome.warnings == []
 
 
 ERRORS = [
@@ -189,22 +193,43 @@ def test_passing_cases_of_the_same_rules(deployment, tmp_path, overrides):
     assert outcome.accepted, outcome.errors
 
 
-def test_warnings_accept_but_flag(deployment, tmp_path):
-    outcome = judge(
-        deployment, tmp_path, tin_bai_cong_ttdt=11, co_ke_hoach="Không", so_ke_hoach=None, ngay_ke_hoach=None
+@pytest.fixture
+def upper(tmp_path):
+    """A deployment one level up: the departments report themselves (their roll-ups)."""
+    folder = tmp_path / "upper"
+    folder.mkdir()
+    registry = folder / "don-vi.csv"
+    registry.write_text(
+        "code,name,parent,kind,email,valid_from,valid_to,successor\n"
+        "LANGSON,Tỉnh Lạng Sơn,,province,cchc@snv.langson.example,2020-01-01,,\n"
+        "SDTTG,Sở Dân tộc và Tôn giáo,LANGSON,department,vanphong@sdttg.langson.example,2025-03-01,,\n",
+        encoding="utf-8",
     )
+    return api.load_deployment(write_config(folder, registry=registry))
+
+
+def test_warnings_accept_but_flag(deployment, tmp_path):
+    outcome = judge(deployment, tmp_path, co_ke_hoach="Không", so_ke_hoach=None, ngay_ke_hoach=None)
     assert outcome.accepted
     messages = {i.code: i.message for i in outcome.warnings}
-    assert messages["min_per_month"] == (
+    assert "chưa ban hành kế hoạch" in messages["warn_if_equals"]
+
+
+def test_a_department_target_is_judged_on_the_departments_report_not_a_phong(deployment, upper, tmp_path):
+    assert judge(deployment, tmp_path, tin_bai_cong_ttdt=11).warnings == []  # a phòng: not its target
+    outcome = judge(upper, tmp_path, unit="SDTTG", tin_bai_cong_ttdt=11)
+    assert outcome.accepted
+    assert [i.message for i in outcome.warnings] == [
         "Ô D22 (Số tin, bài về CCHC đăng trên Cổng/Trang thông tin điện tử của đơn vị): "
         "có 11 tin, bài, dưới chỉ tiêu 12 (4 tin, bài mỗi tháng × 3 tháng)"
+    ]
+    assert judge(upper, tmp_path, unit="SDTTG", tin_bai_cong_ttdt=12).warnings == []
+
+
+def test_target_follows_the_months_the_period_covers(upper, tmp_path):
+    outcome = judge(
+        upper, tmp_path, unit="SDTTG", period="2025-H1", today=date(2025, 6, 8), tin_bai_cong_ttdt=20
     )
-    assert "chưa ban hành kế hoạch" in messages["warn_if_equals"]
-    assert judge(deployment, tmp_path, tin_bai_cong_ttdt=12).warnings == []
-
-
-def test_target_follows_the_months_the_period_covers(deployment, tmp_path):
-    outcome = judge(deployment, tmp_path, period="2025-H1", today=date(2025, 6, 8), tin_bai_cong_ttdt=20)
     assert "dưới chỉ tiêu 24" in outcome.warnings[0].message
 
 
@@ -271,7 +296,8 @@ def test_vietnamese_text_is_nfc_on_the_way_in(deployment, tmp_path):
 
 
 def test_errors_come_before_warnings(deployment, tmp_path):
-    outcome = judge(deployment, tmp_path, tin_bai_cong_ttdt=1, nguoi_lap=None)
+    outcome = judge(deployment, tmp_path, co_ke_hoach="Không", nguoi_lap=None)
+    assert outcome.warnings and outcome.errors
     severities = [i.severity for i in outcome.issues]
     assert severities == sorted(severities, key=lambda s: s != Severity.ERROR)
 

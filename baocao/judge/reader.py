@@ -48,13 +48,14 @@ def read_workbook(
     layouts: Layouts,
     *,
     meta_sheet: str = "_meta",
-    version_field: str = "phien_ban_mau",
+    version_field: str | None = None,
     limits: ReadLimits = ReadLimits(),  # noqa: B008 - frozen dataclass, safe as a default
 ) -> RawWorkbook:
     """Read the fields of one unit's workbook (.xlsx, .xlsm, .xls, .ods).
 
     ``layouts`` maps a form version to ``{field code: CellRef}``. The version is the hidden
-    ``_meta`` sheet's ``form_version``, else the value of the defined name ``version_field``;
+    ``_meta`` sheet's ``form_version``, else the value of the defined name ``version_field`` (the
+    form's ``version`` role, ``FormCatalog.version_field``);
     unknown versions fall back to the last layout (``RawWorkbook.form_version`` says which one
     was used; ``meta`` keeps what the file claimed). Defined names are optional: a workbook
     whose names cannot be read is read by the layout. Raises ``WorkbookError`` with a
@@ -148,10 +149,10 @@ def _read_meta(sheets: _Sheets, meta_sheet: str) -> dict[str, str]:
 
 
 def _choose_version(
-    meta: dict[str, str], names: dict[str, CellRef], sheets: _Sheets, layouts: Layouts, field: str
+    meta: dict[str, str], names: dict[str, CellRef], sheets: _Sheets, layouts: Layouts, field: str | None
 ) -> str:
     version = meta.get("form_version", "")
-    if not version and field.casefold() in names:
+    if not version and field and field.casefold() in names:
         version = _as_text(sheets.value(names[field.casefold()]))
     return version if version in layouts else list(layouts)[-1]
 

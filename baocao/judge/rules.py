@@ -37,11 +37,14 @@ def check_rules(
     period: Period | None,
     history: dict[str, dict[str, Any]],
     kinds: dict[str, PeriodKind],
+    level: str = "unit",
 ) -> Iterator[Issue]:
     """Issues from the rules declared in the form spec, given the typed ``values``.
 
     ``history`` maps the unit's other reported periods to their accepted values; ``kinds`` are
-    the deployment's period kinds (to read those period codes).
+    the deployment's period kinds (to read those period codes); ``level`` is the registry kind
+    of the unit that sent the report (``unit``, ``department``…): a target declared for another
+    level is judged there (on that level's total, by the summary), never on this report.
     """
     past = _past(history, kinds)
     for rule in form.rules:
@@ -65,7 +68,7 @@ def check_rules(
         elif rule.kind == "warn_if_equals":
             if values.get(p["field"]) == p["equals"]:
                 yield _rule_issue(rule, form, raw, p["field"], "là '{equals}'", **p)
-        elif rule.kind == "min_per_month" and period is not None:
+        elif rule.kind == "min_per_month" and period is not None and rule.level == level:
             value = values.get(p["field"])
             target = round(p["per_month"] * period.month_count)
             if isinstance(value, int) and value < target:

@@ -32,7 +32,7 @@ from baocao.judge.rules import check_rules
 from baocao.model import Issue, RawCell, RawWorkbook, Severity, cell_issue
 from baocao.spec.form import Field, Form, FormCatalog
 from baocao.spec.identity import signature
-from baocao.spec.periods import Period, PeriodError, parse_period
+from baocao.spec.periods import Period, PeriodError, date_bound, parse_period
 from baocao.spec.registry import Registry
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
@@ -73,19 +73,6 @@ class Outcome:
         return [i for i in self.issues if i.severity == WARNING]
 
 
-def date_bound(name: str, period: Period | None, today: date) -> date | None:
-    """The date a declarative bound (``period_start``, ``today``…) stands for."""
-    if name == "today":
-        return today
-    if period is None:
-        return None
-    return {
-        "period_start": period.start,
-        "period_end": period.end,
-        "year_start": date(period.year, 1, 1),
-        "previous_year_start": date(period.year - 1, 1, 1),
-        "year_end": date(period.year, 12, 31),
-    }[name]
 
 
 def check_field(
@@ -205,7 +192,7 @@ def identify(raw: RawWorkbook, ctx: Context) -> tuple[Form, str | None, Period |
                 f' "{form.title}"; {USE_THE_TEMPLATE}',
             )
         )
-    unit_field, period_field = form.prefilled("unit.code"), form.prefilled("period.code")
+    unit_field, period_field = form.role("unit"), form.role("period")
     unit_code = _typed(raw, unit_field)
     period_code = _typed(raw, period_field)
     unit_code = unit_code or raw.meta.get("unit", "")
@@ -256,7 +243,7 @@ def identify(raw: RawWorkbook, ctx: Context) -> tuple[Form, str | None, Period |
                     ERROR,
                     "unknown_unit",
                     f"Mã đơn vị '{shown(unit)}' {why} trong kỳ {period.code}",
-                    "ma_don_vi",
+                    unit_field.code if unit_field else "",
                 )
             )
     elif not unit:
@@ -331,7 +318,9 @@ def validate(raw: RawWorkbook, ctx: Context) -> Outcome:
         value, problems = check_field(f, cell, period, ctx.today)
         values[f.code] = value
         issues.extend(problems)
-    issues.extend(check_rules(form, raw, values, period, ctx.history, ctx.period_kinds))
+    known = ctx.registry.get(unit, ctx.registry.reference_day(period)) if unit and period else None
+    level = known.kind if known else "unit"
+    issues.extend(check_rules(form, raw, values, period, ctx.history, ctx.period_kinds, level))
     issues.sort(key=lambda i: (i.severity != ERROR,))
     return Outcome(
         unit=unit,

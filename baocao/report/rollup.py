@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 
 from baocao.report.summary import Summary, has_text
+from baocao.spec.form import Form
 
-PHONE_PLACEHOLDER = "(cần điền số điện thoại)"
 MAX_CELL_TEXT = 32000  # Excel holds 32,767 characters in a cell
 
 
@@ -22,38 +22,64 @@ def combined_text(summary: Summary, code: str, required: bool) -> str:
     return text if len(text) <= MAX_CELL_TEXT else text[: MAX_CELL_TEXT - 1] + "…"
 
 
+def combined_value(how: str, values: Sequence[object]) -> object | None:
+    """``most_common`` (ties: the smallest, so the result does not depend on order) or
+    ``all_equal`` (the value only when every unit that answered gave it) of the units' values."""
+    given = [v for v in values if v not in (None, "")]
+    if not given:
+        return None
+    if how == "all_equal":
+        return given[0] if all(v == given[0] for v in given) else None
+    counts: dict[str, tuple[int, object]] = {}
+    for value in given:
+        n, _ = counts.get(str(value), (0, value))
+        counts[str(value)] = (n + 1, value)
+    best = min(counts, key=lambda key: (-counts[key][0], key))
+    return counts[best][1]
+
+
+def _typed(value: object, field_type: str) -> object:
+    """Ledger values come back from JSON: dates as ISO text."""
+    if field_type == "date" and isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return value
+
+
 def rollup_values(
     summary: Summary,
     submissions: Sequence[Mapping[str, object]],
     *,
-    preparer: str,
-    email: str,
-    phone: str | None,
     today: date,
+    phone: str | None = None,
 ) -> dict[str, object]:
-    """The input values of the department's own template (pure).
-
-    Figures are the level's totals; narratives are combined per unit; ``co_ke_hoach`` is "Có"
-    only when every unit that reported said "Có" (one unit without a plan is worth a warning at
-    the level above), and the plan's number and date are the ones most units cite (ties: the
-    earliest), since units usually implement the department's plan. Without ``phone`` the phone
-    cell holds a marked placeholder that the validator rejects, so the file cannot be accepted
-    unfinished.
+    """The input values of the department's own template (pure), field by field as the form's
+    ``rollup`` says: figures are the level's totals (``sum``), narratives one line per unit
+    (``join``), ``most_common``/``all_equal`` over the units' answers, and ``blank`` fields —
+    who prepared it, their phone and address — are left for the department's office to fill,
+    so the file cannot be accepted unfinished (the validator rejects the blanks). ``phone``, when
+    given, fills the ``phone`` role; the ``prepared_on`` role is ``today``.
     """
     form = summary.form
-    values: dict[str, object] = dict(summary.totals)
-    for f in form.text_fields:
-        values[f.code] = combined_text(summary, f.code, f.required)
-    plans = [s for s in submissions if s.get("co_ke_hoach")]
-    has_plan = bool(plans) and all(s.get("co_ke_hoach") == "Có" for s in plans)
-    values["co_ke_hoach"] = "Có" if has_plan else "Không"
-    if has_plan:
-        cited: dict[tuple[str, str], int] = {}
-        for s in plans:
-            key = (str(s.get("so_ke_hoach") or ""), str(s.get("ngay_ke_hoach") or ""))
-            cited[key] = cited.get(key, 0) + 1
-        number, day = min(cited, key=lambda k: (-cited[k], k[1], k[0]))
-        values["so_ke_hoach"] = number
-        values["ngay_ke_hoach"] = date.fromisoformat(day) if day else None
-    values.update(nguoi_lap=preparer, email=email, dien_thoai=phone or PHONE_PLACEHOLDER, ngay_lap=today)
-    return {k: v for k, v in values.items() if k in form.codes}
+    values: dict[str, object] = {}
+    for f in form.fields:
+        if f.prefill:
+            continue
+        if f.rollup == "sum":
+            values[f.code] = summary.totals.get(f.code, 0)
+        elif f.rollup == "join":
+            values[f.code] = combined_text(summary, f.code, f.required)
+        elif f.rollup in ("most_common", "all_equal"):
+            values[f.code] = _typed(combined_value(f.rollup, [s.get(f.code) for s in submissions]), f.type)
+    for role, value in (("phone", phone), ("prepared_on", today)):
+        field = form.role(role)
+        if field is not None and value is not None:
+            values[field.code] = value
+    return values
+
+
+def blank_for_office(form: Form, values: Mapping[str, object]) -> list[str]:
+    """Labels of the required fields the roll-up leaves for the department's office to fill."""
+    return [f.label for f in form.fields if f.required and not f.prefill and values.get(f.code) in (None, "")]

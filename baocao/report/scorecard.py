@@ -103,6 +103,7 @@ def build_scorecard(dep, year: int, ledger: Ledger, now: datetime) -> ScorecardR
             ledger.current_submissions(p.code),
             settings.timezone,
             settings.inclusive_deadline,
+            {u.code: registry.reports_to(u.code, day) for u in units},
         )
         due = now > p.deadline(settings.timezone, settings.inclusive_deadline)
         for st in statuses:

@@ -7,6 +7,7 @@ accepted file it is ``rejected`` if it sent something that was refused, else ``m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -74,8 +75,13 @@ def period_status(
     current: dict[str, Submission],
     tz: ZoneInfo,
     inclusive: bool = False,
+    levels: Mapping[str, str | None] | None = None,
 ) -> list[UnitStatus]:
-    """The status of each of ``units`` for ``period`` from the period's files and submissions."""
+    """The status of each of ``units`` for ``period`` from the period's files and submissions.
+
+    ``levels`` maps a unit code to the level it reports to (``Deployment.level_of``): lateness
+    counts from that level's deadline; a unit not in it uses the period's top deadline.
+    """
     by_unit: dict[str, list[FileRecord]] = {}
     for rec in files:
         if rec.unit and rec.period == period.code and rec.status in ("accepted", "rejected"):
@@ -92,7 +98,7 @@ def period_status(
         accepted = [r for r in recs if r.status == "accepted"]
         if accepted:
             first = accepted[0]
-            late = days_late(first.received_at, period, tz, inclusive)
+            late = days_late(first.received_at, period, tz, inclusive, (levels or {}).get(unit.code))
             sub = current.get(unit.code)
             out.append(
                 UnitStatus(

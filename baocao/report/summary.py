@@ -184,7 +184,8 @@ def build_summary(
     day = registry.reference_day(period)
     under = None if _is_top(level) else level.code
     units = registry.reporting_units(period, under=under)
-    statuses = period_status(period, units, files, dict(current), tz, inclusive)
+    levels = {u.code: registry.reports_to(u.code, day) for u in units}
+    statuses = period_status(period, units, files, dict(current), tz, inclusive, levels)
     codes = tuple(f.code for f in form.quantitative_fields)
     texts = tuple(f.code for f in form.text_fields)
     target = target_of(form, period)

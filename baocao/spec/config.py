@@ -11,6 +11,7 @@ moved (or mounted on another drive letter on Windows) without editing it.
 
 from __future__ import annotations
 
+import calendar
 import re
 import tomllib
 import unicodedata
@@ -25,6 +26,11 @@ from baocao.errors import ConfigError
 
 PATH_KEYS = ("templates", "inbox", "archive", "feedback", "output", "ledger", "outbox", "logs")
 EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+DayMonth = tuple[int, int]  # (day, month), as written "10/03"
+LEVELS = ("department", "province")  # the levels a report can go *to* (the parent's kind)
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,13 @@ class PeriodKind:
 
     ``due_day``/``due_month``: the report is due *before* this day ("trước ngày 10/3"),
     so with ``inclusive_deadline = false`` the last on-time moment is the end of the day before.
+    That is the deadline of the top of the chain; ``due_by_level`` gives a level its own one
+    (Decree 09/2019 art. 8.5: units report to their department earlier than the department
+    reports to Sở Nội vụ), keyed by the kind of the level the report goes to.
+    ``window`` is the data cut-off window (thời gian chốt số liệu, Decree 09/2019 art. 12) as
+    (start, end) day/month pairs, a start after the end lying in the previous year; ``None``
+    means the months covered. ``estimates`` overrides whether the figures include estimates
+    (by default: when the window ends after the deadline).
     """
 
     code: str
@@ -40,7 +53,9 @@ class PeriodKind:
     months: tuple[int, ...]
     due_day: int
     due_month: int
-    estimates: bool = False
+    estimates: bool | None = None
+    due_by_level: tuple[tuple[str, DayMonth], ...] = ()  # hashable: periods key caches
+    window: tuple[DayMonth, DayMonth] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,35 @@ class CollectSettings:
 
 
 @dataclass(frozen=True)
+class ImapSettings:
+    """The ``[intake.imap]`` table: a mailbox that units e-mail their reports to.
+
+    The password is never here: see ``intake.mailbox.imap_password``. ``allowed_senders``
+    holds addresses (``ten@donvi.gov.vn``) and domains (``langson.gov.vn``, which also matches
+    its subdomains); empty means anyone may send. ``port`` 0 means the usual port of
+    ``security`` (993 for ssl, 143 otherwise).
+    """
+
+    host: str
+    user: str
+    port: int = 0
+    security: str = "ssl"
+    folder: str = "INBOX"
+    processed_folder: str = "Đã xử lý"
+    allowed_senders: tuple[str, ...] = ()
+    keyring_service: str = "baocao"
+    timeout_seconds: float = 60.0
+    max_message_mb: float = 30.0
+    max_attachments: int = 20
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return 993 if self.security == "ssl" else 143
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a deployment configures, with paths already resolved to absolute paths."""
 
@@ -103,6 +147,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     collect: CollectSettings = field(default_factory=CollectSettings)
+    imap: ImapSettings | None = None
 
     def path(self, key: str) -> Path:
         return self.paths[key]
@@ -183,6 +228,23 @@ def _clock(key: str, value: Any) -> time:
     raise _fail(key, f"giá trị {value!r} không hợp lệ", 'giờ dạng HH:MM, ví dụ "08:00"')
 
 
+def _senders(key: str, value: Any) -> tuple[str, ...]:
+    """Addresses or domains, lower-cased: ``["pgd@huyen.gov.vn", "langson.gov.vn"]``."""
+    if not isinstance(value, list):
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", "một danh sách địa chỉ thư hoặc tên miền")
+    found = []
+    for i, item in enumerate(value):
+        text = item.strip().lower().lstrip("@") if isinstance(item, str) else None
+        if not text or not (EMAIL_RE.match(text) or DOMAIN_RE.match(text)):
+            raise _fail(
+                f"{key}[{i}]",
+                f"{item!r} không phải địa chỉ thư hay tên miền",
+                "ten@coquan.gov.vn hoặc coquan.gov.vn",
+            )
+        found.append(text)
+    return tuple(found)
+
+
 def _optional_text(key: str, value: Any) -> str | None:
     return None if value in (None, "") else _text(key, value)
 
@@ -199,6 +261,38 @@ def _table(data: dict[str, Any], name: str, schema: dict[str, Callable[[str, Any
     return {key: schema[key](f"{name}.{key}", value) for key, value in table.items()}
 
 
+_DAY_MONTH_RE = re.compile(r"(\d{1,2})/(\d{1,2})")
+
+
+def _day_month(key: str, value: Any, upto: int = 31) -> DayMonth:
+    """ "10/03" -> (10, 3); a day that exists in every year (29/02 does not)."""
+    match = _DAY_MONTH_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match:
+        day, month = int(match[1]), int(match[2])
+        if 1 <= month <= 12 and 1 <= day <= min(upto, calendar.monthrange(2001, month)[1]):
+            return day, month
+    raise _fail(key, f"giá trị {value!r} không hợp lệ", 'ngày/tháng như "10/03"')
+
+
+def _due(key: str, value: Any) -> tuple[DayMonth, dict[str, DayMonth]]:
+    """``due_before``: one date for every level, or a table per level the report goes to."""
+    if isinstance(value, dict):
+        if not value or set(value) - set(LEVELS):
+            raise _fail(
+                key, f"giá trị {value!r} không hợp lệ", f"bảng theo cấp nhận báo cáo: {', '.join(LEVELS)}"
+            )
+        by_level = {level: _day_month(f"{key}.{level}", v, upto=28) for level, v in value.items()}
+        top = by_level.get("province") or max(by_level.values(), key=lambda dm: (dm[1], dm[0]))
+        return top, by_level
+    return _day_month(key, value, upto=28), {}
+
+
+def _window(key: str, value: Any) -> tuple[DayMonth, DayMonth]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", 'hai ngày/tháng, ví dụ ["15/12", "14/03"]')
+    return _day_month(f"{key}[0]", value[0]), _day_month(f"{key}[1]", value[1])
+
+
 def _period_kind(code: str, raw: Any) -> PeriodKind:
     prefix = f"periods.{code}"
     if not re.fullmatch(r"[A-Z][A-Z0-9]{0,3}", code):
@@ -206,10 +300,11 @@ def _period_kind(code: str, raw: Any) -> PeriodKind:
     schema = {
         "label": _text,
         "months": lambda k, v: v,
-        "due_before": lambda k, v: v,
+        "due_before": _due,
         "estimates": _bool,
+        "window": _window,
     }
-    values = _table({code: raw}, code, schema)
+    values = _table({prefix: raw}, prefix, schema)
     for required in ("label", "months", "due_before"):
         if required not in values:
             raise _fail(f"{prefix}.{required}", "thiếu khóa bắt buộc", "khai báo khóa này")
@@ -221,20 +316,55 @@ def _period_kind(code: str, raw: Any) -> PeriodKind:
         or months != sorted(set(months))
     ):
         raise _fail(f"{prefix}.months", f"giá trị {months!r} không hợp lệ", "các tháng 1–12 tăng dần")
-    due = values["due_before"]
-    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})", due) if isinstance(due, str) else None
-    if not match or not (1 <= int(match[2]) <= 12 and 1 <= int(match[1]) <= 28):
-        raise _fail(f"{prefix}.due_before", f"giá trị {due!r} không hợp lệ", 'ngày/tháng như "10/03"')
     if "{year}" not in values["label"]:
         raise _fail(f"{prefix}.label", "thiếu chỗ điền năm", 'chuỗi có "{year}", ví dụ "Quý I năm {year}"')
+    (due_day, due_month), by_level = values["due_before"]
     return PeriodKind(
         code=code,
         label=values["label"],
         months=tuple(months),
-        due_day=int(match[1]),
-        due_month=int(match[2]),
-        estimates=values.get("estimates", False),
+        due_day=due_day,
+        due_month=due_month,
+        estimates=values.get("estimates"),
+        due_by_level=tuple(sorted(by_level.items())),
+        window=values.get("window"),
     )
+
+
+def _imap(data: dict[str, Any]) -> ImapSettings | None:
+    """``[intake.imap]``, or ``None`` when the deployment has no mailbox."""
+    intake = _table(data, "intake", {"imap": lambda key, value: value})
+    if "imap" not in intake:
+        return None
+    if isinstance(intake["imap"], dict) and "password" in intake["imap"]:
+        raise _fail(
+            "intake.imap.password",
+            "không ghi mật khẩu trong tệp cấu hình",
+            "biến môi trường BAOCAO_IMAP_PASSWORD hoặc keyring của hệ điều hành",
+        )
+    values = _table(
+        {"intake.imap": intake["imap"]},
+        "intake.imap",
+        {
+            "host": _text,
+            "port": _int_in(1, 65535),
+            "security": _one_of("ssl", "starttls", "none"),
+            "user": _text,
+            "folder": _text,
+            "processed_folder": _text,
+            "allowed_senders": _senders,
+            "keyring_service": _text,
+            "timeout_seconds": _float_in(1, 600),
+            "max_message_mb": _float_in(0.1, 1024),
+            "max_attachments": _int_in(1, 500),
+        },
+    )
+    for required in ("host", "user"):
+        if required not in values:
+            raise _fail(f"intake.imap.{required}", "thiếu khóa bắt buộc", "tên máy chủ và tài khoản hộp thư")
+    if values.get("folder", "INBOX") == values.get("processed_folder", "Đã xử lý"):
+        raise _fail("intake.imap.processed_folder", "trùng với thư mục nhận thư", "một thư mục khác")
+    return ImapSettings(**values)
 
 
 TOP_KEYS = {
@@ -246,6 +376,7 @@ TOP_KEYS = {
     "mail",
     "schedule",
     "collect",
+    "intake",
 }
 
 
@@ -364,6 +495,7 @@ def load_config(path: str | Path) -> Settings:
         )
     )
     return Settings(
+        imap=_imap(data),
         config_file=config_file,
         organisation=org["name"],
         coordinator=org.get("coordinator", org["name"]),

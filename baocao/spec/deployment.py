@@ -7,6 +7,7 @@ only place where config.toml, the form spec and the registry are read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from baocao.errors import UsageError
@@ -30,6 +31,15 @@ class Deployment:
 
     def period(self, code: str) -> Period:
         return parse_period(code, self.settings.period_kinds)
+
+    def level_of(self, unit: Unit | str, period: Period) -> str | None:
+        """The level ``unit`` reports to in ``period`` (picks its deadline, ``Period.due_before_for``)."""
+        code = unit if isinstance(unit, str) else unit.code
+        return self.registry.reports_to(code, self.registry.reference_day(period))
+
+    def last_on_time_day(self, unit: Unit | str, period: Period) -> date:
+        """The last on-time day of ``unit``'s report for ``period`` (its level's deadline)."""
+        return period.last_on_time_day(self.settings.inclusive_deadline, self.level_of(unit, period))
 
     def unit(self, code: str, period: Period) -> Unit:
         """The unit ``code`` as it is for ``period``; ``UsageError`` if it does not exist then."""

@@ -5,8 +5,10 @@ the validator and the consolidator alike; adding a field is an edit of that file
 else. Loading refuses a bad spec with a message naming the field and the problem, because a
 broken spec discovered at collection time would reject every unit's file.
 
-Rules are declarative data (a ``kind`` and its parameters) interpreted by ``validate``; nothing
-from the file is ever evaluated as code.
+Rules are declarative data (a ``kind`` and its parameters) interpreted by ``judge.rules``;
+nothing from the file is ever evaluated as code. Fields declare what they are for the engine
+(``role``: the unit code, the contact address…) and how a department's own report combines its
+units' values (``rollup``), so no code outside ``forms/`` names a field of a particular form.
 
 The cell of every field is computed here (``Form.layout``) from the order of the spec, so the
 template writer and the reader's fallback agree by construction.
@@ -27,6 +29,28 @@ from baocao.model import CellRef
 
 FIELD_TYPES = ("integer", "text", "date", "choice", "email", "phone", "period", "unit")
 PREFILLS = ("unit.code", "unit.name", "period.code", "form.version")
+# What a field *is* for the engine, so no code outside forms/ names a field of a particular form.
+# Identity roles come from the pre-fill (a template says whose it is); the others are declared.
+ROLES = ("unit", "unit_name", "period", "version", "contact_email", "preparer", "phone", "prepared_on")
+PREFILL_ROLES = {
+    "unit.code": "unit",
+    "unit.name": "unit_name",
+    "period.code": "period",
+    "form.version": "version",
+}
+ROLE_TYPES = {
+    "contact_email": ("email",),
+    "phone": ("phone",),
+    "prepared_on": ("date",),
+    "preparer": ("text",),
+}
+# How a department's own report (its roll-up for the level above) fills a field from its units:
+# sum the figures, join the texts per unit, take the value most units gave, take the value only
+# when all units agree, or leave it blank for the department's office to fill.
+ROLLUPS = ("sum", "join", "most_common", "all_equal", "blank")
+# Where a target applies: to each reporting unit's own report, to a department's total, or to
+# the province's total (the 2025 plan's "04 tin, bài mỗi tháng" is the department's website).
+TARGET_LEVELS = ("unit", "department", "province")
 DATE_BOUNDS = (
     "period_start",
     "period_end",
@@ -40,7 +64,7 @@ RULE_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "required_if": {"field": (str,), "when": (str,), "equals": (str,)},
     "requires_positive": {"field": (str,), "other": (str,)},
     "warn_if_equals": {"field": (str,), "equals": (str,)},
-    "min_per_month": {"field": (str,), "per_month": (int, float)},
+    "min_per_month": {"field": (str,), "per_month": (int, float), "level": (str,)},
     "outlier": {
         "fields": (str, list),
         "factor": (int, float),
@@ -87,6 +111,8 @@ class Field:
     measure: str = ""
     not_before: str | None = None
     not_after: str | None = None
+    role: str | None = None
+    rollup: str = "blank"
 
     @property
     def locked(self) -> bool:
@@ -118,6 +144,11 @@ class Rule:
     def fields(self) -> tuple[str, ...]:
         """The field codes the rule judges (its issues point at these cells)."""
         return tuple(self.params.get("_fields", ()))
+
+    @property
+    def level(self) -> str:
+        """Where a target rule applies (``TARGET_LEVELS``); every other rule judges each report."""
+        return str(self.params.get("level", "unit"))
 
 
 @dataclass(frozen=True)
@@ -156,9 +187,20 @@ class Form:
         """Free-text assessment fields (multi-line), in form order."""
         return tuple(f for f in self.fields if f.multiline)
 
-    def prefilled(self, key: str) -> Field | None:
-        """The field pre-filled with ``key`` (``unit.code``…), if the form has one."""
-        return next((f for f in self.fields if f.prefill == key), None)
+    def role(self, name: str) -> Field | None:
+        """The field that plays ``name`` (one of ``ROLES``: ``unit``, ``contact_email``…), if any.
+
+        Why: the engine needs "the unit code", "the address feedback goes to", "who prepared
+        it" whatever a form calls those fields; the form spec says which field is which.
+        """
+        if name not in ROLES:
+            raise KeyError(name)
+        return next((f for f in self.fields if f.role == name), None)
+
+    @property
+    def targets(self) -> tuple[Rule, ...]:
+        """The target rules (``min_per_month``), each with the level it applies at."""
+        return tuple(r for r in self.rules if r.kind == "min_per_month")
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -187,6 +229,8 @@ FIELD_KEYS = {
     "measure",
     "not_before",
     "not_after",
+    "role",
+    "rollup",
 }
 
 
@@ -220,6 +264,26 @@ def _field(raw: Any, section: str, group: str, quantitative: bool, seen: set[str
     for bound in ("not_before", "not_after"):
         if bound in raw and (ftype != "date" or raw[bound] not in DATE_BOUNDS):
             raise _err(where, f"{bound} chỉ dùng cho trường ngày, với {', '.join(DATE_BOUNDS)}")
+    role = raw.get("role", PREFILL_ROLES.get(prefill or ""))
+    if role is not None and role not in ROLES:
+        raise _err(where, f"role '{role}' không hợp lệ; cần một trong {', '.join(ROLES)}")
+    if prefill and role != PREFILL_ROLES[prefill]:
+        raise _err(where, f"trường điền sẵn {prefill} có role '{PREFILL_ROLES[prefill]}'")
+    if role in PREFILL_ROLES.values() and not prefill:
+        raise _err(where, f"role '{role}' chỉ dành cho trường điền sẵn")
+    if role in ROLE_TYPES and ftype not in ROLE_TYPES[role]:
+        raise _err(where, f"role '{role}' cần kiểu {', '.join(ROLE_TYPES[role])}")
+    multiline = bool(raw.get("multiline", False))
+    default_rollup = "sum" if ftype == "integer" else "join" if multiline else "blank"
+    rollup = raw.get("rollup", default_rollup)
+    if rollup not in ROLLUPS:
+        raise _err(where, f"rollup '{rollup}' không hợp lệ; cần một trong {', '.join(ROLLUPS)}")
+    if (rollup == "sum") != (ftype == "integer") or (rollup == "join" and ftype != "text"):
+        raise _err(
+            where, "rollup sum chỉ dùng cho chỉ tiêu số (và chỉ tiêu số luôn là sum); join cho văn bản"
+        )
+    if prefill and rollup != "blank":
+        raise _err(where, "trường điền sẵn không có rollup (biểu mẫu của cấp trên tự điền)")
     minimum = raw.get("min", 0 if ftype == "integer" else None)
     maximum = raw.get("max")
     for name, value in (("min", minimum), ("max", maximum), ("min_length", raw.get("min_length"))):
@@ -239,8 +303,10 @@ def _field(raw: Any, section: str, group: str, quantitative: bool, seen: set[str
         max=maximum,
         choices=choices,
         min_length=raw.get("min_length"),
-        multiline=bool(raw.get("multiline", False)),
+        multiline=multiline,
         prefill=prefill,
+        role=role,
+        rollup=rollup,
         measure=_nfc(raw.get("measure", "")),
         not_before=raw.get("not_before"),
         not_after=raw.get("not_after"),
@@ -282,7 +348,7 @@ def _rule(raw: Any, index: int, fields: dict[str, Field]) -> Rule:
         if isinstance(value, bool) or not isinstance(value, allowed[key]):
             raise _err(where, f"khóa '{key}' có giá trị {value!r} không hợp lệ")
     for key in allowed:
-        if key not in params and key not in ("min_value", "min_history", "factor"):
+        if key not in params and key not in ("min_value", "min_history", "factor", "level"):
             raise _err(where, f"loại {kind} cần khóa '{key}'")
     for key in ("field", "when", "other"):
         if key in params and params[key] not in fields:
@@ -303,6 +369,8 @@ def _rule(raw: Any, index: int, fields: dict[str, Field]) -> Rule:
         params["_fields"] = [params["field"]]
     if kind in ("requires_positive", "min_per_month") and not fields[params["field"]].quantitative:
         raise _err(where, f"trường '{params['field']}' không phải chỉ tiêu số")
+    if params.get("level", "unit") not in TARGET_LEVELS:
+        raise _err(where, f"level phải là một trong {', '.join(TARGET_LEVELS)}")
     when = fields.get(params.get("when", ""))
     if when is not None and when.type == "choice" and params["equals"] not in when.choices:
         raise _err(where, f"giá trị '{params['equals']}' không có trong lựa chọn của '{params['when']}'")
@@ -355,6 +423,10 @@ def parse_form(data: dict[str, Any], source: Path | None = None) -> Form:
     if not sections:
         raise _err("sections", "biểu mẫu không có mục nào")
     by_code = {f.code: f for s in sections for f in s.fields}
+    roles: dict[str, str] = {}
+    for fld in by_code.values():
+        if fld.role is not None and roles.setdefault(fld.role, fld.code) != fld.code:
+            raise _err(f"trường '{fld.code}'", f"role '{fld.role}' đã thuộc trường '{roles[fld.role]}'")
     rules = tuple(_rule(r, i, by_code) for i, r in enumerate(data.get("rules", []), start=1))
     form = Form(
         id=head["id"].strip(),
@@ -400,6 +472,12 @@ class FormCatalog:
 
     def get(self, version: str) -> Form | None:
         return self.versions.get(version)
+
+    @property
+    def version_field(self) -> str | None:
+        """The code of the field holding the form version (its ``version`` role), for the reader."""
+        field = self.current.role("version")
+        return field.code if field else None
 
     def layouts(self) -> dict[str, dict[str, CellRef]]:
         """Cell addresses per version, the current version last (the reader's default)."""

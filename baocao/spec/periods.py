@@ -5,7 +5,10 @@ exist, which months they cover and their deadlines are configuration (``[periods
 config.toml), never code, because a province may change them.
 
 "Before 10 March" means the last on-time moment is the end of 9 March, local time, unless the
-deployment sets ``inclusive_deadline = true``. All arithmetic here is pure: the clock is passed in.
+deployment sets ``inclusive_deadline = true``. A level of the chain may have its own deadline
+(units report to their department before the department reports up), and a period has a data
+window that may differ from its months. This module is the one place for that arithmetic; all
+of it is pure: the clock is passed in.
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ class PeriodError(UsageError):
 
 @dataclass(frozen=True)
 class Period:
-    """One reporting period of one year, e.g. Quý I năm 2025."""
+    """One reporting period of one year, e.g. Quý I năm 2025.
+
+    ``start``/``end`` are the data window (thời gian chốt số liệu): by default the months
+    covered, or the window the deployment configures (Decree 09/2019 art. 12: a quarter from
+    the 15th of the month before it to the 14th of its last month). ``months`` stay the months
+    the period is named for: targets and per-month comparisons count them.
+    """
 
     year: int
     kind: PeriodKind
@@ -52,25 +61,54 @@ class Period:
 
     @property
     def start(self) -> date:
-        return date(self.year, self.kind.months[0], 1)
+        """The first day of the data window."""
+        if self.kind.window is None:
+            return date(self.year, self.kind.months[0], 1)
+        (day, month), (end_day, end_month) = self.kind.window
+        previous_year = (month, day) > (end_month, end_day)
+        return date(self.year - 1 if previous_year else self.year, month, day)
 
     @property
     def end(self) -> date:
-        last = self.kind.months[-1]
-        return date(self.year, last, calendar.monthrange(self.year, last)[1])
+        """The last day of the data window."""
+        if self.kind.window is None:
+            last = self.kind.months[-1]
+            return date(self.year, last, calendar.monthrange(self.year, last)[1])
+        day, month = self.kind.window[1]
+        return date(self.year, month, min(day, calendar.monthrange(self.year, month)[1]))
+
+    @property
+    def window_text(self) -> str:
+        """``số liệu từ 01/01/2025 đến 31/03/2025``: the words every template and output uses."""
+        return f"số liệu từ {self.start:%d/%m/%Y} đến {self.end:%d/%m/%Y}"
+
+    @property
+    def includes_estimates(self) -> bool:
+        """True when the window ends after the report is due: figures after the report's date are
+        estimates (số ước thực hiện), and the forms and outputs must say so."""
+        if self.kind.estimates is not None:
+            return self.kind.estimates
+        return self.end > self.last_on_time_day(inclusive=True)
+
+    def due_before_for(self, level: str | None = None) -> date:
+        """The date the plans name for reports going to ``level`` (the kind of the level a unit
+        reports to: ``department``, ``province``); ``None``: the top of the chain."""
+        day, month = dict(self.kind.due_by_level).get(level or "", (self.kind.due_day, self.kind.due_month))
+        return date(self.year, month, day)
 
     @property
     def due_before(self) -> date:
-        """The date the plans name: the report is due *before* this day."""
-        return date(self.year, self.kind.due_month, self.kind.due_day)
+        """The date the plans name for the top of the chain: the report is due *before* this day."""
+        return self.due_before_for(None)
 
-    def last_on_time_day(self, inclusive: bool = False) -> date:
-        """The last calendar day on which a submission still counts as on time."""
-        return self.due_before if inclusive else self.due_before - timedelta(days=1)
+    def last_on_time_day(self, inclusive: bool = False, level: str | None = None) -> date:
+        """The last calendar day on which a submission to ``level`` still counts as on time."""
+        due = self.due_before_for(level)
+        return due if inclusive else due - timedelta(days=1)
 
-    def deadline(self, tz: ZoneInfo, inclusive: bool = False) -> datetime:
+    def deadline(self, tz: ZoneInfo, inclusive: bool = False, level: str | None = None) -> datetime:
         """The last on-time moment as an aware datetime: the end of the last on-time day."""
-        day = self.last_on_time_day(inclusive)
+        day = self.last_on_time_day(inclusive, level)
         return datetime.combine(day, time(23, 59, 59, 999999), tzinfo=tz)
 
     def contains(self, other: Period) -> bool:
@@ -119,7 +157,26 @@ def contained_periods(period: Period, kinds: dict[str, PeriodKind]) -> list[Peri
     return [p for p in periods_of_year(period.year, kinds) if period.contains(p)]
 
 
-def days_late(received_at: datetime, period: Period, tz: ZoneInfo, inclusive: bool = False) -> int:
-    """0 when on time, else how many calendar days (local time) after the last on-time day."""
+def days_late(
+    received_at: datetime, period: Period, tz: ZoneInfo, inclusive: bool = False, level: str | None = None
+) -> int:
+    """0 when on time, else how many calendar days (local time) after the last on-time day of
+    reports going to ``level``."""
     local_day = received_at.astimezone(tz).date()
-    return max(0, (local_day - period.last_on_time_day(inclusive)).days)
+    return max(0, (local_day - period.last_on_time_day(inclusive, level)).days)
+
+
+def date_bound(name: str, period: Period | None, today: date) -> date | None:
+    """The date a form's declarative date bound (``period_start``, ``today``…) stands for;
+    None when it needs a period and there is none."""
+    if name == "today":
+        return today
+    if period is None:
+        return None
+    return {
+        "period_start": period.start,
+        "period_end": period.end,
+        "year_start": date(period.year, 1, 1),
+        "previous_year_start": date(period.year - 1, 1, 1),
+        "year_end": date(period.year, 12, 31),
+    }[name]

@@ -141,6 +141,13 @@ class Registry:
             unit = self.get(unit.parent, day)
         return unit if unit is not None and unit.kind != "province" else None
 
+    def reports_to(self, code: str, day: date) -> str | None:
+        """The kind of the level ``code`` reports to on ``day`` (its parent's kind: ``department``
+        or ``province``), which picks its deadline; None for the top or an unknown unit."""
+        unit = self.get(code, day)
+        parent = self.get(unit.parent, day) if unit is not None and unit.parent else None
+        return parent.kind if parent is not None else None
+
     def root(self, day: date) -> Unit | None:
         return next((u for u in self.on(day) if u.parent is None), None)
 

@@ -45,10 +45,11 @@ class TemplateContext:
     unit: Unit
     period: Period
     parent_name: str
-    deadline: date
+    deadline: date  # the last on-time day of this unit's level
     submit_to: str
     organisation: str
     values: dict[str, object] | None = None  # input values to fill in (roll-up files, demo data)
+    due_before: date | None = None  # the date the plan names ("trước ngày …"); default: the period's
 
 
 def template_filename(unit: Unit, period: Period) -> str:
@@ -172,13 +173,14 @@ def _write_heading(ws, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
     ws.set_row(3, 36)
     ws.merge_range(3, 0, 3, 3, form.title, fmt.title)
     period = ctx.period
+    estimates = "; sau ngày lập là số ước thực hiện" if period.includes_estimates else ""
+    due = ctx.due_before or period.due_before
     ws.merge_range(
         4,
         0,
         4,
         3,
-        f"Kỳ báo cáo: {period.name} (từ {period.start:%d/%m/%Y} đến {period.end:%d/%m/%Y})"
-        f" – Hạn nộp: trước ngày {period.due_before:%d/%m/%Y}",
+        f"Kỳ báo cáo: {period.name} ({period.window_text}{estimates}) – Hạn nộp: trước ngày {due:%d/%m/%Y}",
         fmt.center_italic,
     )
     ws.merge_range(
@@ -266,21 +268,19 @@ def _write_guide(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
     lines = [
         (f"HƯỚNG DẪN LẬP BÁO CÁO – {period.name.upper()}", fmt.title),
         (f"Đơn vị: {ctx.unit.name} (mã {ctx.unit.code})", fmt.text),
+        (f"Kỳ báo cáo: {period.name}, {period.window_text}.", fmt.text),
         (
-            f"Kỳ báo cáo: {period.name}, số liệu từ {period.start:%d/%m/%Y} đến {period.end:%d/%m/%Y}.",
-            fmt.text,
-        ),
-        (
-            f"Hạn nộp: trước ngày {period.due_before:%d/%m/%Y} (chậm nhất hết ngày {ctx.deadline:%d/%m/%Y}).",
+            f"Hạn nộp: trước ngày {(ctx.due_before or period.due_before):%d/%m/%Y}"
+            f" (chậm nhất hết ngày {ctx.deadline:%d/%m/%Y}).",
             fmt.center_bold,
         ),
         (f"Nơi nộp: lưu tệp đã điền vào {ctx.submit_to}.", fmt.text),
         (f"Cơ quan tổng hợp: {ctx.organisation}.", fmt.text),
     ]
-    if period.kind.estimates:
+    if period.includes_estimates:
         lines.append(
             (
-                f"Báo cáo năm được lập trước khi hết năm: số liệu từ ngày lập báo cáo đến 31/12/{period.year}"
+                f"Báo cáo được lập trước khi hết kỳ: số liệu từ ngày lập báo cáo đến {period.end:%d/%m/%Y}"
                 " là số ước thực hiện.",
                 fmt.center_bold,
             )
@@ -349,7 +349,8 @@ def template_context(dep: Deployment, unit: Unit, period: Period) -> TemplateCon
         unit=unit,
         period=period,
         parent_name=parent.name if parent else dep.settings.organisation,
-        deadline=period.last_on_time_day(dep.settings.inclusive_deadline),
+        deadline=dep.last_on_time_day(unit, period),
+        due_before=period.due_before_for(dep.level_of(unit, period)),
         submit_to=dep.settings.submit_to,
         organisation=dep.settings.organisation,
     )
