@@ -203,7 +203,9 @@ def test_unsupported_extension(tmp_path):
         read_workbook(path, LAYOUTS)
 
 
-@pytest.mark.parametrize(("ext", "kind"), [(".xlsb", "Excel nhị phân (.xlsb)"), (".csv", "văn bản CSV (.csv)")])
+@pytest.mark.parametrize(
+    ("ext", "kind"), [(".xlsb", "Excel nhị phân (.xlsb)"), (".csv", "văn bản CSV (.csv)")]
+)
 def test_spreadsheet_formats_the_reader_does_not_take_say_how_to_save(tmp_path, ext, kind):
     path = make_workbook(tmp_path / f"bc{ext}")
     with pytest.raises(WorkbookError) as caught:

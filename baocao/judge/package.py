@@ -37,9 +37,18 @@ from baocao.judge.safety import (
     not_a_spreadsheet,
     refuse,
 )
-from baocao.judge.zipscan import ZIP_MAGIC, scan_zip
+from baocao.judge.zipscan import ZIP_MAGIC, entry_chunks, scan_zip
 
-__all__ = ["EXTENSIONS", "HOSTILE", "PASSWORD", "Package", "ReadLimits", "inspect_package", "refuse"]
+__all__ = [
+    "EXTENSIONS",
+    "HOSTILE",
+    "PASSWORD",
+    "Package",
+    "ReadLimits",
+    "entry_chunks",  # the bounded inflater, also used by the mail intake for zipped reports
+    "inspect_package",
+    "refuse",
+]
 
 EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")
 # Spreadsheets in a form the reader does not take: say so, and how to save a form it takes.

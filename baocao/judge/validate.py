@@ -73,8 +73,6 @@ class Outcome:
         return [i for i in self.issues if i.severity == WARNING]
 
 
-
-
 def check_field(
     f: Field, cell: RawCell | None, period: Period | None, today: date
 ) -> tuple[Any, list[Issue]]:
