@@ -386,8 +386,8 @@ class _Run:
         title = f"Kết quả kiểm tra tệp '{rec.original_name}': {verdict}"
         source = self.archive / rec.archive_path
         rebuild = None
-        # only a file openpyxl cannot write back (.xls, .ods) needs a fresh template
-        if outcome.unit and outcome.period and source.suffix.lower() not in (".xlsx", ".xlsm"):
+        # only a file openpyxl cannot write back (.xls, .ods, Strict .xlsx) needs a fresh template
+        if outcome.unit and outcome.period and raw.format not in ("xlsx", "xlsm"):
             try:
                 period = self.dep.period(outcome.period)
                 unit = self.dep.registry.get(outcome.unit, self.dep.registry.reference_day(period))

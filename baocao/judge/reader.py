@@ -315,14 +315,21 @@ class _Worker:
         with contextlib.suppress(OSError):
             os.unlink(self.stderr)
 
-    def last_words(self, limit: int = 4000) -> str:
-        """The end of what the worker's native code printed (for the log when it died)."""
+    def last_words(self, limit: int = 2000) -> str:
+        """What the worker's native code printed, for the log when it died: the start (the
+        panic or allocation message) and the end, ``limit`` characters each at most."""
         try:
             with open(self.stderr, "rb") as fp:
-                fp.seek(max(0, os.fstat(fp.fileno()).st_size - limit))
-                return fp.read().decode("utf-8", "replace").strip()
+                head = fp.read(limit)
+                size = os.fstat(fp.fileno()).st_size
+                fp.seek(max(len(head), size - limit))
+                tail = fp.read(limit)
         except OSError:
             return ""
+        text = head.decode("utf-8", "replace")
+        if tail:
+            text += (" … " if size > 2 * limit else "") + tail.decode("utf-8", "replace")
+        return text.strip()
 
 
 def read_workbooks(
@@ -445,16 +452,16 @@ def _collect(pool: list[_Worker], ctx: Any, args: tuple, more: bool) -> Iterator
     pool[:] = [w for w in pool if w is not None]
 
 
-def _logging_set_up() -> bool:
+def _logging_set_up(level: int = logging.WARNING) -> bool:
     """Whether a log handler takes the reader's warnings. Without one Python prints them (and
     a traceback) on the console, which a clerk or coordinator must never see; so the reader
     logs only where logging was set up (``check`` and ``run`` do) and says "logged" only then."""
-    return logger.isEnabledFor(logging.WARNING) and logger.hasHandlers()
+    return logger.isEnabledFor(level) and logger.hasHandlers()
 
 
 def _outcome(path: Path, message: object) -> RawWorkbook | WorkbookError:
     if isinstance(message, _Bug):
-        logged = _logging_set_up()
+        logged = _logging_set_up(logging.ERROR)
         if logged:
             logger.error("unexpected error while reading %s:\n%s", path, message.text)
         note = " (đã ghi nhật ký)" if logged else ""

@@ -130,6 +130,11 @@ def check_extents(path: Path, extents: dict[str, Extent], limits: ReadLimits, *,
     if whole_book and total > limits.max_total_cells:
         raise refuse(
             path,
-            f"có {len(extents)} trang tính với tổng vùng dữ liệu quá lớn ({total:,} ô, tối đa"
-            f" {limits.max_total_cells:,}); hãy xoá các trang và ô thừa rồi gửi lại".replace(",", "."),
+            f"có {len(extents)} trang tính với tổng vùng dữ liệu quá lớn ({_thousands(total)} ô, tối đa"
+            f" {_thousands(limits.max_total_cells)}); hãy xoá các trang và ô thừa rồi gửi lại",
         )
+
+
+def _thousands(number: int) -> str:
+    """48.024.000: the Vietnamese way of grouping digits."""
+    return f"{number:,}".replace(",", ".")
