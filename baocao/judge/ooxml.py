@@ -133,5 +133,7 @@ def single_cell(pattern: re.Pattern[str], text: str) -> CellRef | None:
     if match is None:
         return None
     quoted, bare, col, row = match.groups()
+    if bare is not None and bare.upper() == "#REF":  # a name left behind by a deleted sheet
+        return None
     sheet = quoted.replace("''", "'") if quoted is not None else bare
     return CellRef(sheet, f"{col.upper()}{row}")
