@@ -105,13 +105,22 @@ def test_bad_values_name_the_key_and_what_is_expected(tmp_path, extra, message):
         ),
         ('label = "Quý I năm {year}"', 'label = "Quý I"', "khóa 'periods.Q1.label': thiếu chỗ điền năm"),
         ('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Asia/Hanoi_City"', "khóa 'organisation.timezone'"),
+        # TOML mistakes, explained with the line instead of tomllib's English
+        (
+            'name = "Sở Nội vụ tỉnh Lạng Sơn"',
+            "name = Sở Nội vụ",
+            "dòng 6 (name = Sở Nội vụ): giá trị không hợp lệ",
+        ),
+        ("[collect]", "[collect]\nworkers = 1", "một khóa hoặc một bảng được khai báo hai lần"),
+        ('timezone = "Asia/Ho_Chi_Minh"', "timezone Asia", "thiếu dấu = giữa tên khóa và giá trị"),
     ],
 )
-def test_bad_periods_and_timezone(tmp_path, old, new, message):
+def test_bad_periods_timezone_and_toml(tmp_path, old, new, message):
     path = tmp_path / "config.toml"
     path.write_text(config_text().replace(old, new, 1), encoding="utf-8")
-    with pytest.raises(ConfigError, match=re.escape(message)):
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
         load_config(path)
+    assert not re.search(r"\b(line|column|Invalid|Expected|Cannot)\b", str(info.value))
 
 
 def test_missing_and_malformed_files(tmp_path):
@@ -186,27 +195,6 @@ def test_the_two_ways_to_write_a_windows_path(tmp_path, line):
     path = tmp_path / "config.toml"
     path.write_text(config_text(extra=f"[paths]\n{line}\n"), encoding="utf-8")
     assert str(load_config(path).paths["inbox"]).replace("\\", "/").endswith("D:/baocao/inbox")
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "message"),
-    [
-        (
-            'name = "Sở Nội vụ tỉnh Lạng Sơn"',
-            "name = Sở Nội vụ",
-            "dòng 6 (name = Sở Nội vụ): giá trị không hợp lệ",
-        ),
-        ("[collect]", "[collect]\nworkers = 1", "một khóa hoặc một bảng được khai báo hai lần"),
-        ('timezone = "Asia/Ho_Chi_Minh"', "timezone Asia", "thiếu dấu = giữa tên khóa và giá trị"),
-    ],
-)
-def test_toml_mistakes_are_explained_in_vietnamese_with_the_line(tmp_path, old, new, message):
-    path = tmp_path / "config.toml"
-    path.write_text(config_text().replace(old, new, 1), encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    assert message in str(info.value)
-    assert "line" not in str(info.value) and "Invalid" not in str(info.value)
 
 
 def test_a_config_in_the_windows_code_page_is_refused_with_how_to_save_it(tmp_path):
