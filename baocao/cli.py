@@ -10,18 +10,43 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from baocao import __version__, api
 from baocao.errors import BaocaoError, ConfigError, FormSpecError, LockedError, UsageError
+from baocao.names import printable
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+
+
+_CONSOLE_LOG = logging.StreamHandler()
+_CONSOLE_LOG.setLevel(logging.WARNING)
+_CONSOLE_LOG.setFormatter(logging.Formatter("baocao: %(message)s"))
+
+
+class Shown:
+    """A text stream that shows control characters instead of sending them to the terminal.
+
+    File names and cell text reach the output (a name with an ESC sequence, a cell with ``\\r``
+    or a bidi override); ``printable`` turns them into visible ``\\uXXXX`` escapes, which keeps
+    ``--json`` output valid JSON with the same meaning.
+    """
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(printable(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def _width(text: str) -> int:
@@ -59,7 +84,9 @@ def cmd_info(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"Biểu mẫu     : {data['form']['id']} phiên bản {data['form']['version']}")
     out.write(f" ({data['form']['fields']} trường) – {data['form_file']}\n")
     out.write(f"Danh mục     : {data['units']} đơn vị – {data['registry_file']}\n")
-    out.write(f"Thư          : {data['mail']['backend']}\n\nThư mục:\n")
+    out.write(f"Thư          : {data['mail']['backend']}\n")
+    key = data["signing_key"]
+    out.write(f"Khóa ký      : mã {key['key_id']} – {key['source']}\n\nThư mục:\n")
     out.write(format_table(list(data["paths"].items()), ["khóa", "đường dẫn"]) + "\n\nCác kỳ báo cáo:\n")
     rows = [
         (p["kind"], p["label"], ", ".join(map(str, p["months"])), "trước " + p["due_before"])
@@ -116,16 +143,40 @@ def cmd_collect(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
     if args.json:
         _print_json(report.to_dict(), out)
         return EXIT_DATA if report.had_problems else EXIT_OK
-    labels = {"accepted": "tiếp nhận", "rejected": "trả lại", "duplicate": "trùng lặp"}
-    for r in report.results:
-        first = next((i.message for i in r.issues if i.severity == "error"), "")
-        warn = sum(1 for i in r.issues if i.severity == "warning")
-        note = first or (f"{warn} lưu ý" if warn else "")
-        out.write(f"{labels[r.status]:<10} {r.unit or '?':<9} {r.period or '?':<8} {r.name}  {note}\n")
+    _write_results(report, out)
     out.write(
         f"Tiếp nhận {report.count('accepted')}, trả lại {report.count('rejected')}, "
-        f"trùng lặp {report.count('duplicate')}, chờ tệp chép xong {len(report.waiting)}\n"
+        f"chờ xác minh {report.count('held')}, trùng lặp {report.count('duplicate')}, "
+        f"chờ tệp chép xong {len(report.waiting)}\n"
     )
+    return EXIT_DATA if report.had_problems else EXIT_OK
+
+
+RESULT_LABELS = {
+    "accepted": "tiếp nhận",
+    "rejected": "trả lại",
+    "held": "chờ xác minh",
+    "duplicate": "trùng lặp",
+}
+
+
+def _write_results(report: api.CollectReport, out: TextIO) -> None:
+    """One line per judged file: verdict, unit, period, name, the first error or the warnings."""
+    for r in report.results:
+        first = next((i.message for i in r.issues if i.severity == "error"), "")
+        warnings = [i for i in r.issues if i.severity == "warning"]
+        if r.status == "held":
+            first = next((i.message for i in warnings if i.code == "unverified_identity"), "")
+        note = first or (f"{len(warnings)} lưu ý" if warnings else "")
+        out.write(f"{RESULT_LABELS[r.status]:<12} {r.unit or '?':<9} {r.period or '?':<8} {r.name}  {note}\n")
+
+
+def cmd_release(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    report = api.release(dep, args.file_id, now=args.now)
+    if args.json:
+        _print_json(report.to_dict(), out)
+        return EXIT_DATA if report.had_problems else EXIT_OK
+    _write_results(report, out)
     return EXIT_DATA if report.had_problems else EXIT_OK
 
 
@@ -153,8 +204,15 @@ def cmd_check(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int
 
 def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     rows = api.status(dep, args.period)
+    held, strays = api.held(dep, args.period), api.unattributed(dep, args.period)
     if args.json:
-        _print_json([r.to_dict() for r in rows], out)
+        data = {
+            "period": args.period,
+            "units": [r.to_dict() for r in rows],
+            "held": [rec.to_dict() for rec in held],
+            "unattributed": [rec.to_dict() for rec in strays],
+        }
+        _print_json(data, out)
         return EXIT_OK
     tz = dep.settings.timezone
     table = []
@@ -168,13 +226,22 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
         f"{len(rows)} đơn vị: đúng hạn {counts['on_time']}, chậm {counts['late']}, "
         f"bị trả lại {counts['rejected']}, chưa nộp {counts['missing']}\n"
     )
-    strays = api.unattributed(dep, args.period)
+    if held:
+        out.write(
+            f"\n{len(held)} tệp chờ xác minh (không có chữ ký hợp lệ của biểu mẫu đơn vị; "
+            "chưa thay thế báo cáo nào; cho vào bằng: baocao release SỐ):\n"
+        )
+        for rec in held:
+            when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+            reason = next((i.message for i in rec.issues if i.code == "unverified_identity"), "")
+            out.write(f"  số {rec.id}  {when}  {rec.unit}  {rec.inbox_path}: {reason}\n")
     if strays:
-        out.write(f"\n{len(strays)} tệp bị trả lại mà không xác định được đơn vị:\n")
+        out.write(f"\n{len(strays)} tệp bị trả lại không tính cho đơn vị nào (chỉ báo lại người gửi):\n")
         for rec in strays:
             when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-            reason = rec.issues[0].message if rec.issues else ""
-            out.write(f"  {when}  {rec.inbox_path}: {reason}\n")
+            reason = rec.errors[0].message if rec.errors else (rec.issues[0].message if rec.issues else "")
+            claim = f" (ghi mã {rec.claimed_unit})" if rec.claimed_unit else ""
+            out.write(f"  {when}  {rec.inbox_path}{claim}: {reason}\n")
     return EXIT_OK
 
 
@@ -239,7 +306,7 @@ def cmd_run_due(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
         c = report.collected
         out.write(
             f"Thu nhận: {c.count('accepted')} tiếp nhận, {c.count('rejected')} trả lại, "
-            f"{c.count('duplicate')} trùng\n"
+            f"{c.count('held')} chờ xác minh, {c.count('duplicate')} trùng\n"
         )
     for entry in report.planned:
         out.write(
@@ -283,6 +350,7 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "collect": (cmd_collect, "Thu nhận, lưu trữ và kiểm tra các tệp trong thư mục nộp báo cáo"),
     "check": (cmd_check, "Kiểm tra một tệp báo cáo như khi thu nhận, không lưu gì"),
     "status": (cmd_status, "Tình hình nộp báo cáo của các đơn vị trong một kỳ"),
+    "release": (cmd_release, "Cho vào một tệp đang chờ xác minh (số tệp in trong baocao status)"),
     "consolidate": (cmd_consolidate, "Lập bảng tổng hợp (Excel, CSV, dự thảo Word) của một kỳ"),
     "scorecard": (cmd_scorecard, "Bảng chấm điểm đúng hạn của các đơn vị trong một năm"),
     "run-due": (
@@ -317,9 +385,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
+        if name == "release":
+            p.add_argument("file_id", type=int, metavar="SỐ", help="số của tệp chờ xác minh")
         if name == "check":
             p.add_argument("file", help="tệp bảng tính cần kiểm tra")
-        if name in ("collect", "run-due", "consolidate", "scorecard", "check"):
+        if name in ("collect", "run-due", "consolidate", "scorecard", "check", "release"):
             p.add_argument("--now", type=_now, help="đặt đồng hồ cho cả lần chạy (ISO), để chạy lại một kỳ")
         if name == "run-due":
             p.add_argument(
@@ -345,8 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the command line; return the exit code (streams injectable for tests)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    out = cast(TextIO, Shown(out or sys.stdout))
+    err = cast(TextIO, Shown(err or sys.stderr))
+    _CONSOLE_LOG.setStream(err)  # warnings logged during the command, shown like the rest
+    if _CONSOLE_LOG not in logging.getLogger("baocao").handlers:
+        logging.getLogger("baocao").addHandler(_CONSOLE_LOG)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

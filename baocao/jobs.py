@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import Any
 
 import schedule
 
@@ -30,6 +31,7 @@ from baocao.consolidate import consolidate
 from baocao.errors import BaocaoError, DeliveryError, LockedError
 from baocao.files import write_if_changed
 from baocao.intake.folder import scan_inbox
+from baocao.names import inside, printable
 from baocao.notify import mail
 from baocao.report.status import UnitStatus, counts, period_status
 from baocao.spec.deployment import Deployment
@@ -176,32 +178,45 @@ class _Job:
 
     # feedback on every judged file with issues
     def feedback(self) -> None:
+        """Answer every judged file with issues, once, and only to whom it concerns.
+
+        A file filed under a unit: that unit's registered address and the address typed in the
+        file. An unattributed file (unknown unit, an edited unit cell, no proof): the address
+        typed in it only, never the unit it claims. A held file: a notice to the unit it names
+        (someone sent a file in its name) and to the address typed in it.
+        """
         for rec in self.ledger.files_without_feedback(since=self.now - FEEDBACK_CATCH_UP):
             try:
                 period = self.dep.period(rec.period or "")
             except PeriodError:  # an unknown period still gets feedback, worded without it
                 period = None
             unit = self.dep.registry.latest(rec.unit) if rec.unit else None
-            if unit is None:
+            if rec.unit and unit is None:
                 continue
-            recipients = [a for a in dict.fromkeys([unit.email, rec.contact or ""]) if a]
-            if not recipients:
+            recipients = [a for a in dict.fromkeys([unit.email if unit else "", rec.contact or ""]) if a]
+            if unit is not None and not recipients:
                 self.report.notes.append(f"Đơn vị {unit.code} không có địa chỉ thư: không gửi được phản hồi")
             attachment = _attachment(Path(rec.feedback_path), XLSX) if rec.feedback_path else None
+            kind = "held" if rec.status == "held" else "feedback"
+            unit_code = unit.code if unit else None
+            common: dict[str, Any] = {
+                "org_name": self.dep.settings.organisation,
+                "unit_code": unit_code,
+                "unit_name": unit.name if unit else "",
+                "period_code": rec.period or "",
+                "period_name": period.name if period else (rec.period or ""),
+                "original_name": rec.original_name,
+                "issues": rec.issues,
+            }
             for recipient in recipients:
-                message = mail.compose_feedback(
-                    org_name=self.dep.settings.organisation,
-                    unit_code=unit.code,
-                    unit_name=unit.name,
-                    email=recipient,
-                    period_code=rec.period or "",
-                    period_name=period.name if period else (rec.period or ""),
-                    original_name=rec.original_name,
-                    accepted=rec.status == "accepted",
-                    issues=rec.issues,
-                    feedback_workbook=attachment,
-                )
-                key = message_key("feedback", rec.period or "-", recipient, f"tep-{rec.id}", unit.code)
+                if kind == "held":
+                    message = mail.compose_held(email=recipient, **common)
+                else:
+                    accepted = rec.status == "accepted"
+                    message = mail.compose_feedback(
+                        email=recipient, accepted=accepted, feedback_workbook=attachment, **common
+                    )
+                key = message_key(kind, rec.period or "-", recipient, f"tep-{rec.id}", unit_code)
                 self.plan(key, message, file_id=rec.id)
 
     def reminders(self, event: Event) -> None:
@@ -290,7 +305,7 @@ class _Job:
             name = f"{created:%Y%m%d}-{row['kind']}-{row['unit'] or 'all'}-{mail.key_hash(key)[:8]}.eml"
             try:
                 result = mail.send_raw(
-                    bytes(row["body"]), (row["recipient"],), settings.mail, outbox=outbox / name
+                    bytes(row["body"]), (row["recipient"],), settings.mail, outbox=inside(outbox, name)
                 )
             except DeliveryError as exc:
                 self.ledger.message_failed(key, str(exc))
@@ -383,6 +398,14 @@ def _run_once(dep: Deployment) -> None:
     )
 
 
+class PrintableFormatter(logging.Formatter):
+    """Log lines with control characters shown, not written: a file name or a cell holding an
+    ESC sequence or ``\\r`` cannot forge or hide lines of the log (``names.printable``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 def setup_logging(dep: Deployment) -> Path:
     """Log to a rotating file in the logs folder (and keep the console quiet but for warnings)."""
     folder = dep.settings.path("logs")
@@ -394,7 +417,7 @@ def setup_logging(dep: Deployment) -> Path:
         backupCount=dep.settings.schedule.log_backups,
         encoding="utf-8",
     )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("baocao")
     root.setLevel(logging.INFO)
     if not any(isinstance(h, RotatingFileHandler) for h in root.handlers):

@@ -21,6 +21,19 @@ PERIODS_TOML = re.search(
 )[0]
 
 
+# The deployment key every test signs and checks templates with (spec.identity reads it from the
+# environment first); the LibreOffice fixtures were made from templates signed with it.
+TEST_SECRET = "baocao-khoa-thu-nghiem-khong-dung-that"
+
+
+@pytest.fixture(autouse=True)
+def signing_key(monkeypatch, tmp_path_factory):
+    """A fixed signing key, and no generated key file outside the test's temporary folders."""
+    monkeypatch.setenv("BAOCAO_SECRET", TEST_SECRET)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg-data"))
+    return TEST_SECRET
+
+
 def config_text(form: Path = FORM, registry: Path = REGISTRY, extra: str = "") -> str:
     """A complete config.toml for a deployment living in the folder it is written to."""
     return f"""

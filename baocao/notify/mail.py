@@ -40,10 +40,12 @@ import yagmail
 
 from baocao.errors import DeliveryError
 from baocao.files import atomic_write
+from baocao.names import inside, safe_name
 from baocao.notify.mailtext import (
     Attachment,
     OutgoingMessage,
     compose_feedback,
+    compose_held,
     compose_reminder,
     compose_summary,
     one_line,
@@ -55,6 +57,7 @@ __all__ = [
     "DeliveryResult",
     "OutgoingMessage",
     "compose_feedback",
+    "compose_held",
     "compose_reminder",
     "compose_summary",
     "deliver",
@@ -67,7 +70,6 @@ __all__ = [
 PASSWORD_ENV = "BAOCAO_SMTP_PASSWORD"
 # The modern API (RFC 2047 headers, header objects) with CRLF line ends, as sent over the wire.
 POLICY = email.policy.SMTP
-_ASCII_WORD = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -117,11 +119,6 @@ def _address(addr: str, display_name: str = "") -> Address:
         raise DeliveryError(f"Địa chỉ thư không hợp lệ: {addr!r} ({exc})") from exc
 
 
-def _safe_filename(name: str) -> str:
-    cleaned = one_line(name).replace("/", "_").replace("\\", "_").lstrip(". ")
-    return cleaned or "tep-dinh-kem"
-
-
 def _attach(msg: EmailMessage, attachment: Attachment) -> None:
     maintype, _, subtype = attachment.mimetype.partition("/")
     if not re.fullmatch(r"[\w.+-]+", maintype) or not re.fullmatch(r"[\w.+-]+", subtype):
@@ -130,7 +127,7 @@ def _attach(msg: EmailMessage, attachment: Attachment) -> None:
         attachment.content,
         maintype=maintype,
         subtype=subtype,
-        filename=_safe_filename(attachment.filename),
+        filename=safe_name(attachment.filename, "tep-dinh-kem"),
     )
 
 
@@ -187,9 +184,8 @@ def message_bytes(msg: EmailMessage) -> bytes:
 
 def outbox_name(message: OutgoingMessage, message_id_key: str, day: datetime) -> str:
     """``20250307-reminder-PGD01-1a2b3c4d.eml``: ASCII, sortable, the same for a resend."""
-    unit = _ASCII_WORD.sub("_", message.unit or "all").strip("_") or "unit"
-    kind = _ASCII_WORD.sub("_", message.kind) or "message"
-    return f"{day:%Y%m%d}-{kind}-{unit}-{key_hash(message_id_key)[:8]}.eml"
+    unit = message.unit or "all"
+    return safe_name(f"{day:%Y%m%d}-{message.kind}-{unit}-{key_hash(message_id_key)[:8]}.eml")
 
 
 # --- I/O: secrets and the two backends ----------------------------------------------------
@@ -244,7 +240,7 @@ def deliver(
     data = message_bytes(msg)
     name = outbox_name(message, message_id_key, when)
     return send_raw(
-        data, message.to, settings, outbox=outbox / name, password=password, tls_context=tls_context
+        data, message.to, settings, outbox=inside(outbox, name), password=password, tls_context=tls_context
     )
 
 

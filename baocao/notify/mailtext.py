@@ -262,7 +262,7 @@ def _issue_items(issues: Sequence[Issue]) -> Items:
 def compose_feedback(
     *,
     org_name: str,
-    unit_code: str,
+    unit_code: str | None,
     unit_name: str,
     email: str,
     period_code: str,
@@ -275,9 +275,11 @@ def compose_feedback(
     """The answer to one submission: accepted (perhaps with warnings) or rejected.
 
     Issues are listed errors first with their cell (``BaoCao!D14``); the feedback workbook,
-    when given, is attached so the unit can see every issue next to its cell.
+    when given, is attached so the unit can see every issue next to its cell. Without a unit
+    (``unit_code`` None: a file tied to no unit) it is addressed to whoever prepared the file.
     """
-    org, unit, period = one_line(org_name), one_line(unit_name), one_line(period_name)
+    org, period = one_line(org_name), one_line(period_name)
+    unit = one_line(unit_name) or "người lập báo cáo"
     n_errors = sum(1 for i in issues if i.severity == Severity.ERROR)
     n_warnings = len(issues) - n_errors
     received = Para(f"{org} đã nhận tệp “{one_line(original_name)}” – báo cáo {period} của đơn vị.")
@@ -305,6 +307,50 @@ def compose_feedback(
     blocks += [_signature(org), _footer(unit_code, period_code)]
     attachments = (feedback_workbook,) if feedback_workbook is not None else ()
     return _message("feedback", period_code, unit_code, (email,), subject, blocks, attachments)
+
+
+def compose_held(
+    *,
+    org_name: str,
+    unit_code: str | None,
+    unit_name: str,
+    email: str,
+    period_code: str,
+    period_name: str,
+    original_name: str,
+    issues: Sequence[Issue],
+) -> OutgoingMessage:
+    """The notice that a file naming a unit was held: it does not prove it is that unit's template.
+
+    Sent to the unit's registered address (someone may be sending files in its name) and to the
+    address typed in the file. Nothing was replaced; the coordinator decides.
+    """
+    org, period = one_line(org_name), one_line(period_name)
+    unit = one_line(unit_name) or "người lập báo cáo"
+    code = one_line(unit_code or "")
+    reasons = [i for i in issues if i.code == "unverified_identity"] or list(issues)[:1]
+    blocks: list[Block] = [
+        Para(f"Kính gửi: {unit}"),
+        Para(
+            f"{org} đã nhận tệp “{one_line(original_name)}” ghi là báo cáo {period} của đơn vị "
+            f"{unit} (mã {code}). Tệp không chứng minh được là lập từ biểu mẫu điền sẵn do {org} "
+            "gửi cho đơn vị, nên đang được giữ lại chờ xác minh: chưa được tính và không thay thế "
+            "báo cáo nào đã nộp."
+        ),
+        _issue_items(reasons),
+        Items(
+            (
+                "Nếu đơn vị đã gửi tệp này: hãy điền và gửi lại bằng biểu mẫu điền sẵn của đơn vị "
+                "(tệp đính kèm thư nhắc hạn), hoặc liên hệ bộ phận tổng hợp để xác nhận tệp.",
+                f"Nếu đơn vị KHÔNG gửi tệp này: xin báo ngay cho {org}.",
+            ),
+            title="Đề nghị đơn vị:",
+        ),
+        _signature(org),
+        _footer(unit_code, period_code),
+    ]
+    subject = f"[Chờ xác minh] Tệp báo cáo {period} mang tên {unit}"
+    return _message("held", period_code, unit_code, (email,), subject, blocks, ())
 
 
 def compose_summary(

@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from baocao.errors import ConfigError
+from baocao.names import ascii_slug
 from baocao.spec.tomlfile import BACKSLASH_ADVICE, read_toml
 
 PATH_KEYS = ("templates", "inbox", "archive", "feedback", "output", "ledger", "outbox", "logs")
@@ -148,6 +149,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     collect: CollectSettings = field(default_factory=CollectSettings)
     imap: ImapSettings | None = None
+    key_name: str = ""  # which signing key (spec.identity); the organisation's slug by default
 
     def path(self, key: str) -> Path:
         return self.paths[key]
@@ -413,6 +415,7 @@ def load_config(path: str | Path) -> Settings:
             "timezone": _text,
             "inclusive_deadline": _bool,
             "submit_to": _text,
+            "key_name": _text,
         },
     )
     if "name" not in org:
@@ -513,4 +516,5 @@ def load_config(path: str | Path) -> Settings:
         mail=mail,
         schedule=schedule,
         collect=collect,
+        key_name=org.get("key_name") or ascii_slug(org["name"], 60),
     )
