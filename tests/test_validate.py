@@ -340,7 +340,9 @@ def edited(dep, tmp_path, change, **overrides):
     change(book)
     book.save(path)
     raw = read_workbook(path, dep.catalog.layouts())
-    return validate(raw, Context(dep.catalog, dep.registry, dep.settings.period_kinds, TODAY))
+    return validate(
+        raw, Context(dep.catalog, dep.registry, dep.settings.period_kinds, TODAY, key=dep.signing_key)
+    )
 
 
 def drop_meta(*keys):
