@@ -9,6 +9,8 @@ messages are Vietnamese with no English library text, and it says what the table
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,20 @@ def test_english_words_are_caught():
         "format",
     }
     assert not english_words("Tệp 'the file.xls' bị hỏng hoặc không đầy đủ (không mở được dạng nén ZIP)")
+
+
+@pytest.mark.parametrize("name", ["41139.xls", "OOM_alloc3.xls"])
+def test_baocao_check_prints_no_traceback(tmp_path, name):
+    """The command as a coordinator runs it: these files made xlrd raise inside the reader, and
+    the traceback went to the console; now one verdict in Vietnamese, and nothing on stderr."""
+    config = write_config(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "baocao", "--config", str(config), "check", str(CORPUS / name)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == ""
+    assert f"{CORPUS / name}: KHÔNG ĐẠT: sẽ bị trả lại" in done.stdout
