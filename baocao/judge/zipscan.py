@@ -35,7 +35,7 @@ _CHUNK, _OUT_CHUNK, _TAIL = 1 << 16, 1 << 18, 512
 # self-closing <c .../> carries only a style, and the reader leaves it out of its grid). Other
 # attributes ending in r with a cell-like value only make the measured area larger (a refusal,
 # never a miss). A tag split between chunks is kept in _TAIL.
-_CELL_RE = re.compile(rb"""r=["']([A-Za-z]{1,8})([0-9]{1,9})["'](?:[^<>/]|/(?!>))*>""")
+_CELL_RE = re.compile(rb"""r=["']([A-Za-z]{1,8})([0-9]{1,9})["'][^<>]*(?<!/)>""")
 _FORMULA_RE = re.compile(rb"<(?:[\w.-]{1,16}:)?f[\s/>]")  # <f>, <f t="shared" .../>, <x:f>
 _DTD_RE = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
 # Small structural parts kept from the scan (any folder for the workbook): the rest is read
