@@ -17,8 +17,8 @@ from baocao.consolidate import ConsolidationResult, consolidate
 from baocao.errors import WorkbookError
 from baocao.files import write_if_changed
 from baocao.jobs import DueReport, run, run_due, setup_logging
-from baocao.judge.reader import read_workbooks
 from baocao.judge.validate import Outcome, validate
+from baocao.judge.workers import read_workbooks
 from baocao.model import FileRecord, Issue, Severity
 from baocao.report.scorecard import ScorecardResult, scorecard
 from baocao.report.status import UnitStatus, period_status

@@ -18,7 +18,8 @@ from test_reader import EXPECTED, FIXTURES, LAYOUTS, make_workbook, rewrite_entr
 
 from baocao.errors import WorkbookError
 from baocao.judge.package import inspect_package
-from baocao.judge.reader import ReadLimits, read_workbook, read_workbooks
+from baocao.judge.reader import ReadLimits, read_workbook
+from baocao.judge.workers import read_workbooks
 from baocao.model import RawWorkbook
 
 CORRUPT = "bị hỏng hoặc không đầy đủ (không mở được dạng nén ZIP)"

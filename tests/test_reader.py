@@ -24,7 +24,8 @@ from helpers import rewrite_entry, to_strict
 
 from baocao.a1 import cell_name, parse_cell, sheet_ref
 from baocao.errors import WorkbookError
-from baocao.judge.reader import ReadLimits, read_workbook, read_workbooks
+from baocao.judge.reader import ReadLimits, read_workbook
+from baocao.judge.workers import read_workbooks
 from baocao.model import CellRef, RawWorkbook
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reader"
