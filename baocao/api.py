@@ -16,9 +16,9 @@ from baocao.collect import release as release_held
 from baocao.consolidate import ConsolidationResult, ScorecardResult, consolidate, scorecard
 from baocao.errors import UsageError, WorkbookError
 from baocao.files import write_if_changed
-from baocao.jobs import DueReport, run, run_due
-from baocao.judge.reader import read_workbooks
+from baocao.jobs import DueReport, run, run_due, setup_logging
 from baocao.judge.validate import Outcome, validate
+from baocao.judge.workers import read_workbooks
 from baocao.judging import judging_context, reopen_in
 from baocao.model import FileRecord, Issue, Severity
 from baocao.rebuild import RebuildResult, rebuild
@@ -242,6 +242,7 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     ``Outcome`` with the reader's message as its only error.
     """
     now = local_time(now, dep.settings.timezone)
+    setup_logging(dep)  # a reader failure is logged in the logs folder, never printed
     [(_, raw)] = list(
         read_workbooks(
             [Path(path)], dep.catalog.layouts(), workers=1, version_field=dep.catalog.version_field

@@ -39,7 +39,8 @@ from baocao.errors import ConfigError, LockedError, StoreError, UsageError
 from baocao.files import sweep_temporary
 from baocao.intake.base import Arrival, Changed, Intake, Refused
 from baocao.intake.folder import FolderIntake
-from baocao.judge.reader import ReaderPool, ReadLimits
+from baocao.judge.reader import ReadLimits
+from baocao.judge.workers import ReaderPool
 from baocao.judging import BATCH, CollectReport, FileResult, Judge
 from baocao.model import FileRecord, Issue, Severity
 from baocao.spec.deployment import Deployment

@@ -79,8 +79,8 @@ class FeedbackWriter:
             self.pool.close()
 
     def submit(self, job: FeedbackJob, result: Any) -> None:
-        rebuilt = job.rebuild is not None and job.source.suffix.lower() not in (".xlsx", ".xlsm")
-        size = 0 if rebuilt else unpacked_size(job.source)  # a rebuilt template is small
+        rebuilt = job.rebuild is not None  # .xls, .ods, Strict .xlsx: a fresh template, which is small
+        size = 0 if rebuilt else unpacked_size(job.source)
         if size <= self.fast_max and not rebuilt:
             try:
                 path = write_fast_feedback(job.source, job.issues, job.out, title=job.title)
