@@ -114,7 +114,9 @@ def submission_values(dep, rng: random.Random, period, unit: str, kind: str) -> 
     ``baocao.spec.samples.FLAWS``: an error, or ``warning`` for accepted-but-flagged)."""
     from baocao.spec.samples import sample_values, with_flaw
 
-    values = sample_values(dep.form, rng, period, unit=unit)
+    # the report is dated no later than collect's clock (a date after "today" is an error)
+    today = min(period.last_on_time_day(), NOW.date())
+    values = sample_values(dep.form, rng, period, unit=unit, today=today)
     if kind != "valid":
         values, _ = with_flaw(dep.form, values, kind, rng)
     return values
