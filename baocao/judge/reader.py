@@ -16,7 +16,7 @@ import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import python_calamine as calamine
 import xlrd
@@ -55,13 +55,11 @@ def read_workbook(
     path = Path(path)
     package = inspect_package(path, limits)
     names = _xls_names(path) if package.format == "xls" else package.names
-    names = {name.casefold(): ref for name, ref in names.items()}  # Excel names ignore case
     try:
         with path.open("rb") as fp, calamine.CalamineWorkbook.from_filelike(fp) as book:
-            sheets = _Sheets(book)
-            meta = _read_meta(sheets, meta_sheet)
-            version = _choose_version(meta, names, sheets, layouts, version_field)
-            cells, by_name = _read_cells(path, package, names, sheets, layouts[version])
+            return extract(
+                _Sheets(book, path, package), package.format, names, layouts, meta_sheet, version_field
+            )
     except calamine.PasswordError as exc:
         raise refuse(path, PASSWORD) from exc
     except calamine.CalamineError as exc:
@@ -75,7 +73,43 @@ def read_workbook(
             raise
         logger.info("calamine panicked on %s: %s", path.name, exc)
         raise refuse(path, "có cấu trúc lạ, chương trình đọc không xử lý được; " + RESAVE) from exc
-    return RawWorkbook(package.format, cells, meta, by_name, version, sheets.names)
+
+
+class Cells(Protocol):
+    """Where ``extract`` finds raw cell values: the checked reader's calamine grids, or the
+    template reader's parsed cells (``judge.template_reader``). Both answer the same questions,
+    so the rules of finding a field (name, layout, version, meta rows) live once, here."""
+
+    names: tuple[str, ...]  # the workbook's sheet names, in order
+
+    def value(self, sheet: str, row: int, col: int) -> object:
+        """The raw value at a 0-based position (None: empty, or no such sheet)."""
+        ...
+
+    def pairs(self, sheet: str) -> list[tuple[object, object]]:
+        """(column A, column B) raw values of each row of the sheet's used area, in order."""
+        ...
+
+    def formula_only(self, sheet: str, cell: str) -> bool:
+        """Whether an empty cell holds a formula whose result was never saved."""
+        ...
+
+
+def extract(
+    cells: Cells,
+    fmt: str,
+    names: dict[str, CellRef],
+    layouts: Layouts,
+    meta_sheet: str,
+    version_field: str | None,
+) -> RawWorkbook:
+    """The fields of one workbook: ``_meta`` rows, the form version, each field by defined name
+    (Excel names ignore case) or else by the version's layout."""
+    names = {name.casefold(): ref for name, ref in names.items()}
+    meta = _read_meta(cells, meta_sheet)
+    version = _choose_version(meta, names, cells, layouts, version_field)
+    found, by_name = _read_cells(names, cells, layouts[version])
+    return RawWorkbook(fmt, found, meta, by_name, version, cells.names)
 
 
 RESAVE = "hãy mở tệp bằng Excel, lưu lại (dạng .xlsx) rồi gửi lại"
@@ -89,11 +123,14 @@ class _Sheets:
     a sheet must not become a grid of millions of empty cells.
     """
 
-    def __init__(self, book: calamine.CalamineWorkbook) -> None:
+    def __init__(self, book: calamine.CalamineWorkbook, path: Path, package: Package) -> None:
         self._book = book
+        self._path = path
+        self._package = package
         self.names = tuple(book.sheet_names)
         self._actual = {name.casefold(): name for name in self.names}
         self._grids: dict[str, tuple[tuple[int, int], list[list[Any]]]] = {}
+        self._unsaved: dict[str, frozenset[str]] = {}
 
     def grid(self, sheet: str) -> tuple[tuple[int, int], list[list[Any]]]:
         """``(start (row, col), rows)`` of a sheet; an empty grid for a missing or empty sheet."""
@@ -105,11 +142,26 @@ class _Sheets:
             self._grids[name] = (data.start or (0, 0), data.to_python(skip_empty_area=True))
         return self._grids[name]
 
-    def value(self, ref: CellRef) -> object:
-        """The cleaned value at ``ref``; None for an empty cell or a missing sheet."""
-        start, rows = self.grid(ref.sheet)
-        row, col = parse_cell(ref.cell)
-        return clean(_at(rows, row - start[0], col - start[1]))
+    def value(self, sheet: str, row: int, col: int) -> object:
+        start, rows = self.grid(sheet)
+        return _at(rows, row - start[0], col - start[1])
+
+    def pairs(self, sheet: str) -> list[tuple[object, object]]:
+        (_, left), rows = self.grid(sheet)
+        return [(_at(rows, i, -left), _at(rows, i, 1 - left)) for i in range(len(rows))]
+
+    def formula_only(self, sheet: str, cell: str) -> bool:
+        """Cells of ``sheet`` with a formula but no saved result; only asked for empty cells."""
+        if sheet not in self._unsaved:
+            package = self._package
+            part = package.sheet_parts.get(sheet)
+            if part is not None and not package.may_have_formulas(part):
+                self._unsaved[sheet] = frozenset()  # the package scan saw no formula in this sheet
+            elif part is not None:
+                self._unsaved[sheet] = _xlsx_formula_only(self._path, part)
+            else:  # .xls always stores results; .ods was scanned with the package
+                self._unsaved[sheet] = package.formula_only.get(sheet, frozenset())
+        return cell in self._unsaved[sheet]
 
 
 def _at(rows: list[list[Any]], row: int, col: int) -> object:
@@ -126,57 +178,42 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
-def _read_meta(sheets: _Sheets, meta_sheet: str) -> dict[str, str]:
+def _read_meta(cells: Cells, meta_sheet: str) -> dict[str, str]:
     """Key/value rows of the hidden metadata sheet (column A key, column B value)."""
     meta: dict[str, str] = {}
-    (_, left), rows = sheets.grid(meta_sheet)
-    for i in range(len(rows)):
-        key = clean(_at(rows, i, -left))
+    for key, value in cells.pairs(meta_sheet):
+        key = clean(key)
         if key is not None:
-            meta[_as_text(key)] = _as_text(clean(_at(rows, i, 1 - left)))
+            meta[_as_text(key)] = _as_text(clean(value))
     return meta
 
 
 def _choose_version(
-    meta: dict[str, str], names: dict[str, CellRef], sheets: _Sheets, layouts: Layouts, field: str | None
+    meta: dict[str, str], names: dict[str, CellRef], cells: Cells, layouts: Layouts, field: str | None
 ) -> str:
     version = meta.get("form_version", "")
     if not version and field and field.casefold() in names:
-        version = _as_text(sheets.value(names[field.casefold()]))
+        ref = names[field.casefold()]
+        version = _as_text(clean(cells.value(ref.sheet, *parse_cell(ref.cell))))
     return version if version in layouts else list(layouts)[-1]
 
 
 def _read_cells(
-    path: Path, package: Package, names: dict[str, CellRef], sheets: _Sheets, layout: Mapping[str, CellRef]
+    names: dict[str, CellRef], cells: Cells, layout: Mapping[str, CellRef]
 ) -> tuple[dict[str, RawCell], bool]:
     """Every field of the layout, by defined name when the workbook has it."""
-    cells: dict[str, RawCell] = {}
+    found: dict[str, RawCell] = {}
     by_name = True
-    unsaved: dict[str, frozenset[str]] = {}
     for code, fallback in layout.items():
         ref = names.get(code.casefold())
         if ref is None:
             ref, by_name = fallback, False
-        ref = CellRef(ref.sheet, cell_name(*parse_cell(ref.cell)))
-        value = sheets.value(ref)
-        formula_only = value is None and ref.cell in _formula_only(path, package, ref.sheet, unsaved)
-        cells[code] = RawCell(value, ref.sheet, ref.cell, formula_only)
-    return cells, by_name
-
-
-def _formula_only(
-    path: Path, package: Package, sheet: str, cache: dict[str, frozenset[str]]
-) -> frozenset[str]:
-    """Cells of ``sheet`` with a formula but no saved result; only asked for empty cells."""
-    if sheet not in cache:
-        part = package.sheet_parts.get(sheet)
-        if part is not None and not package.may_have_formulas(part):
-            cache[sheet] = frozenset()  # the package scan saw no formula in this sheet
-        elif part is not None:
-            cache[sheet] = _xlsx_formula_only(path, part)
-        else:  # .xls always stores results; .ods was scanned with the package
-            cache[sheet] = package.formula_only.get(sheet, frozenset())
-    return cache[sheet]
+        row, col = parse_cell(ref.cell)
+        address = cell_name(row, col)
+        value = clean(cells.value(ref.sheet, row, col))
+        formula_only = value is None and cells.formula_only(ref.sheet, address)
+        found[code] = RawCell(value, ref.sheet, address, formula_only)
+    return found, by_name
 
 
 _XLSX_CELL_RE = re.compile(

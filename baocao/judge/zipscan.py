@@ -111,7 +111,7 @@ def scan_zip(path: Path, fp: IO[bytes], infos: list[zipfile.ZipInfo], limits: Re
                         raise refuse(path, f"chứa khai báo XML bị cấm (DTD) ở '{info.filename}'; {HOSTILE}")
                     if not scan.script_dtds or scan.script_dtds[-1] != info.filename:
                         scan.script_dtds.append(info.filename)
-                _grow_extent(extent, window)
+                grow_extent(extent, window)
                 if is_sheet and _FORMULA_RE.search(window):
                     scan.formulas.add(info.filename)
                 tail = window[-_TAIL:]
@@ -122,7 +122,7 @@ def scan_zip(path: Path, fp: IO[bytes], infos: list[zipfile.ZipInfo], limits: Re
     return scan
 
 
-def _grow_extent(extent: Extent, window: bytes) -> None:
+def grow_extent(extent: Extent, window: bytes) -> None:
     """Grow ``extent`` by every filled ``<c r="...">`` in ``window`` (seeing one twice is harmless)."""
     refs = _CELL_RE.findall(window)
     if refs:
