@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from baocao.errors import StoreError, WorkbookError
+from baocao.filework import Read
 from baocao.judge.validate import Context, Outcome, identify, validate
-from baocao.judge.workers import ReaderPool
+from baocao.judge.workers import outcome
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
 from baocao.names import inside, printable
 from baocao.spec.deployment import Deployment
@@ -38,11 +41,13 @@ from baocao.store.base import Store
 from baocao.workbook.feedback import FeedbackJob
 from baocao.workbook.feedback_writer import FeedbackWriter
 from baocao.workbook.template import template_context
+from baocao.workers import Inline, Pool
 
 logger = logging.getLogger(__name__)
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
-BATCH = 200  # outcomes per ledger commit
+BATCH = 200  # files per ledger commit
+JOB_FILES = 8  # files per message to a worker
 BATCH_SECONDS = 1.0  # ... or less, so that a long run never holds the write lock for long
 
 
@@ -159,38 +164,74 @@ class Judge:
         self.progress = progress
         self.today = today or (lambda rec: now)
         self.write_feedback = feedback
-        self.feedback = FeedbackWriter(1, dep.settings.collect.read_timeout_seconds)  # set in judge_all
+        self.feedback: FeedbackWriter | None = None  # set by ``working``
+        self.done = 0
+        self.total = 0
 
-    def judge_all(self, readers: ReaderPool) -> None:
-        pending = {self.archive.path(rec.archive_path): rec for rec in self.store.unprocessed()}
-        if not pending:
+    @contextmanager
+    def working(self, pool: Pool | Inline) -> Iterator[None]:
+        """Feedback workbooks go to ``pool`` while the block runs; when it ends, wait for them
+        (within their bounds) and record where each was written."""
+        if self.feedback is not None or not self.write_feedback:  # already at work, or no feedback
+            yield
             return
         settings = self.dep.settings.collect
-        readable = [
-            p for p, rec in pending.items() if Path(rec.original_name).suffix.lower() in SPREADSHEET_SUFFIXES
-        ]
-        with FeedbackWriter(settings.workers, settings.read_timeout_seconds) as self.feedback:
-            with Batches(self.store) as batch:
-                for path in sorted(set(pending) - set(readable), key=lambda p: pending[p].saved_id):
-                    self.judge_safely(pending[path], None, [unsupported_issue(pending[path].original_name)])
-                    batch.tick()
-                for done, (path, result) in enumerate(readers.read(readable), start=1):
-                    rec = pending[path]
-                    if isinstance(result, WorkbookError):
-                        # the reader names the archived copy; the unit knows the file by its own name
-                        message = str(result).replace(path.name, rec.original_name)
-                        self.judge_safely(rec, None, [Issue(Severity.ERROR, "unreadable", message)])
-                    else:
-                        self.judge_safely(rec, result, None)
-                    batch.tick()
-                    if self.progress:
-                        self.progress(done, len(readable), rec.original_name)
+        with FeedbackWriter(settings.workers, settings.read_timeout_seconds, pool=pool) as self.feedback:
+            yield
             written = list(self.feedback.finished())
+        self.feedback = None
         if written:
             with self.store.transaction():
                 for result, feedback in written:
                     result.feedback = feedback
                     self.store.set_feedback_path(result.file_id, str(feedback) if feedback else None)
+
+    def judge_all(self, pool: Pool | Inline) -> None:
+        """Judge every file the store holds unjudged (an interrupted run, a reopening, a file
+        vouched for, a rebuild), read from its archived copy in ``pool``."""
+        pending = self.store.unprocessed()
+        if not pending:
+            return
+        readable = [rec for rec in pending if is_spreadsheet(rec.original_name)]
+        self.total += len(readable)
+        answers: list[tuple[FileRecord, Any]] = []
+
+        def keep(recs: list[FileRecord]) -> Callable[[int, Any], None]:
+            return lambda index, answer: answers.append((recs[index], answer))
+
+        for start in range(0, len(readable), JOB_FILES):
+            recs = readable[start : start + JOB_FILES]
+            items = [Read(self.archive.path(rec.archive_path)) for rec in recs]
+            pool.submit("judge", items, keep(recs))
+        with self.working(pool), Batches(self.store) as batch:
+            reads = {rec.saved_id for rec in readable}
+            for rec in pending:
+                if rec.saved_id not in reads:
+                    self.judge_safely(rec, None, [unsupported_issue(rec.original_name)])
+                    batch.tick()
+            judged = 0
+            while judged < len(readable):
+                if not answers:
+                    pool.answers()
+                while answers:
+                    rec, answer = answers.pop(0)
+                    self.judge_read(rec, answer)
+                    judged += 1
+                    batch.tick()
+
+    def judge_read(self, rec: FileRecord, answer: object) -> None:
+        """Judge a file from what reading its archived copy gave (``judge_safely``)."""
+        path = self.archive.path(rec.archive_path)
+        result = outcome(path, answer)
+        if isinstance(result, WorkbookError):
+            # the reader names the archived copy; the unit knows the file by its own name
+            message = str(result).replace(path.name, rec.original_name)
+            self.judge_safely(rec, None, [Issue(Severity.ERROR, "unreadable", message)])
+        else:
+            self.judge_safely(rec, result, None)
+        self.done += 1
+        if self.progress:
+            self.progress(self.done, max(self.total, self.done), rec.original_name)
 
     def judge_safely(self, rec: FileRecord, raw: RawWorkbook | None, file_issues: list[Issue] | None) -> None:
         """``judge``, and when it fails, record the file as failed instead of stopping the run."""
@@ -250,7 +291,9 @@ class Judge:
         self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome, issues: list[Issue], result: FileResult
     ) -> None:
         """Hand the feedback workbook to the writer (bounded; recorded when written, see
-        ``judge_all``). A failure here costs the feedback, never the verdict."""
+        ``working``). A failure here costs the feedback, never the verdict."""
+        if self.feedback is None:
+            return
         try:
             self.feedback.submit(self.feedback_job(rec, raw, outcome, issues), result)
         except Exception:
@@ -266,7 +309,7 @@ class Judge:
             closes = self.dep.closes_at(self.dep.period(period))
         except PeriodError:
             return False
-        if rec.received_at < closes or unit not in self.store.current_submissions(period):
+        if rec.received_at < closes or not self.store.has_submission(period, unit):
             return False
         reopening = self.store.open_reopening(period, unit)
         if reopening is None:
@@ -366,6 +409,10 @@ def reopen_in(store: Store, period: str, unit: str, at: datetime) -> FileRecord 
     if held is not None:
         store.requeue(held.saved_id)
     return held
+
+
+def is_spreadsheet(name: str) -> bool:
+    return Path(name).suffix.lower() in SPREADSHEET_SUFFIXES
 
 
 def unsupported_issue(name: str) -> Issue:

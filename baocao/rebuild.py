@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from baocao.collect import _Taker, collect_lock, local_time, reader_pool
+from baocao.collect import _Taker, collect_lock, local_time, worker_pool
 from baocao.errors import UsageError
 from baocao.intake.archive import ArchiveIntake
 from baocao.judging import CollectReport, Judge, reopen_in
@@ -112,13 +112,13 @@ def _refill(dep: Deployment, store: Store, archive: Archive, now: datetime, resu
         return rec.received_at
 
     judge = Judge(dep, store, archive, now, report, today=received, feedback=False)
-    with reader_pool(dep, len(entries)) as readers:
-        judge.judge_all(readers)
+    with worker_pool(dep, len(entries)) as pool:
+        judge.judge_all(pool)
         decisions = archive.reopenings()
         with store.transaction():
             for period, unit, at in decisions:
                 reopen_in(store, period, unit, at)
-        judge.judge_all(readers)
+        judge.judge_all(pool)
     with store.transaction():
         store.set_state(REBUILT_AT, now.isoformat())  # files judged here are never mailed again
     files = store.files()

@@ -7,9 +7,11 @@ where it came from, received time, sender, e-mail it came in. The journal is wha
 ``baocao ledger rebuild`` give back the exact received times and names; for copies made before
 the journal existed, the day folder and the copy's time are used instead.
 
-A copy is written to a temporary file while the source is hashed, read back and hashed again,
-and only then renamed into place: a copy that is in place is complete and verified. Temporary
-files a killed run left behind are swept (``sweep``) by the next run, under the collect lock.
+An original is read once and hashed (``Archive.copy``); its bytes are written to a temporary
+file, synced, read back and hashed again, and only then renamed into place (``write_copy``,
+usually in the worker process that then reads the same bytes): a copy that is in place is
+complete and verified, and its folder is synced before the ledger records it. Temporary files
+a killed run left behind are swept (``sweep``) by the next run, under the collect lock.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ from baocao.names import ascii_slug, safe_name
 
 CHUNK = 1 << 20
 JOURNAL = "nhat-ky.jsonl"
+# How copies are made durable: "file" fsyncs each copy (in the worker that writes it) and each
+# folder once per batch. "none" syncs nothing: set only by bench/bench.py, to measure what
+# durability costs; the product never uses it.
+SYNC = "file"
 REOPENINGS = "mo-lai-ky.jsonl"  # at the archive's root: ``baocao reopen`` decisions, for a rebuild
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -49,9 +55,9 @@ class TooLarge(Exception):
 
 @dataclass(frozen=True)
 class Copy:
-    """A verified temporary copy, not yet in place."""
+    """An original's bytes, read once and hashed: what goes into the archive (``write_copy``)."""
 
-    tmp: Path
+    content: bytes
     sha256: str
     size: int
 
@@ -92,6 +98,61 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def write_copy(dest: Path, content: bytes, sha256: str, stamp: float, sync: bool = True) -> None:
+    """Put ``content`` at ``dest``: a temporary file in its folder, written, synced (``sync``),
+    read back and hashed again, stamped with the received time (what a rebuild falls back on)
+    and only then renamed into place, so a copy in place is complete and verified.
+
+    Raises ``ArchiveError`` when the archive cannot be written or the copy does not read back
+    the same. Nothing is left behind on failure. The rename is made durable by
+    ``sync_folders`` (the caller batches it).
+    """
+    folder = dest.parent
+    try:
+        fd, tmp = create_temp(folder)
+    except OSError as exc:
+        raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
+    try:
+        try:
+            with os.fdopen(fd, "w+b") as out:
+                out.write(content)
+                out.flush()
+                if sync:
+                    os.fsync(out.fileno())
+                out.seek(0)
+                again = hashlib.sha256(out.read()).hexdigest()
+            os.utime(tmp, (stamp, stamp))
+        except OSError as exc:
+            raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
+        if again != sha256:
+            raise ArchiveError(f"Bản sao trong thư mục lưu trữ {folder} không khớp mã băm (đĩa lỗi?)")
+        try:
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def sync_folders(folders: Iterable[Path]) -> None:
+    """Make the names just renamed into ``folders`` survive a power cut (POSIX: fsync each
+    folder; Windows has no folder fsync, NTFS journals its renames)."""
+    if os.name == "nt" or SYNC == "none":
+        return
+    for folder in set(folders):
+        try:
+            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as exc:
+            raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
+        finally:
+            os.close(fd)
+
+
 class Archive:
     """The archive folder of a deployment (``root``), days counted in ``tz``."""
 
@@ -103,64 +164,39 @@ class Archive:
         return received_at.astimezone(self.tz).strftime("%Y-%m-%d")
 
     def copy(self, source: BinaryIO, received_at: datetime, limit: int | None = None) -> Copy:
-        """Copy ``source`` into a temporary file of its day folder while hashing it; verify it.
+        """Read ``source`` whole while hashing it (it is written by ``write_copy``, often in a
+        worker process, and read from these same bytes).
 
-        Raises ``SourceError`` when reading ``source`` fails, ``TooLarge`` past ``limit`` bytes,
-        ``ArchiveError`` when the archive cannot be written or the copy does not read back the
-        same. Nothing is left behind on failure.
+        Raises ``SourceError`` when reading ``source`` fails and ``TooLarge`` past ``limit`` bytes.
         """
-        folder = self.root / self.day(received_at)
-        try:
-            fd, tmp = create_temp(folder)
-        except OSError as exc:
-            raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
-        digest, size = hashlib.sha256(), 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                while True:
-                    try:
-                        chunk = source.read(CHUNK)
-                    except OSError as exc:
-                        raise SourceError(str(exc)) from None
-                    if not chunk:
-                        break
-                    size += len(chunk)
-                    if limit is not None and size > limit:
-                        raise TooLarge(size)
-                    digest.update(chunk)
-                    try:
-                        out.write(chunk)
-                    except OSError as exc:
-                        raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
-                try:
-                    out.flush()
-                    os.fsync(out.fileno())
-                except OSError as exc:
-                    raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
-            if file_hash(tmp) != digest.hexdigest():
-                raise ArchiveError(f"Bản sao trong thư mục lưu trữ {folder} không khớp mã băm (đĩa lỗi?)")
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return Copy(tmp, digest.hexdigest(), size)
+        digest, chunks, size = hashlib.sha256(), [], 0
+        while True:
+            try:
+                chunk = source.read(CHUNK)
+            except OSError as exc:
+                raise SourceError(str(exc)) from None
+            if not chunk:
+                break
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise TooLarge(size)
+            digest.update(chunk)
+            chunks.append(chunk)
+        return Copy(b"".join(chunks), digest.hexdigest(), size)
+
+    def destination(self, copy: Copy, original_name: str, received_at: datetime) -> str:
+        """Where a copy goes, relative to the archive: ``<day>/<hash12>_<ascii name>``."""
+        return f"{self.day(received_at)}/{archive_name(copy.sha256, original_name)}"
 
     def place(self, copy: Copy, original_name: str, received_at: datetime) -> str:
-        """Rename a verified copy into place; return its path relative to the archive.
-
-        The copy's modification time becomes the received time (what a rebuild falls back on).
-        """
-        dest = copy.tmp.parent / archive_name(copy.sha256, original_name)
-        try:
-            stamp = received_at.timestamp()
-            os.utime(copy.tmp, (stamp, stamp))
-            os.replace(copy.tmp, dest)
-        except OSError as exc:
-            copy.tmp.unlink(missing_ok=True)
-            raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {dest.parent}: {exc}") from None
-        return dest.relative_to(self.root).as_posix()
+        """Write a copy in place, synced and verified, here and now; return its relative path."""
+        relative = self.destination(copy, original_name, received_at)
+        write_copy(self.root / relative, copy.content, copy.sha256, received_at.timestamp(), SYNC != "none")
+        sync_folders([self.root / relative.rpartition("/")[0]])
+        return relative
 
     def discard(self, copy: Copy) -> None:
-        copy.tmp.unlink(missing_ok=True)
+        """Forget a copy that will not be kept (nothing of it is on disk yet)."""
 
     def path(self, archive_path: str) -> Path:
         return self.root / archive_path
@@ -178,7 +214,8 @@ class Archive:
                 with path.open("a", encoding="utf-8") as handle:
                     handle.write(lines)
                     handle.flush()
-                    os.fsync(handle.fileno())
+                    if SYNC != "none":
+                        os.fsync(handle.fileno())
             except OSError as exc:
                 raise ArchiveError(f"Không ghi được nhật ký lưu trữ {path}: {exc}") from None
 

@@ -1,17 +1,15 @@
 """Writing many feedback workbooks within bounds: the verdict never waits on one unboundedly.
 
-Three routes, chosen by how much XML the unit's workbook holds (its uncompressed size):
-- small .xlsx (up to ``FAST_MAX_UNPACKED``): ``feedback.write_fast_feedback`` patches the package's
-  XML here in the collecting process (~2 ms);
-- everything else up to ``MARKUP_MAX_UNPACKED`` (openpyxl: .xlsm, sheets with comments, .xls/.ods
-  rebuilt from a template, patches that did not apply): a ``BoundedPool`` of worker processes,
-  each job limited to ``timeout`` seconds and, on POSIX, ``MEMORY_BYTES`` of address space;
-- larger workbooks, and any job that failed or ran out of time or memory: the issues alone
-  (``feedback.write_issues_only``), so the unit still gets every issue with its cell.
+Every workbook is written in a worker process (``baocao.workers``), each job limited to
+``timeout`` seconds and, on POSIX, ``MEMORY_BYTES`` of address space: the XML patch
+(``feedback.fast_feedback``, ~2 ms) when it applies, else openpyxl. Collect hands its shared
+pool in (``pool``), so the same workers that read the files write their feedback; without
+one the writer starts its own. A workbook with more XML than ``MARKUP_MAX_UNPACKED``, and any
+job that failed or ran out of time or memory, gets the issues alone
+(``feedback.write_issues_only``), so the unit still gets every issue with its cell.
 
 ``submit`` takes an opaque ``result`` (collect's record of the file) that ``finished`` hands back
-with the path written (or None when even the issues list could not be written). This is the one
-component issue 13 moves off collect's critical path; nothing else depends on how it works.
+with the path written (or None when even the issues list could not be written).
 """
 
 from __future__ import annotations
@@ -23,19 +21,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from baocao.workbook.feedback import (
-    FeedbackJob,
-    write_fast_feedback,
-    write_feedback_job,
-    write_issues_only,
-)
-from baocao.workers import BoundedPool, Failed
+from baocao.workbook.feedback import FeedbackJob, write_feedback_job, write_issues_only
+from baocao.workers import Failed, Inline, Pool
 
 logger = logging.getLogger(__name__)
 
-FAST_MAX_UNPACKED = 8 * 2**20  # XML patched in this process only below this
-MARKUP_MAX_UNPACKED = 64 * 2**20  # openpyxl (in a worker) only below this: beyond, the issues alone
-MEMORY_BYTES = 2 * 2**30  # address space of a feedback worker (POSIX)
+MARKUP_MAX_UNPACKED = 64 * 2**20  # marked up (in a worker) only below this: beyond, the issues alone
+MEMORY_BYTES = 2 * 2**30  # address space of a worker that writes feedback (POSIX)
 
 
 def unpacked_size(path: Path) -> int:
@@ -59,65 +51,56 @@ class FeedbackWriter:
         timeout: float,
         *,
         write: Callable[[FeedbackJob], Path] = write_feedback_job,
-        fast_max_unpacked: int = FAST_MAX_UNPACKED,
         markup_max_unpacked: int = MARKUP_MAX_UNPACKED,
+        pool: Pool | Inline | None = None,
     ) -> None:
         self.size = workers or os.cpu_count() or 1
         self.timeout = timeout
         self.write = write  # module-level: a worker process imports it by name
-        self.fast_max = fast_max_unpacked
         self.markup_max = markup_max_unpacked
-        self.pool: BoundedPool | None = None
+        self.pool = pool
+        self.own = pool is None
         self.done: list[tuple[Any, Path | None]] = []
-        self.jobs: dict[int, tuple[FeedbackJob, Any]] = {}
+        self.waiting = 0
 
     def __enter__(self) -> FeedbackWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
+        if self.own and self.pool is not None:
             self.pool.close()
 
     def submit(self, job: FeedbackJob, result: Any) -> None:
         rebuilt = job.rebuild is not None  # .xls, .ods, Strict .xlsx: a fresh template, which is small
-        size = 0 if rebuilt else unpacked_size(job.source)
-        if size <= self.fast_max and not rebuilt:
-            try:
-                path = write_fast_feedback(job.source, job.issues, job.out, title=job.title)
-            except (OSError, ValueError) as exc:  # the worker tries again and reports it
-                logger.debug("fast feedback for %s failed: %s", job.original_name, exc)
-                path = None
-            if path is not None:
-                self.done.append((result, path))
-                return
-        if size > self.markup_max:
+        if not rebuilt and unpacked_size(job.source) > self.markup_max:
             logger.info(
                 "Tệp %s quá lớn để đánh dấu từng ô; phản hồi chỉ gồm danh sách lỗi", job.original_name
             )
             self.done.append((result, self._issues_only(job)))
             return
         if self.pool is None:
-            self.pool = BoundedPool(self.write, min(self.size, 30), self.timeout, MEMORY_BYTES)
-        self.jobs[id(job)] = (job, result)
-        self.pool.submit(id(job), job)
+            self.pool = Pool(self.write, self.size, self.timeout, memory_bytes=MEMORY_BYTES)
+        self.waiting += 1
+        self.pool.submit("feedback", [job], lambda _, answer: self._answer(job, result, answer))
+
+    def _answer(self, job: FeedbackJob, result: Any, answer: Any) -> None:
+        self.waiting -= 1
+        if isinstance(answer, Failed):
+            logger.warning(
+                "Không đánh dấu được tệp phản hồi cho %s (%s); gửi danh sách lỗi",
+                job.original_name,
+                answer.reason.strip().splitlines()[-1],
+            )
+            self.done.append((result, self._issues_only(job)))
+        else:
+            self.done.append((result, answer))
 
     def finished(self) -> Iterator[tuple[Any, Path | None]]:
         """Wait (within bounds) for every workbook; yield (file result, path or None)."""
-        yield from self.done
-        self.done = []
-        if self.pool is None:
-            return
-        for tag, answer in self.pool.results():
-            job, result = self.jobs.pop(tag)
-            if isinstance(answer, Failed):
-                logger.warning(
-                    "Không đánh dấu được tệp phản hồi cho %s (%s); gửi danh sách lỗi",
-                    job.original_name,
-                    answer.reason.strip().splitlines()[-1],
-                )
-                yield result, self._issues_only(job)
-            else:
-                yield result, answer
+        while self.waiting and self.pool is not None:
+            self.pool.answers()
+        done, self.done = self.done, []
+        yield from done
 
     @staticmethod
     def _issues_only(job: FeedbackJob) -> Path | None:

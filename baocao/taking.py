@@ -1,0 +1,441 @@
+"""Taking arrivals: archive them, record them (judged, in collect) and release their originals.
+
+The order that makes "never lose a file" true, batch by batch (``BATCH`` files, fewer for the
+first batches so the first files are durable at once):
+1. this process reads each original once through its intake and hashes it (``Archive.copy``);
+   a file that changed meanwhile is left for the next run; a known hash is a duplicate;
+2. a worker writes the archive copy from those bytes (synced, read back, hashed again, renamed
+   into place) and reads the fields from the same bytes (``filework``);
+3. the batch's archive folders are synced, its journal lines written and synced, then its file
+   rows and, in collect, their verdicts are committed in one transaction at a synchronous
+   level that survives a power cut;
+4. only then are the originals released (the folder deletes each one if it is unchanged).
+While the workers copy and read one batch, this process reads the next one's originals.
+
+A crash between any two steps leaves every file in its intake, or archived and recorded; the
+next run finishes the work. One bad file costs that file only: an error while taking it leaves
+it where it is (reported), an error while judging or recording it records it as ``failed``.
+Only what stops every file (the archive cannot be written, the ledger is damaged) stops the run.
+Containers (an e-mail) are taken on their own, their copy written here, then expanded: their
+attachments are taken like any file, and the container is released after them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from baocao.errors import StoreError
+from baocao.filework import Take, Taken, work
+from baocao.intake.base import Arrival, Changed, Intake, Refused
+from baocao.judge.workers import Reading
+from baocao.judging import BATCH, CollectReport, FileResult, Judge, is_spreadsheet, unsupported_issue
+from baocao.model import FileRecord, Issue, Severity
+from baocao.store import archive as archiving
+from baocao.store.archive import (
+    Archive,
+    ArchiveError,
+    Copy,
+    Entry,
+    SourceError,
+    TooLarge,
+    file_hash,
+    sync_folders,
+    write_copy,
+)
+from baocao.store.base import Store
+from baocao.workers import Failed, Inline, Pool
+
+logger = logging.getLogger(__name__)
+
+JOB_BYTES = 48 * 2**10  # bytes of originals per message to a worker (a few small files, or one big)
+
+
+@dataclass(frozen=True)
+class _NotTaken:
+    """Why an arrival was not copied: ``waiting`` (try next run), ``skipped`` (refused, left where
+    it is) or ``too_large`` (recorded as rejected without a copy)."""
+
+    kind: str
+    message: str
+
+
+@dataclass
+class _Item:
+    """One arrival of a batch and what became of it."""
+
+    arrival: Arrival
+    copy: Copy | _NotTaken
+    archive_path: str = ""  # where its copy is (or the copy it duplicates), relative
+    known: FileRecord | _Item | None = None  # the file these bytes already are
+    written: bool = False  # this run writes its copy
+    taken: Taken | Failed | None = None  # the worker's answer
+    rec: FileRecord | None = None
+
+
+@dataclass
+class _Batch:
+    intake: Intake
+    parent: FileRecord | None
+    items: list[_Item] = field(default_factory=list)
+    sent: int = 0
+    answered: int = 0
+
+
+class Taker:
+    """Archive and record arrivals in batches, then release their originals (module docstring).
+
+    With a ``judge`` (collect), each file is read by ``pool`` and judged in the transaction that
+    records it; without one (a test, the first pass of a rebuild) files are only archived and
+    recorded, unjudged. ``pool`` defaults to doing the work in this process.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        archive: Archive,
+        report: CollectReport,
+        limit: int,
+        judge: Judge | None = None,
+        pool: Pool | Inline | None = None,
+    ) -> None:
+        self.store = store
+        self.archive = archive
+        self.report = report
+        self.limit = limit
+        self.judge = judge
+        self.pool = pool or Inline(work, Reading({}))
+        self.containers: dict[str, FileRecord] = {}  # by arrival key: parents of later arrivals
+        self.seen: dict[str, _Item] = {}  # hash -> the first item with those bytes in this run
+        self.pending: deque[_Batch] = deque()
+
+    def take_all(self, intake: Intake, arrivals: Sequence[Arrival]) -> None:
+        for chunk in _chunks(arrivals, BATCH):
+            plain = [a for a in chunk if not a.container]
+            if plain:
+                self._start(intake, plain)
+            for container in (a for a in chunk if a.container):
+                self._take_container(intake, container)
+        self.finish()
+
+    def finish(self) -> None:
+        while self.pending:
+            self._finish(self.pending.popleft())
+
+    # --- 1. read and hash the originals, hand the copies to the workers ------------------
+
+    def _start(self, intake: Intake, arrivals: list[Arrival], parent: FileRecord | None = None) -> None:
+        batch = _Batch(intake, parent)
+        job: list[tuple[_Item, Take]] = []
+        size = 0
+        for arrival in arrivals:
+            item = self._prepare(intake, arrival)
+            batch.items.append(item)
+            take = self._take_of(item)
+            if take is not None:
+                job.append((item, take))
+                size += len(take.content)
+                if size >= JOB_BYTES:
+                    self._send(batch, job)
+                    job, size = [], 0
+        self._send(batch, job)
+        self.pending.append(batch)
+        while len(self.pending) > 1:  # one batch in the workers' hands while the next is read
+            self._finish(self.pending.popleft())
+
+    def _prepare(self, intake: Intake, arrival: Arrival) -> _Item:
+        copy = self._copy(intake, arrival)
+        item = _Item(arrival, copy)
+        if isinstance(copy, _NotTaken):
+            return item
+        known: FileRecord | _Item | None = None
+        if not arrival.container:
+            known = self.seen.get(copy.sha256) or self.store.first_with_hash(copy.sha256)
+        if known is not None:
+            item.known = known
+            item.archive_path = known.archive_path
+            return item
+        if arrival.archive_path is not None:  # a rebuild: the copy is the archived file itself
+            item.archive_path = arrival.archive_path
+        else:
+            item.archive_path = self.archive.destination(copy, arrival.name, arrival.received_at)
+            item.written = True
+        self.seen[copy.sha256] = item
+        return item
+
+    def _take_of(self, item: _Item) -> Take | None:
+        """What a worker does for ``item``: write its copy and/or read it (None: nothing)."""
+        if item.known is not None or isinstance(item.copy, _NotTaken):
+            return None
+        read = self.judge is not None and is_spreadsheet(item.arrival.name) and not item.arrival.container
+        if not (item.written or read):
+            return None
+        stamp = item.arrival.received_at.timestamp()
+        dest = self.archive.path(item.archive_path)
+        sync = archiving.SYNC == "file"
+        return Take(item.copy.content, dest, item.copy.sha256, stamp, sync, read, item.written)
+
+    def _send(self, batch: _Batch, job: list[tuple[_Item, Take]]) -> None:
+        if not job:
+            return
+        items = [item for item, _ in job]
+        batch.sent += len(items)
+
+        def answer(index: int, taken: Any) -> None:
+            items[index].taken = taken
+            batch.answered += 1
+
+        self.pool.submit("take", [take for _, take in job], answer)
+
+    def _copy(self, intake: Intake, arrival: Arrival) -> Copy | _NotTaken:
+        """The original's bytes and hash, or why not; for an arrival already in the archive (a
+        rebuild), that copy itself, hashed again."""
+        if arrival.archive_path is not None:
+            path = self.archive.path(arrival.archive_path)
+            try:
+                if self.judge is None:  # only recorded: no need to hold the bytes
+                    return Copy(b"", file_hash(path), path.stat().st_size)
+                with path.open("rb") as stream:
+                    return self.archive.copy(stream, arrival.received_at)
+            except (OSError, SourceError) as exc:
+                return _NotTaken("skipped", f"bản lưu trữ {arrival.archive_path} không đọc được: {exc}")
+        try:
+            with intake.open(arrival) as stream:
+                copy = self.archive.copy(stream, arrival.received_at, self.limit)
+        except Refused as exc:
+            return _NotTaken("too_large" if exc.code == "too_large" else "skipped", exc.message)
+        except TooLarge as exc:
+            return _NotTaken(
+                "waiting", f"{arrival.location} lớn dần khi đang chép ({exc} byte); để lại lần sau"
+            )
+        except Changed:
+            return _NotTaken("waiting", f"{arrival.location} đổi trong khi chép; để lại lần sau")
+        except PermissionError as exc:
+            return _NotTaken(
+                "skipped",
+                f"không có quyền đọc tệp ({exc.strerror or exc}); hãy cho tài khoản chạy baocao quyền đọc",
+            )
+        except (SourceError, OSError) as exc:
+            return _NotTaken("waiting", f"Không đọc được {arrival.location}, để lại lần sau: {exc}")
+        if not intake.unchanged(arrival):
+            self.archive.discard(copy)
+            return _NotTaken("waiting", f"{arrival.location} đổi trong khi chép; để lại lần sau")
+        return copy
+
+    # --- 2. wait for the workers, make the batch durable, record it, release it ----------
+
+    def _finish(self, batch: _Batch) -> None:
+        while batch.answered < batch.sent:
+            self.pool.answers()
+        folders = set()
+        for item in batch.items:
+            self._settle(item)
+            if item.written:
+                folders.add(self.archive.path(item.archive_path).parent)
+        sync_folders(folders)
+        recorded = self._record_all(batch)
+        released = [
+            rec.saved_id
+            for item, rec in recorded
+            if item.arrival.parent is None and rec.archive_path and self._release(batch.intake, item.arrival)
+        ]
+        if released:
+            with self.store.transaction():
+                for file_id in released:
+                    self.store.mark_released(file_id)
+        for item in batch.items:  # the bytes are in the archive now
+            if not isinstance(item.copy, _NotTaken):
+                item.copy = replace(item.copy, content=b"")
+
+    def _settle(self, item: _Item) -> None:
+        """A copy the worker could not write stops the run; one whose worker died on it is
+        written here if it is not in place (the file is then unreadable for the reader)."""
+        taken = item.taken
+        if isinstance(taken, Taken) and taken.error is not None:
+            raise ArchiveError(taken.error)
+        if isinstance(taken, Failed) and item.written and not isinstance(item.copy, _NotTaken):
+            path = self.archive.path(item.archive_path)
+            if not path.is_file() or file_hash(path) != item.copy.sha256:
+                sync = archiving.SYNC == "file"
+                write_copy(
+                    path, item.copy.content, item.copy.sha256, item.arrival.received_at.timestamp(), sync
+                )
+
+    def _record_all(self, batch: _Batch) -> list[tuple[_Item, FileRecord]]:
+        """One transaction: every file row and, in collect, its verdict; the archive's journal
+        is written (and synced) before it commits."""
+        recorded: list[tuple[_Item, FileRecord]] = []
+        entries: list[Entry] = []
+        with self.store.transaction():
+            for item in batch.items:
+                try:
+                    with self.store.transaction():
+                        rec = self._record(item, batch.parent)
+                except StoreError:
+                    raise
+                except Exception as exc:  # costs this arrival only: it stays for the next run
+                    logger.exception("Lỗi khi lưu trữ %s", item.arrival.location)
+                    self.report.skipped.append(
+                        (item.arrival.location, f"lỗi chương trình khi lưu trữ: {exc}")
+                    )
+                    continue
+                if rec is None:
+                    continue
+                item.rec = rec
+                recorded.append((item, rec))
+                if item.arrival.container:
+                    self.containers[item.arrival.key] = rec
+                if rec.archive_path and item.arrival.archive_path is None:
+                    entries.append(_entry(item.arrival, rec))
+                if self.judge is not None and rec.status == "archived":
+                    self._judge(item, rec)
+            self.archive.journal(entries)  # in the archive before the ledger commits
+        return recorded
+
+    def _judge(self, item: _Item, rec: FileRecord) -> None:
+        assert self.judge is not None
+        if not is_spreadsheet(rec.original_name):
+            self.judge.judge_safely(rec, None, [unsupported_issue(rec.original_name)])
+            return
+        taken = item.taken
+        self.judge.judge_read(rec, taken.read if isinstance(taken, Taken) else taken)
+
+    def _record(self, item: _Item, parent: FileRecord | None) -> FileRecord | None:
+        """Record one taken arrival (the caller commits, then releases the original)."""
+        arrival, copy = item.arrival, item.copy
+        base = FileRecord(
+            "",
+            original_name=arrival.name,
+            inbox_path=arrival.location,
+            archive_path="",
+            size=arrival.size or 0,
+            received_at=arrival.received_at,
+            source=arrival.source,
+            sender=arrival.sender,
+            arrival_key=arrival.key,
+            parent_id=parent.saved_id if parent else None,
+        )
+        if parent is None and arrival.parent in self.containers:
+            base.parent_id = self.containers[arrival.parent].saved_id
+        if isinstance(copy, _NotTaken):
+            return self._not_taken(arrival, copy, base)
+        known = item.known.rec if isinstance(item.known, _Item) else item.known
+        if item.known is not None:
+            if known is None:  # the first file with these bytes was not recorded: nor is this one
+                raise RuntimeError("bản đầu tiên có cùng nội dung chưa được ghi sổ")
+            rec = replace(
+                base,
+                sha256=copy.sha256,
+                archive_path=known.archive_path,
+                size=copy.size,
+                status="duplicate",
+                duplicate_of=known.id,
+                unit=known.unit,
+                period=known.period,
+            )
+            self.store.add_file(rec)
+            self.report.results.append(
+                FileResult(
+                    arrival.location,
+                    "duplicate",
+                    known.unit,
+                    known.period,
+                    file_id=rec.id,
+                    received_at=rec.received_at,
+                )
+            )
+            return rec
+        status = "container" if arrival.container else "archived"
+        rec = replace(base, sha256=copy.sha256, archive_path=item.archive_path, size=copy.size, status=status)
+        self.store.add_file(rec)
+        return rec
+
+    def _not_taken(self, arrival: Arrival, why: _NotTaken, base: FileRecord) -> FileRecord | None:
+        """A file too large is recorded as rejected without a copy (and never released); anything
+        else not taken is reported and left where it is."""
+        if why.kind != "too_large":
+            logger.warning("%s", why.message)
+            if why.kind == "waiting":
+                self.report.waiting.append(arrival.location)
+            else:
+                self.report.skipped.append((arrival.location, why.message))
+            return None
+        issue = Issue(Severity.ERROR, "too_large", f"Tệp '{arrival.name}': {why.message}")
+        rec = replace(base, status="rejected", issues=[issue])
+        self.store.add_file(rec)
+        self.report.results.append(
+            FileResult(
+                arrival.location, "rejected", issues=[issue], file_id=rec.id, received_at=rec.received_at
+            )
+        )
+        return rec
+
+    @staticmethod
+    def _release(intake: Intake, arrival: Arrival) -> bool:
+        """Let the original go; a failure leaves it for the next run (it is archived and recorded)."""
+        try:
+            return intake.release(arrival)
+        except StoreError:
+            raise
+        except Exception:
+            logger.exception("Chưa giải phóng được %s; thử lại lần sau", arrival.location)
+            return False
+
+    # --- containers ----------------------------------------------------------------------
+
+    def _take_container(self, intake: Intake, container: Arrival) -> None:
+        """An envelope: its copy written and recorded here, then its attachments taken like any
+        file, then the envelope released."""
+        self.finish()
+        batch = _Batch(intake, None, [self._prepare(intake, container)])
+        item = batch.items[0]
+        if item.written and not isinstance(item.copy, _NotTaken):
+            path = self.archive.path(item.archive_path)
+            sync = archiving.SYNC == "file"
+            write_copy(path, item.copy.content, item.copy.sha256, container.received_at.timestamp(), sync)
+            sync_folders([path.parent])
+        recorded = self._record_all(batch)
+        if recorded and recorded[0][1].status == "container":
+            rec = recorded[0][1]
+            try:
+                children = intake.expand(container, self.archive.path(rec.archive_path))
+            except Exception:  # a malformed envelope costs that envelope: it is archived, and logged
+                logger.exception("Không tách được các tệp trong %s", container.location)
+                children = []
+            for chunk in _chunks(children, BATCH):
+                self._start(intake, chunk, rec)
+            self.finish()
+        if recorded and container.parent is None and recorded[0][1].archive_path:
+            rec = recorded[0][1]
+            if self._release(intake, container):
+                with self.store.transaction():
+                    self.store.mark_released(rec.saved_id)
+
+
+def _entry(arrival: Arrival, rec: FileRecord) -> Entry:
+    return Entry(
+        archive_path=rec.archive_path,
+        sha256=rec.sha256,
+        size=rec.size,
+        original_name=rec.original_name,
+        inbox_path=rec.inbox_path,
+        received_at=rec.received_at.isoformat(),
+        source=rec.source,
+        sender=rec.sender,
+        arrival_key=rec.arrival_key,
+        parent_key=arrival.parent,
+        container=arrival.container,
+    )
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    """Chunks of 1, 2, 4… up to ``size`` items: the first files are durable at once, and a long
+    run still commits rarely."""
+    iterator, step = iter(items), 1
+    while chunk := list(itertools.islice(iterator, step)):
+        yield chunk
+        step = min(step * 2, size)
