@@ -40,7 +40,7 @@ from baocao.store.archive import Archive
 from baocao.store.base import Store
 from baocao.taking import Taker as _Taker
 from baocao.workbook.feedback_writer import MEMORY_BYTES
-from baocao.workers import Pool
+from baocao.workers import Pool, warm_up
 
 __all__ = ["CollectReport", "_Taker", "collect", "folder_intake", "release", "worker_pool"]
 
@@ -133,6 +133,7 @@ def collect(
     simulated = now is not None
     now = local_time(now, dep.settings.timezone)
     lock = collect_lock(dep)
+    warm_up(PRELOAD)  # the workers' server imports while the inbox is listed
     try:
         with open_store(dep.settings) as store:
             same_key(dep, store)

@@ -112,6 +112,7 @@ class Taker:
         self.containers: dict[str, FileRecord] = {}  # by arrival key: parents of later arrivals
         self.seen: dict[str, _Item] = {}  # hash -> the first item with those bytes in this run
         self.pending: deque[_Batch] = deque()
+        self.held: list[tuple[Intake, Arrival, FileRecord]] = []  # committed, originals not released
 
     def take_all(self, intake: Intake, arrivals: Sequence[Arrival]) -> None:
         for chunk in _chunks(arrivals, BATCH):
@@ -125,6 +126,9 @@ class Taker:
     def finish(self) -> None:
         while self.pending:
             self._finish(self.pending.popleft())
+        if self.held:
+            with self.store.transaction():
+                self._release_held()
 
     # --- 1. read and hash the originals, hand the copies to the workers ------------------
 
@@ -231,25 +235,22 @@ class Taker:
     def _finish(self, batch: _Batch) -> None:
         while batch.answered < batch.sent:
             self.pool.answers()
-        folders = set()
         for item in batch.items:
             self._settle(item)
-            if item.written:
-                folders.add(self.archive.path(item.archive_path).parent)
-        sync_folders(folders)
-        recorded = self._record_all(batch)
-        released = [
-            rec.saved_id
-            for item, rec in recorded
-            if item.arrival.parent is None and rec.archive_path and self._release(batch.intake, item.arrival)
-        ]
-        if released:
-            with self.store.transaction():
-                for file_id in released:
-                    self.store.mark_released(file_id)
+        with self.store.transaction():
+            self._release_held()  # the batch before, committed: its originals may go now
+            self.held = self._record_all(batch)
         for item in batch.items:  # the bytes are in the archive now
             if not isinstance(item.copy, _NotTaken):
                 item.copy = replace(item.copy, content=b"")
+
+    def _release_held(self) -> None:
+        """Release the originals of the last committed batch (the caller holds a transaction:
+        what the intake notes while releasing, and the marks, land in one commit)."""
+        held, self.held = self.held, []
+        for intake, arrival, rec in held:
+            if arrival.parent is None and rec.archive_path and self._release(intake, arrival):
+                self.store.mark_released(rec.saved_id)
 
     def _settle(self, item: _Item) -> None:
         """A copy the worker could not write stops the run; one whose worker died on it is
@@ -265,10 +266,10 @@ class Taker:
                     path, item.copy.content, item.copy.sha256, item.arrival.received_at.timestamp(), sync
                 )
 
-    def _record_all(self, batch: _Batch) -> list[tuple[_Item, FileRecord]]:
-        """One transaction: every file row and, in collect, its verdict; the archive's journal
-        is written (and synced) before it commits."""
-        recorded: list[tuple[_Item, FileRecord]] = []
+    def _record_all(self, batch: _Batch) -> list[tuple[Intake, Arrival, FileRecord]]:
+        """Every file row and, in collect, its verdict (inside the caller's transaction); then
+        the journal, the copies and their folders synced, all before the caller commits."""
+        recorded: list[tuple[Intake, Arrival, FileRecord]] = []
         entries: list[Entry] = []
         with self.store.transaction():
             for item in batch.items:
@@ -286,14 +287,17 @@ class Taker:
                 if rec is None:
                     continue
                 item.rec = rec
-                recorded.append((item, rec))
+                recorded.append((batch.intake, item.arrival, rec))
                 if item.arrival.container:
                     self.containers[item.arrival.key] = rec
                 if rec.archive_path and item.arrival.archive_path is None:
                     entries.append(_entry(item.arrival, rec))
                 if self.judge is not None and rec.status == "archived":
                     self._judge(item, rec)
-            self.archive.journal(entries)  # in the archive before the ledger commits
+            self.archive.journal(entries, sync=archiving.SYNC == "file")
+            folders = {self.archive.path(item.archive_path).parent for item in batch.items if item.written}
+            folders |= {self.archive.root / self.archive.day(entry.received) for entry in entries}
+            sync_folders(folders | {self.archive.root} if folders else folders)  # new day folders too
         return recorded
 
     def _judge(self, item: _Item, rec: FileRecord) -> None:
@@ -397,10 +401,10 @@ class Taker:
             path = self.archive.path(item.archive_path)
             sync = archiving.SYNC == "file"
             write_copy(path, item.copy.content, item.copy.sha256, container.received_at.timestamp(), sync)
-            sync_folders([path.parent])
-        recorded = self._record_all(batch)
-        if recorded and recorded[0][1].status == "container":
-            rec = recorded[0][1]
+        with self.store.transaction():
+            recorded = self._record_all(batch)
+        rec = recorded[0][2] if recorded else None
+        if rec is not None and rec.status == "container":
             try:
                 children = intake.expand(container, self.archive.path(rec.archive_path))
             except Exception:  # a malformed envelope costs that envelope: it is archived, and logged
@@ -409,11 +413,8 @@ class Taker:
             for chunk in _chunks(children, BATCH):
                 self._start(intake, chunk, rec)
             self.finish()
-        if recorded and container.parent is None and recorded[0][1].archive_path:
-            rec = recorded[0][1]
-            if self._release(intake, container):
-                with self.store.transaction():
-                    self.store.mark_released(rec.saved_id)
+        self.held += recorded  # released once its attachments are recorded
+        self.finish()
 
 
 def _entry(arrival: Arrival, rec: FileRecord) -> Entry:

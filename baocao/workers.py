@@ -64,6 +64,17 @@ def start_method() -> str:
     return "forkserver" if sys.platform.startswith("linux") else "spawn"
 
 
+def warm_up(preload: Sequence[str] = ()) -> None:
+    """Start the forkserver now, if workers are forked from one, so that it imports while the
+    caller does other work (the first worker would otherwise wait for it)."""
+    context = multiprocessing.get_context(start_method())
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload(["__main__", *preload])
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def _serve(conn: Connection, function: Callable, context: Any, memory_bytes: int | None, stderr: str) -> None:
     """Worker process: run ``function`` on each item of each job until ``None``."""
     fd = os.open(stderr, os.O_WRONLY | os.O_APPEND)
@@ -251,6 +262,16 @@ class Pool:
                 self._lose(worker, found, died)
         self._dispatch()
         return found
+
+    def wait_ready(self, timeout: float = STARTUP_SECONDS) -> None:
+        """Wait until every started worker has said it is ready (how long start-up takes)."""
+        deadline = time.monotonic() + timeout
+        while waiting := [w for w in self.workers if not w.ready]:
+            left = deadline - time.monotonic()
+            if left <= 0 or not wait([w.conn for w in waiting], left):
+                raise BaocaoError("Không khởi động được tiến trình làm việc (worker process failed to start)")
+            for worker in waiting:
+                self._receive(worker, [])
 
     def _receive(self, worker: _Worker, found: list) -> bool:
         """Read every message waiting from ``worker``; False when it is gone."""

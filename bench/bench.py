@@ -1,8 +1,8 @@
-"""Benchmark of baocao's collection pipeline against the naive read loop and the I/O floor (issue 6).
+"""Benchmark of baocao's collection pipeline against the naive read loops and the I/O floor (issues 6, 13).
 
 Run from the repository root with the project's Python::
 
-    .venv/bin/python bench/bench.py --files 1000 [--workers K] [--rounds R]
+    .venv/bin/python bench/bench.py --files 1000 [--workers K] [--rounds R] [--phases]
 
 What it does, all in one temporary folder and on the same files:
 
@@ -10,20 +10,26 @@ What it does, all in one temporary folder and on the same files:
    with ``values=``), for a registry of as many synthetic units, over three periods, ~10 % with
    errors (text in a number cell, a missing required field, a bad phone, a broken cross-field
    rule) and ~10 % with warnings only, all made from the form spec by ``baocao.spec.samples``;
-2. measures each stage in a fresh subprocess (``--stage X``), so that the peak memory of one stage
-   does not hide in another's: the naive loop, the floor, baocao's read stage, ``collect`` end to
-   end, ``consolidate`` of the main period, and a rerun of ``collect`` with nothing new;
-3. prints a table and, as its last line,
-   ``speedup_vs_naive=<x> read_vs_floor=<x> peak_rss_mb=<MB>``.
+2. times, in ``--rounds`` interleaved rounds, each stage in a fresh subprocess (``--stage X``) so
+   that the peak memory of one stage does not hide in another's: the naive loop with openpyxl,
+   ``collect`` end to end, the naive loop with calamine, ``collect`` with every sync turned off
+   (what durability costs); then the floor and the read stage alternately, how long two workers
+   take to start, ``consolidate`` of the main period, a rerun of ``collect`` with nothing new and
+   the wall time of ``baocao check FILE``; with ``--phases``, each step of collect alone;
+3. prints a table (medians, spreads) and, as its last line,
+   ``speedup_vs_naive=<x> read_vs_floor=<x> peak_rss_mb=<MB> check_s=<s>``: medians of the
+   per-round ratios (each round's naive loop against the same round's collect).
 
-Peak memory is ``resource.getrusage`` (``ru_maxrss``) of the stage process (RUSAGE_SELF) and of its
-largest child (RUSAGE_CHILDREN: the reader's worker processes); ``psutil`` is not a dependency.
-POSIX only (``resource``); on Windows the memory columns are left empty.
+Peak memory is ``resource.getrusage`` (``ru_maxrss``) of the stage process (RUSAGE_SELF) and of
+its largest descendant (RUSAGE_CHILDREN: the worker processes, reaped by the forkserver, which
+the stage stops first); ``psutil`` is not a dependency. POSIX only (``resource``); on Windows the
+memory columns are left empty.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -53,7 +59,7 @@ NOW = datetime(2025, 3, 5, 9, 30, tzinfo=TZ)  # collect's clock: before the 2025
 MAIN_PERIOD = "2025-Q1"
 PERIODS = (("2025-Q1", 0.8), ("2024-Y", 0.1), ("2024-Q3", 0.1))
 UNITS_PER_DEPARTMENT = 50
-NAIVE_SAMPLE = 1000
+NAIVE_SAMPLE = 300
 
 # the demo deployment's period kinds, read from its config.toml so the two never drift
 PERIODS_TOML = re.search(
@@ -191,9 +197,17 @@ def generate(root: Path, n: int, workers: int, seed: int) -> dict[str, int]:
 
 
 def rss_mb() -> tuple[float, float]:
-    """Peak RSS of this process and of its largest finished child, in MB (Linux: KiB units)."""
+    """Peak RSS of this process and of its largest finished descendant, in MB.
+
+    Worker processes are children of the forkserver, which reaps them; stopping the forkserver
+    (an internal of ``multiprocessing``, fine for a benchmark) makes their usage count here.
+    """
     if resource is None:
         return 0.0, 0.0
+    from multiprocessing import forkserver
+
+    with contextlib.suppress(Exception):
+        forkserver._forkserver._stop()  # type: ignore[attr-defined]
     scale = 1024 if sys.platform != "darwin" else 1  # ru_maxrss: KiB on Linux, bytes on macOS
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale / 2**20
@@ -204,8 +218,15 @@ def files_of(root: Path) -> list[Path]:
     return sorted((root / "files").iterdir())
 
 
+def naive_sample(root: Path, args: argparse.Namespace) -> list[Path]:
+    paths = files_of(root)
+    return paths if len(paths) <= args.sample else random.Random(1).sample(paths, args.sample)
+
+
 def stage_naive(root: Path, args: argparse.Namespace) -> dict:
-    """pandas.read_excel(openpyxl) of every sheet, then each field by its cell address."""
+    """One round of the naive loop on the sample: ``pandas.read_excel`` of every sheet with
+    ``args.engine`` (openpyxl, or calamine: what a savvy coordinator would write), then each
+    field by its cell address and the ``_meta`` rows."""
     import pandas as pd
 
     from baocao import api
@@ -213,45 +234,38 @@ def stage_naive(root: Path, args: argparse.Namespace) -> dict:
 
     dep = api.load_deployment(root / "config.toml")
     cells = [(code, ref.sheet, *parse_cell(ref.cell)) for code, ref in dep.form.layout.items()]
-    paths = files_of(root)
-    sample = paths if len(paths) <= args.sample else random.Random(1).sample(paths, args.sample)
-    rounds = []
-    for _ in range(args.naive_rounds):
-        start = time.perf_counter()
-        extracted = 0
-        for path in sample:
-            sheets = pd.read_excel(path, sheet_name=None, engine="openpyxl", header=None)
-            values = {}
-            for code, sheet, row, col in cells:
-                frame = sheets[sheet]
-                ok = row < frame.shape[0] and col < frame.shape[1]
-                values[code] = frame.iat[row, col] if ok else None
-            meta = sheets["_meta"]
-            for row in range(meta.shape[0]):
-                values["_meta." + str(meta.iat[row, 0])] = meta.iat[row, 1]
-            extracted += len(values)
-        rounds.append(time.perf_counter() - start)
-    return {"seconds": rounds, "files": len(sample), "values_per_file": extracted / len(sample)}
+    sample = naive_sample(root, args)
+    start = time.perf_counter()
+    extracted = 0
+    for path in sample:
+        sheets = pd.read_excel(path, sheet_name=None, engine=args.engine, header=None)
+        values = {}
+        for code, sheet, row, col in cells:
+            frame = sheets[sheet]
+            ok = row < frame.shape[0] and col < frame.shape[1]
+            values[code] = frame.iat[row, col] if ok else None
+        meta = sheets["_meta"]
+        for row in range(meta.shape[0]):
+            values["_meta." + str(meta.iat[row, 0])] = meta.iat[row, 1]
+        extracted += len(values)
+    seconds = time.perf_counter() - start
+    return {"seconds": [seconds], "files": len(sample), "values_per_file": extracted / len(sample)}
 
 
-def stage_floor(root: Path, args: argparse.Namespace) -> dict:
+def floor_once(paths: list[Path]) -> float:
     """Open each zip and read (inflate) its worksheet parts and shared strings; no parsing."""
-    paths = files_of(root)
-    rounds = []
-    for _ in range(args.rounds):
-        start = time.perf_counter()
-        total = 0
-        for path in paths:
-            with zipfile.ZipFile(path) as zf:
-                for name in zf.namelist():
-                    if name.startswith("xl/worksheets/sheet") or name == "xl/sharedStrings.xml":
-                        total += len(zf.read(name))
-        rounds.append(time.perf_counter() - start)
-    return {"seconds": rounds, "files": len(paths), "bytes_per_file": total / len(paths)}
+    start = time.perf_counter()
+    for path in paths:
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                if name.startswith("xl/worksheets/sheet") or name == "xl/sharedStrings.xml":
+                    zf.read(name)
+    return time.perf_counter() - start
 
 
 def stage_read(root: Path, args: argparse.Namespace) -> dict:
-    """baocao's read stage alone: read_workbooks with the catalog's layouts, in worker processes."""
+    """The floor and baocao's read stage, alternately in each round: ``read_workbooks`` with
+    the template reader first, as collect reads, in worker processes (their start included)."""
     from baocao import api
     from baocao.errors import WorkbookError
     from baocao.judge.workers import read_workbooks
@@ -259,20 +273,21 @@ def stage_read(root: Path, args: argparse.Namespace) -> dict:
     dep = api.load_deployment(root / "config.toml")
     layouts = dep.catalog.layouts()
     paths = files_of(root)
-    rounds = []
+    floors, reads, failed = [], [], 0
     for _ in range(args.rounds):
+        floors.append(floor_once(paths))
         start = time.perf_counter()
         failed = sum(
             isinstance(result, WorkbookError)
-            for _, result in read_workbooks(paths, layouts, workers=args.workers)
+            for _, result in read_workbooks(paths, layouts, workers=args.workers, template=True)
         )
-        rounds.append(time.perf_counter() - start)
-    return {"seconds": rounds, "files": len(paths), "unreadable": failed}
+        reads.append(time.perf_counter() - start)
+    return {"seconds": reads, "floor": floors, "files": len(paths), "unreadable": failed}
 
 
-def fresh_run(root: Path, index: int, workers: int) -> Path:
+def fresh_run(root: Path, name: str, workers: int) -> Path:
     """A deployment folder with an empty ledger and every generated file in its inbox."""
-    run = root / f"run-{index}"
+    run = root / name
     if run.exists():
         shutil.rmtree(run)
     inbox = run / "workbooks" / "inbox"
@@ -284,37 +299,63 @@ def fresh_run(root: Path, index: int, workers: int) -> Path:
 
 
 def stage_collect(root: Path, args: argparse.Namespace) -> dict:
-    """collect end to end on a fresh inbox (hash, archive, read, validate, ledger, feedback)."""
+    """One collect end to end on a fresh inbox (read and hash, archive, read, validate, ledger,
+    release, feedback). ``args.variant``: "" as shipped; "nosync" without any sync (no fsync,
+    no syncfs, ledger synchronous=NORMAL), to measure what durability costs; "perfile" with an
+    fsync per copy instead of one syncfs per batch."""
     from baocao import api
+    from baocao.store import archive as archiving
+    from baocao.store import ledger as ledgering
 
-    rounds, report = [], None
-    for index in range(args.collect_rounds):
-        run = fresh_run(root, index, args.workers)
-        dep = api.load_deployment(run / "config.toml")
-        profiler = None
-        if args.profile:
-            import cProfile
+    if args.variant == "nosync":
+        archiving.SYNC, ledgering.SYNCHRONOUS = "none", "NORMAL"
+    elif args.variant == "perfile":
+        archiving.SYNC = "file"
+    keep = not args.variant and args.round == 0  # run-0 is consolidated and collected again
+    run = fresh_run(root, "run-0" if keep else f"run-{args.variant or 'x'}-{args.round}", args.workers)
+    dep = api.load_deployment(run / "config.toml")
+    profiler = None
+    if args.profile:
+        import cProfile
 
-            profiler = cProfile.Profile()
-            profiler.enable()
-        start = time.perf_counter()
-        report = api.collect(dep, now=NOW)
-        rounds.append(time.perf_counter() - start)
-        if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(args.profile)
-        if index:  # keep run-0 for consolidate and the rerun
-            shutil.rmtree(run)
-    assert report is not None
-    feedback = sum(1 for r in report.results if r.feedback)
+        profiler = cProfile.Profile()
+        profiler.enable()
+    cpu = time.process_time()
+    start = time.perf_counter()
+    report = api.collect(dep, now=NOW)
+    seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+    if not keep:
+        shutil.rmtree(run)
     return {
-        "seconds": rounds,
+        "seconds": [seconds],
+        "parent_cpu": cpu,
         "files": len(report.results),
         "accepted": report.count("accepted"),
         "rejected": report.count("rejected"),
         "duplicate": report.count("duplicate"),
-        "feedback_files": feedback,
+        "feedback_files": sum(1 for r in report.results if r.feedback),
     }
+
+
+def stage_workers(root: Path, args: argparse.Namespace) -> dict:
+    """How long until 2 workers of collect's pool are ready to work: cold (a fresh process, the
+    forkserver started and its imports made on the way) and warm (a second pool)."""
+    from baocao import api
+    from baocao.collect import worker_pool
+
+    dep = api.load_deployment(root / "config.toml")
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        with worker_pool(dep, 2) as pool:
+            pool.start()
+            pool.wait_ready()
+            times.append(time.perf_counter() - start)
+    return {"seconds": [times[0]], "warm": times[1]}
 
 
 def stage_consolidate(root: Path, args: argparse.Namespace) -> dict:
@@ -350,40 +391,70 @@ def stage_rerun(root: Path, args: argparse.Namespace) -> dict:
     return {"seconds": rounds, "archived": archived}
 
 
+def stage_phases(root: Path, args: argparse.Namespace) -> dict:
+    """Each step of collect alone, one process, on up to 300 files: ms of CPU per file."""
+    import tempfile
+
+    from baocao import api
+    from baocao.judge.reader import read_workbook
+    from baocao.judge.template_reader import read_template
+    from baocao.judge.validate import validate
+    from baocao.judging import judging_context
+    from baocao.store.archive import Archive, write_copy
+    from baocao.workbook.feedback import FeedbackJob, write_feedback_job
+
+    dep = api.load_deployment(root / "config.toml")
+    layouts = dep.catalog.layouts()
+    paths = files_of(root)[:300]
+    archive = Archive(Path(tempfile.mkdtemp(dir=root)), dep.settings.timezone)
+    out = Path(tempfile.mkdtemp(dir=root))
+    today = NOW.date()
+    cost: dict[str, float] = {}
+
+    def timed(label: str, step, items) -> list:
+        start = time.process_time()
+        done = [step(item) for item in items]
+        cost[label] = (time.process_time() - start) * 1000 / len(paths)
+        return done
+
+    copies = timed("read and hash the original", lambda p: archive.copy(p.open("rb"), NOW), paths)
+    pairs = list(zip(paths, copies, strict=True))
+    timed(
+        "write the archive copy (no sync)",
+        lambda pc: write_copy(out / pc[0].name, pc[1].content, pc[1].sha256, 0.0, sync=False),
+        pairs,
+    )
+    raws = timed("read: template reader", lambda pc: read_template(pc[1].content, pc[0].name, layouts), pairs)
+    timed("read: checked reader (package check + calamine)", lambda pc: read_workbook(pc[0], layouts), pairs)
+    outcomes = timed("validate", lambda raw: validate(raw, judging_context(dep, raw, today, None)), raws)
+    jobs = [
+        FeedbackJob(p.name, p, raw, o.issues, out / f"fb-{p.name}", "Kết quả", None)
+        for p, raw, o in zip(paths, raws, outcomes, strict=True)
+        if o.issues
+    ]
+    timed(f"feedback workbook ({len(jobs)} of {len(paths)} files)", write_feedback_job, jobs)
+    return {"seconds": [0.0], "ms_per_file": cost, "files": len(paths)}
+
+
 STAGES = {
     "naive": stage_naive,
-    "floor": stage_floor,
     "read": stage_read,
     "collect": stage_collect,
+    "workers": stage_workers,
     "consolidate": stage_consolidate,
     "rerun": stage_rerun,
+    "phases": stage_phases,
 }
 
 
-def run_stage(name: str, root: Path, args: argparse.Namespace) -> dict:
+def run_stage(name: str, root: Path, args: argparse.Namespace, **extra: object) -> dict:
     """Run one stage in a fresh interpreter; return its JSON result plus its peak memory."""
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--stage",
-        name,
-        "--dir",
-        str(root),
-        "--files",
-        str(args.files),
-        "--workers",
-        str(args.workers),
-        "--rounds",
-        str(args.rounds),
-        "--collect-rounds",
-        str(args.collect_rounds),
-        "--naive-rounds",
-        str(args.naive_rounds),
-        "--sample",
-        str(args.sample),
-    ]
-    if args.profile and name == "collect":
-        command += ["--profile", args.profile]
+    options = {**vars(args), **extra}
+    command = [sys.executable, str(Path(__file__).resolve()), "--stage", name, "--dir", str(root)]
+    for key in ("files", "workers", "rounds", "sample", "engine", "variant", "round"):
+        command += [f"--{key}", str(options[key])]
+    if options.get("profile") and name == "collect":
+        command += ["--profile", str(options["profile"])]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     if done.returncode != 0:
         sys.stderr.write(done.stdout + done.stderr)
@@ -391,94 +462,143 @@ def run_stage(name: str, root: Path, args: argparse.Namespace) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def time_check(root: Path, rounds: int) -> list[float]:
+    """Wall time of ``baocao check FILE`` as a coordinator runs it: the console script when
+    installed (else ``python -m baocao``), a fresh process each time."""
+    script = Path(sys.executable).with_name("baocao.exe" if os.name == "nt" else "baocao")
+    base = [str(script)] if script.exists() else [sys.executable, "-m", "baocao"]
+    path = files_of(root)[0]
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        done = subprocess.run(
+            [*base, "--config", str(root / "config.toml"), "check", str(path), "--now", NOW.isoformat()],
+            capture_output=True,
+            cwd=root,
+        )
+        times.append(time.perf_counter() - start)
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"baocao check failed: {done.stderr.decode()[-2000:]}")
+    return times
+
+
 # --------------------------------------------------------------------------------- report
 
 
-def fmt(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+def median(values: list[float]) -> float:
+    return statistics.median(values)
 
 
-def report(results: dict[str, dict], args: argparse.Namespace, kinds: dict[str, int]) -> None:
+def spread(values: list[float], digits: int = 2) -> str:
+    return f"{min(values):.{digits}f}–{max(values):.{digits}f}" if len(values) > 1 else "–"
+
+
+def report(results: dict[str, list[dict]], args: argparse.Namespace, kinds: dict[str, int]) -> None:
     n = args.files
-    med = {name: statistics.median(r["seconds"]) for name, r in results.items()}
-    naive = results["naive"]
-    naive_n = med["naive"] * n / naive["files"]  # scaled from the sample to all n files
-    floor = med["floor"]
-    rows = [
-        ("naive loop (pandas+openpyxl)", "naive", naive_n, n),
-        ("floor (zip open + read sheet parts)", "floor", floor, n),
-        (f"read stage (read_workbooks, {args.workers or os.cpu_count()} workers)", "read", med["read"], n),
-        ("collect end to end (new inbox)", "collect", med["collect"], n),
-        (f"consolidate {MAIN_PERIOD} ({n} units)", "consolidate", med["consolidate"], n),
-        ("collect rerun, nothing new", "rerun", med["rerun"], results["rerun"]["archived"]),
-    ]
+    naive = [r["seconds"][0] / r["files"] * 1000 for r in results["naive"]]  # ms per file
+    calamine = [r["seconds"][0] / r["files"] * 1000 for r in results["calamine"]]
+    collect = [r["seconds"][0] / n * 1000 for r in results["collect"]]
+    nosync = [r["seconds"][0] / n * 1000 for r in results["nosync"]]
+    read = results["read"][0]
+    reads = [s / n * 1000 for s in read["seconds"]]
+    floors = [s / n * 1000 for s in read["floor"]]
+    speedups = [a / b for a, b in zip(naive, collect, strict=True)]
+    calamine_speedups = [a / b for a, b in zip(calamine, collect, strict=True)]
+    read_ratios = [a / b for a, b in zip(reads, floors, strict=True)]
+    durability = [a - b for a, b in zip(collect, nosync, strict=True)]
+    first = results["collect"][0]
+    workers = results["workers"][0]
     print()
     print(
         f"files={n} workers={args.workers or os.cpu_count()} cpus={os.cpu_count()}"
-        f" python={sys.version.split()[0]}"
+        f" python={sys.version.split()[0]} rounds={args.rounds}"
     )
     print(
         "generated: "
         + ", ".join(f"{k}={v}" for k, v in sorted(kinds.items()))
-        + f"; collect: {results['collect']['accepted']} accepted, {results['collect']['rejected']} rejected,"
-        f" {results['collect']['feedback_files']} feedback workbooks"
+        + f"; collect: {first['accepted']} accepted, {first['rejected']} rejected,"
+        f" {first['feedback_files']} feedback workbooks"
     )
-    header = (
-        f"{'stage':<46} {'seconds':>9} {'ms/file':>8} {'rss MB':>7} {'child MB':>8} {'naive/x':>8}"
-        f" {'x/floor':>8} {'rounds':>6}"
-    )
+    header = f"{'stage':<52} {'ms/file':>8} {'spread':>13} {'rss MB':>7} {'child MB':>8} {'rounds':>6}"
     print(header)
     print("-" * len(header))
-    for label, key, seconds, per in rows:
-        r = results[key]
+    consolidate = results["consolidate"][0]
+    rerun = results["rerun"][0]
+    rows = [
+        ("naive loop (pandas+openpyxl)", naive, results["naive"]),
+        ("naive loop (pandas+calamine)", calamine, results["calamine"]),
+        ("floor (zip open + read sheet parts)", floors, [read]),
+        (f"read stage ({args.workers or os.cpu_count()} workers, start-up included)", reads, [read]),
+        ("collect end to end (new inbox)", collect, results["collect"]),
+        ("collect without any sync (durability off)", nosync, results["nosync"]),
+        (
+            f"consolidate {MAIN_PERIOD} ({n} units)",
+            [s / n * 1000 for s in consolidate["seconds"]],
+            [consolidate],
+        ),
+        ("collect rerun, nothing new (ms in all)", [s * 1000 for s in rerun["seconds"]], [rerun]),
+    ]
+    for label, values, runs in rows:
+        rss = max(r["rss_mb"] for r in runs)
+        child = max(r["child_mb"] for r in runs)
         print(
-            f"{label:<46} {seconds:>9.3f} {seconds / per * 1000:>8.3f}"
-            f" {r['rss_mb']:>7.1f} {r['child_mb']:>8.1f}"
-            f" {naive_n / seconds:>8.2f} {seconds / floor:>8.2f} {len(r['seconds']):>6}"
+            f"{label:<52} {median(values):>8.3f} {spread(values, 3):>13} {rss:>7.1f} {child:>8.1f} {len(values):>6}"
         )
     print("-" * len(header))
-    sampled = naive["files"] < n
     print(
-        f"naive loop: {naive['files']} files timed"
-        + (
-            f" (a random sample of {naive['files']} of {n}), scaled ×{n / naive['files']:g} to all files"
-            if sampled
-            else ""
-        )
-        + f", {naive['values_per_file']:.0f} values per file, {len(naive['seconds'])} round(s)"
+        f"naive loops: {results['naive'][0]['files']} files a round (the same sample each round), scaled to ms/file"
     )
     print(
-        "seconds: median of the rounds; naive/x: how many times faster than the naive loop;"
-        " x/floor: multiple of the floor; rss MB: peak RSS of the stage process, child MB: of its"
-        " largest child (reader workers), both from resource.getrusage ru_maxrss"
+        f"collect ÷ naive (per round, median and spread): openpyxl {median(speedups):.2f}× ({spread(speedups)}),"
+        f" calamine {median(calamine_speedups):.2f}× ({spread(calamine_speedups)})"
     )
-    print(f"consolidate counts: {results['consolidate']['counts']}")
-    peak = max(max(r["rss_mb"], r["child_mb"]) for r in results.values())
+    print(f"read ÷ floor per round: {median(read_ratios):.2f} ({spread(read_ratios)})")
     print(
-        f"speedup_vs_naive={naive_n / med['collect']:.2f} read_vs_floor={med['read'] / floor:.2f}"
-        f" peak_rss_mb={peak:.1f}"
+        f"durability (collect − collect without sync, per round): {median(durability):.3f} ms/file"
+        f" ({spread(durability, 3)})"
+    )
+    check = results["check"]
+    print(f"baocao check FILE: {median(check):.3f} s wall ({spread(check, 3)}, {len(check)} runs)")
+    print(
+        f"2 workers ready: {workers['seconds'][0]:.3f} s cold (forkserver started), {workers['warm']:.3f} s warm"
+    )
+    print(f"consolidate counts: {consolidate['counts']}")
+    if "phases" in results:
+        print("phases (one process, ms of CPU per file):")
+        for label, value in results["phases"][0]["ms_per_file"].items():
+            print(f"  {label:<60} {value:>8.3f}")
+    peak = max(
+        max(r["rss_mb"], r["child_mb"])
+        for runs in results.values()
+        if isinstance(runs, list)
+        for r in runs
+        if isinstance(r, dict)
+    )
+    print(
+        f"speedup_vs_naive={median(speedups):.2f} read_vs_floor={median(read_ratios):.2f}"
+        f" peak_rss_mb={peak:.1f} check_s={median(check):.3f}"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=0, help="reader processes (0: one per CPU)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the cheap stages (median)")
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (0: one per CPU)")
     parser.add_argument(
-        "--collect-rounds", type=int, help="rounds of collect (default: rounds, 1 above 2,000 files)"
+        "--rounds", type=int, default=3, help="rounds, each naive loop interleaved with collect"
     )
-    parser.add_argument("--naive-rounds", type=int, default=1, help="rounds of the naive loop")
-    parser.add_argument("--sample", type=int, default=NAIVE_SAMPLE, help="files timed in the naive loop")
+    parser.add_argument("--sample", type=int, default=NAIVE_SAMPLE, help="files timed per naive round")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--profile", help="write a cProfile of the collect stage (parent process) here")
+    parser.add_argument("--phases", action="store_true", help="also time each step alone (one process)")
+    parser.add_argument("--profile", help="write a cProfile of the first collect (parent process) here")
     parser.add_argument("--only", help="comma-separated stages to run, no table (for profiling)")
     parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser.add_argument("--engine", default="openpyxl", help=argparse.SUPPRESS)
+    parser.add_argument("--variant", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--round", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.collect_rounds is None:
-        args.collect_rounds = args.rounds if args.files <= 2000 else 1
     if args.profile:
         args.profile = str(Path(args.profile).resolve())
     if args.stage:
@@ -491,17 +611,30 @@ def main() -> None:
         start = time.perf_counter()
         kinds = generate(root, args.files, args.workers or os.cpu_count() or 1, args.seed)
         print(f"generated {args.files} files in {time.perf_counter() - start:.1f} s in {root}", flush=True)
-        results = {}
-        for name in (
-            args.only.split(",")
-            if args.only
-            else ("floor", "read", "collect", "consolidate", "rerun", "naive")
-        ):
-            start = time.perf_counter()
-            results[name] = run_stage(name, root, args)
-            print(f"  {name}: {time.perf_counter() - start:.1f} s {json.dumps(results[name])}", flush=True)
-        if not args.only:
-            report(results, args, kinds)
+        results: dict[str, list] = {}
+
+        def stage(key: str, name: str, **extra: object) -> None:
+            began = time.perf_counter()
+            results.setdefault(key, []).append(run_stage(name, root, args, **extra))
+            print(f"  {key}: {time.perf_counter() - began:.1f} s {json.dumps(results[key][-1])}", flush=True)
+
+        if args.only:
+            for name in args.only.split(","):
+                stage(name, name, engine=args.engine, variant=args.variant, round=args.round)
+            return
+        for r in range(args.rounds):  # the loops compared are timed in the same rounds, interleaved
+            stage("naive", "naive", engine="openpyxl", round=r)
+            stage("collect", "collect", variant="", round=r, profile=args.profile if r == 0 else None)
+            stage("calamine", "naive", engine="calamine", round=r)
+            stage("nosync", "collect", variant="nosync", round=r, profile=None)
+        stage("read", "read")
+        stage("workers", "workers")
+        stage("consolidate", "consolidate")
+        stage("rerun", "rerun")
+        if args.phases:
+            stage("phases", "phases")
+        results["check"] = time_check(root, max(args.rounds, 3))
+        report(results, args, kinds)
     finally:
         if args.keep:
             print(f"kept {root}", file=sys.stderr)
