@@ -541,15 +541,14 @@ def report(results: dict[str, list[dict]], args: argparse.Namespace, kinds: dict
     for label, values, runs in rows:
         rss = max(r["rss_mb"] for r in runs)
         child = max(r["child_mb"] for r in runs)
-        print(
-            f"{label:<52} {median(values):>8.3f} {spread(values, 3):>13} {rss:>7.1f} {child:>8.1f} {len(values):>6}"
-        )
+        middle = f"{median(values):>8.3f} {spread(values, 3):>13}"
+        print(f"{label:<52} {middle} {rss:>7.1f} {child:>8.1f} {len(values):>6}")
     print("-" * len(header))
+    sample = results["naive"][0]["files"]
+    print(f"naive loops: {sample} files a round (the same sample each round), in ms/file")
     print(
-        f"naive loops: {results['naive'][0]['files']} files a round (the same sample each round), scaled to ms/file"
-    )
-    print(
-        f"collect ÷ naive (per round, median and spread): openpyxl {median(speedups):.2f}× ({spread(speedups)}),"
+        f"naive ÷ collect (per round, median and spread): openpyxl {median(speedups):.2f}×"
+        f" ({spread(speedups)}),"
         f" calamine {median(calamine_speedups):.2f}× ({spread(calamine_speedups)})"
     )
     print(f"read ÷ floor per round: {median(read_ratios):.2f} ({spread(read_ratios)})")
@@ -559,9 +558,8 @@ def report(results: dict[str, list[dict]], args: argparse.Namespace, kinds: dict
     )
     check = results["check"]
     print(f"baocao check FILE: {median(check):.3f} s wall ({spread(check, 3)}, {len(check)} runs)")
-    print(
-        f"2 workers ready: {workers['seconds'][0]:.3f} s cold (forkserver started), {workers['warm']:.3f} s warm"
-    )
+    cold, warm = workers["seconds"][0], workers["warm"]
+    print(f"2 workers ready: {cold:.3f} s cold (forkserver started too), {warm:.3f} s warm")
     print(f"consolidate counts: {consolidate['counts']}")
     if "phases" in results:
         print("phases (one process, ms of CPU per file):")
