@@ -7,25 +7,53 @@ once) and returns plain data that the CLI can print as a table or as JSON.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from baocao.collect import CollectReport, collect, local_time, same_key
-from baocao.collect import release as release_held
-from baocao.consolidate import ConsolidationResult, ScorecardResult, consolidate, scorecard
 from baocao.errors import UsageError, WorkbookError
 from baocao.files import write_if_changed
-from baocao.jobs import DueReport, run, run_due, setup_logging
-from baocao.judge.validate import Outcome, validate
-from baocao.judge.workers import read_workbooks
-from baocao.judging import judging_context, reopen_in
 from baocao.model import FileRecord, Issue, Severity
-from baocao.rebuild import RebuildResult, rebuild
-from baocao.report.status import UnitStatus, period_status, unit_order
-from baocao.spec.deployment import Deployment, load_deployment
-from baocao.store import archive_of, open_store
-from baocao.workbook.template import render_template, template_context, template_path
+from baocao.spec.deployment import Deployment, load_deployment, local_time
+from baocao.store import archive_of, open_store, same_key
+
+if TYPE_CHECKING:
+    from baocao.collect import CollectReport, collect
+    from baocao.consolidate import ConsolidationResult, ScorecardResult, consolidate, scorecard
+    from baocao.jobs import DueReport, run, run_due
+    from baocao.judge.validate import Outcome
+    from baocao.rebuild import RebuildResult
+    from baocao.report.status import UnitStatus
+    from baocao.workbook.template import template_context, template_path
+
+# What this module hands on from the stages, imported when first asked for: a command imports
+# only what it uses (``check`` never loads consolidation, mail or the scheduler).
+_ELSEWHERE = {
+    "CollectReport": "baocao.judging",
+    "collect": "baocao.collect",
+    "ConsolidationResult": "baocao.consolidate",
+    "ScorecardResult": "baocao.consolidate",
+    "consolidate": "baocao.consolidate",
+    "scorecard": "baocao.consolidate",
+    "DueReport": "baocao.jobs",
+    "run": "baocao.jobs",
+    "run_due": "baocao.jobs",
+    "RebuildResult": "baocao.rebuild",
+    "template_context": "baocao.workbook.template",
+    "template_path": "baocao.workbook.template",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _ELSEWHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'baocao.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CollectReport",
@@ -121,6 +149,8 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
 
     Files go to ``<templates>/<period>/``; an unchanged file is left untouched.
     """
+    from baocao.workbook.template import render_template, template_context, template_path
+
     p = dep.period(period)
     targets = dep.registry.reporting_units(p) if unit is None else [dep.unit(unit, p)]
     with open_store(dep.settings) as ledger:
@@ -135,6 +165,8 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
 
 def status(dep: Deployment, period: str, now: datetime | None = None) -> list[UnitStatus]:
     """Every reporting unit of ``period`` with on time / late / rejected / missing, from the ledger."""
+    from baocao.report.status import period_status, unit_order
+
     p = dep.period(period)
     units = unit_order(dep.registry, dep.registry.reporting_units(p), dep.registry.reference_day(p))
     with open_store(dep.settings) as ledger:
@@ -209,6 +241,8 @@ def reopen(dep: Deployment, period: str, unit: str, now: datetime | None = None)
             f"Kỳ {p.code} chưa khóa sổ (khóa lúc {closes:%H:%M %d/%m/%Y}, sau tổng hợp cuối kỳ): "
             "tệp mới của đơn vị vẫn thay thế bản trước, không cần mở lại"
         )
+    from baocao.judging import reopen_in
+
     archive_of(dep.settings).journal_reopening(p.code, u.code, now)
     with open_store(dep.settings) as ledger, ledger.transaction():
         held = reopen_in(ledger, p.code, u.code, now)
@@ -217,6 +251,8 @@ def reopen(dep: Deployment, period: str, unit: str, now: datetime | None = None)
 
 def ledger_rebuild(dep: Deployment, now: datetime | None = None, force: bool = False) -> RebuildResult:
     """Rebuild the ledger from the archive (``baocao ledger rebuild``; see ``baocao.rebuild``)."""
+    from baocao.rebuild import rebuild
+
     return rebuild(dep, now, force=force)
 
 
@@ -230,6 +266,8 @@ def held(dep: Deployment, period: str) -> list[FileRecord]:
 
 def release(dep: Deployment, file_id: int, now: datetime | None = None) -> CollectReport:
     """Let held file ``file_id`` in on purpose (see ``collect.release``)."""
+    from baocao.collect import release as release_held
+
     return release_held(dep, file_id, now=now)
 
 
@@ -241,13 +279,14 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     accepted reports come from the ledger when there is one. An unreadable file gives an
     ``Outcome`` with the reader's message as its only error.
     """
+    from baocao.judge.context import judging_context
+    from baocao.judge.validate import Outcome, validate
+    from baocao.judge.workers import read_workbooks, reading_of
+    from baocao.logs import setup_logging
+
     now = local_time(now, dep.settings.timezone)
     setup_logging(dep)  # a reader failure is logged in the logs folder, never printed
-    [(_, raw)] = list(
-        read_workbooks(
-            [Path(path)], dep.catalog.layouts(), workers=1, version_field=dep.catalog.version_field
-        )
-    )
+    [(_, raw)] = list(read_workbooks([Path(path)], {}, workers=1, reading=reading_of(dep)))
     if isinstance(raw, WorkbookError):
         return Outcome(None, None, None, {}, [Issue(Severity.ERROR, "unreadable", str(raw))])
     if not dep.settings.path("ledger").exists():

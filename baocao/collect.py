@@ -26,23 +26,31 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from baocao.errors import ConfigError, LockedError, UsageError
+from baocao.errors import LockedError, UsageError
 from baocao.files import sweep_temporary
 from baocao.filework import PRELOAD, work
 from baocao.intake.base import Intake
 from baocao.intake.folder import FolderIntake
-from baocao.judge.reader import ReadLimits
-from baocao.judge.workers import Reading
+from baocao.judge.workers import reading_of
 from baocao.judging import CollectReport, Judge
-from baocao.spec.deployment import Deployment
-from baocao.store import archive_of, open_store
+from baocao.spec.deployment import Deployment, local_time
+from baocao.store import archive_of, open_store, same_key
 from baocao.store.archive import Archive
 from baocao.store.base import Store
 from baocao.taking import Taker as _Taker
 from baocao.workbook.feedback_writer import MEMORY_BYTES
-from baocao.workers import Pool, warm_up
+from baocao.workers import Pool
 
-__all__ = ["CollectReport", "_Taker", "collect", "folder_intake", "release", "worker_pool"]
+__all__ = [
+    "CollectReport",
+    "_Taker",
+    "collect",
+    "folder_intake",
+    "local_time",
+    "release",
+    "same_key",
+    "worker_pool",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -68,19 +76,15 @@ def folder_intake(dep: Deployment, store: Store, now: datetime, simulated: bool)
 # --- the run ---------------------------------------------------------------------------------
 
 
-def worker_pool(dep: Deployment, files: int) -> Pool:
+def worker_pool(dep: Deployment, files: int | None = None, *, fork: bool = False) -> Pool:
     """The worker processes of one run, for up to ``files`` files (started on first use, or
-    by ``start()``): archive copies, readings and feedback workbooks (``filework``)."""
+    by ``start()``): archive copies, readings and feedback workbooks (``filework``). ``fork``:
+    see ``workers.Pool`` (only before the collect lock and the ledger are opened)."""
     settings = dep.settings.collect
-    limits = ReadLimits(
-        max_file_bytes=int(settings.max_file_mb * 2**20),
-        max_unpacked_bytes=int(settings.max_unpacked_mb * 2**20),
-        timeout_seconds=settings.read_timeout_seconds,
-    )
-    reading = Reading.of(
-        dep.catalog.layouts(), limits, template=True, version_field=dep.catalog.version_field
-    )
-    workers = min(settings.workers or os.cpu_count() or 1, max(files, 1))
+    reading = reading_of(dep)
+    workers = settings.workers or os.cpu_count() or 1
+    if files is not None:
+        workers = min(workers, max(files, 1))
     return Pool(
         work,
         workers,
@@ -88,14 +92,8 @@ def worker_pool(dep: Deployment, files: int) -> Pool:
         memory_bytes=MEMORY_BYTES,
         context=reading,
         preload=PRELOAD,
+        fork=fork,
     )
-
-
-def local_time(now: datetime | None, tz) -> datetime:
-    """``now`` in the deployment's zone (a naive time is taken as local); the system clock if None."""
-    if now is None:
-        return datetime.now(tz)
-    return now.replace(tzinfo=tz) if now.tzinfo is None else now.astimezone(tz)
 
 
 def lock_path(dep: Deployment) -> Path:
@@ -132,17 +130,19 @@ def collect(
     """
     simulated = now is not None
     now = local_time(now, dep.settings.timezone)
-    lock = collect_lock(dep)
-    warm_up(PRELOAD)  # the workers' server imports while the inbox is listed
-    try:
-        with open_store(dep.settings) as store:
-            same_key(dep, store)
-            archive = archive_of(dep.settings)
-            for leftover in archive.sweep() + sweep_temporary(dep.settings.path("feedback")):
-                logger.info("Đã dọn tệp tạm dở dang của lần chạy bị ngắt: %s", leftover)
-            return _run(dep, store, archive, now, simulated, progress, intakes)
-    finally:
-        lock.release()
+    # the workers start first: a forked worker then holds neither the lock nor the ledger
+    with worker_pool(dep, fork=True) as pool:
+        pool.start()
+        lock = collect_lock(dep)
+        try:
+            with open_store(dep.settings) as store:
+                same_key(dep, store)
+                archive = archive_of(dep.settings)
+                for leftover in archive.sweep() + sweep_temporary(dep.settings.path("feedback")):
+                    logger.info("Đã dọn tệp tạm dở dang của lần chạy bị ngắt: %s", leftover)
+                return _run(dep, store, archive, now, simulated, progress, intakes, pool)
+        finally:
+            lock.release()
 
 
 def _run(
@@ -153,6 +153,7 @@ def _run(
     simulated: bool,
     progress: Progress | None,
     factories: Sequence[IntakeFactory],
+    pool: Pool,
 ) -> CollectReport:
     report = CollectReport()
     limit = int(dep.settings.collect.max_file_mb * 2**20)
@@ -164,38 +165,16 @@ def _run(
             for file_id in done:
                 store.mark_released(file_id)
         batches.append((intake, intake.arrivals()))
-    leftovers = len(store.unprocessed())
-    arrivals = sum(len(a) for _, a in batches)
-    with worker_pool(dep, arrivals + leftovers) as pool:
-        if arrivals:
-            pool.start()  # the workers start up while the first originals are read
-        judge = Judge(dep, store, archive, now, report, progress)
-        judge.total = arrivals
-        taker = _Taker(store, archive, report, limit, judge, pool)
-        with judge.working(pool):
-            for intake, found in batches:
-                taker.take_all(intake, found)
-                report.waiting += intake.waiting()
-                report.skipped += intake.skipped()
-            judge.judge_all(pool)  # what an interrupted run left unjudged
+    judge = Judge(dep, store, archive, now, report, progress)
+    judge.total = sum(len(a) for _, a in batches)
+    taker = _Taker(store, archive, report, limit, judge, pool)
+    with judge.working(pool):
+        for intake, found in batches:
+            taker.take_all(intake, found)
+            report.waiting += intake.waiting()
+            report.skipped += intake.skipped()
+        judge.judge_all(pool)  # what an interrupted run left unjudged
     return report
-
-
-def same_key(dep: Deployment, store: Store) -> None:
-    """Refuse to go on with a signing key other than the one this deployment has used.
-
-    Why: the key lives outside the deployment folder, per user; a scheduled task running as
-    another account (Windows: SYSTEM), a new machine or a lost key file would otherwise make a
-    new key silently, and every template already sent to units would fail to verify (held).
-    """
-    recorded = store.claim_key(dep.signing_key.key_id)
-    if recorded is not None:
-        raise ConfigError(
-            f"Khóa ký biểu mẫu đang dùng (mã {dep.signing_key.key_id}, lấy từ {dep.signing_key.source}) "
-            f"khác khóa của sổ theo dõi này (mã {recorded}): các biểu mẫu đã phát sẽ không xác minh được. "
-            f"Hãy chạy bằng tài khoản đã tạo khóa, hoặc đặt biến môi trường BAOCAO_SECRET bằng khóa đó "
-            "(xem README, mục Khóa ký biểu mẫu)"
-        )
 
 
 def release(dep: Deployment, file_id: int, now: datetime | None = None) -> CollectReport:

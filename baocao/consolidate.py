@@ -24,12 +24,9 @@ from baocao.errors import UsageError
 from baocao.files import write_output
 from baocao.model import Submission
 from baocao.names import inside
-from baocao.report import docx as summary_docx
-from baocao.report import xlsx as summary_xlsx
 from baocao.report.plain import headline, render_csv, summary_data
 from baocao.report.rollup import blank_for_office, rollup_values
 from baocao.report.scorecard import Scorecard, build_scorecard
-from baocao.report.scorecard_xlsx import render_scorecard
 from baocao.report.summary import Summary, build_summary, level_unit
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import periods_of_year, previous_period, same_period_last_year
@@ -200,10 +197,14 @@ def consolidate(
             messages.append(f"Tệp {path.name} đang được mở (Excel); đã ghi sang {written.name}")
         return written
 
+    from baocao.report import xlsx as summary_xlsx  # the renderers import xlsxwriter, python-docx
+
     xlsx = place(summary_xlsx.render_summary(summary), paths["xlsx"])
     csv_path = place(render_csv(summary), paths["csv"])
     docx_path = None
     if docx:
+        from baocao.report import docx as summary_docx
+
         docx_path = place(summary_docx.render_docx(summary, dep.settings), paths["docx"])
     rollup_path = None
     if as_submission:
@@ -277,6 +278,8 @@ def scorecard(dep: Deployment, year: int, *, now: datetime, out: Path | None = N
         inclusive=settings.inclusive_deadline,
         now=now.astimezone(settings.timezone),
     )
+    from baocao.report.scorecard_xlsx import render_scorecard
+
     written = write_output(target, render_scorecard(result, settings.organisation))
     message = (
         "" if written == target else f"Tệp {target.name} đang được mở (Excel); đã ghi sang {written.name}"

@@ -16,23 +16,20 @@ Which moments are due is a pure function of the settings and ``now`` (``due_even
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
-
-import schedule
 
 from baocao.collect import CollectReport, collect, local_time
 from baocao.consolidate import consolidate
 from baocao.errors import BaocaoError, DeliveryError, LockedError
 from baocao.files import write_if_changed
 from baocao.intake.folder import list_inbox
-from baocao.names import inside, printable
+from baocao.logs import setup_logging
+from baocao.names import inside
 from baocao.notify import mail
 from baocao.report.status import UnitStatus, counts, period_status
 from baocao.spec.deployment import Deployment
@@ -395,42 +392,6 @@ def _run_once(dep: Deployment) -> None:
     )
 
 
-class PrintableFormatter(logging.Formatter):
-    """Log lines with control characters shown, not written: a file name or a cell holding an
-    ESC sequence or ``\\r`` cannot forge or hide lines of the log (``names.printable``)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return printable(super().format(record))
-
-
-def setup_logging(dep: Deployment) -> Path:
-    """Log to a rotating file in the logs folder (and keep the console quiet but for warnings).
-
-    One such file per process, the deployment's own: a process that serves another deployment
-    (a test run, a script over two configs) moves the log to that deployment's folder rather than
-    writing into the first one's.
-    """
-    folder = dep.settings.path("logs")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "baocao.log"
-    root = logging.getLogger("baocao")
-    root.setLevel(logging.INFO)
-    for old in [h for h in root.handlers if isinstance(h, RotatingFileHandler)]:
-        if old.baseFilename == os.path.abspath(path):
-            return path
-        root.removeHandler(old)
-        old.close()
-    handler = RotatingFileHandler(
-        path,
-        maxBytes=dep.settings.schedule.log_max_kb * 1024,
-        backupCount=dep.settings.schedule.log_backups,
-        encoding="utf-8",
-    )
-    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    return path
-
-
 def run(dep: Deployment, stop: threading.Event | None = None) -> None:
     """Call ``run_due`` now and then every ``[schedule] interval_minutes`` until stopped.
 
@@ -443,6 +404,8 @@ def run(dep: Deployment, stop: threading.Event | None = None) -> None:
         for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), lambda *_: stop.set())
+    import schedule  # the long-running scheduler only
+
     scheduler = schedule.Scheduler()
     scheduler.every(dep.settings.schedule.interval_minutes).minutes.do(_run_once, dep)
     logger.info("baocao run: bắt đầu, mỗi %d phút; nhật ký %s", dep.settings.schedule.interval_minutes, log)

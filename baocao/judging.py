@@ -21,15 +21,16 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from baocao.errors import StoreError, WorkbookError
 from baocao.filework import Read
-from baocao.judge.validate import Context, Outcome, identify, validate
+from baocao.judge.context import judging_context
+from baocao.judge.validate import Context, Outcome, validate
 from baocao.judge.workers import outcome
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
 from baocao.names import inside, printable
@@ -369,29 +370,6 @@ class Judge:
             except Exception:  # feedback is a courtesy; the verdict stands without it
                 rebuild = None
         return FeedbackJob(rec.original_name, source, raw, issues, out, title, rebuild)
-
-
-def judging_context(
-    dep: Deployment, raw: RawWorkbook, today: date, store: Store | None, vouched: bool = False
-) -> Context:
-    """What validation needs for ``raw`` (``collect`` and ``check`` alike).
-
-    The unit's earlier reports (``history``, from ``store``) only when the file proves it is that
-    unit's: warnings quote them, and a forged file must not read another unit's figures.
-    """
-    ctx = Context(
-        catalog=dep.catalog,
-        registry=dep.registry,
-        period_kinds=dep.settings.period_kinds,
-        today=today,
-        key=dep.signing_key,
-        vouched=vouched,
-    )
-    who = identify(raw, ctx)
-    if store is None or not (who.proof.proven and who.unit):
-        return ctx
-    period = who.period.code if who.period else None
-    return replace(ctx, history=store.unit_history(who.unit, exclude_period=period))
 
 
 def reopen_in(store: Store, period: str, unit: str, at: datetime) -> FileRecord | None:

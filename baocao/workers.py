@@ -12,19 +12,23 @@ for the log (``Failed.printed``), never to the console of a clerk or coordinator
 Items travel in jobs (several items per message, the answers come back one per item), and
 each worker has up to ``DEPTH`` jobs in hand, so it never waits for the parent between jobs.
 
-How workers start, the cheapest safe way per platform: on Linux a fork of a small server
-process (``forkserver``) that imported the job's module once, ~10 ms a worker instead of the
-~0.3 s of a new interpreter; elsewhere ``spawn`` (the only way on Windows; macOS system
-libraries are not safe to fork).
+How workers start, the cheapest safe way per platform, on Linux: a plain ``fork`` of the caller
+(a few ms) when the caller says nothing it holds may be inherited (``fork=True``: no lock, no
+open ledger) and it runs a single thread (forking a threaded process can deadlock the child);
+else a fork of a small server process (``forkserver``) that imported the job's module once, a
+few ms a worker once the server runs instead of the ~0.3 s of a new interpreter. Elsewhere
+``spawn`` (the only way on Windows; macOS system libraries are not safe to fork).
 """
 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import multiprocessing
 import os
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections import deque
@@ -59,9 +63,11 @@ class Failed:
     printed: str = ""
 
 
-def start_method() -> str:
-    """``forkserver`` on Linux, ``spawn`` elsewhere (see the module docstring)."""
-    return "forkserver" if sys.platform.startswith("linux") else "spawn"
+def start_method(fork: bool = False) -> str:
+    """``fork``, ``forkserver`` or ``spawn`` (see the module docstring)."""
+    if not sys.platform.startswith("linux"):
+        return "spawn"
+    return "fork" if fork and threading.active_count() == 1 else "forkserver"
 
 
 def warm_up(preload: Sequence[str] = ()) -> None:
@@ -80,6 +86,8 @@ def _serve(conn: Connection, function: Callable, context: Any, memory_bytes: int
     fd = os.open(stderr, os.O_WRONLY | os.O_APPEND)
     os.dup2(fd, 2)
     os.close(fd)
+    if faulthandler.is_enabled():  # inherited from a forked parent: its last words go to our file too
+        faulthandler.enable(file=2)
     if memory_bytes and resource is not None:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
@@ -153,7 +161,8 @@ class Pool:
     each worker). ``submit(tag, items)`` queues a job; ``answers()`` hands back
     ``(tag, index, answer)`` as they come, the answer being ``function``'s return value or
     ``Failed``; ``drain()`` waits for every job. Each item may take ``timeout`` seconds.
-    ``preload``: modules a forkserver imports once for every worker.
+    ``preload``: modules a forkserver imports once for every worker; ``fork``: the caller may be
+    forked as it is (see the module docstring).
     """
 
     def __init__(
@@ -165,6 +174,7 @@ class Pool:
         memory_bytes: int | None = None,
         context: Any = None,
         preload: Sequence[str] = (),
+        fork: bool = False,
     ) -> None:
         self.function = function
         # At most 30: on Windows, connection.wait handles 63 objects and each worker needs two.
@@ -172,7 +182,7 @@ class Pool:
         self.timeout = timeout
         self.memory_bytes = memory_bytes
         self.context = context
-        self.ctx: Any = multiprocessing.get_context(start_method())
+        self.ctx: Any = multiprocessing.get_context(start_method(fork))
         if self.ctx.get_start_method() == "forkserver":  # the main module too: once, not per worker
             self.ctx.set_forkserver_preload(["__main__", *preload])
         self.workers: list[_Worker] = []

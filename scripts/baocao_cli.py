@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from baocao.cli import run
+if __name__ == "__main__":  # a worker process imports this file too: it must not load the CLI
+    from baocao.cli import run
 
-if __name__ == "__main__":
     run()

@@ -14,8 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from baocao.cli import main  # noqa: E402 - the path must be set first
+if __name__ == "__main__":  # a worker process imports this file too: it must not load the CLI
+    from baocao.cli import main
 
-if __name__ == "__main__":
     config = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "config.toml")
     sys.exit(main(["--config", config, "run-due"]))

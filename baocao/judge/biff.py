@@ -13,8 +13,6 @@ import io
 import struct
 from pathlib import Path
 
-from xlrd.compdoc import CompDoc, CompDocError
-
 from baocao.judge.safety import (
     CORRUPT_XLS,
     PASSWORD,
@@ -35,7 +33,7 @@ _OTHER_DOCUMENTS = {
     "powerpoint document": "bài trình chiếu PowerPoint",
 }
 # Everything xlrd's compound-file reader raises on a damaged file (it asserts, too).
-_DAMAGED = (CompDocError, AssertionError, IndexError, KeyError, struct.error, ValueError, OverflowError)
+_DAMAGED = (AssertionError, IndexError, KeyError, struct.error, ValueError, OverflowError)
 
 # BIFF8 records: FILEPASS, BOUNDSHEET, BOF, and the cell records (all start with row, col).
 _FILEPASS, _BOUNDSHEET, _BOF = 0x002F, 0x0085, 0x0809
@@ -55,6 +53,8 @@ OLD_BIFF = (
 
 def inspect_ole2(path: Path, ext: str, limits: ReadLimits) -> None:
     """An OLE2 file: an encrypted OOXML package, an .xls (maybe with FILEPASS), or not ours."""
+    from xlrd.compdoc import CompDoc, CompDocError  # here: only .xls files need xlrd
+
     try:
         doc = CompDoc(path.read_bytes(), logfile=io.StringIO(), ignore_workbook_corruption=True)
         streams = {entry.name.lower(): entry.name for entry in doc.dirlist}
@@ -66,7 +66,7 @@ def inspect_ole2(path: Path, ext: str, limits: ReadLimits) -> None:
             raise refuse(path, f"là {other}, không phải bảng tính" if other else not_a_spreadsheet(ext))
         mem, base, size = doc.locate_named_stream(name)
         stream = bytes(mem[base : base + size]) if mem is not None else b""
-    except _DAMAGED as exc:
+    except (CompDocError, *_DAMAGED) as exc:
         raise refuse(path, CORRUPT_XLS) from exc
     check_extents(path, _biff_extents(path, stream), limits, whole_book=True)
 

@@ -16,15 +16,15 @@ import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
-
-import python_calamine as calamine
-import xlrd
+from typing import TYPE_CHECKING, Any, Protocol
 
 from baocao.a1 import cell_name, parse_cell
 from baocao.judge.package import PASSWORD, Package, ReadLimits, inspect_package, refuse
 from baocao.judge.values import clean
 from baocao.model import CellRef, RawCell, RawWorkbook
+
+if TYPE_CHECKING:
+    import python_calamine as calamine
 
 __all__ = ["Layouts", "ReadLimits", "read_workbook"]
 
@@ -52,6 +52,8 @@ def read_workbook(
     """
     if not layouts:
         raise ValueError("layouts is empty: at least one form version is needed")
+    import python_calamine as calamine  # here: the template reader (judge.template_reader) needs none
+
     path = Path(path)
     package = inspect_package(path, limits)
     names = _xls_names(path) if package.format == "xls" else package.names
@@ -245,6 +247,8 @@ def _xls_names(path: Path) -> dict[str, CellRef]:
     (assertions and ``FormulaError`` in NAME records, a dynamic name with no value, damaged
     compound files): whatever goes wrong here means "no names", never a failed file.
     """
+    import xlrd
+
     try:
         book = xlrd.open_workbook(file_contents=path.read_bytes(), on_demand=True, logfile=io.StringIO())
     except Exception as exc:
@@ -268,6 +272,8 @@ def _xls_names(path: Path) -> dict[str, CellRef]:
 
 def _xls_single_cell(name: Any, sheet_names: list[str]) -> CellRef | None:
     result = getattr(name, "result", None)
+    import xlrd
+
     if result is None or result.kind != xlrd.oREF or not result.value or len(result.value) != 1:
         return None
     first, last, row, row_end, col, col_end = result.value[0].coords

@@ -22,9 +22,10 @@ from baocao.errors import WorkbookError
 from baocao.judge.reader import RESAVE, Layouts, ReadLimits, read_workbook
 from baocao.judge.template_reader import read_template
 from baocao.model import RawWorkbook
+from baocao.spec.deployment import Deployment
 from baocao.workers import Failed, Pool
 
-__all__ = ["Reading", "outcome", "read_file", "read_workbooks"]
+__all__ = ["Reading", "outcome", "read_file", "read_workbooks", "reading_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,18 @@ class Reading:
             raise TypeError(f"read_workbooks() got unexpected keyword arguments: {sorted(unknown)}")
         copied = {version: dict(layout) for version, layout in layouts.items()}
         return cls(copied, limits, template=template, **kw)
+
+
+def reading_of(dep: Deployment) -> Reading:
+    """How a deployment's files are read (collect and check alike): its forms' layouts, its
+    ``[collect]`` limits, the template reader first."""
+    settings = dep.settings.collect
+    limits = ReadLimits(
+        max_file_bytes=int(settings.max_file_mb * 2**20),
+        max_unpacked_bytes=int(settings.max_unpacked_mb * 2**20),
+        timeout_seconds=settings.read_timeout_seconds,
+    )
+    return Reading.of(dep.catalog.layouts(), limits, template=True, version_field=dep.catalog.version_field)
 
 
 def read_file(path: Path, reading: Reading, content: bytes | None = None) -> RawWorkbook | WorkbookError:
@@ -120,6 +133,7 @@ def read_workbooks(
     workers: int = 0,
     limits: ReadLimits = ReadLimits(),  # noqa: B008 - frozen dataclass, safe as a default
     template: bool = False,
+    reading: Reading | None = None,
     **kw: Any,
 ) -> Iterator[tuple[Path, RawWorkbook | WorkbookError]]:
     """Read many files in worker processes; yield ``(path, RawWorkbook | WorkbookError)``.
@@ -127,14 +141,17 @@ def read_workbooks(
     ``workers=0`` means one per CPU. Results come in completion order. A worker that dies or
     exceeds ``limits.timeout_seconds`` on a file costs that file only (reported as a
     ``WorkbookError``) and is replaced. ``template``: the template reader first (what collect
-    and check do); ``kw`` goes to ``read_workbook`` (``meta_sheet``, ``version_field``).
+    and check do); ``kw`` goes to ``read_workbook`` (``meta_sheet``, ``version_field``);
+    ``reading`` replaces all of these (``reading_of`` a deployment).
     """
     paths = [Path(p) for p in paths]
-    reading = Reading.of(layouts, limits, template, **kw)
+    reading = reading or Reading.of(layouts, limits, template, **kw)
+    limits = reading.limits
     if not paths:
         return
     size = min(workers or os.cpu_count() or 1, len(paths))
-    with Pool(_read_one, size, limits.timeout_seconds, context=reading, preload=PRELOAD) as pool:
+    # forked as it is: a caller reading files holds no lock or ledger a worker could keep open
+    with Pool(_read_one, size, limits.timeout_seconds, context=reading, preload=PRELOAD, fork=True) as pool:
         step = max(1, min(8, len(paths) // (2 * size)))  # a few files a message, every worker busy
         for start in range(0, len(paths), step):
             pool.submit(start, paths[start : start + step])

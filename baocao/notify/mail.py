@@ -12,7 +12,7 @@ Both send the *same* bytes, built once by ``to_email``: yagmail is used for conn
 login, then the composed message is handed to the underlying ``smtplib`` connection. yagmail's
 own ``send`` is not used because it builds a different message (its own MIME tree, Date and
 Message-ID) and, on a dropped connection, sleeps, retries and returns ``False`` instead of
-raising. This is the only module that imports yagmail.
+raising. This is the only module that imports yagmail (when it connects: importing it is slow).
 
 Every message carries ``X-Baocao-Kind``/``-Period``/``-Unit`` headers and a ``Message-ID``
 derived from a stable key, so a resend of the same message is recognisable in any mailbox.
@@ -33,10 +33,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-
-import keyring
-import keyring.errors
-import yagmail
+from typing import TYPE_CHECKING
 
 from baocao.errors import DeliveryError
 from baocao.files import atomic_write
@@ -51,6 +48,9 @@ from baocao.notify.mailtext import (
     one_line,
 )
 from baocao.spec.config import MailSettings
+
+if TYPE_CHECKING:
+    import yagmail
 
 __all__ = [
     "Attachment",
@@ -203,6 +203,9 @@ def smtp_password(settings: MailSettings) -> str | None:
         return from_env
     if not settings.user:
         return None
+    import keyring  # here only: importing it scans the installed backends
+    import keyring.errors
+
     try:
         return keyring.get_password(settings.keyring_service, settings.user)
     except (keyring.errors.KeyringError, RuntimeError, OSError):
@@ -304,6 +307,8 @@ def _client(settings: MailSettings, password: str | None, context: ssl.SSLContex
     (so ``deliver`` never lets one through); its default STARTTLS does not verify the server
     certificate (so a verifying context is always passed).
     """
+    import yagmail
+
     ssl_mode = settings.security == "ssl"
     options: dict[str, object] = {"timeout": settings.timeout_seconds}
     if ssl_mode:

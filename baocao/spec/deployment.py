@@ -72,3 +72,10 @@ def load_deployment(config_path: str | Path = "config.toml") -> Deployment:
         catalog=load_catalog(settings.form_file),
         registry=load_registry(settings.registry_file),
     )
+
+
+def local_time(now: datetime | None, tz) -> datetime:
+    """``now`` in the deployment's zone (a naive time is taken as local); the system clock if None."""
+    if now is None:
+        return datetime.now(tz)
+    return now.replace(tzinfo=tz) if now.tzinfo is None else now.astimezone(tz)

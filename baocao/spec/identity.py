@@ -34,8 +34,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import keyring
-import keyring.errors
 from filelock import FileLock
 
 from baocao.errors import ConfigError
@@ -117,6 +115,9 @@ def _checked(secret: str, where: str) -> bytes:
 
 
 def _from_keyring(name: str) -> str | None:
+    import keyring  # only here: importing it scans the installed backends (~0.1 s)
+    import keyring.errors
+
     try:
         return keyring.get_password(KEYRING_SERVICE, name)
     except (keyring.errors.KeyringError, RuntimeError, OSError):  # no keyring on this machine

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from baocao.errors import ConfigError
 from baocao.spec.config import Settings
+from baocao.spec.deployment import Deployment
 from baocao.store.archive import Archive
 from baocao.store.base import Store
 from baocao.store.ledger import Ledger, LedgerError
 
-__all__ = ["Archive", "LedgerError", "Store", "archive_of", "open_store"]
+__all__ = ["Archive", "LedgerError", "Store", "archive_of", "open_store", "same_key"]
 
 
 def archive_of(settings: Settings) -> Archive:
@@ -36,3 +38,20 @@ def open_store(settings: Settings, *, location: Path | None = None) -> Store:
             "để dựng lại sổ từ thư mục lưu trữ; chưa thu nhận gì để không nhắc nhầm các đơn vị đã nộp"
         )
     return Ledger(path)
+
+
+def same_key(dep: Deployment, store: Store) -> None:
+    """Refuse to go on with a signing key other than the one this deployment has used.
+
+    Why: the key lives outside the deployment folder, per user; a scheduled task running as
+    another account (Windows: SYSTEM), a new machine or a lost key file would otherwise make a
+    new key silently, and every template already sent to units would fail to verify (held).
+    """
+    recorded = store.claim_key(dep.signing_key.key_id)
+    if recorded is not None:
+        raise ConfigError(
+            f"Khóa ký biểu mẫu đang dùng (mã {dep.signing_key.key_id}, lấy từ {dep.signing_key.source}) "
+            f"khác khóa của sổ theo dõi này (mã {recorded}): các biểu mẫu đã phát sẽ không xác minh được. "
+            f"Hãy chạy bằng tài khoản đã tạo khóa, hoặc đặt biến môi trường BAOCAO_SECRET bằng khóa đó "
+            "(xem README, mục Khóa ký biểu mẫu)"
+        )

@@ -21,8 +21,7 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-
-import xlsxwriter
+from typing import TYPE_CHECKING
 
 from baocao.a1 import sheet_ref
 from baocao.names import ascii_slug, inside, safe_name
@@ -31,6 +30,9 @@ from baocao.spec.form import FIRST_BODY_ROW, LABEL_COLUMN, MEASURE_COLUMN, VALUE
 from baocao.spec.identity import SigningKey
 from baocao.spec.periods import Period
 from baocao.spec.registry import Unit
+
+if TYPE_CHECKING:
+    import xlsxwriter
 
 META_SHEET = "_meta"
 GUIDE_SHEET = "Hướng dẫn"
@@ -331,6 +333,8 @@ def _write_meta(book, form: Form, ctx: TemplateContext) -> None:
 
 def render_template(form: Form, ctx: TemplateContext) -> bytes:
     """The template for one unit and period, as xlsx bytes (pure: no file is touched)."""
+    import xlsxwriter  # here only: most commands never write a template
+
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(
         buffer,
