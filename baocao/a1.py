@@ -6,6 +6,7 @@ Rows and columns are zero-based here, as xlsxwriter counts them; addresses are E
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 CELL_RE = re.compile(r"^\$?([A-Z]{1,3})\$?(\d{1,7})$")
 
@@ -22,6 +23,7 @@ def column_letters(col: int) -> str:
     return letters
 
 
+@lru_cache(maxsize=8192)  # the same few dozen addresses, asked for every file
 def cell_name(row: int, col: int, absolute: bool = False) -> str:
     """(13, 3) -> D14; with ``absolute`` -> $D$14."""
     if absolute:
@@ -29,6 +31,7 @@ def cell_name(row: int, col: int, absolute: bool = False) -> str:
     return f"{column_letters(col)}{row + 1}"
 
 
+@lru_cache(maxsize=8192)
 def parse_cell(ref: str) -> tuple[int, int]:
     """D14 or $D$14 -> (13, 3). Raise ``ValueError`` for anything else."""
     match = CELL_RE.match(ref.strip().upper())

@@ -38,6 +38,7 @@ def judging_context(
         vouched=vouched,
     )
     who = identify(raw, ctx)
+    ctx = replace(ctx, identified=(raw, who))  # validation need not work it out again
     if store is None or not (who.proof.proven and who.unit):
         return ctx
     period = who.period.code if who.period else None

@@ -63,9 +63,8 @@ _DEFINED_NAME = re.compile(rb"<definedName\s" + _ATTRS + rb"(?:/>|>([^<]*)</defi
 _ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 # every cell's address, written first in <c> by Excel, LibreOffice, WPS, xlsxwriter and openpyxl
 _REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
-_ANY_CELL = re.compile(rb"<c[\s/>]")
 _CELL_TAIL = (  # after the address: style and type where those writers put them, then the rest
-    rb'"(?:\s+s="([0-9]*)")?(?:\s+t="(\w*)")?([^>]*?)(?:/>|>(.*?)</c>)'
+    rb'"(?:\s+s="([0-9]+)")?(?:\s+t="(\w+)")?([^>]*?)(?:/>|>(.*?)</c>)'
 )
 _STYLE_OR_TYPE = re.compile(rb"(?:^|\s)[st]\s*=")
 _CHILD = re.compile(rb"\s*<(f|v|is)(\s[^>]*?)?(?:/>|>(.*?)</\1>)", re.S)
@@ -75,7 +74,7 @@ _PHONETIC = re.compile(rb"<rPh\b(?:[^>]*?/>|.*?</rPh>)", re.S)
 _CELL_XFS = re.compile(rb"<cellXfs\b[^>]*?(?:/>|>(.*?)</cellXfs>)", re.S)
 _NUM_FMTS = re.compile(rb"<numFmts\b[^>]*?(?:/>|>(.*?)</numFmts>)", re.S)
 _XF_FORMAT = re.compile(rb'<xf\b(?:[^>]*?\snumFmtId="([^"]*)")?')
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NUMBER = re.compile(rb"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _ENTITY = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]{1,7})|#x([0-9A-Fa-f]{1,6}));")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _EPOCH = date(1899, 12, 30)  # Excel's day zero (1900 system, serials from 61 on)
@@ -249,22 +248,22 @@ class _Template:
             data = self.xml(_SHARED, "sst") or b""
             self.strings = data.split(b"<si>")[1:]
             _check(data.count(b"<si") == len(self.strings))  # no <si/>, no attributes: none missed
-        _check(index < len(self.strings))
+        if index >= len(self.strings):
+            raise _Decline
         content, closed, _ = self.strings[index].partition(b"</si>")
-        _check(bool(closed))
+        if not closed:
+            raise _Decline
         return _rich(content)
 
-    def kind(self, style: str | None) -> str | None:
-        """How calamine reads a number with this ``s`` attribute: date, duration or other (None:
-        no such style, a plain number)."""
-        if style is None:
+    def kind(self, style: bytes) -> str | None:
+        """How calamine reads a number with this ``s`` attribute (b"": none): date, duration or
+        other (None: no such style, a plain number)."""
+        if not style:
             return _OTHER
         if self.formats is None:
             styles = self.part(_STYLES)
             self.formats = _styles(styles) if styles is not None else []
-        if not style.isdigit():
-            raise _Decline
-        index = int(style)
+        index = int(style)  # digits only (the cell pattern)
         return self.formats[index] if index < len(self.formats) else None
 
 
@@ -351,7 +350,8 @@ class _Sheet:
         self.data = data
         refs = _REF.findall(data)
         # every <c> has its address first (else calamine counts positions: not read here)
-        _check(len(refs) == len(_ANY_CELL.findall(data)))
+        cells = data.count(b"<c ") + sum(data.count(b"<c" + end) for end in (b">", b"/", b"\t", b"\n", b"\r"))
+        _check(len(refs) == cells)
         if refs:  # the area of every cell (empty ones too: more than the package check counts)
             rows = [int(row) for row in {row for _, row in refs}]
             cols = [_column(letters) for letters in {letters for letters, _ in refs}]
@@ -390,13 +390,14 @@ class _Sheet:
 # --- decoding -------------------------------------------------------------------------------
 
 
-def _value(book: _Template, style: bytes, kind_raw: bytes, rest: bytes, body: bytes) -> object:
+def _value(book: _Template, style: bytes, kind: bytes, rest: bytes, body: bytes) -> object:
     """A cell's value as calamine gives it (its last child decides), or ``_Decline``."""
-    _check(_STYLE_OR_TYPE.search(rest) is None)  # a style or type where the pattern did not look
-    kind = kind_raw.decode() if kind_raw else None
-    s = style.decode() if style else None
-    if body.startswith(b"<v>") and body.endswith(b"</v>") and body.count(b"<") == 2:
-        return None if kind == "inlineStr" else _typed(book, kind, s, body[3:-4])  # the usual cell
+    if rest and _STYLE_OR_TYPE.search(rest):  # a style or type where the pattern did not look
+        raise _Decline
+    if body.startswith(b"<v>") and body.endswith(b"</v>"):  # the usual cell, one plain <v>
+        content = body[3:-4]
+        if b"<" not in content:
+            return None if kind == b"inlineStr" else _typed(book, kind, style, content)
     value: object = None
     at = 0
     while at < len(body):
@@ -409,30 +410,34 @@ def _value(book: _Template, style: bytes, kind_raw: bytes, rest: bytes, body: by
         if tag == b"f":
             value = None
         elif tag == b"is":
-            _check(kind == "inlineStr")
+            _check(kind == b"inlineStr")
             value = _rich(content or b"")
         else:
             _check(not child_attrs)
-            value = None if kind == "inlineStr" else _typed(book, kind, s, content or b"")
+            value = None if kind == b"inlineStr" else _typed(book, kind, style, content or b"")
     return value
 
 
-def _typed(book: _Template, kind: str | None, style: str | None, content: bytes) -> object:
-    text = _text(content)
-    if kind == "str":
-        return text
-    if text == "":
+def _typed(book: _Template, kind: bytes, style: bytes, content: bytes) -> object:
+    """What one ``<v>`` holds for calamine: shared strings, numbers, booleans by their raw bytes
+    (no entity is decoded in them), formula text (``str``) as XML text."""
+    if kind == b"str":
+        return _text(content)
+    if not content:
         return None
-    if kind == "s":
-        _check(text.isdigit())
-        return book.string(int(text))
-    if kind == "b":
-        _check(text in ("0", "1"))
-        return text == "1"
-    _check(kind in (None, "n") and _NUMBER.fullmatch(text) is not None)
-    number = float(text)
+    if kind == b"s":
+        if not content.isdigit():
+            raise _Decline
+        return book.string(int(content))
+    if kind == b"b":
+        if content not in (b"0", b"1"):
+            raise _Decline
+        return content == b"1"
+    if kind not in (b"", b"n") or _NUMBER.fullmatch(content) is None:
+        raise _Decline
+    number = float(content)
     form = book.kind(style)
-    if form in (None, _OTHER):
+    if form is None or form == _OTHER:
         return number
     # a date: python-calamine gives a date for a whole serial, a datetime or time otherwise
     _check(form == _DATE and number.is_integer() and 61 <= number <= _LAST_DAY)
@@ -442,14 +447,15 @@ def _typed(book: _Template, kind: str | None, style: str | None, content: bytes)
 def _rich(content: bytes) -> str:
     """A shared or inline string: every ``<t>`` outside phonetic runs, each trimmed of ASCII
     white space unless ``xml:space="preserve"`` (calamine's reading of ``<si>``/``<is>``)."""
-    if content.startswith(b"<t>") and content.endswith(b"</t>") and content.count(b"<") == 2:
+    if content.startswith(b"<t>") and content.endswith(b"</t>") and b"<" not in content[3:-4]:
         found = [(b"", content[3:-4])]  # the usual string: one plain <t>
     else:
         found = _T.findall(_PHONETIC.sub(b"", content) if b"<rPh" in content else content)
     out = []
     for attrs, text in found:
         value = _text(text or b"")
-        _check("_x00" not in value)
+        if "_x00" in value:
+            raise _Decline
         preserve = b"preserve" in attrs and _attrs(attrs).get("xml:space") == "preserve"
         out.append(value if preserve else value.strip(" \t\r\n"))
     return "".join(out)
@@ -457,7 +463,8 @@ def _rich(content: bytes) -> str:
 
 def _text(raw: bytes) -> str:
     """Element text: XML line ends, the five entities and character references, nothing else."""
-    _check(b"<" not in raw)
+    if b"<" in raw:
+        raise _Decline
     text = raw.decode("utf-8")
     if "&" not in text and "\r" not in text:
         return text

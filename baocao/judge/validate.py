@@ -13,7 +13,7 @@ the form spec (``rules``: cross-field errors, then warnings that need history).
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -50,6 +50,8 @@ class Context:
     today: date
     history: dict[str, dict[str, Any]] = field(default_factory=dict)
     key: SigningKey | None = None  # the deployment's signing key; without it nothing is proven
+    # who ``raw`` says it is, when already worked out for this context (``judge.context``)
+    identified: tuple[RawWorkbook, Identity] | None = field(default=None, compare=False, repr=False)
     vouched: bool = False  # a coordinator released this file on purpose (``baocao release``)
 
 
@@ -283,6 +285,14 @@ def identify(raw: RawWorkbook, ctx: Context) -> Identity:
     return Identity(form, unit, period, proof, issues)
 
 
+def identify_once(raw: RawWorkbook, ctx: Context) -> Identity:
+    """``identify``, or what the context already worked out for this very workbook (a copy:
+    validation adds to the issues)."""
+    if ctx.identified is not None and ctx.identified[0] is raw:
+        return replace(ctx.identified[1], issues=list(ctx.identified[1].issues))
+    return identify(raw, ctx)
+
+
 _UNPROVEN = {
     Proof.MISSING: (
         "Tệp không mang chữ ký của biểu mẫu điền sẵn do cơ quan tổng hợp gửi cho đơn vị {unit} "
@@ -359,7 +369,7 @@ def validate(raw: RawWorkbook, ctx: Context) -> Outcome:
     alien = not_a_template(raw, ctx.catalog.current)
     if alien is not None:
         return Outcome(None, None, None, {}, [alien])
-    who = identify(raw, ctx)
+    who = identify_once(raw, ctx)
     form, unit, period, issues = who.form, who.unit, who.period, who.issues
     other = [i for i in issues if i.code == "other_form"]
     if other:

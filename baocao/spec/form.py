@@ -20,6 +20,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -164,15 +165,17 @@ class Form:
     layout: dict[str, CellRef] = field(default_factory=dict)
     rows: tuple[tuple[str, str, str], ...] = ()
 
-    @property
+    @cached_property
     def fields(self) -> tuple[Field, ...]:
+        """Every field in form order (kept: validation asks for them for every file)."""
         return tuple(f for s in self.sections for f in s.fields)
 
+    @cached_property
+    def _by_code(self) -> dict[str, Field]:
+        return {f.code: f for f in self.fields}
+
     def field(self, code: str) -> Field:
-        for f in self.fields:
-            if f.code == code:
-                return f
-        raise KeyError(code)
+        return self._by_code[code]
 
     @property
     def codes(self) -> tuple[str, ...]:

@@ -20,16 +20,17 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from baocao.errors import StoreError
-from baocao.files import TEMP_PREFIX, create_temp, sweep_temporary
+from baocao.files import TEMP_PREFIX, sweep_temporary
 from baocao.names import ascii_slug, safe_name
 
 CHUNK = 1 << 20
@@ -112,8 +113,14 @@ def write_copy(dest: Path, content: bytes, sha256: str, stamp: float, sync: bool
     ``sync_folders`` (the caller batches it).
     """
     folder = dest.parent
+    tmp = folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        fd, tmp = create_temp(folder)
+        try:  # the mode the umask gives (as a file saved by hand), not mkstemp's owner-only 0600
+            fd = os.open(tmp, flags, 0o666)
+        except FileNotFoundError:  # the first copy of the day
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, flags, 0o666)
     except OSError as exc:
         raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
     try:
@@ -123,9 +130,16 @@ def write_copy(dest: Path, content: bytes, sha256: str, stamp: float, sync: bool
                 out.flush()
                 if sync:
                     os.fsync(out.fileno())
-                out.seek(0)
-                again = hashlib.sha256(out.read()).hexdigest()
-            os.utime(tmp, (stamp, stamp))
+                if hasattr(os, "pread"):
+                    written = os.pread(out.fileno(), len(content) + 1, 0)
+                else:  # Windows
+                    out.seek(0)
+                    written = out.read()
+                again = hashlib.sha256(written).hexdigest()
+                if os.utime in os.supports_fd:
+                    os.utime(out.fileno(), (stamp, stamp))
+            if os.utime not in os.supports_fd:
+                os.utime(tmp, (stamp, stamp))
         except OSError as exc:
             raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
         if again != sha256:
@@ -235,7 +249,7 @@ class Archive:
             by_day.setdefault(self.day(entry.received), []).append(entry)
         for day, items in by_day.items():
             path = self.root / day / JOURNAL
-            lines = "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in items)
+            lines = "".join(json.dumps(vars(e), ensure_ascii=False) + "\n" for e in items)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with path.open("a", encoding="utf-8") as handle:
