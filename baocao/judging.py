@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -177,10 +178,12 @@ class Judge:
             yield
             return
         settings = self.dep.settings.collect
-        with FeedbackWriter(settings.workers, settings.read_timeout_seconds, pool=pool) as self.feedback:
-            yield
-            written = list(self.feedback.finished())
-        self.feedback = None
+        try:
+            with FeedbackWriter(settings.workers, settings.read_timeout_seconds, pool=pool) as self.feedback:
+                yield
+                written = list(self.feedback.finished())
+        finally:
+            self.feedback = None
         if written:
             with self.store.transaction():
                 for result, feedback in written:
@@ -195,7 +198,7 @@ class Judge:
             return
         readable = [rec for rec in pending if is_spreadsheet(rec.original_name)]
         self.total += len(readable)
-        answers: list[tuple[FileRecord, Any]] = []
+        answers: deque[tuple[FileRecord, Any]] = deque()
 
         def keep(recs: list[FileRecord]) -> Callable[[int, Any], None]:
             return lambda index, answer: answers.append((recs[index], answer))
@@ -215,7 +218,7 @@ class Judge:
                 if not answers:
                     pool.answers()
                 while answers:
-                    rec, answer = answers.pop(0)
+                    rec, answer = answers.popleft()
                     self.judge_read(rec, answer)
                     judged += 1
                     batch.tick()

@@ -52,7 +52,7 @@ from baocao.workers import Failed, Inline, Pool
 
 logger = logging.getLogger(__name__)
 
-JOB_BYTES = 48 * 2**10  # bytes of originals per message to a worker (a few small files, or one big)
+JOB_BYTES = 64 * 2**10  # bytes of originals per message to a worker (a few small files, or one big)
 
 
 @dataclass(frozen=True)
@@ -306,7 +306,12 @@ class Taker:
             self.judge.judge_safely(rec, None, [unsupported_issue(rec.original_name)])
             return
         taken = item.taken
-        self.judge.judge_read(rec, taken.read if isinstance(taken, Taken) else taken)
+        if isinstance(taken, Taken):
+            self.judge.judge_read(rec, taken.read)
+        elif isinstance(taken, Failed):  # the worker died or ran late on it
+            self.judge.judge_read(rec, taken)
+        else:  # never read: a bug here, not the unit's file
+            self.judge.record_failure(rec, RuntimeError("tệp chưa được đọc"))
 
     def _record(self, item: _Item, parent: FileRecord | None) -> FileRecord | None:
         """Record one taken arrival (the caller commits, then releases the original)."""

@@ -81,8 +81,12 @@ def warm_up(preload: Sequence[str] = ()) -> None:
         forkserver.ensure_running()
 
 
-def _serve(conn: Connection, function: Callable, context: Any, memory_bytes: int | None, stderr: str) -> None:
-    """Worker process: run ``function`` on each item of each job until ``None``."""
+def _serve(
+    conn: Connection, function: Callable, context: Any, memory_bytes: int | None, stderr: str, current: Any
+) -> None:
+    """Worker process: run ``function`` on each item of each job until ``None``; one message back
+    per job, and ``current`` (shared memory) says which item it is on, so the parent knows
+    which item to blame if the worker dies or hangs, and that it is making progress."""
     fd = os.open(stderr, os.O_WRONLY | os.O_APPEND)
     os.dup2(fd, 2)
     os.close(fd)
@@ -93,14 +97,18 @@ def _serve(conn: Connection, function: Callable, context: Any, memory_bytes: int
             resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     conn.send(_READY)
     while (items := conn.recv()) is not None:
-        for item in items:
+        answers = []
+        for index, item in enumerate(items):
+            current.value = index
             try:
                 answer: Any = function(item) if context is None else function(item, context)
             except MemoryError:
                 answer = Failed("vượt giới hạn bộ nhớ", "memory")
             except Exception:
                 answer = Failed(traceback.format_exc(limit=8))
-            conn.send(answer)
+            answers.append(answer)
+        current.value = -1
+        conn.send(answers)
 
 
 Handler = Callable[[int, Any], None]
@@ -111,7 +119,10 @@ class _Job:
     tag: Any
     items: list
     handler: Handler | None = None  # takes (index, answer); else ``answers()`` returns them
-    done: int = 0
+    todo: list[int] = field(default_factory=list)  # indexes of the items still to answer
+
+    def __post_init__(self) -> None:
+        self.todo = self.todo or list(range(len(self.items)))
 
 
 @dataclass
@@ -121,9 +132,11 @@ class _Worker:
     process: Any
     conn: Connection
     stderr: str
+    current: Any  # shared int: the item of its first job it is on (-1: between jobs)
     jobs: deque[_Job] = field(default_factory=deque)
     ready: bool = False
     deadline: float = 0.0
+    seen: int = -1  # ``current`` when last looked at: a change is progress
 
     def stop(self, kill: bool = False) -> None:
         if not kill:
@@ -203,11 +216,12 @@ class Pool:
         conn, child = self.ctx.Pipe()
         fd, stderr = tempfile.mkstemp(prefix="baocao-worker-", suffix=".txt")
         os.close(fd)
-        args = (child, self.function, self.context, self.memory_bytes, stderr)
+        current = self.ctx.Value("i", -1, lock=False)
+        args = (child, self.function, self.context, self.memory_bytes, stderr, current)
         process = self.ctx.Process(target=_serve, args=args, daemon=True)
         process.start()
         child.close()
-        return _Worker(process, conn, stderr, deadline=time.monotonic() + STARTUP_SECONDS)
+        return _Worker(process, conn, stderr, current, deadline=time.monotonic() + STARTUP_SECONDS)
 
     def close(self) -> None:
         for worker in self.workers:
@@ -232,7 +246,7 @@ class Pool:
             while self.queue and len(worker.jobs) < DEPTH:
                 job = self.queue.popleft()
                 try:
-                    worker.conn.send(job.items[job.done :] if job.done else job.items)
+                    worker.conn.send([job.items[i] for i in job.todo])
                 except OSError:  # died while idle: it had nothing of ours, a new one takes the job
                     self.queue.appendleft(job)
                     self._retire(worker)
@@ -268,7 +282,10 @@ class Pool:
             if worker.conn in ready and self._receive(worker, found):
                 continue
             died = worker.process.sentinel in ready or worker.conn in ready
-            if died or time.monotonic() >= worker.deadline:
+            if not died and worker.current.value != worker.seen:  # on to another item: not late
+                worker.seen = worker.current.value
+                worker.deadline = time.monotonic() + self.timeout
+            elif died or time.monotonic() >= worker.deadline:
                 self._lose(worker, found, died)
         self._dispatch()
         return found
@@ -290,12 +307,10 @@ class Pool:
                 message = worker.conn.recv()
                 if isinstance(message, str) and message == _READY:
                     worker.ready = True
-                else:
-                    job = worker.jobs[0]
-                    found.append((job, job.done, message))
-                    job.done += 1
-                    if job.done == len(job.items):
-                        worker.jobs.popleft()
+                else:  # the answers to its first job, in order
+                    job = worker.jobs.popleft()
+                    found += [(job, index, answer) for index, answer in zip(job.todo, message, strict=True)]
+                    job.todo = []
                 worker.deadline = time.monotonic() + self.timeout
         except (EOFError, OSError):
             return False
@@ -313,9 +328,10 @@ class Pool:
             reason, kind = "tiến trình dừng bất thường", "died"
         else:
             reason, kind = f"quá {self.timeout:g} giây", "late"
-        found.append((job, job.done, Failed(reason, kind, worker.last_words())))
-        job.done += 1
-        held = ([job] if job.done < len(job.items) else []) + list(worker.jobs)
+        at = worker.current.value if 0 <= worker.current.value < len(job.todo) else 0
+        found.append((job, job.todo.pop(at), Failed(reason, kind, worker.last_words())))
+        # the items it did before are done again (their answers went with it), the rest as queued
+        held = ([job] if job.todo else []) + list(worker.jobs)
         worker.jobs.clear()
         self.queue.extendleft(reversed(held))
         self._retire(worker)

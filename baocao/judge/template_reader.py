@@ -34,9 +34,10 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import date, timedelta
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from baocao.a1 import column_letters, parse_cell
 from baocao.judge.ooxml import XLSX_REF, single_cell
@@ -82,6 +83,33 @@ _LAST_DAY = 2958465  # 9999-12-31: calamine gives a number beyond Python's dates
 _DATE, _DURATION, _OTHER = "date", "duration", "other"
 _COLUMN_CELLS: dict[bytes, re.Pattern[bytes]] = {}
 _T_ = TypeVar("_T_")
+
+
+class _Recent:
+    """The last results of a pure function of bytes, kept by what they were made from: files
+    made from one template repeat most of their parts byte for byte (styles, theme, the guide
+    sheet, relationships), and each is inflated and checked once, not once per file."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.kept: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable) -> Any:
+        found = self.kept.get(key)
+        if found is not None:
+            self.kept.move_to_end(key)
+        return found
+
+    def __contains__(self, key: Hashable) -> bool:
+        return self.get(key) is not None
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self.kept[key] = value
+        if len(self.kept) > self.size:
+            self.kept.popitem(last=False)
+
+
+_INFLATED, _PLAIN, _AREAS = _Recent(), _Recent(), _Recent()
 
 
 class _Decline(Exception):
@@ -178,13 +206,18 @@ class _Template:
         _check(len(raw) == entry.packed)
         room = self.limits.max_unpacked_bytes - self.unpacked
         cap = min(room, max(MIB, int(self.limits.max_entry_ratio * max(entry.packed, 1))))
-        if entry.method == zipfile.ZIP_STORED:
-            data = raw
-        else:
-            inflate = zlib.decompressobj(-15)
-            data = inflate.decompress(raw, cap + 1)
-            _check(inflate.eof and not inflate.unconsumed_tail)
-        _check(len(data) <= cap and len(data) == entry.size and zlib.crc32(data) == entry.crc)
+        known = (entry.method, entry.crc, entry.size, raw)
+        data = _INFLATED.get(known)  # the same compressed bytes inflate to the same part
+        if data is None:
+            if entry.method == zipfile.ZIP_STORED:
+                data = raw
+            else:
+                inflate = zlib.decompressobj(-15)
+                data = inflate.decompress(raw, cap + 1)
+                _check(inflate.eof and not inflate.unconsumed_tail)
+            _check(len(data) == entry.size and zlib.crc32(data) == entry.crc)
+            _INFLATED.put(known, data)
+        _check(len(data) <= cap)
         self.unpacked += len(data)
         return data
 
@@ -192,8 +225,9 @@ class _Template:
         """A part that this reader parses, or None when absent; declines any part it could
         misread (see ``_plain``)."""
         data = self.part(key)
-        if data is not None:
+        if data is not None and (data, root) not in _PLAIN:
             _check(_plain(data, root.encode(), namespace))
+            _PLAIN.put((data, root), True)
         return data
 
     # --- the workbook --------------------------------------------------------------------
@@ -348,6 +382,9 @@ class _Sheet:
     def __init__(self, book: _Template, data: bytes) -> None:
         self.book = book
         self.data = data
+        self.columns: dict[int, dict[int, tuple[bytes, ...]]] = {}
+        if (data, book.limits) in _AREAS:  # the same sheet as in an earlier file (a guide sheet)
+            return
         refs = _REF.findall(data)
         # every <c> has its address first (else calamine counts positions: not read here)
         cells = data.count(b"<c ") + sum(data.count(b"<c" + end) for end in (b">", b"/", b"\t", b"\n", b"\r"))
@@ -357,7 +394,7 @@ class _Sheet:
             cols = [_column(letters) for letters in {letters for letters, _ in refs}]
             extent = Extent(min(rows) - 1, min(cols), max(rows) - 1, max(cols))
             _check(not extent.too_big(book.limits))
-        self.columns: dict[int, dict[int, tuple[bytes, ...]]] = {}
+        _AREAS.put((data, book.limits), True)
 
     def column(self, col: int) -> dict[int, tuple[bytes, ...]]:
         """Row -> (style, type, other attributes, body) of the column's cells."""
