@@ -7,11 +7,13 @@ once) and returns plain data that the CLI can print as a table or as JSON.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from baocao.collect import CollectReport, collect, local_time, same_key
+from baocao.collect import CollectReport, intakes_for, local_time, same_key
+from baocao.collect import collect as collect_from
 from baocao.collect import release as release_held
 from baocao.consolidate import ConsolidationResult, ScorecardResult, consolidate, scorecard
 from baocao.errors import UsageError, WorkbookError
@@ -131,6 +133,21 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
         content = render_template(dep.form, template_context(dep, u, p))
         out.append(TemplateFile(unit=u.code, path=path, written=write_if_changed(path, content)))
     return out
+
+
+def collect(
+    dep: Deployment,
+    now: datetime | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    source: str | None = None,
+) -> CollectReport:
+    """Take, archive, judge and record what has arrived (see ``baocao.collect.collect``).
+
+    ``source``: ``folder`` or ``imap`` alone; by default the folder and, when ``[intake.imap]``
+    is configured, the mailbox. A mailbox that cannot be read costs the mailbox only
+    (``CollectReport.unavailable``).
+    """
+    return collect_from(dep, now=now, progress=progress, intakes=intakes_for(dep, source))
 
 
 def status(dep: Deployment, period: str, now: datetime | None = None) -> list[UnitStatus]:

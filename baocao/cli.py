@@ -139,7 +139,7 @@ def _progress(err: TextIO) -> Callable[[int, int, str], None]:
 
 
 def cmd_collect(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
-    report = api.collect(dep, now=args.now, progress=_progress(sys.stderr))
+    report = api.collect(dep, now=args.now, progress=_progress(sys.stderr), source=args.source)
     if args.json:
         _print_json(report.to_dict(), out)
         return EXIT_DATA if report.had_problems else EXIT_OK
@@ -154,6 +154,7 @@ def cmd_collect(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
     return EXIT_DATA if report.had_problems else EXIT_OK
 
 
+SOURCE_LABELS = {"folder": "thư mục nộp báo cáo", "imap": "hộp thư"}
 RESULT_LABELS = {
     "accepted": "tiếp nhận",
     "rejected": "trả lại",
@@ -177,6 +178,8 @@ def _write_results(report: api.CollectReport, out: TextIO) -> None:
         out.write(f"{RESULT_LABELS[r.status]:<12} {r.unit or '?':<9} {r.period or '?':<8} {r.name}  {note}\n")
     for name, reason in report.skipped:
         out.write(f"{'bỏ qua':<12} {'?':<9} {'?':<8} {name}  {reason}\n")
+    for source, reason in report.unavailable:
+        out.write(f"{'chưa đọc được':<12} {SOURCE_LABELS.get(source, source)}: {reason}\n")
 
 
 def cmd_release(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
@@ -374,6 +377,8 @@ def cmd_run_due(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
             f"Thu nhận: {c.count('accepted')} tiếp nhận, {c.count('rejected')} trả lại, "
             f"{c.count('held')} chờ xác minh, {c.count('duplicate')} trùng\n"
         )
+        for source, reason in c.unavailable:
+            out.write(f"  chưa đọc được {SOURCE_LABELS.get(source, source)}: {reason}\n")
     for entry in report.planned:
         out.write(
             f"{prefix}thư {entry['kind']:<8} {entry['period']:<8} {entry['unit'] or '':<9} -> {entry['to']}\n"
@@ -386,7 +391,8 @@ def cmd_run_due(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
         out.write(f"  chưa gửi: {key}: {error}\n")
     for note in report.notes:
         out.write(f"  lưu ý: {note}\n")
-    return EXIT_DATA if report.failed else EXIT_OK
+    unread = report.collected is not None and bool(report.collected.unavailable)
+    return EXIT_DATA if report.failed or unread else EXIT_OK
 
 
 def cmd_run(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
@@ -462,6 +468,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--force", action="store_true", help="dựng lại cả khi sổ hiện tại vẫn đọc được")
         if name in ("collect", "run-due", "consolidate", "scorecard", "check", "release", "reopen", "ledger"):
             p.add_argument("--now", type=_now, help="đặt đồng hồ cho cả lần chạy (ISO), để chạy lại một kỳ")
+        if name == "collect":
+            p.add_argument(
+                "--source",
+                choices=["folder", "imap"],
+                help="chỉ thu nhận từ một nguồn: folder (thư mục nộp) hoặc imap (hộp thư); mặc định cả hai",
+            )
         if name == "run-due":
             p.add_argument(
                 "--dry-run", action="store_true", help="chỉ in những việc sẽ làm, không thay đổi gì"

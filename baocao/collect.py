@@ -24,6 +24,7 @@ in time and memory, and recorded when written.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -39,6 +40,8 @@ from baocao.errors import ConfigError, LockedError, StoreError, UsageError
 from baocao.files import sweep_temporary
 from baocao.intake.base import Arrival, Changed, Intake, Refused
 from baocao.intake.folder import FolderIntake
+from baocao.intake.imap import ImapIntake
+from baocao.intake.mime import MailLimits
 from baocao.judge.reader import ReadLimits
 from baocao.judge.workers import ReaderPool
 from baocao.judging import BATCH, CollectReport, FileResult, Judge
@@ -71,6 +74,37 @@ def folder_intake(dep: Deployment, store: Store, now: datetime, simulated: bool)
     )
 
 
+def imap_intake(dep: Deployment, store: Store, now: datetime, simulated: bool) -> Intake:
+    """The ``[intake.imap]`` mailbox of ``dep`` as an intake (a message costs at most these
+    limits; an attachment the same as a file in the folder)."""
+    settings = dep.settings
+    if settings.imap is None:
+        raise UsageError("Chưa cấu hình hộp thư nhận báo cáo (bảng [intake.imap] trong config.toml)")
+    limits = MailLimits(
+        max_message_bytes=int(settings.imap.max_message_mb * 2**20),
+        max_attachments=settings.imap.max_attachments,
+        read=read_limits(dep),
+    )
+    own = frozenset(a.lower() for a in (settings.mail.sender,) if a)
+    return ImapIntake(settings.imap, store, now, limits=limits, own_addresses=own, simulated=simulated)
+
+
+INTAKES: dict[str, IntakeFactory] = {"folder": folder_intake, "imap": imap_intake}
+
+
+def intakes_for(dep: Deployment, source: str | None = None) -> list[IntakeFactory]:
+    """The intakes a collect reads: ``source`` alone (``folder`` or ``imap``), else the folder and,
+    when ``[intake.imap]`` is configured, the mailbox. ``UsageError`` for an unknown source or a
+    mailbox that is not configured."""
+    if source is None:
+        return [INTAKES[name] for name in INTAKES if name == "folder" or dep.settings.imap is not None]
+    if source not in INTAKES:
+        raise UsageError(f"Nguồn '{source}' không có; chọn một trong: {', '.join(INTAKES)}")
+    if source == "imap" and dep.settings.imap is None:
+        raise UsageError("Chưa cấu hình hộp thư nhận báo cáo (bảng [intake.imap] trong config.toml)")
+    return [INTAKES[source]]
+
+
 # --- taking: archive and record --------------------------------------------------------------
 
 
@@ -99,10 +133,7 @@ class _Taker:
         with ThreadPoolExecutor(max_workers=COPY_THREADS) as copier:
             for chunk in _chunks(arrivals, BATCH):
                 recorded = self._take_chunk(intake, chunk, copier)
-                for arrival, rec in recorded:
-                    if arrival.container and rec.status == "container":
-                        self._expand(intake, arrival, rec, copier)
-                # recorded and committed: only now may the originals go
+                # recorded and committed (a container with its children): only now may the originals go
                 with self.store.transaction():
                     for arrival, rec in recorded:
                         if arrival.parent is None and rec.archive_path and self._release(intake, arrival):
@@ -160,6 +191,11 @@ class _Taker:
                 if rec.archive_path and arrival.archive_path is None:
                     entries.append(_entry(arrival, rec))
             self.archive.journal(entries)  # in the archive before the ledger commits
+            # a container's children land in its transaction: a run stopped in between leaves
+            # neither, so the next run takes the container again and with it every child
+            for arrival, rec in recorded:
+                if arrival.container and rec.status == "container":
+                    self._expand(intake, arrival, rec, copier)
         return recorded
 
     def _copy(self, intake: Intake, arrival: Arrival) -> Copy | _NotTaken:
@@ -171,9 +207,10 @@ class _Taker:
                 return Copy(path, file_hash(path), path.stat().st_size)
             except OSError as exc:
                 return _NotTaken("skipped", f"bản lưu trữ {arrival.archive_path} không đọc được: {exc}")
+        limit = None if arrival.container else self.limit  # an intake bounds its envelopes itself
         try:
             with intake.open(arrival) as stream:
-                copy = self.archive.copy(stream, arrival.received_at, self.limit)
+                copy = self.archive.copy(stream, arrival.received_at, limit)
         except Refused as exc:
             return _NotTaken("too_large" if exc.code == "too_large" else "skipped", exc.message)
         except TooLarge as exc:
@@ -214,6 +251,7 @@ class _Taker:
             sender=arrival.sender,
             arrival_key=arrival.key,
             parent_id=parent.saved_id if parent else None,
+            mail=arrival.mail,
         )
         if parent is None and arrival.parent in self.containers:
             base.parent_id = self.containers[arrival.parent].saved_id
@@ -284,6 +322,7 @@ def _entry(arrival: Arrival, rec: FileRecord) -> Entry:
         arrival_key=rec.arrival_key,
         parent_key=arrival.parent,
         container=arrival.container,
+        mail=rec.mail.to_dict() if rec.mail else None,
     )
 
 
@@ -299,14 +338,21 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 # --- the run ---------------------------------------------------------------------------------
 
 
-def reader_pool(dep: Deployment, files: int) -> ReaderPool:
-    """The reader processes for up to ``files`` files (started by ``start()`` or on first read)."""
+def read_limits(dep: Deployment) -> ReadLimits:
+    """What one file may cost, from ``[collect]``: the same for a file in the folder and an
+    attachment (or a file in a zip attachment) of an e-mail."""
     settings = dep.settings.collect
-    limits = ReadLimits(
+    return ReadLimits(
         max_file_bytes=int(settings.max_file_mb * 2**20),
         max_unpacked_bytes=int(settings.max_unpacked_mb * 2**20),
         timeout_seconds=settings.read_timeout_seconds,
     )
+
+
+def reader_pool(dep: Deployment, files: int) -> ReaderPool:
+    """The reader processes for up to ``files`` files (started by ``start()`` or on first read)."""
+    settings = dep.settings.collect
+    limits = read_limits(dep)
     workers = min(settings.workers or os.cpu_count() or 1, max(files, 1))
     return ReaderPool(
         dep.catalog.layouts(), workers=workers, limits=limits, version_field=dep.catalog.version_field
@@ -342,12 +388,15 @@ def collect(
     dep: Deployment,
     now: datetime | None = None,
     progress: Progress | None = None,
-    intakes: Sequence[IntakeFactory] = (folder_intake,),
+    intakes: Sequence[IntakeFactory] | None = None,
 ) -> CollectReport:
     """Take what every intake delivers, archive and judge it, record everything in the ledger.
 
-    ``now`` sets the clock for the whole run (received time bounds, stability, on-time
-    arithmetic) so a period can be replayed; without it, the system clock. Raises
+    ``intakes``: where from (``intakes_for``); by default the folder and, when configured, the
+    mailbox. An intake that cannot be read (a mail server down) is reported in
+    ``CollectReport.unavailable`` and costs that intake only. ``now`` sets the clock for the
+    whole run (received time bounds, stability, on-time arithmetic) so a period can be
+    replayed; without it, the system clock. Raises
     ``LockedError`` when another collect holds the lock and ``StoreError`` when the ledger or
     the archive cannot be used. Bad files never raise: they are rejected with their issues, or
     recorded as failed.
@@ -361,7 +410,7 @@ def collect(
             archive = archive_of(dep.settings)
             for leftover in archive.sweep() + sweep_temporary(dep.settings.path("feedback")):
                 logger.info("Đã dọn tệp tạm dở dang của lần chạy bị ngắt: %s", leftover)
-            return _run(dep, store, archive, now, simulated, progress, intakes)
+            return _run(dep, store, archive, now, simulated, progress, intakes or intakes_for(dep))
     finally:
         lock.release()
 
@@ -378,22 +427,28 @@ def _run(
     report = CollectReport()
     limit = int(dep.settings.collect.max_file_mb * 2**20)
     taker = _Taker(store, archive, report, limit)
-    intakes = [make(dep, store, now, simulated) for make in factories]
-    batches = []
-    for intake in intakes:
-        done = intake.release_pending(store.not_released(intake.source))
-        with store.transaction():
-            for file_id in done:
-                store.mark_released(file_id)
-        batches.append((intake, intake.arrivals()))
-    with reader_pool(dep, sum(len(a) for _, a in batches) + len(store.unprocessed())) as readers:
-        if any(arrivals for _, arrivals in batches):
-            readers.start()  # the workers start up while the files are archived
-        for intake, arrivals in batches:
-            taker.take_all(intake, arrivals)
-            report.waiting += intake.waiting()
-            report.skipped += intake.skipped()
-        Judge(dep, store, archive, now, report, progress).judge_all(readers)
+    with contextlib.ExitStack() as opened:
+        batches = []
+        for make in factories:
+            intake = make(dep, store, now, simulated)
+            opened.callback(intake.close)
+            done = intake.release_pending(store.not_released(intake.source))
+            with store.transaction():
+                for file_id in done:
+                    store.mark_released(file_id)
+            batches.append((intake, intake.arrivals()))
+        with reader_pool(dep, sum(len(a) for _, a in batches) + len(store.unprocessed())) as readers:
+            if any(arrivals for _, arrivals in batches):
+                readers.start()  # the workers start up while the files are archived
+            for intake, arrivals in batches:
+                taker.take_all(intake, arrivals)
+                intake.close()  # nothing more to fetch or move: no idle connection while judging
+                report.waiting += intake.waiting()
+                report.skipped += intake.skipped()
+                why = intake.failure()
+                if why:
+                    report.unavailable.append((intake.source, why))
+            Judge(dep, store, archive, now, report, progress).judge_all(readers)
     return report
 
 

@@ -78,6 +78,7 @@ class CollectReport:
     results: list[FileResult] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    unavailable: list[tuple[str, str]] = field(default_factory=list)  # (intake, why it could not be read)
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -85,7 +86,11 @@ class CollectReport:
     @property
     def had_problems(self) -> bool:
         """Something for a person to act on: a file refused, held, failed, or skipped."""
-        return bool(self.skipped) or any(r.status in ("rejected", "held", "failed") for r in self.results)
+        return (
+            bool(self.skipped)
+            or bool(self.unavailable)
+            or any(r.status in ("rejected", "held", "failed") for r in self.results)
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -97,6 +102,7 @@ class CollectReport:
             "failed": self.count("failed"),
             "waiting": self.waiting,
             "skipped": [{"name": name, "reason": reason} for name, reason in self.skipped],
+            "unavailable": [{"source": source, "reason": reason} for source, reason in self.unavailable],
             "files": [r.to_dict() for r in self.results],
         }
 

@@ -125,6 +125,38 @@ class RawWorkbook:
 FILE_STATUSES = ("archived", "accepted", "rejected", "duplicate", "held", "locked", "failed", "container")
 
 
+@dataclass(frozen=True)
+class MailThread:
+    """The e-mail a file came in, as far as answering it goes.
+
+    Answers thread under ``message_id`` (In-Reply-To, and References after ``references``);
+    ``answer_to`` is the sender's address when an answer may go to it, ``""`` when nobody may
+    be answered (a machine, a mailing list, a sender outside ``allowed_senders``).
+    """
+
+    message_id: str = ""
+    references: tuple[str, ...] = ()
+    subject: str = ""
+    answer_to: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "message_id": self.message_id,
+            "references": list(self.references),
+            "subject": self.subject,
+            "answer_to": self.answer_to,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MailThread:
+        return cls(
+            message_id=str(data.get("message_id") or ""),
+            references=tuple(str(r) for r in data.get("references") or ()),
+            subject=str(data.get("subject") or ""),
+            answer_to=str(data.get("answer_to") or ""),
+        )
+
+
 @dataclass
 class FileRecord:
     """One arrival taken by an intake, as the store remembers it.
@@ -160,6 +192,7 @@ class FileRecord:
     arrival_key: str | None = None
     proof: str | None = None  # what the file proved about its unit (``spec.identity.Proof``)
     claimed_unit: str | None = None  # the unit it named, even when it is filed under none
+    mail: MailThread | None = None  # the e-mail it came in (intake ``imap``)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -175,6 +208,7 @@ class FileRecord:
             "contact": self.contact,
             "source": self.source,
             "sender": self.sender,
+            "message_id": self.mail.message_id if self.mail else None,
             "issues": [i.to_dict() for i in self.issues],
         }
 

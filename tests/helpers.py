@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 from conftest import write_config
+from mail_samples import message, raw
 
 from baocao import api
 from baocao.model import FileRecord, Issue, Severity, Submission
@@ -399,3 +400,41 @@ def deployment_with(folder: Path, **collect: object) -> api.Deployment:
             text = text.replace("[collect]\n", f"[collect]\n{line}\n", 1)
     config.write_text(text, encoding="utf-8")
     return api.load_deployment(config)
+
+
+# --- a deployment reading a mailbox on the test Dovecot (tests/dovecot.py) -------------------
+
+
+def mailbox_config(folder: Path, server, user: str, imap: str = "", extra: str = "") -> Path:
+    """config.toml of the test deployment in ``folder`` with ``[intake.imap]`` reading ``user``'s
+    mailbox on ``server`` (plain IMAP on 127.0.0.1); ``imap`` adds keys to that table."""
+    table = f"""
+[intake.imap]
+host = "{server.host}"
+port = {server.port}
+security = "none"
+user = "{user}"
+timeout_seconds = 5
+{imap}
+{extra}"""
+    return write_config(folder, extra=table)
+
+
+def mailed_report(
+    dep: api.Deployment,
+    unit: str,
+    period: str,
+    folder: Path,
+    *,
+    name: str = "Báo cáo CCHC.xlsx",
+    sender: str = "vanthu@donvi.langson.example",
+    message_id: str | None = None,
+    **values,
+) -> bytes:
+    """The raw bytes of an e-mail from ``sender`` carrying ``unit``'s filled template for
+    ``period`` (made in ``folder``), with a Message-ID of its own unless one is given."""
+    folder.mkdir(parents=True, exist_ok=True)
+    made = make_submission(dep, unit, period, folder / f"{len(list(folder.iterdir()))}.xlsx", **values)
+    data = made.read_bytes()
+    ident = message_id or f"<{unit}.{period}.{hashlib.sha256(data).hexdigest()[:16]}@donvi.example>"
+    return raw(message(attachments=[(name, data)], sender=sender, message_id=ident))

@@ -44,6 +44,7 @@ from baocao.spec.config import ImapSettings
 
 PASSWORD_ENV = "BAOCAO_IMAP_PASSWORD"
 _LIST_BATCH = 500
+_HEADER = "BODY.PEEK[HEADER.FIELDS (FROM SUBJECT MESSAGE-ID)]"
 _DELETED = b"\\Deleted"
 
 
@@ -55,6 +56,7 @@ class MailboxEntry:
     uid: int
     internaldate: datetime  # aware, UTC: when the message reached the mailbox
     size: int  # RFC822.SIZE as the server reports it
+    header: bytes = b""  # its From, Subject and Message-ID lines: who sent it, before any fetch
 
     @property
     def key(self) -> str:
@@ -124,15 +126,21 @@ class Mailbox:
         self.uidvalidity = int(info[b"UIDVALIDITY"])
 
     def pending(self) -> list[MailboxEntry]:
-        """Every message in the folder not marked deleted, oldest arrival first."""
+        """Every message in the folder not marked deleted, oldest arrival first, with the few
+        header lines that say who sent it (so a message can be named before it is fetched)."""
         entries = []
         with _errors(self.settings, "liệt kê thư trong hộp thư"):
             uids = sorted(self._client.search(["UNDELETED"]))
             for start in range(0, len(uids), _LIST_BATCH):
                 batch = uids[start : start + _LIST_BATCH]
-                for uid, item in self._client.fetch(batch, ["INTERNALDATE", "RFC822.SIZE"]).items():
+                for uid, item in self._client.fetch(batch, ["INTERNALDATE", "RFC822.SIZE", _HEADER]).items():
                     when = item[b"INTERNALDATE"].astimezone(UTC)
-                    entries.append(MailboxEntry(self.uidvalidity, uid, when, int(item[b"RFC822.SIZE"])))
+                    header = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), None)
+                    entries.append(
+                        MailboxEntry(
+                            self.uidvalidity, uid, when, int(item[b"RFC822.SIZE"]), bytes(header or b"")
+                        )
+                    )
         return sorted(entries, key=lambda e: (e.internaldate, e.uid))
 
     def fetch(self, entry: MailboxEntry, max_bytes: int) -> FetchedMessage | None:

@@ -209,8 +209,8 @@ class Ledger:
         cur = self.db.execute(
             """INSERT INTO files (sha256, original_name, inbox_path, archive_path, size, received_at,
                    removed_from_inbox, status, unit, period, form_version, issues, duplicate_of,
-                   source, sender, parent_id, arrival_key)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   source, sender, parent_id, arrival_key, mail)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
                 rec.sha256,
                 rec.original_name,
@@ -229,6 +229,7 @@ class Ledger:
                 rec.sender,
                 rec.parent_id,
                 rec.arrival_key,
+                dumps(rec.mail.to_dict()) if rec.mail else None,
             ),
         )
         rec.id = int(cur.lastrowid or 0)

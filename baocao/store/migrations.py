@@ -195,6 +195,13 @@ def m007_file_identity(db: sqlite3.Connection) -> None:
         db.execute("DROP TABLE deployment")
 
 
+@migration
+def m008_file_mail(db: sqlite3.Connection) -> None:
+    """The e-mail a file came in (``model.MailThread`` as JSON): what answers thread under and
+    whom they may go to. The sender's address itself has been in ``sender`` since m003."""
+    _add_column(db, "files", "mail TEXT")
+
+
 def _add_column(db: sqlite3.Connection, table: str, definition: str) -> None:
     """``ALTER TABLE … ADD COLUMN`` unless a ledger of the identity release already has it."""
     if definition.split()[0] not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:

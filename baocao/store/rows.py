@@ -6,7 +6,7 @@ import json
 import sqlite3
 from datetime import date, datetime
 
-from baocao.model import FileRecord, Issue, MessageRecord, Reopening, Sighting, Submission
+from baocao.model import FileRecord, Issue, MailThread, MessageRecord, Reopening, Sighting, Submission
 
 
 def _json_default(value: object) -> str:
@@ -48,6 +48,7 @@ def file_from_row(row: sqlite3.Row) -> FileRecord:
         arrival_key=row["arrival_key"],
         proof=row["proof"],
         claimed_unit=row["claimed_unit"],
+        mail=MailThread.from_dict(json.loads(row["mail"])) if row["mail"] else None,
     )
 
 
