@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import config_text
+from conftest import REPO, config_text
 from dovecot import PASSWORD, CuttingProxy
 from helpers import (
     BEFORE_DEADLINE,
@@ -179,9 +182,7 @@ class _Down:
         self.port = free_port()
 
 
-def test_a_connection_dropped_mid_fetch_leaves_the_message_for_the_next_run(
-    tmp_path, dovecot, user
-):
+def test_a_connection_dropped_mid_fetch_leaves_the_message_for_the_next_run(tmp_path, dovecot, user):
     proxy = CuttingProxy(dovecot.port, keep=300)
     proxied = type("Proxied", (), {"host": "127.0.0.1", "port": proxy.port})()
     config = mailbox_config(tmp_path, proxied, user)
@@ -240,7 +241,8 @@ def test_hostile_and_odd_messages_cost_that_message_only(dep, dovecot, user, tmp
         "no-attachment": raw(message(message_id="<khong-dinh-kem@donvi>")),
         "thirty": raw(
             message(
-                attachments=[(f"bc-{i}.xlsx", fake_xlsx(str(i))) for i in range(30)], message_id="<ba-muoi@donvi>"
+                attachments=[(f"bc-{i}.xlsx", fake_xlsx(str(i))) for i in range(30)],
+                message_id="<ba-muoi@donvi>",
             )
         ),
         "zip-in-zip": raw(message(attachments=[("bao-cao.zip", bomb)], message_id="<zip@donvi>")),
@@ -270,11 +272,11 @@ def test_hostile_and_odd_messages_cost_that_message_only(dep, dovecot, user, tmp
     assert dovecot.uids(user, "INBOX") == []  # and filed away: each was recorded
 
 
-def test_a_message_over_the_size_limit_is_kept_as_its_first_bytes_and_filed_away(
-    tmp_path, dovecot, user
-):
+def test_a_message_over_the_size_limit_is_kept_as_its_first_bytes_and_filed_away(tmp_path, dovecot, user):
     dep = api.load_deployment(mailbox_config(tmp_path, dovecot, user, imap="max_message_mb = 0.1"))
-    big = raw(message(attachments=[("Báo cáo.xlsx", fake_xlsx("x") + bytes(300_000))], message_id="<to@donvi>"))
+    big = raw(
+        message(attachments=[("Báo cáo.xlsx", fake_xlsx("x") + bytes(300_000))], message_id="<to@donvi>")
+    )
     dovecot.append(user, big, BEFORE_DEADLINE)
     report = api.collect(dep, now=BEFORE_DEADLINE)
     assert report.results == [] and "quá lớn" in report.skipped[0][1]
@@ -282,3 +284,51 @@ def test_a_message_over_the_size_limit_is_kept_as_its_first_bytes_and_filed_away
     assert eml.name.endswith("-phan-dau.eml") and big.startswith(eml.read_bytes())
     assert eml.stat().st_size == int(0.1 * 2**20)
     assert dovecot.uids(user, "Đã xử lý") == [1]  # the whole message is still on the server
+
+
+# --- a collect killed at any point loses nothing and takes nothing twice ---------------------------
+
+CRASH = Path(__file__).with_name("crash_collect.py")
+# what a killed run leaves: (files in the ledger, messages still in INBOX, messages filed away)
+LEFT_BEHIND = {
+    "archived": (0, 2, 0),
+    "children": (0, 2, 0),
+    "committed": (2, 2, 0),
+    "moved": (2, 1, 1),
+    "judging": (4, 0, 2),
+}
+
+
+@pytest.mark.parametrize("point", list(LEFT_BEHIND))
+def test_a_collect_killed_at_any_point_loses_nothing_and_takes_nothing_twice(
+    point, dep, dovecot, user, tmp_path
+):
+    for number, unit in enumerate(("DT_TG", "NV_VP")):
+        dovecot.append(
+            user,
+            mailed_report(dep, unit, "2025-Q1", tmp_path / unit),
+            BEFORE_DEADLINE + timedelta(minutes=number),
+        )
+    args = ["--config", str(dep.settings.config_file), "collect", "--now", "2025-03-08T10:00"]
+    killed = subprocess.run([sys.executable, str(CRASH), point, *args], cwd=REPO, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    files, waiting, moved = LEFT_BEHIND[point]
+    assert len(stored_files(dep)) == files
+    assert len(dovecot.uids(user, "INBOX")) == waiting and len(dovecot.uids(user, "Đã xử lý")) == moved
+    assert archived(dep, ".eml"), "the raw message is archived before anything else"
+
+    report = api.collect(dep, now=BEFORE_DEADLINE + timedelta(hours=1))
+    assert report.unavailable == [] and report.skipped == []
+    records = stored_files(dep)
+    assert sorted(r.status for r in records) == ["accepted", "accepted", "container", "container"]
+    assert sorted(r.unit for r in records if r.unit) == ["DT_TG", "NV_VP"]
+    assert all(r.removed_from_inbox for r in records if r.status == "container")
+    assert dovecot.uids(user, "INBOX") == [] and len(dovecot.uids(user, "Đã xử lý")) == 2
+    assert len(archived(dep, ".eml")) == 2 and len(archived(dep, ".xlsx")) == 2
+    assert list(dep.settings.path("archive").rglob(".tmp-*")) == []
+    assert {s.unit.code: s.status for s in api.status(dep, "2025-Q1")}["NV_VP"] == "on_time"
+    # the archive alone gives the same ledger back (a journal line a killed run wrote counts once)
+    rebuilt = api.ledger_rebuild(dep, now=BEFORE_DEADLINE + timedelta(hours=2), force=True)
+    assert rebuilt.counts == {"accepted": 2, "container": 2}
+    again = {(r.original_name, r.status, r.unit, r.sender, r.received_at) for r in stored_files(dep)}
+    assert again == {(r.original_name, r.status, r.unit, r.sender, r.received_at) for r in records}
