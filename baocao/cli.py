@@ -155,6 +155,14 @@ def cmd_collect(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
 
 
 SOURCE_LABELS = {"folder": "thư mục nộp báo cáo", "imap": "hộp thư"}
+
+
+def via(source: str | None, sender: str | None) -> str:
+    """Where a unit's last file came from, for the status table: the folder, or the e-mail
+    address it was sent from."""
+    if source == "imap":
+        return f"thư {sender}" if sender else "thư điện tử"
+    return {"folder": "thư mục", "web": "trang web", None: ""}.get(source, source or "")
 RESULT_LABELS = {
     "accepted": "tiếp nhận",
     "rejected": "trả lại",
@@ -233,8 +241,9 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
     for r in rows:
         when = r.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if r.received_at else ""
         note = r.issues[0].message if r.status == "rejected" and r.issues else (r.last_file or "")
-        table.append((r.unit.code, r.unit.name, r.label, when, note))
-    out.write(format_table(table, ["mã", "đơn vị", "tình trạng", "nhận lúc", "ghi chú / tệp"]) + "\n")
+        table.append((r.unit.code, r.unit.name, r.label, when, via(r.source, r.sender), note))
+    headers = ["mã", "đơn vị", "tình trạng", "nhận lúc", "nộp qua", "ghi chú / tệp"]
+    out.write(format_table(table, headers) + "\n")
     counts = {s: sum(1 for r in rows if r.status == s) for s in ("on_time", "late", "rejected", "missing")}
     out.write(
         f"{len(rows)} đơn vị: đúng hạn {counts['on_time']}, chậm {counts['late']}, "

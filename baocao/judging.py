@@ -141,8 +141,11 @@ class Batches:
 class Judge:
     """Judges the store's unjudged files; results go into ``report`` (a ``CollectReport``).
 
-    ``today`` (a function of the file) is the day validation takes as today: the run's day in
-    collect, the day a file was received in a rebuild. ``feedback=False`` writes no workbooks.
+    ``today`` (a function of the file) is the day validation takes as today; by default the day
+    the file was received, so a verdict does not depend on when the run that judges it happens
+    (an e-mail read days after it reached the mailbox, a file found after the machine was off,
+    a rebuild): a report dated after it arrived is dated in the future whenever it is judged.
+    ``feedback=False`` writes no workbooks.
     """
 
     def __init__(
@@ -163,7 +166,7 @@ class Judge:
         self.now = now
         self.report = report
         self.progress = progress
-        self.today = today or (lambda rec: now)
+        self.today = today or (lambda rec: rec.received_at)
         self.write_feedback = feedback
         self.feedback = FeedbackWriter(1, dep.settings.collect.read_timeout_seconds)  # set in judge_all
 

@@ -116,6 +116,23 @@ def test_arrival_time_is_the_servers_not_the_date_header(dep, dovecot, user, tmp
     assert (status.status, status.days_late) == ("late", 2)
 
 
+def test_a_report_is_judged_as_of_the_day_it_arrived_not_the_day_the_mailbox_was_read(
+    dep, dovecot, user, tmp_path
+):
+    """A report dated after it reached the mailbox is dated in the future, however late it is
+    read (as it would have been in the folder on that day): the verdict does not depend on
+    when the coordinator's machine was on."""
+    arrived = datetime(2025, 3, 2, 10, tzinfo=TZ)
+    dated_later = mailed_report(dep, "DT_TG", "2025-Q1", tmp_path / "a", ngay_lap=datetime(2025, 3, 5))
+    dated_before = mailed_report(dep, "NV_VP", "2025-Q1", tmp_path / "b", ngay_lap=datetime(2025, 3, 1))
+    dovecot.append(user, dated_later, arrived)
+    dovecot.append(user, dated_before, arrived)
+    results = {r.unit: r for r in api.collect(dep, now=AFTER_DEADLINE).results}
+    assert results["NV_VP"].status == "accepted"
+    assert results["DT_TG"].status == "rejected"
+    assert "ngày 05/03/2025 muộn hơn 02/03/2025" in results["DT_TG"].issues[0].message
+
+
 def test_the_same_message_delivered_twice_and_the_same_file_sent_twice_count_once(
     dep, dovecot, user, tmp_path
 ):
@@ -211,6 +228,10 @@ def test_collect_source_chooses_one_intake(dep, dovecot, user, tmp_path):
     out = io.StringIO()
     assert main([*args, "--source", "folder"], out=out) == 0
     assert [f["unit"] for f in json.loads(out.getvalue())["files"]] == ["NV_VP"]
+    out = io.StringIO()
+    assert main(["--config", str(config), "status", "--period", "2025-Q1"], out=out) == 0
+    rows = {line.split()[0]: line for line in out.getvalue().splitlines() if line[:5] in ("DT_TG", "NV_VP")}
+    assert f"thư {SENDER}" in rows["DT_TG"] and "thư mục" in rows["NV_VP"]
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "config.toml").write_text(config_text(), encoding="utf-8")
