@@ -7,22 +7,37 @@ once) and returns plain data that the CLI can print as a table or as JSON.
 
 from __future__ import annotations
 
+import shutil
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from baocao.collect import CollectReport, collect, judging_context, local_time
+from baocao.collect import (
+    CollectReport,
+    FileResult,
+    _collect_lock,
+    _Run,
+    collect,
+    judging_context,
+    local_time,
+)
 from baocao.collect import release as release_held
-from baocao.consolidate import ConsolidationResult, consolidate
-from baocao.errors import WorkbookError
+from baocao.consolidate import ConsolidationResult, consolidate, summary_for
+from baocao.errors import BaocaoError, LockedError, UsageError, WorkbookError
 from baocao.files import write_if_changed
-from baocao.jobs import DueReport, run, run_due
+from baocao.jobs import DueReport, resend_feedback, run, run_due
 from baocao.judge.reader import read_workbooks
 from baocao.judge.validate import Outcome, validate
-from baocao.model import FileRecord, Issue, Severity
-from baocao.report.scorecard import ScorecardResult, scorecard
+from baocao.model import Action, FileRecord, Issue, Severity
+from baocao.names import safe_name
+from baocao.report import docx as summary_docx
+from baocao.report import xlsx as summary_xlsx
+from baocao.report.scorecard import ScorecardResult, build_scorecard, render_scorecard, scorecard
 from baocao.report.status import UnitStatus, period_status
 from baocao.spec.deployment import Deployment, load_deployment
+from baocao.spec.links import unit_link
 from baocao.store.ledger import Ledger
 from baocao.workbook.template import render_template, template_context, template_path
 
@@ -39,10 +54,12 @@ __all__ = [
     "info",
     "load_deployment",
     "release",
+    "resend_feedback",
     "run",
     "run_due",
     "scorecard",
     "status",
+    "submit",
     "template_context",
     "template_path",
     "templates",
@@ -181,3 +198,156 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
         return validate(raw, judging_context(dep, raw, now.date(), None))
     with Ledger(dep.settings.path("ledger")) as ledger:
         return validate(raw, judging_context(dep, raw, now.date(), ledger))
+
+
+# --- the web desk's library twins (``baocao serve`` calls these) ------------------------------
+
+
+def submit(
+    dep: Deployment,
+    name: str,
+    content: bytes,
+    *,
+    via: str = "web",
+    now: datetime | None = None,
+    wait_seconds: float = 0.0,
+) -> FileResult:
+    """Take one uploaded file the way ``collect`` takes an inbox file, and return its verdict.
+
+    Same steps, same code: the bytes are archived (hashed, verified) and recorded before anything
+    else, then read in a worker process, judged, recorded and given a feedback workbook; the
+    scheduled job mails feedback as for any file. ``via`` says where it came from (kept in the
+    ledger's location, e.g. ``web/NV_VP``). ``wait_seconds``: how long to wait for a running
+    collect to finish before giving up with ``LockedError`` (nothing is kept then: the sender
+    still has the file and is told to try again).
+
+    Until the intake seam lands this drives collect's run directly: the bytes go to a private
+    spool folder under a name baocao makes, and collect takes them from there.
+    """
+    now = local_time(now, dep.settings.timezone)
+    spool = dep.settings.path("ledger").parent / ".web-tam" / uuid.uuid4().hex
+    path = spool / safe_name(Path(name.replace("\\", "/")).name, "tep-tai-len.xlsx")
+    key = "/".join([*(safe_name(part, "web") for part in via.split("/")), path.name])
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with _collect_lock(dep), Ledger(dep.settings.path("ledger")) as ledger:
+                try:
+                    spool.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(content)
+                    run = _Run(dep, ledger, now, simulated=False, progress=None)
+                    run.take(path, key, now)
+                finally:
+                    shutil.rmtree(spool, ignore_errors=True)
+                row = ledger.db.execute("SELECT max(id) FROM files WHERE inbox_path=?", (key,)).fetchone()
+                if row[0] is None:  # the copy failed verification: nothing was kept
+                    raise BaocaoError("Tệp chưa được lưu (lỗi ghi đĩa trên máy chủ); hãy gửi lại")
+                run.judge_all()
+                return next(r for r in reversed(run.report.results) if r.file_id == row[0])
+        except LockedError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.25)
+
+
+def unit_files(dep: Deployment, period: str, unit: str) -> list[FileRecord]:
+    """The unit's history for ``period``, oldest first: every file recorded for ``unit`` or naming
+    it, and every file sent through its web link for that period (whatever the file turned out
+    to be: another unit's template, another period, unreadable)."""
+    p = dep.period(period)
+    if not dep.settings.path("ledger").exists():
+        return []
+    via_link = f"web/{p.code}/{unit}/"
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        return [
+            r
+            for r in ledger.files()
+            if (r.period == p.code and unit in (r.unit, r.claimed_unit)) or r.inbox_path.startswith(via_link)
+        ]
+
+
+def period_files(dep: Deployment, period: str) -> list[FileRecord]:
+    """Every file recorded for ``period``, oldest first."""
+    p = dep.period(period)
+    if not dep.settings.path("ledger").exists():
+        return []
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        return ledger.files(p.code)
+
+
+def file_record(dep: Deployment, file_id: int) -> FileRecord:
+    """One recorded file by its ledger id (``UsageError`` if there is none)."""
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        row = ledger.db.execute("SELECT id FROM files WHERE id=?", (file_id,)).fetchone()
+        if row is None:
+            raise UsageError(f"Không có tệp số {file_id} trong sổ theo dõi")
+        return ledger.file(file_id)
+
+
+SUMMARY_KINDS = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+def summary_file(dep: Deployment, period: str, kind: str, *, now: datetime) -> tuple[str, bytes]:
+    """The province summary of ``period`` as one file (``xlsx``, ``csv`` or ``docx``), in memory.
+
+    The same renderings ``consolidate`` writes, made from the ledger as it is now; nothing is
+    written (a download must not change the output folder the scheduled job mails from).
+    """
+    if kind not in SUMMARY_KINDS:
+        raise UsageError(f"Không có dạng tổng hợp '{kind}'")
+    summary = summary_for(dep, period, now=now)
+    tz = dep.settings.timezone
+    if kind == "xlsx":
+        content = summary_xlsx.render_summary(summary, tz)
+    elif kind == "csv":
+        content = summary_xlsx.render_csv(summary)
+    else:
+        content = summary_docx.render_docx(summary, dep.settings, tz)
+    return f"tong-hop_{summary.period.code}_{summary.level.code}.{kind}", content
+
+
+def scorecard_data(dep: Deployment, year: int, *, now: datetime) -> tuple[ScorecardResult, bytes]:
+    """The scorecard of ``year`` and its workbook bytes, without writing a file."""
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        result = build_scorecard(dep, year, ledger, now.astimezone(dep.settings.timezone))
+    return result, render_scorecard(result, dep.settings.organisation)
+
+
+def links(dep: Deployment, period: str, unit: str | None = None) -> list[dict]:
+    """Each reporting unit's web link for ``period`` (or just ``unit``'s), to hand out.
+
+    Raises ``UsageError`` when ``[web] base_url`` is not set: a link needs the address units type.
+    """
+    p = dep.period(period)
+    if not dep.settings.web.base_url:
+        raise UsageError("Chưa khai báo [web] base_url trong config.toml: chưa có địa chỉ để gửi đơn vị")
+    targets = dep.registry.reporting_units(p) if unit is None else [dep.unit(unit, p)]
+    return [
+        {"unit": u.code, "name": u.name, "email": u.email, "link": unit_link(dep, u.code, p.code)}
+        for u in targets
+    ]
+
+
+def actions(dep: Deployment, period: str | None = None, limit: int = 100) -> list[Action]:
+    """The coordinators' recorded acts (reopen, resend feedback), latest first."""
+    if not dep.settings.path("ledger").exists():
+        return []
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        return ledger.actions(period, limit)
+
+
+def health(dep: Deployment) -> dict:
+    """A plain liveness answer for monitoring: the ledger opens and answers (raises otherwise).
+
+    A deployment with no ledger yet is healthy (nothing collected); the check never creates one.
+    """
+    now = local_time(None, dep.settings.timezone).isoformat()
+    if not dep.settings.path("ledger").exists():
+        return {"ledger_schema": None, "time": now}
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        ledger.db.execute("SELECT 1").fetchone()
+        return {"ledger_schema": ledger.schema_version, "time": now}

@@ -25,9 +25,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from baocao.errors import BaocaoError
-from baocao.model import FileRecord, Issue, Submission
+from baocao.model import Action, FileRecord, Issue, Submission
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _FILES_V1_COLUMNS = (
     "id, sha256, original_name, inbox_path, archive_path, size, received_at, removed_from_inbox, "
     "status, processed_at, unit, period, form_version, issues, duplicate_of, feedback_path, contact"
@@ -128,6 +128,20 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX files_sha ON files(sha256);
     CREATE INDEX files_period_unit ON files(period, unit);
     CREATE INDEX files_status ON files(status);
+    """,
+    # The web desk (issue 15): what a coordinator did on purpose, and who.
+    3: """
+    CREATE TABLE actions (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        period TEXT,
+        unit TEXT,
+        file_id INTEGER REFERENCES files(id),
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX actions_period ON actions(period, at);
     """,
 }
 
@@ -322,6 +336,10 @@ class Ledger:
 
     def file(self, file_id: int) -> FileRecord:
         return _file_from_row(self.db.execute("SELECT * FROM files WHERE id=?", (file_id,)).fetchone())
+
+    def file_or_none(self, file_id: int) -> FileRecord | None:
+        row = self.db.execute("SELECT * FROM files WHERE id=?", (file_id,)).fetchone()
+        return _file_from_row(row) if row else None
 
     def first_with_hash(self, sha256: str) -> FileRecord | None:
         row = self.db.execute(
@@ -539,3 +557,45 @@ class Ledger:
             (since.isoformat(),),
         )
         return [_file_from_row(r) for r in rows]
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def add_action(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        period: str | None = None,
+        unit: str | None = None,
+        file_id: int | None = None,
+        detail: str = "",
+    ) -> Action:
+        """Record a coordinator's deliberate act (its own transaction unless inside one)."""
+        with self.transaction() as db:
+            cur = db.execute(
+                """INSERT INTO actions (at, actor, action, period, unit, file_id, detail)
+                   VALUES (?,?,?,?,?,?,?)""",
+                (at.isoformat(), actor, action, period, unit, file_id, detail),
+            )
+        return Action(int(cur.lastrowid or 0), at, actor, action, period, unit, file_id, detail)
+
+    def actions(self, period: str | None = None, limit: int = 100) -> list[Action]:
+        """The latest acts first, of ``period`` or of all periods."""
+        rows = self.db.execute(
+            "SELECT * FROM actions WHERE (? IS NULL OR period=?) ORDER BY id DESC LIMIT ?",
+            (period, period, limit),
+        )
+        return [
+            Action(
+                r["id"],
+                datetime.fromisoformat(r["at"]),
+                r["actor"],
+                r["action"],
+                r["period"],
+                r["unit"],
+                r["file_id"],
+                r["detail"],
+            )
+            for r in rows
+        ]
