@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import shutil
 import time
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from baocao.collect import (
     CollectReport,
@@ -31,7 +32,7 @@ from baocao.jobs import DueReport, resend_feedback, run, run_due
 from baocao.judge.reader import read_workbooks
 from baocao.judge.validate import Outcome, validate
 from baocao.model import Action, FileRecord, Issue, Severity
-from baocao.names import safe_name
+from baocao.names import printable, safe_name
 from baocao.report import docx as summary_docx
 from baocao.report import xlsx as summary_xlsx
 from baocao.report.scorecard import ScorecardResult, build_scorecard, render_scorecard, scorecard
@@ -225,8 +226,9 @@ def submit(
     spool folder under a name baocao makes, and collect takes them from there.
     """
     now = local_time(now, dep.settings.timezone)
+    name = printable(unicodedata.normalize("NFC", PurePosixPath(name.replace("\\", "/")).name), keep="")
     spool = dep.settings.path("ledger").parent / ".web-tam" / uuid.uuid4().hex
-    path = spool / safe_name(Path(name.replace("\\", "/")).name, "tep-tai-len.xlsx")
+    path = spool / safe_name(name, "tep-tai-len.xlsx")
     key = "/".join([*(safe_name(part, "web") for part in via.split("/")), path.name])
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -242,6 +244,9 @@ def submit(
                 row = ledger.db.execute("SELECT max(id) FROM files WHERE inbox_path=?", (key,)).fetchone()
                 if row[0] is None:  # the copy failed verification: nothing was kept
                     raise BaocaoError("Tệp chưa được lưu (lỗi ghi đĩa trên máy chủ); hãy gửi lại")
+                # the spool file had a name baocao made; the ledger keeps the one the sender gave
+                with ledger.transaction():
+                    ledger.set_original_name(row[0], name)
                 run.judge_all()
                 return next(r for r in reversed(run.report.results) if r.file_id == row[0])
         except LockedError:

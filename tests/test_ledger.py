@@ -15,7 +15,7 @@ def test_new_ledger_is_wal_with_the_current_schema(tmp_path):
         assert ledger.schema_version == SCHEMA_VERSION
         assert ledger.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in ledger.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"files", "submissions", "sightings", "messages"}
+    assert tables == {"files", "submissions", "sightings", "messages", "actions"}
     with Ledger(path) as again:  # reopening migrates nothing and loses nothing
         assert again.schema_version == SCHEMA_VERSION
 

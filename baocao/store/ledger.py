@@ -337,6 +337,10 @@ class Ledger:
     def file(self, file_id: int) -> FileRecord:
         return _file_from_row(self.db.execute("SELECT * FROM files WHERE id=?", (file_id,)).fetchone())
 
+    def set_original_name(self, file_id: int, name: str) -> None:
+        """The name the sender gave a file that reached the archive under another (a web upload)."""
+        self.db.execute("UPDATE files SET original_name=? WHERE id=?", (name, file_id))
+
     def file_or_none(self, file_id: int) -> FileRecord | None:
         row = self.db.execute("SELECT * FROM files WHERE id=?", (file_id,)).fetchone()
         return _file_from_row(row) if row else None

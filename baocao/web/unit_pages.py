@@ -107,6 +107,7 @@ def _page(request: Request, link: UnitLink, status_code: int = 200, **extra) -> 
     files = _history(request, link)
     shown = request.query_params.get("tep", "")
     verdict = next((r for r in files if shown.isdigit() and r.id == int(shown)), None)
+    context = {"check": None, "refusal": None, **extra}
     return render(
         request,
         "unit.html",
@@ -116,11 +117,9 @@ def _page(request: Request, link: UnitLink, status_code: int = 200, **extra) -> 
         base=link.path,
         files=files,
         verdict=verdict,
-        check=None,
-        refusal=None,
         max_mb=desk(request).dep.settings.collect.max_file_mb,
         **_standing(request, link),
-        **extra,
+        **context,
     )
 
 

@@ -24,6 +24,7 @@ from baocao.web.security import Throttle, csrf_token
 from baocao.web.users import load_users
 
 HERE = Path(__file__).parent
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 VERDICTS = {
     "accepted": "Đã tiếp nhận",
@@ -92,6 +93,8 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
         "user": request.session.get("user") if "session" in request.scope else None,
         "csrf": csrf_token(request.session) if "session" in request.scope else "",
         "vn_time": lambda value: vn_time(value, tz),
+        # plain HTTP to another machine: passwords and links cross the network readable
+        "insecure": request.url.scheme != "https" and request.url.hostname not in LOCAL_HOSTS,
     }
     return d.templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code)
 

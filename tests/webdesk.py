@@ -1,0 +1,79 @@
+"""Shared pieces of the web desk tests: a deployment with [web], a fixed clock, a signed-in client.
+
+The desk runs exactly as ``baocao serve`` builds it (``create_app``), against a real ledger,
+archive and reader processes in ``tmp_path``; Starlette's test client talks to it in-process.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from conftest import write_config
+from helpers import make_submission
+from starlette.testclient import TestClient
+
+from baocao import api
+from baocao.spec.links import unit_path
+from baocao.web.app import create_app
+from baocao.web.users import set_password
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+PERIOD = "2025-Q1"
+# 5 March 2025, 09:00: before the deadline of Quý I (last on-time day 9 March)
+BEFORE_DEADLINE = datetime(2025, 3, 5, 9, 0, tzinfo=TZ)
+USER, PASSWORD = "canbo", "mat-khau-du-dai-1"
+WEB = '[web]\nbase_url = "https://baocao.example"\n'
+
+
+def web_deployment(folder: Path, extra: str = WEB, **kwargs) -> api.Deployment:
+    folder.mkdir(parents=True, exist_ok=True)
+    return api.load_deployment(write_config(folder, extra=extra, **kwargs))
+
+
+def client_for(dep: api.Deployment, now: datetime = BEFORE_DEADLINE, https: bool = True) -> TestClient:
+    app = create_app(dep, clock=lambda: now)
+    return TestClient(app, base_url="https://testserver" if https else "http://testserver")
+
+
+def link(dep: api.Deployment, unit: str = "NV_VP", period: str = PERIOD) -> str:
+    return unit_path(dep.signing_key, unit, period)
+
+
+def workbook(dep: api.Deployment, folder: Path, unit: str = "NV_VP", **overrides) -> bytes:
+    """A filled workbook of ``unit`` for the test period (with ``overrides`` typed in)."""
+    name = f"{unit}-{len(list(folder.glob('*.xlsx')))}.xlsx"
+    return make_submission(dep, unit, PERIOD, folder / name, **overrides).read_bytes()
+
+
+def upload(client: TestClient, path: str, content: bytes, name: str = "bao-cao.xlsx", mode: str = "nop"):
+    return client.post(
+        path + "/nop", files={"tep": (name, content)}, data={"che_do": mode}, follow_redirects=False
+    )
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match[1]
+
+
+def add_user(dep: api.Deployment, name: str = USER, password: str = PASSWORD) -> None:
+    assert dep.settings.web.users_file is not None
+    set_password(dep.settings.web.users_file, name, password)
+
+
+def sign_in(client: TestClient, name: str = USER, password: str = PASSWORD, next_path: str = "/dieu-phoi"):
+    page = client.get("/dieu-phoi/dang-nhap")
+    return client.post(
+        "/dieu-phoi/dang-nhap",
+        data={"ten": name, "mat_khau": password, "csrf": csrf_of(page.text), "tiep": next_path},
+        follow_redirects=False,
+    )
+
+
+def text_of(html: str) -> str:
+    """The page as a person reads it: tags dropped, entities kept, spaces collapsed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
