@@ -143,12 +143,18 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
 
 
 def status(dep: Deployment, period: str, now: datetime | None = None) -> list[UnitStatus]:
-    """Every reporting unit of ``period`` with on time / late / rejected / missing, from the ledger."""
+    """Every reporting unit of ``period`` with on time / late / rejected / missing, from the ledger.
+
+    Reading never creates a ledger: before the first collect every unit is missing.
+    """
     p = dep.period(period)
     units = dep.registry.reporting_units(p)
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        files = ledger.files(p.code)
-        current = ledger.current_submissions(p.code)
+    files: list[FileRecord] = []
+    current: dict = {}
+    if dep.settings.path("ledger").exists():
+        with Ledger(dep.settings.path("ledger")) as ledger:
+            files = ledger.files(p.code)
+            current = ledger.current_submissions(p.code)
     levels = {u.code: dep.level_of(u, p) for u in units}
     s = dep.settings
     return period_status(p, units, files, current, s.timezone, s.inclusive_deadline, levels)
@@ -162,6 +168,8 @@ def unattributed(dep: Deployment, period: str) -> list[FileRecord]:
     """
     p = dep.period(period)
     since = datetime.combine(p.start, datetime.min.time(), tzinfo=dep.settings.timezone)
+    if not dep.settings.path("ledger").exists():
+        return []
     with Ledger(dep.settings.path("ledger")) as ledger:
         return ledger.unattributed(since)
 
@@ -170,6 +178,8 @@ def held(dep: Deployment, period: str) -> list[FileRecord]:
     """Files of ``period`` waiting for the coordinator: they name a unit but do not prove it
     (no valid template signature), so they replace nothing until ``release``d."""
     p = dep.period(period)
+    if not dep.settings.path("ledger").exists():
+        return []
     with Ledger(dep.settings.path("ledger")) as ledger:
         return ledger.held(p.code)
 
@@ -304,6 +314,7 @@ def summary_file(dep: Deployment, period: str, kind: str, *, now: datetime) -> t
     """
     if kind not in SUMMARY_KINDS:
         raise UsageError(f"Không có dạng tổng hợp '{kind}'")
+    _require_ledger(dep)
     summary = summary_for(dep, period, now=now)
     tz = dep.settings.timezone
     if kind == "xlsx":
@@ -317,9 +328,16 @@ def summary_file(dep: Deployment, period: str, kind: str, *, now: datetime) -> t
 
 def scorecard_data(dep: Deployment, year: int, *, now: datetime) -> tuple[ScorecardResult, bytes]:
     """The scorecard of ``year`` and its workbook bytes, without writing a file."""
+    _require_ledger(dep)
     with Ledger(dep.settings.path("ledger")) as ledger:
         result = build_scorecard(dep, year, ledger, now.astimezone(dep.settings.timezone))
     return result, render_scorecard(result, dep.settings.organisation)
+
+
+def _require_ledger(dep: Deployment) -> None:
+    """Summaries read the ledger; a download must not create an empty one."""
+    if not dep.settings.path("ledger").exists():
+        raise UsageError("Chưa có dữ liệu: chưa thu nhận tệp báo cáo nào")
 
 
 def links(dep: Deployment, period: str, unit: str | None = None) -> list[dict]:

@@ -7,10 +7,15 @@ archive and reader processes in ``tmp_path``; Starlette's test client talks to i
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import uvicorn
 from conftest import write_config
 from helpers import make_submission
 from starlette.testclient import TestClient
@@ -77,3 +82,25 @@ def sign_in(client: TestClient, name: str = USER, password: str = PASSWORD, next
 def text_of(html: str) -> str:
     """The page as a person reads it: tags dropped, entities kept, spaces collapsed."""
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+@contextmanager
+def live_server(dep: api.Deployment, now: datetime = BEFORE_DEADLINE) -> Iterator[str]:
+    """The desk of ``dep`` served by a real uvicorn on a free port of 127.0.0.1; yields its URL."""
+    app = create_app(dep, clock=lambda: now)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", server_header=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -189,7 +189,10 @@ async def _scorecard(request: Request, as_workbook: bool) -> Response:
     year = request.path_params["year"]
     if not 2000 <= year <= 2100:
         return error_page(request, 404, "Năm không hợp lệ", "Hãy chọn một năm từ 2000 đến 2100.")
-    result, content = await run_in_threadpool(api.scorecard_data, d.dep, year, now=d.now())
+    try:
+        result, content = await run_in_threadpool(api.scorecard_data, d.dep, year, now=d.now())
+    except BaocaoError as exc:
+        return error_page(request, 400, "Chưa lập được bảng chấm điểm", str(exc))
     if as_workbook:
         return download(content, f"cham-diem_{year}.xlsx", XLSX)
     return render(request, "scorecard.html", result=result, year=year)
