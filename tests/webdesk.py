@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 from baocao import api
 from baocao.spec.links import unit_path
 from baocao.web.app import create_app
-from baocao.web.users import set_password
+from baocao.web.users import load_users, set_password
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PERIOD = "2025-Q1"
@@ -65,9 +65,22 @@ def csrf_of(html: str) -> str:
     return match[1]
 
 
+_HASHED: dict[tuple[str, str], str] = {}
+
+
 def add_user(dep: api.Deployment, name: str = USER, password: str = PASSWORD) -> None:
-    assert dep.settings.web.users_file is not None
-    set_password(dep.settings.web.users_file, name, password)
+    """Account ``name`` in the deployment's users file. The argon2 hash is made once per test
+    session (it costs a fraction of a second on purpose) and written as ``web-user`` writes it."""
+    path = dep.settings.web.users_file
+    assert path is not None
+    if (name, password) not in _HASHED:
+        scratch = path.with_name(".hash-once.txt")
+        set_password(scratch, name, password)
+        _HASHED[name, password] = load_users(scratch)[name]
+        scratch.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(f"{name}:{_HASHED[name, password]}\n")
 
 
 def sign_in(client: TestClient, name: str = USER, password: str = PASSWORD, next_path: str = "/dieu-phoi"):
