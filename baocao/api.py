@@ -23,6 +23,7 @@ from baocao.collect import (
     collect,
     judging_context,
     local_time,
+    same_key,
 )
 from baocao.collect import release as release_held
 from baocao.consolidate import ConsolidationResult, consolidate, summary_for
@@ -134,6 +135,8 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
     """
     p = dep.period(period)
     targets = dep.registry.reporting_units(p) if unit is None else [dep.unit(unit, p)]
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        same_key(dep, ledger)  # templates signed with another key would all be held later
     out = []
     for u in targets:
         path = template_path(dep, u, p)

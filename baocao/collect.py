@@ -33,7 +33,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from baocao.errors import LockedError, UsageError, WorkbookError
+from baocao.errors import ConfigError, LockedError, UsageError, WorkbookError
 from baocao.intake.folder import archive_name, copy_and_hash, file_hash, inbox_key, scan_inbox
 from baocao.judge.reader import ReaderPool, ReadLimits
 from baocao.judge.validate import Context, Outcome, identify, validate
@@ -494,6 +494,7 @@ def collect(dep: Deployment, now: datetime | None = None, progress: Progress | N
     with _collect_lock(dep):
         dep.settings.path("inbox").mkdir(parents=True, exist_ok=True)
         with Ledger(dep.settings.path("ledger")) as ledger:
+            same_key(dep, ledger)
             run = _Run(dep, ledger, now, simulated, progress)
             run.finish_removals()
             ready = run.stable_files()
@@ -503,6 +504,23 @@ def collect(dep: Deployment, now: datetime | None = None, progress: Progress | N
                 run.take_all(ready)
                 run.judge_all(readers)
             return run.report
+
+
+def same_key(dep: Deployment, ledger: Ledger) -> None:
+    """Refuse to go on with a signing key other than the one this deployment has used.
+
+    Why: the key lives outside the deployment folder, per user; a scheduled task running as
+    another account (Windows: SYSTEM), a new machine or a lost key file would otherwise make a
+    new key silently, and every template already sent to units would fail to verify (held).
+    """
+    recorded = ledger.claim_key(dep.signing_key.key_id)
+    if recorded is not None:
+        raise ConfigError(
+            f"Khóa ký biểu mẫu đang dùng (mã {dep.signing_key.key_id}, lấy từ {dep.signing_key.source}) "
+            f"khác khóa của sổ theo dõi này (mã {recorded}): các biểu mẫu đã phát sẽ không xác minh được. "
+            f"Hãy chạy bằng tài khoản đã tạo khóa, hoặc đặt biến môi trường BAOCAO_SECRET bằng khóa đó "
+            "(xem README, mục Khóa ký biểu mẫu)"
+        )
 
 
 @contextmanager
@@ -532,6 +550,7 @@ def release(dep: Deployment, file_id: int, now: datetime | None = None) -> Colle
     """
     now = local_time(now, dep.settings.timezone)
     with _collect_lock(dep), Ledger(dep.settings.path("ledger")) as ledger:
+        same_key(dep, ledger)
         if ledger.release(file_id) is None:
             raise UsageError(f"Không có tệp nào đang chờ xác minh mang số {file_id} (xem baocao status)")
         run = _Run(dep, ledger, now, simulated=True, progress=None)

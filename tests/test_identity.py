@@ -12,10 +12,10 @@ import email
 import email.policy
 import io
 import json
-import os
 import stat
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,8 +28,9 @@ from helpers import fill_workbook, make_submission, valid_values
 from baocao import api
 from baocao.cli import main
 from baocao.errors import ConfigError, UsageError
-from baocao.spec.identity import SECRET_ENV, Proof, load_signing_key
+from baocao.spec.identity import SECRET_ENV, Proof, SigningKey, load_signing_key
 from baocao.store.ledger import Ledger
+from baocao.workbook.template import render_template
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 EARLY, LATER, AFTER = (datetime(2025, 3, d, 9, 0, tzinfo=TZ) for d in (5, 7, 8))
@@ -82,19 +83,25 @@ def forged(dep, tmp_path, how: str) -> Path:
         )
         return set_meta(out, unit="DT_TG", unit_name="Phòng Quản lý tôn giáo")
     if how == "other_key":  # a template made by a deployment with another secret
-        os.environ[SECRET_ENV] = "mot-khoa-khac-hoan-toan-0123456789"
-        try:
-            other = api.load_deployment(dep.settings.config_file)
-            template = api.templates(other, "2025-Q1", unit="DT_TG")[0].path
-            return fill_workbook(template, valid_values(dep.period("2025-Q1").start, **values), out)
-        finally:
-            os.environ[SECRET_ENV] = "baocao-khoa-thu-nghiem-khong-dung-that"
+        template = tmp_path / "khoa-khac.xlsx"
+        template.write_bytes(other_key_template(dep))
+        return fill_workbook(template, valid_values(dep.period("2025-Q1").start, **values), out)
     make_submission(dep, "DT_TG", "2025-Q1", out, **values)
     if how == "no_signature":
         return set_meta(out, signature=None, key_id=None)
     if how == "wrong_signature":
         return set_meta(out, signature="0" * 32)
     raise AssertionError(how)
+
+
+OTHER_KEY = SigningKey(b"mot-khoa-khac-hoan-toan-0123456789", "test")
+
+
+def other_key_template(dep) -> bytes:
+    """DT_TG's 2025-Q1 template as a deployment with another secret writes it."""
+    period = dep.period("2025-Q1")
+    ctx = api.template_context(dep, dep.unit("DT_TG", period), period)
+    return render_template(dep.form, replace(ctx, key=OTHER_KEY))
 
 
 FORGERIES = ["no_signature", "wrong_signature", "other_key", "other_unit_relabelled"]
@@ -178,14 +185,26 @@ def test_an_unsigned_file_for_a_unit_with_no_report_yet_is_held_too(deployment, 
     assert result.status == "accepted"  # the unit's own signed file is not blocked by the held one
 
 
-def test_regenerating_templates_gives_the_same_bytes_for_the_same_key_only(deployment, monkeypatch):
+def test_regenerating_templates_gives_the_same_bytes_for_the_same_key_only(deployment):
     first = api.templates(deployment, "2025-Q1", unit="DT_TG")[0].path.read_bytes()
     again = api.load_deployment(deployment.settings.config_file)
     assert api.templates(again, "2025-Q1", unit="DT_TG")[0].written is False
+    assert other_key_template(deployment) != first
+
+
+def test_a_run_with_another_key_stops_before_it_holds_every_file(monkeypatch, config_file, deployment):
+    # e.g. the scheduled task runs as another Windows account, whose key file is not the one
+    # that signed the templates: it would make a new key and hold every report
+    api.templates(deployment, "2025-Q1", unit="DT_TG")
+    make_submission(deployment, "DT_TG", "2025-Q1", inbox(deployment) / "a.xlsx")
     monkeypatch.setenv(SECRET_ENV, "mot-khoa-khac-hoan-toan-0123456789")
-    other = api.load_deployment(deployment.settings.config_file)
-    [rewritten] = api.templates(other, "2025-Q1", unit="DT_TG")
-    assert rewritten.written and rewritten.path.read_bytes() != first
+    for command in (["collect"], ["templates", "--period", "2025-Q1"], ["run-due"]):
+        err = io.StringIO()
+        assert main(["--config", str(config_file), *command], out=io.StringIO(), err=err) == 2
+        assert "khác khóa của sổ theo dõi này (mã " in err.getvalue(), command
+    assert (inbox(deployment) / "a.xlsx").exists()
+    monkeypatch.setenv(SECRET_ENV, "baocao-khoa-thu-nghiem-khong-dung-that")
+    assert [r.status for r in api.collect(api.load_deployment(config_file)).results] == ["accepted"]
 
 
 # --- where the key comes from -------------------------------------------------------------------

@@ -35,7 +35,9 @@ def judge(dep, tmp_path, unit_code, period, values, today):
     path = tmp_path / f"{unit_code}_{period.code}.xlsx"
     path.write_bytes(content)
     raw = read_workbook(path, dep.catalog.layouts(), version_field=dep.catalog.version_field)
-    return validate(raw, Context(dep.catalog, dep.registry, dep.settings.period_kinds, today, {}))
+    return validate(
+        raw, Context(dep.catalog, dep.registry, dep.settings.period_kinds, today, {}, dep.signing_key)
+    )
 
 
 @pytest.mark.parametrize("seed", range(3))

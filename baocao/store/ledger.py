@@ -128,6 +128,7 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX files_sha ON files(sha256);
     CREATE INDEX files_period_unit ON files(period, unit);
     CREATE INDEX files_status ON files(status);
+    CREATE TABLE deployment (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
     # The web desk (issue 15): what a coordinator did on purpose, and who.
     3: """
@@ -373,6 +374,17 @@ class Ledger:
         else:
             rows = self.db.execute("SELECT * FROM files WHERE period=? ORDER BY id", (period,))
         return [_file_from_row(r) for r in rows]
+
+    def claim_key(self, key_id: str) -> str | None:
+        """Remember the signing key this ledger's templates are checked with (its public id).
+
+        Returns None when ``key_id`` is that key (or the first), else the id already recorded:
+        a run with another key would hold every file signed with the first one.
+        """
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO deployment VALUES ('key_id', ?)", (key_id,))
+            recorded = db.execute("SELECT value FROM deployment WHERE key='key_id'").fetchone()[0]
+        return None if recorded == key_id else recorded
 
     def held(self, period: str | None = None) -> list[FileRecord]:
         """Files waiting for the coordinator because they do not prove whose they are."""
