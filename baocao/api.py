@@ -247,6 +247,7 @@ def submit(
     while True:
         try:
             with _collect_lock(dep), Ledger(dep.settings.path("ledger")) as ledger:
+                same_key(dep, ledger)
                 try:
                     spool.mkdir(parents=True, exist_ok=True)
                     path.write_bytes(content)
@@ -266,6 +267,26 @@ def submit(
             if time.monotonic() >= deadline:
                 raise
             time.sleep(0.25)
+
+
+def unit_template(dep: Deployment, period: str, unit: str) -> tuple[str, bytes]:
+    """The pre-filled template of ``unit`` for ``period`` as (file name, xlsx bytes), for a download.
+
+    Like ``templates`` it first makes sure the key it is signed with is the deployment's own.
+    """
+    p = dep.period(period)
+    u = dep.unit(unit, p)
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        same_key(dep, ledger)
+    return template_path(dep, u, p).name, render_template(dep.form, template_context(dep, u, p))
+
+
+def key_in_use(dep: Deployment) -> None:
+    """Refuse to serve links and templates made with another key than the ledger's (``ConfigError``);
+    without a ledger yet there is nothing to compare with, and none is created."""
+    if dep.settings.path("ledger").exists():
+        with Ledger(dep.settings.path("ledger")) as ledger:
+            same_key(dep, ledger)
 
 
 def unit_files(dep: Deployment, period: str, unit: str) -> list[FileRecord]:

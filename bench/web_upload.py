@@ -86,7 +86,7 @@ def main() -> None:
             if server.poll() is not None or time.monotonic() > deadline:
                 sys.exit("baocao serve did not start")
             time.sleep(0.2)
-    url = f"http://127.0.0.1:{port}{unit_path(dep.signing_key, UNIT, PERIOD)}/nop"
+    url = f"http://127.0.0.1:{port}{unit_path(dep, UNIT, PERIOD)}/nop"
     times: dict[bool, list[float]] = {True: [], False: []}
     seed = int(time.time())
     try:

@@ -23,6 +23,7 @@ from webdesk import (
 
 from baocao import api
 from baocao.collect import lock_path
+from baocao.errors import ConfigError
 from baocao.spec.links import receipt_number, token_matches, unit_link, unit_token
 from baocao.store.ledger import Ledger
 
@@ -86,6 +87,26 @@ def test_rotating_the_secret_revokes_every_link(dep, tmp_path, monkeypatch):
         assert c.get(old).status_code == 404
         assert c.get(link(rotated)).status_code == 200
     assert link(rotated) != old
+
+
+def test_raising_link_version_revokes_links_and_keeps_templates_valid(dep, tmp_path):
+    old = link(dep)
+    bumped = web_deployment(
+        tmp_path / "v2", extra='[web]\nbase_url = "https://baocao.example"\nlink_version = 2\n'
+    )
+    assert bumped.signing_key.key_id == dep.signing_key.key_id  # same key: templates still verify
+    with client_for(bumped) as c:
+        assert c.get(old).status_code == 404
+        assert c.get(link(bumped)).status_code == 200
+    assert link(bumped) != old
+
+
+def test_the_desk_refuses_to_start_with_another_key_than_the_ledgers(dep, tmp_path, monkeypatch):
+    api.templates(dep, PERIOD, unit="NV_VP")  # the ledger now knows the deployment's key
+    monkeypatch.setenv("BAOCAO_SECRET", "mot-khoa-khac-cua-tai-khoan-khac")
+    other = api.load_deployment(dep.settings.config_file)
+    with pytest.raises(ConfigError, match="khác khóa của sổ theo dõi"):
+        client_for(other)
 
 
 def test_unit_link_token_and_receipt(dep, tmp_path):

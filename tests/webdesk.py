@@ -44,7 +44,7 @@ def client_for(dep: api.Deployment, now: datetime = BEFORE_DEADLINE, https: bool
 
 
 def link(dep: api.Deployment, unit: str = "NV_VP", period: str = PERIOD) -> str:
-    return unit_path(dep.signing_key, unit, period)
+    return unit_path(dep, unit, period)
 
 
 def workbook(dep: api.Deployment, folder: Path, unit: str = "NV_VP", **overrides) -> bytes:

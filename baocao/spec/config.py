@@ -117,6 +117,7 @@ class WebSettings:
     session_minutes: int = 480
     login_attempts: int = 5  # failed logins per account and address in 15 minutes
     upload_wait_seconds: float = 20.0  # how long an upload waits for a running collect
+    link_version: int = 1  # raise it to revoke every unit's link at once (spec.links)
 
     @property
     def https(self) -> bool:
@@ -540,6 +541,7 @@ def load_config(path: str | Path) -> Settings:
             "session_minutes": _int_in(5, 7 * 24 * 60),
             "login_attempts": _int_in(1, 100),
             "upload_wait_seconds": _float_in(0, 600),
+            "link_version": _int_in(1, 1_000_000),
         },
     )
     users_file = web_values.pop("users_file", None)

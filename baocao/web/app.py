@@ -94,7 +94,12 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(dep: Deployment, *, clock: Callable[[], datetime] | None = None) -> Starlette:
-    """The desk for ``dep``; ``clock`` replaces the system clock (tests, replaying a period)."""
+    """The desk for ``dep``; ``clock`` replaces the system clock (tests, replaying a period).
+
+    Raises ``ConfigError`` when the deployment's signing key is not the one its ledger knows: the
+    links and templates the desk hands out would match nothing the units were sent.
+    """
+    api.key_in_use(dep)
     web = dep.settings.web
     tz = dep.settings.timezone
     upload_limit = unit_pages.request_limit(dep)

@@ -98,7 +98,7 @@ def board_rows(request: Request, period: Period) -> list[Row]:
                 overdue=st.days_late if st.reported else late,
                 days_left=max(0, (dep.last_on_time_day(st.unit, period) - now.date()).days),
                 latest=mine[-1] if mine else None,
-                link=unit_path(dep.signing_key, st.unit.code, period.code),
+                link=unit_path(dep, st.unit.code, period.code),
             )
         )
     return rows
@@ -137,8 +137,7 @@ async def links_page(request: Request) -> Response:
     base = d.dep.settings.web.base_url
     units = d.dep.registry.reporting_units(period)
     entries = [
-        (u, unit_link(d.dep, u.code, period.code) or unit_path(d.dep.signing_key, u.code, period.code))
-        for u in units
+        (u, unit_link(d.dep, u.code, period.code) or unit_path(d.dep, u.code, period.code)) for u in units
     ]
     return render(request, "links.html", periods=periods, period=period, entries=entries, base_url=base)
 

@@ -22,12 +22,11 @@ from baocao import api
 from baocao.errors import BaocaoError, LockedError
 from baocao.judge.validate import Outcome
 from baocao.model import FileRecord
-from baocao.spec.links import token_matches, unit_path
+from baocao.spec.links import link_matches, unit_path
 from baocao.spec.periods import Period, days_late
 from baocao.spec.registry import Unit
 from baocao.web.upload import FORM_OVERHEAD, Refused, read_upload
 from baocao.web.views import XLSX, desk, download, error_page, file_inside, render, send_file
-from baocao.workbook.template import render_template, template_context, template_filename
 
 
 class NotFound(Exception):
@@ -59,7 +58,7 @@ def resolve(request: Request) -> UnitLink:
     d = desk(request)
     params = request.path_params
     code, period_code, token = params["unit"], params["period"], params["token"]
-    if not token_matches(d.dep.signing_key, code, period_code, token):
+    if not link_matches(d.dep, code, period_code, token):
         raise NotFound
     try:
         period = d.dep.period(period_code)
@@ -68,7 +67,7 @@ def resolve(request: Request) -> UnitLink:
         raise NotFound from None
     if unit.code not in {u.code for u in d.dep.registry.reporting_units(period)}:
         raise NotFound
-    return UnitLink(unit, period, unit_path(d.dep.signing_key, unit.code, period.code))
+    return UnitLink(unit, period, unit_path(d.dep, unit.code, period.code))
 
 
 def not_found(request: Request) -> Response:
@@ -136,9 +135,10 @@ async def template_download(request: Request) -> Response:
         link = resolve(request)
     except NotFound:
         return not_found(request)
-    dep = desk(request).dep
-    content = render_template(dep.form, template_context(dep, link.unit, link.period))
-    return download(content, template_filename(link.unit, link.period), XLSX)
+    name, content = await run_in_threadpool(
+        api.unit_template, desk(request).dep, link.period.code, link.unit.code
+    )
+    return download(content, name, XLSX)
 
 
 def _check(request: Request, name: str, content: bytes) -> Outcome:
