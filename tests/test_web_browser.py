@@ -79,6 +79,16 @@ class Shots:
         return path
 
 
+def submit(page, workbook: Path, verdict: str) -> tuple[str, float]:
+    """Choose ``workbook``, press "Nộp báo cáo", wait for the verdict box of class ``verdict``;
+    return its text and the seconds from the click to the verdict on screen."""
+    page.set_input_files("#tep", str(workbook))
+    started = time.monotonic()
+    page.get_by_role("button", name="Nộp báo cáo").click()
+    page.wait_for_selector(f"#ket-qua.{verdict}")
+    return page.locator("#ket-qua").inner_text(), time.monotonic() - started
+
+
 def test_a_clerk_fixes_a_file_on_a_phone_and_the_coordinator_sees_it_green(server, browser, tmp_path):
     dep, base = server
     shots = Shots(tmp_path)
@@ -100,12 +110,7 @@ def test_a_clerk_fixes_a_file_on_a_phone_and_the_coordinator_sees_it_green(serve
     wrong = fill_workbook(
         template, valid_values(period.start, tin_bai_cong_ttdt="mười lăm"), tmp_path / "sai.xlsx"
     )
-    page.set_input_files("#tep", str(wrong))
-    started = time.monotonic()
-    page.get_by_role("button", name="Nộp báo cáo").click()
-    page.wait_for_selector("#ket-qua.bad")
-    rejected_after = time.monotonic() - started
-    result = page.locator("#ket-qua").inner_text()
+    result, rejected_after = submit(page, wrong, "bad")
     assert "Chưa đạt: 1 lỗi cần sửa" in result and "'mười lăm' không phải số" in result
     shots.take(page, "2-bi-tra-lai-dien-thoai")
     shots.take(page, "2b-bi-tra-lai-man-hinh-dau", full_page=False)  # where the browser lands: #ket-qua
@@ -119,12 +124,7 @@ def test_a_clerk_fixes_a_file_on_a_phone_and_the_coordinator_sees_it_green(serve
 
     # the corrected file: accepted, with a receipt number
     right = fill_workbook(template, valid_values(period.start), tmp_path / "dung.xlsx")
-    page.set_input_files("#tep", str(right))
-    started = time.monotonic()
-    page.get_by_role("button", name="Nộp báo cáo").click()
-    page.wait_for_selector("#ket-qua.good")
-    accepted_after = time.monotonic() - started
-    result = page.locator("#ket-qua").inner_text()
+    result, accepted_after = submit(page, right, "good")
     assert "Đã tiếp nhận báo cáo" in result and "Số biên nhận: BN-000002" in result
     shots.take(page, "3-da-tiep-nhan-dien-thoai")
     shots.take(page, "3b-da-tiep-nhan-man-hinh-dau", full_page=False)
