@@ -53,6 +53,7 @@ def test_unit_page_opens_by_its_link_and_says_the_deadline(dep, client):
     assert "Văn phòng Sở Nội vụ" in text and "Quý I năm 2025" in text
     assert "Hạn nộp: hết ngày 09/03/2025 · còn 4 ngày" in text
     assert 'href="' + link(dep) + '/bieu-mau"' in page.text
+    assert "set-cookie" not in page.headers  # a unit's page keeps nothing in the browser
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,8 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
         "organisation": d.dep.settings.organisation,
         "coordinator": d.dep.settings.coordinator,
         "user": request.session.get("user") if "session" in request.scope else None,
-        "csrf": csrf_token(request.session) if "session" in request.scope else "",
+        # made only by a page that has a form to protect: a unit's page sets no cookie at all
+        "csrf": lambda: csrf_token(request.session),
         "vn_time": lambda value: vn_time(value, tz),
         # plain HTTP to another machine: passwords and links cross the network readable
         "insecure": request.url.scheme != "https" and request.url.hostname not in LOCAL_HOSTS,
