@@ -104,11 +104,11 @@ def board_rows(request: Request, period: Period) -> list[Row]:
     return rows
 
 
-@login_required
-async def board(request: Request) -> Response:
+def _board_page(request: Request) -> Response:
+    """The board (reads the ledger: called in the thread pool)."""
     d = desk(request)
     periods, period = periods_to_show(request)
-    rows = await run_in_threadpool(board_rows, request, period)
+    rows = board_rows(request, period)
     departments = sorted({(r.department, r.department_name) for r in rows if r.department})
     chosen = request.query_params.get("so", "")
     shown = [r for r in rows if not chosen or r.department == chosen]
@@ -127,6 +127,11 @@ async def board(request: Request) -> Response:
         flash=request.session.pop("flash", None),
         now=d.now(),
     )
+
+
+@login_required
+async def board(request: Request) -> Response:
+    return await run_in_threadpool(_board_page, request)
 
 
 @login_required

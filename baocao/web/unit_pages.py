@@ -103,6 +103,7 @@ def _standing(request: Request, link: UnitLink) -> dict:
 
 
 def _page(request: Request, link: UnitLink, status_code: int = 200, **extra) -> Response:
+    """The unit page (reads the ledger: call it in the thread pool, not on the event loop)."""
     files = _history(request, link)
     shown = request.query_params.get("tep", "")
     verdict = next((r for r in files if shown.isdigit() and r.id == int(shown)), None)
@@ -127,7 +128,7 @@ async def unit_page(request: Request) -> Response:
         link = resolve(request)
     except NotFound:
         return not_found(request)
-    return _page(request, link)
+    return await run_in_threadpool(_page, request, link)
 
 
 async def template_download(request: Request) -> Response:
@@ -164,10 +165,10 @@ async def upload(request: Request) -> Response:
     try:
         sent = await read_upload(request, limit)
     except Refused as refusal:
-        return _page(request, link, refusal.status, refusal=refusal.message)
+        return await run_in_threadpool(_page, request, link, refusal.status, refusal=refusal.message)
     if sent.check_only:
         outcome = await run_in_threadpool(_check, request, sent.name, sent.content)
-        return _page(request, link, check={"name": sent.name, "outcome": outcome})
+        return await run_in_threadpool(_page, request, link, check={"name": sent.name, "outcome": outcome})
     try:
         result = await run_in_threadpool(
             api.submit,
@@ -183,7 +184,7 @@ async def upload(request: Request) -> Response:
             "Hệ thống đang bận thu nhận các tệp khác nên tệp của bạn CHƯA được nộp. "
             "Xin chờ vài phút rồi gửi lại."
         )
-        return _page(request, link, 503, refusal=message)
+        return await run_in_threadpool(_page, request, link, 503, refusal=message)
     return RedirectResponse(f"{link.path}?tep={result.file_id}#ket-qua", status_code=303)
 
 
@@ -194,7 +195,8 @@ async def feedback_download(request: Request) -> Response:
     except NotFound:
         return not_found(request)
     wanted = request.path_params["file_id"]
-    rec = next((r for r in _history(request, link) if r.id == wanted), None)
+    history = await run_in_threadpool(_history, request, link)
+    rec = next((r for r in history if r.id == wanted), None)
     folder = desk(request).dep.settings.path("feedback")
     path = file_inside(folder, rec.feedback_path) if rec else None
     if path is None:
