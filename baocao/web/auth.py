@@ -21,7 +21,7 @@ from baocao.web.views import desk, error_page, render
 LOGIN = BOARD + "/dang-nhap"
 
 
-def _next(value: object) -> str:
+def next_path(value: object) -> str:
     """Where to go after signing in: a board path, or the board itself (no open redirect)."""
     text = value if isinstance(value, str) else ""
     if text.startswith(BOARD) and "//" not in text and "\\" not in text and "\n" not in text:
@@ -41,7 +41,7 @@ async def login_form(request: Request) -> Response:
             "Chưa có tài khoản",
             "Chưa có tài khoản điều phối nào. Trên máy chủ, chạy: baocao web-user TEN_TAI_KHOAN",
         )
-    return render(request, "login.html", next=_next(request.query_params.get("tiep")), error=None)
+    return render(request, "login.html", next=next_path(request.query_params.get("tiep")), error=None)
 
 
 async def login(request: Request) -> Response:
@@ -49,7 +49,7 @@ async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=5, max_part_size=4096)
     name = str(form.get("ten", "")).strip().lower()[:64]
     password = str(form.get("mat_khau", ""))[:1024]
-    target = _next(form.get("tiep"))
+    target = next_path(form.get("tiep"))
     if not csrf_ok(request.session, form.get("csrf")):
         return render(request, "login.html", 403, next=target, error="Trang đăng nhập đã cũ; hãy thử lại.")
     key, ip_key = f"{_client(request)}|{name}", _client(request)
