@@ -26,7 +26,14 @@ from baocao.collect import (
     same_key,
 )
 from baocao.collect import release as release_held
-from baocao.consolidate import ConsolidationResult, consolidate, summary_for
+from baocao.consolidate import (
+    ConsolidationResult,
+    ScorecardResult,
+    consolidate,
+    scorecard,
+    scorecard_of,
+    summary_for,
+)
 from baocao.errors import BaocaoError, LockedError, UsageError, WorkbookError
 from baocao.files import write_if_changed
 from baocao.jobs import DueReport, resend_feedback, run, run_due
@@ -36,8 +43,10 @@ from baocao.model import Action, FileRecord, Issue, Severity
 from baocao.names import printable, safe_name
 from baocao.report import docx as summary_docx
 from baocao.report import xlsx as summary_xlsx
-from baocao.report.scorecard import ScorecardResult, build_scorecard, render_scorecard, scorecard
-from baocao.report.status import UnitStatus, period_status
+from baocao.report.plain import render_csv
+from baocao.report.scorecard import Scorecard
+from baocao.report.scorecard_xlsx import render_scorecard
+from baocao.report.status import UnitStatus, period_status, unit_order
 from baocao.spec.deployment import Deployment, load_deployment
 from baocao.spec.links import unit_link
 from baocao.store.ledger import Ledger
@@ -151,7 +160,7 @@ def status(dep: Deployment, period: str, now: datetime | None = None) -> list[Un
     Reading never creates a ledger: before the first collect every unit is missing.
     """
     p = dep.period(period)
-    units = dep.registry.reporting_units(p)
+    units = unit_order(dep.registry, dep.registry.reporting_units(p), dep.registry.reference_day(p))
     files: list[FileRecord] = []
     current: dict = {}
     if dep.settings.path("ledger").exists():
@@ -160,7 +169,7 @@ def status(dep: Deployment, period: str, now: datetime | None = None) -> list[Un
             current = ledger.current_submissions(p.code)
     levels = {u.code: dep.level_of(u, p) for u in units}
     s = dep.settings
-    return period_status(p, units, files, current, s.timezone, s.inclusive_deadline, levels)
+    return period_status(p, units, files, current, s.timezone, s.inclusive_deadline, levels, now=now)
 
 
 def unattributed(dep: Deployment, period: str) -> list[FileRecord]:
@@ -340,21 +349,19 @@ def summary_file(dep: Deployment, period: str, kind: str, *, now: datetime) -> t
         raise UsageError(f"Không có dạng tổng hợp '{kind}'")
     _require_ledger(dep)
     summary = summary_for(dep, period, now=now)
-    tz = dep.settings.timezone
     if kind == "xlsx":
-        content = summary_xlsx.render_summary(summary, tz)
+        content = summary_xlsx.render_summary(summary)
     elif kind == "csv":
-        content = summary_xlsx.render_csv(summary)
+        content = render_csv(summary)
     else:
-        content = summary_docx.render_docx(summary, dep.settings, tz)
+        content = summary_docx.render_docx(summary, dep.settings)
     return f"tong-hop_{summary.period.code}_{summary.level.code}.{kind}", content
 
 
-def scorecard_data(dep: Deployment, year: int, *, now: datetime) -> tuple[ScorecardResult, bytes]:
+def scorecard_data(dep: Deployment, year: int, *, now: datetime) -> tuple[Scorecard, bytes]:
     """The scorecard of ``year`` and its workbook bytes, without writing a file."""
     _require_ledger(dep)
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        result = build_scorecard(dep, year, ledger, now.astimezone(dep.settings.timezone))
+    result = scorecard_of(dep, year, now=now)
     return result, render_scorecard(result, dep.settings.organisation)
 
 

@@ -268,6 +268,8 @@ def cmd_consolidate(dep: api.Deployment, args: argparse.Namespace, out: TextIO) 
         f"(đúng hạn {c.get('on_time', 0)}, chậm {c.get('late', 0)}, bị trả lại {c.get('rejected', 0)}, "
         f"chưa nộp {c.get('missing', 0)})\n"
     )
+    for line in result.headline()[1:]:
+        out.write(f"  {line}\n")
     out.write(f"Bảng tổng hợp: {result.xlsx}\nCSV: {result.csv}\n")
     if result.docx:
         out.write(f"Dự thảo báo cáo: {result.docx}\n")
@@ -461,7 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--out", help="tệp kết quả (mặc định trong thư mục output)")
         if name == "consolidate":
             p.add_argument("--unit", help="chỉ tổng hợp khối của một sở/ban (mã đơn vị)")
-            p.add_argument("--out", help="tệp kết quả (mặc định trong thư mục output)")
+            p.add_argument(
+                "--out",
+                help="tên tệp bảng tổng hợp .xlsx hoặc một thư mục (CSV, Word ghi cạnh nó, cùng tên)",
+            )
             p.add_argument("--docx", action="store_true", help="lập thêm dự thảo báo cáo bằng Word")
             p.add_argument(
                 "--as-submission", action="store_true", help="lập tệp báo cáo của sở để gửi cấp trên"

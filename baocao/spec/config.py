@@ -125,6 +125,25 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """The ``[report]`` table: what the Word draft of a summary prints in the administrative form
+    of Nghị định 30/2020/NĐ-CP. An empty value is printed as a highlighted placeholder, so an
+    unfinished draft stands out and is not sent by mistake.
+
+    The cơ quan chủ quản is ``organisation.issuing_body`` (``UBND TỈNH LẠNG SƠN``); ``agency`` is
+    the cơ quan ban hành as it is actually named (``Sở Nội vụ``, printed ``SỞ NỘI VỤ``).
+    """
+
+    agency: str = ""  # cơ quan ban hành: "Sở Nội vụ"
+    number_suffix: str = ""  # ký hiệu after the number: "BC-SNV" -> "Số:      /BC-SNV"
+    plan: str = ""  # "Kế hoạch số 25/KH-SNV ngày 20/01/2025 của Sở Nội vụ về …": the opening sentence
+    recipients: tuple[str, ...] = ()  # Nơi nhận, one line each: "UBND tỉnh (b/c)", "Lưu: VT, CCHC"
+    signer_authority: str = ""  # thẩm quyền ký: "KT. GIÁM ĐỐC" (empty when the head signs)
+    signer_title: str = ""  # "PHÓ GIÁM ĐỐC"
+    signer_name: str = ""
+
+
+@dataclass(frozen=True)
 class ImapSettings:
     """The ``[intake.imap]`` table: a mailbox that units e-mail their reports to.
 
@@ -172,6 +191,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     collect: CollectSettings = field(default_factory=CollectSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     imap: ImapSettings | None = None
     web: WebSettings = field(default_factory=WebSettings)
     key_name: str = ""  # which signing key (spec.identity); the organisation's slug by default
@@ -236,6 +256,19 @@ def _emails(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise _fail(key, f"giá trị {value!r} không hợp lệ", "một danh sách địa chỉ thư")
     return tuple(_email(f"{key}[{i}]", v) for i, v in enumerate(value))
+
+
+def _blank_or_text(key: str, value: Any) -> str:
+    """A string that may be empty (an empty value is a deliberate "leave it for a person")."""
+    if not isinstance(value, str):
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", "một chuỗi (có thể rỗng)")
+    return unicodedata.normalize("NFC", value.strip())
+
+
+def _texts(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", 'một danh sách chuỗi, ví dụ ["UBND tỉnh (b/c)"]')
+    return tuple(_text(f"{key}[{i}]", v) for i, v in enumerate(value))
 
 
 def _days(key: str, value: Any) -> tuple[int, ...]:
@@ -410,6 +443,7 @@ TOP_KEYS = {
     "mail",
     "schedule",
     "collect",
+    "report",
     "intake",
     "web",
 }
@@ -530,6 +564,21 @@ def load_config(path: str | Path) -> Settings:
             },
         )
     )
+    report = ReportSettings(
+        **_table(
+            data,
+            "report",
+            {
+                "agency": _blank_or_text,
+                "number_suffix": _blank_or_text,
+                "plan": _blank_or_text,
+                "recipients": _texts,
+                "signer_authority": _blank_or_text,
+                "signer_title": _blank_or_text,
+                "signer_name": _blank_or_text,
+            },
+        )
+    )
     web_values = _table(
         data,
         "web",
@@ -563,6 +612,7 @@ def load_config(path: str | Path) -> Settings:
         mail=mail,
         schedule=schedule,
         collect=collect,
+        report=report,
         imap=_imap(data),
         web=web,
         key_name=org.get("key_name") or ascii_slug(org["name"], 60),

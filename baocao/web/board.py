@@ -20,6 +20,7 @@ from starlette.routing import Route
 from baocao import api
 from baocao.errors import BaocaoError
 from baocao.model import FileRecord
+from baocao.report.scorecard import SCORE_RULE
 from baocao.report.status import UnitStatus, counts
 from baocao.spec.links import unit_link, unit_path
 from baocao.spec.periods import Period, days_late, periods_of_year
@@ -199,7 +200,7 @@ async def _scorecard(request: Request, as_workbook: bool) -> Response:
         return error_page(request, 400, "Chưa lập được bảng chấm điểm", str(exc))
     if as_workbook:
         return download(content, f"cham-diem_{year}.xlsx", XLSX)
-    return render(request, "scorecard.html", result=result, year=year)
+    return render(request, "scorecard.html", result=result, year=year, rule=SCORE_RULE)
 
 
 @login_required

@@ -221,11 +221,20 @@ def _write_body(ws, form: Form, values: dict[str, object], fmt: _Formats) -> int
                 if rule:
                     ws.data_validation(row, VALUE_COLUMN, row, VALUE_COLUMN, rule)
             if f.multiline:
-                ws.set_row(row, 80)
+                ws.set_row(row, _text_height(values.get(f.code)))
             elif len(text) > 60:
                 ws.set_row(row, 33)
         row += 1
     return row
+
+
+def _text_height(value: object) -> float:
+    """Row height (points) that shows a multi-line answer in the 42-wide value column: 80 for an
+    empty one, more for a filled one (a department's roll-up joins its units' texts), up to
+    Excel's 409-point limit."""
+    text = str(value or "")
+    lines = sum(max(1, -(-len(part) // 44)) for part in text.split("\n")) if text else 0
+    return min(409.0, max(80.0, 16.0 * lines + 6))
 
 
 def _write_signatures(ws, row: int, ctx: TemplateContext, fmt: _Formats) -> None:
