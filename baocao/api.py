@@ -43,7 +43,7 @@ from baocao.model import Action, FileRecord, Issue, Severity
 from baocao.names import printable, safe_name
 from baocao.report import docx as summary_docx
 from baocao.report import xlsx as summary_xlsx
-from baocao.report.plain import render_csv
+from baocao.report.plain import headline, render_csv
 from baocao.report.scorecard import Scorecard
 from baocao.report.scorecard_xlsx import render_scorecard
 from baocao.report.status import UnitStatus, period_status, unit_order
@@ -356,6 +356,14 @@ def summary_file(dep: Deployment, period: str, kind: str, *, now: datetime) -> t
     else:
         content = summary_docx.render_docx(summary, dep.settings)
     return f"tong-hop_{summary.period.code}_{summary.level.code}.{kind}", content
+
+
+def summary_headline(dep: Deployment, period: str, *, now: datetime) -> list[str]:
+    """The summary's first sentences (completeness, what is comparable, targets), as ``consolidate``
+    prints them; none before anything was collected (and no ledger is created)."""
+    if not dep.settings.path("ledger").exists():
+        return []
+    return headline(summary_for(dep, period, now=now))
 
 
 def scorecard_data(dep: Deployment, year: int, *, now: datetime) -> tuple[Scorecard, bytes]:

@@ -162,6 +162,8 @@ def test_board_shows_every_unit_with_its_status_and_days_overdue(tmp_path):
     assert 'class="row-on_time" id="dv-NV_VP"' in page.text
     counts = text_of(page.text)
     assert "Đúng hạn 1" in counts and "Bị trả lại 1" in counts
+    # the summary's own first sentence, as consolidate prints it
+    assert "Đã tiếp nhận báo cáo của 1/9 đơn vị" in counts
 
 
 def test_department_filter_shows_only_its_units(signed_in, dep):

@@ -122,6 +122,7 @@ def _board_page(request: Request) -> Response:
         department=chosen,
         rows=shown,
         counts=counts([r.status for r in shown]),
+        headline=api.summary_headline(d.dep, period.code, now=d.now()),
         held=api.held(d.dep, period.code),
         strays=api.unattributed(d.dep, period.code),
         actions=api.actions(d.dep, period.code, limit=20),
