@@ -243,6 +243,7 @@ def test_resend_feedback_asks_for_confirmation_needs_the_token_and_is_recorded(d
         )  # a link to confirm, not a button that acts
         confirm = c.get(f"/dieu-phoi/gui-lai/{rec.id}")
         assert confirm.status_code == 200 and "Xác nhận gửi lại" in confirm.text
+        assert "vp@snv.langson.example" in confirm.text  # who will get it, before it is sent
         forged = c.post(f"/dieu-phoi/gui-lai/{rec.id}", data={"csrf": "gia-mao"})
         assert forged.status_code == 403
         with Ledger(dep.settings.path("ledger")) as ledger:

@@ -144,6 +144,14 @@ def test_a_clerk_fixes_a_file_on_a_phone_and_the_coordinator_sees_it_green(serve
     green = row.locator(".chip").evaluate("e => getComputedStyle(e).color")
     assert green == "rgb(23, 112, 58)"  # --good
     shots.take(board, "4-bang-theo-doi-may-tinh")
+
+    # an action that changes state: a confirmation page first, then recorded on the board
+    row.get_by_role("link", name="Gửi lại phản hồi…").click()
+    assert "Gửi lại phản hồi?" in board.locator("h1").inner_text()
+    shots.take(board, "6-xac-nhan-gui-lai")
+    board.get_by_role("button", name="Xác nhận gửi lại").click()
+    assert "Đã gửi lại phản hồi tệp 'dung.xlsx'" in board.locator(".alert.good").inner_text()
+    assert "gửi lại phản hồi" in board.locator("text=Nhật ký thao tác >> xpath=..").inner_text()
     desk.close()
 
     phone = browser.new_context(locale="vi-VN", **PHONE)

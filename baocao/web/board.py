@@ -222,7 +222,11 @@ async def resend_confirm(request: Request) -> Response:
     rec = _record(request)
     if rec is None or rec.status not in ("accepted", "rejected", "held"):
         return error_page(request, 404, "Không có tệp", "Tệp này chưa có kết quả kiểm tra để gửi lại.")
-    return render(request, "confirm.html", action="resend", rec=rec, target=request.url.path)
+    unit = desk(request).dep.registry.latest(rec.unit) if rec.unit else None
+    recipients = [a for a in dict.fromkeys([unit.email if unit else "", rec.contact or ""]) if a]
+    return render(
+        request, "confirm.html", rec=rec, unit=unit, recipients=recipients, target=request.url.path
+    )
 
 
 @login_required
