@@ -305,13 +305,10 @@ def unit_files(dep: Deployment, period: str, unit: str) -> list[FileRecord]:
     p = dep.period(period)
     if not dep.settings.path("ledger").exists():
         return []
-    via_link = f"web/{p.code}/{unit}/"
     with Ledger(dep.settings.path("ledger")) as ledger:
-        return [
-            r
-            for r in ledger.files()
-            if (r.period == p.code and unit in (r.unit, r.claimed_unit)) or r.inbox_path.startswith(via_link)
-        ]
+        mine = {r.saved_id: r for r in ledger.files(p.code) if unit in (r.unit, r.claimed_unit)}
+        mine.update({r.saved_id: r for r in ledger.files_at(f"web/{p.code}/{unit}/")})
+    return sorted(mine.values(), key=lambda r: r.saved_id)
 
 
 def period_files(dep: Deployment, period: str) -> list[FileRecord]:

@@ -69,3 +69,34 @@ def test_a_version_1_ledger_is_migrated_keeping_its_files_and_links(tmp_path):
         ledger.db.execute("UPDATE files SET status='held' WHERE id=7")  # the widened CHECK
         with pytest.raises(sqlite3.IntegrityError):
             ledger.db.execute("DELETE FROM files WHERE id=7")  # the submission still points to it
+
+
+def test_files_at_matches_a_location_prefix_literally(tmp_path):
+    """``_`` and ``%`` in a unit code are letters, not LIKE wildcards (NV_VP must not match NVXVP)."""
+    from datetime import UTC, datetime
+
+    from baocao.model import FileRecord
+
+    with Ledger(tmp_path / "l.sqlite") as ledger, ledger.transaction():
+        for i, where in enumerate(
+            ["web/2025-Q1/NV_VP/a.xlsx", "web/2025-Q1/NVXVP/b.xlsx", "web/2025-Q1/NV_VP2/c"]
+        ):
+            ledger.add_file(
+                FileRecord(f"{i:064x}", "x.xlsx", where, f"a/{i}", 1, datetime(2025, 3, 5, tzinfo=UTC))
+            )
+        assert [r.inbox_path for r in ledger.files_at("web/2025-Q1/NV_VP/")] == ["web/2025-Q1/NV_VP/a.xlsx"]
+        assert len(ledger.files_at("web/2025-Q1/NV%")) == 0
+
+
+def test_actions_are_recorded_latest_first_per_period(tmp_path):
+    from datetime import UTC, datetime
+
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        first = ledger.add_action(
+            at=datetime(2025, 3, 5, tzinfo=UTC), actor="a", action="resend_feedback", period="2025-Q1"
+        )
+        ledger.add_action(
+            at=datetime(2025, 3, 6, tzinfo=UTC), actor="b", action="reopen", period="2024-Y", unit="NV_VP"
+        )
+        assert [a.actor for a in ledger.actions()] == ["b", "a"]
+        assert ledger.actions("2025-Q1") == [first]

@@ -342,6 +342,15 @@ class Ledger:
         """The name the sender gave a file that reached the archive under another (a web upload)."""
         self.db.execute("UPDATE files SET original_name=? WHERE id=?", (name, file_id))
 
+    def files_at(self, location_prefix: str) -> list[FileRecord]:
+        """Files whose location (``inbox_path``) starts with ``location_prefix``, in taken order
+        (the web desk: every file sent through one unit's link for one period)."""
+        pattern = location_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.db.execute(
+            "SELECT * FROM files WHERE inbox_path LIKE ? ESCAPE '\\' ORDER BY id", (pattern,)
+        )
+        return [_file_from_row(r) for r in rows]
+
     def file_or_none(self, file_id: int) -> FileRecord | None:
         row = self.db.execute("SELECT * FROM files WHERE id=?", (file_id,)).fetchone()
         return _file_from_row(row) if row else None
