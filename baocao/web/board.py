@@ -224,9 +224,7 @@ async def resend_confirm(request: Request) -> Response:
         return error_page(request, 404, "Không có tệp", "Tệp này chưa có kết quả kiểm tra để gửi lại.")
     unit = desk(request).dep.registry.latest(rec.unit) if rec.unit else None
     recipients = [a for a in dict.fromkeys([unit.email if unit else "", rec.contact or ""]) if a]
-    return render(
-        request, "confirm.html", rec=rec, unit=unit, recipients=recipients, target=request.url.path
-    )
+    return render(request, "confirm.html", rec=rec, unit=unit, recipients=recipients, target=request.url.path)
 
 
 @login_required
