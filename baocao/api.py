@@ -36,9 +36,9 @@ from baocao.consolidate import (
 )
 from baocao.errors import BaocaoError, LockedError, UsageError, WorkbookError
 from baocao.files import write_if_changed
-from baocao.jobs import DueReport, resend_feedback, run, run_due
-from baocao.judge.reader import read_workbooks
+from baocao.jobs import DueReport, resend_feedback, run, run_due, setup_logging
 from baocao.judge.validate import Outcome, validate
+from baocao.judge.workers import read_workbooks
 from baocao.model import Action, FileRecord, Issue, Severity
 from baocao.names import printable, safe_name
 from baocao.report import docx as summary_docx
@@ -210,6 +210,7 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     ``Outcome`` with the reader's message as its only error.
     """
     now = local_time(now, dep.settings.timezone)
+    setup_logging(dep)  # a reader failure is logged in the logs folder, never printed
     [(_, raw)] = list(
         read_workbooks(
             [Path(path)], dep.catalog.layouts(), workers=1, version_field=dep.catalog.version_field

@@ -35,8 +35,9 @@ from filelock import FileLock, Timeout
 
 from baocao.errors import ConfigError, LockedError, UsageError, WorkbookError
 from baocao.intake.folder import archive_name, copy_and_hash, file_hash, inbox_key, scan_inbox
-from baocao.judge.reader import ReaderPool, ReadLimits
+from baocao.judge.reader import ReadLimits
 from baocao.judge.validate import Context, Outcome, identify, validate
+from baocao.judge.workers import ReaderPool
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
 from baocao.names import inside, printable
 from baocao.spec.deployment import Deployment
@@ -389,10 +390,11 @@ class _Run:
         title = f"Kết quả kiểm tra tệp '{printable(rec.original_name)}': {verdict}"
         source = self.archive / rec.archive_path
         rebuild = None
-        # only a file openpyxl cannot write back (.xls, .ods) needs a fresh template; it is signed,
-        # so only a file that proved whose it is gets one (else it would mint signed templates)
+        # only a file openpyxl cannot write back (.xls, .ods, Strict .xlsx) needs a fresh template;
+        # it is signed, so only a file that proved whose it is gets one (else it would mint signed
+        # templates)
         proven = outcome.proof.proven and outcome.filed_under is not None
-        if proven and outcome.unit and outcome.period and source.suffix.lower() not in (".xlsx", ".xlsm"):
+        if proven and outcome.unit and outcome.period and raw.format not in ("xlsx", "xlsm"):
             try:
                 period = self.dep.period(outcome.period)
                 unit = self.dep.registry.get(outcome.unit, self.dep.registry.reference_day(period))

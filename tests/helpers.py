@@ -6,6 +6,8 @@ with files and outcomes as collect records them.
 
 from __future__ import annotations
 
+import zipfile
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -71,6 +73,46 @@ def make_submission(dep: api.Deployment, unit: str, period: str, out: Path, **ov
     p = dep.period(period)
     template = api.templates(dep, period, unit=unit)[0].path
     return fill_workbook(template, valid_values(p.start, **overrides), out)
+
+
+def rewrite_entry(path: Path, name: str, change: Callable[[bytes], bytes]) -> Path:
+    """Rewrite one zip entry of ``path`` in place: for XML written by hand inside a real package
+    (what Excel writes but openpyxl and xlsxwriter refuse to: control characters, NaN…)."""
+    with zipfile.ZipFile(path) as zf:
+        entries = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for filename, data in entries:
+            zf.writestr(filename, change(data) if filename == name else data)
+    return path
+
+
+STRICT_NAMESPACES = (  # ISO 29500 Transitional -> Strict, as Excel's "Strict Open XML" writes them
+    (
+        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+    ),
+    (
+        b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+        b"http://purl.oclc.org/ooxml/officeDocument/relationships",
+    ),
+    (b"http://schemas.openxmlformats.org/drawingml/2006/main", b"http://purl.oclc.org/ooxml/drawingml/main"),
+)
+
+
+def to_strict(path: Path) -> Path:
+    """Rewrite an .xlsx in place as ISO 29500 Strict: the same parts in the Strict namespaces
+    (relationship types included), the workbook marked ``conformance="strict"``."""
+    with zipfile.ZipFile(path) as zf:
+        entries = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for filename, data in entries:
+            if filename.endswith((".xml", ".rels")) and filename != "[Content_Types].xml":
+                for transitional, strict in STRICT_NAMESPACES:
+                    data = data.replace(transitional, strict)
+            if filename == "xl/workbook.xml":
+                data = data.replace(b"<workbook ", b'<workbook conformance="strict" ', 1)
+            zf.writestr(filename, data)
+    return path
 
 
 # --- a ledger seeded as collect would have left it --------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import calendar
 import re
-import tomllib
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from baocao.errors import ConfigError
 from baocao.names import ascii_slug
+from baocao.spec.tomlfile import BACKSLASH_ADVICE, read_toml
 
 PATH_KEYS = ("templates", "inbox", "archive", "feedback", "output", "ledger", "outbox", "logs")
 EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -211,6 +211,15 @@ def _text(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(key, f"giá trị {value!r} không hợp lệ", "một chuỗi không rỗng")
     return unicodedata.normalize("NFC", value.strip())
+
+
+def _path_text(key: str, value: Any) -> str:
+    """A path. One with a control character came from a Windows path between double quotes whose
+    backslashes TOML read as escapes (``"D:\\baocao\\new"``: ``\\b`` and ``\\n`` are valid ones)."""
+    text = _text(key, value)
+    if any(ch < " " for ch in text):
+        raise ConfigError(f"config.toml: khóa '{key}': {BACKSLASH_ADVICE}")
+    return text
 
 
 def _int_in(lo: int, hi: int) -> Callable[[str, Any], int]:
@@ -456,14 +465,7 @@ def load_config(path: str | Path) -> Settings:
     naming the key for a missing file, bad TOML, an unknown key or a wrong value.
     """
     config_file = Path(path).resolve()
-    try:
-        data = tomllib.loads(config_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"Không tìm thấy tệp cấu hình {config_file}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{config_file.name}: sai cú pháp TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{config_file.name}: tệp phải được lưu với mã UTF-8") from None
+    data = read_toml(config_file)
     for key in data:
         if key not in TOP_KEYS:
             raise _fail(key, "khóa không được hỗ trợ", "một trong: " + ", ".join(sorted(TOP_KEYS)))
@@ -493,7 +495,7 @@ def load_config(path: str | Path) -> Settings:
             "organisation.timezone", f"không biết múi giờ {tz_name!r}", 'ví dụ "Asia/Ho_Chi_Minh"'
         ) from None
 
-    path_values = _table(data, "paths", {key: _text for key in PATH_KEYS})
+    path_values = _table(data, "paths", {key: _path_text for key in PATH_KEYS})
     paths = {key: (base / path_values.get(key, f"workbooks/{key}")).resolve() for key in PATH_KEYS}
     if "ledger" not in path_values:
         paths["ledger"] = (base / "workbooks/ledger.sqlite").resolve()
@@ -501,8 +503,8 @@ def load_config(path: str | Path) -> Settings:
     for key in ("form", "registry"):
         if key not in data:
             raise _fail(key, "thiếu khóa bắt buộc", "đường dẫn tới tệp")
-    form_file = (base / _text("form", data["form"])).resolve()
-    registry_file = (base / _text("registry", data["registry"])).resolve()
+    form_file = (base / _path_text("form", data["form"])).resolve()
+    registry_file = (base / _path_text("registry", data["registry"])).resolve()
 
     raw_periods = data.get("periods")
     if not isinstance(raw_periods, dict) or not raw_periods:

@@ -18,6 +18,7 @@ import logging
 import math
 import multiprocessing
 import os
+import zipfile
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -140,12 +141,15 @@ def write_feedback(
     """Write the marked-up workbook to ``out`` (atomically) and return its path.
 
     ``source`` is the archived original (never modified: it is only read). ``rebuild`` is the
-    template context and form used when the original cannot be written back (.xls, .ods).
-    An .xlsx goes through ``xlsxpatch`` when it can (see ``fast_feedback``), else openpyxl.
+    template context and form used when the original cannot be written back (.xls, .ods, and
+    ISO 29500 Strict .xlsx, of which openpyxl loads no sheet: saving it again would lose the
+    unit's data). An .xlsx goes through ``xlsxpatch`` when it can (see ``fast_feedback``; it
+    refuses Strict), else openpyxl.
     """
     if write_fast_feedback(source, issues, out, title=title) is not None:
         return out
-    if source.suffix.lower() in (".xlsx", ".xlsm"):
+    strict = (raw is not None and raw.format == "xlsx-strict") or is_strict(source)
+    if source.suffix.lower() in (".xlsx", ".xlsm") and not strict:
         book = openpyxl.load_workbook(source)  # macros are dropped: the feedback is a plain .xlsx
     elif rebuild is not None and raw is not None:
         book = _template_with_values(rebuild[0], rebuild[1], raw)
@@ -163,6 +167,30 @@ def write_feedback(
     book.save(buffer)
     write_if_changed(out, buffer.getvalue())
     return out
+
+
+_STRICT_MAIN = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
+
+
+def is_strict(source: Path) -> bool:
+    """Whether an .xlsx is ISO 29500 Strict (its workbook part in the Strict namespace).
+
+    Reads the start of the workbook part only; the source already passed the package check.
+    """
+    if source.suffix.lower() not in (".xlsx", ".xlsm"):
+        return False
+    try:
+        with zipfile.ZipFile(source) as zf:
+            names = {name.replace("\\", "/").lower(): name for name in zf.namelist()}
+            part = names.get("xl/workbook.xml") or next(
+                (name for key, name in names.items() if key.endswith("workbook.xml")), None
+            )
+            if part is None:
+                return False
+            with zf.open(part) as fp:
+                return _STRICT_MAIN in fp.read(8192)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
+        return False
 
 
 def write_fast_feedback(source: Path, issues: list[Issue], out: Path, *, title: str) -> Path | None:
