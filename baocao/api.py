@@ -7,24 +7,12 @@ once) and returns plain data that the CLI can print as a table or as JSON.
 
 from __future__ import annotations
 
-import shutil
 import time
-import unicodedata
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from baocao.collect import (
-    CollectReport,
-    FileResult,
-    _collect_lock,
-    _Run,
-    collect,
-    judging_context,
-    local_time,
-    same_key,
-)
+from baocao.collect import CollectReport, collect, local_time, same_key
 from baocao.collect import release as release_held
 from baocao.consolidate import (
     ConsolidationResult,
@@ -36,11 +24,13 @@ from baocao.consolidate import (
 )
 from baocao.errors import BaocaoError, LockedError, UsageError, WorkbookError
 from baocao.files import write_if_changed
+from baocao.intake.upload import UploadIntake, upload_arrival, web_location
 from baocao.jobs import DueReport, resend_feedback, run, run_due, setup_logging
 from baocao.judge.validate import Outcome, validate
 from baocao.judge.workers import read_workbooks
+from baocao.judging import judging_context, reopen_in
 from baocao.model import Action, FileRecord, Issue, Severity
-from baocao.names import printable, safe_name
+from baocao.rebuild import RebuildResult, rebuild
 from baocao.report import docx as summary_docx
 from baocao.report import xlsx as summary_xlsx
 from baocao.report.plain import headline, render_csv
@@ -49,7 +39,7 @@ from baocao.report.scorecard_xlsx import render_scorecard
 from baocao.report.status import UnitStatus, period_status, unit_order
 from baocao.spec.deployment import Deployment, load_deployment
 from baocao.spec.links import unit_link
-from baocao.store.ledger import Ledger
+from baocao.store import Store, archive_of, open_store
 from baocao.workbook.template import render_template, template_context, template_path
 
 __all__ = [
@@ -57,14 +47,20 @@ __all__ = [
     "ConsolidationResult",
     "Deployment",
     "DueReport",
+    "RebuildResult",
+    "ReopenResult",
     "ScorecardResult",
     "check",
     "collect",
     "consolidate",
+    "failed",
     "held",
     "info",
+    "ledger_rebuild",
     "load_deployment",
+    "locked",
     "release",
+    "reopen",
     "resend_feedback",
     "run",
     "run_due",
@@ -144,7 +140,7 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
     """
     p = dep.period(period)
     targets = dep.registry.reporting_units(p) if unit is None else [dep.unit(unit, p)]
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         same_key(dep, ledger)  # templates signed with another key would all be held later
     out = []
     for u in targets:
@@ -164,7 +160,7 @@ def status(dep: Deployment, period: str, now: datetime | None = None) -> list[Un
     files: list[FileRecord] = []
     current: dict = {}
     if dep.settings.path("ledger").exists():
-        with Ledger(dep.settings.path("ledger")) as ledger:
+        with open_store(dep.settings) as ledger:
             files = ledger.files(p.code)
             current = ledger.current_submissions(p.code)
     levels = {u.code: dep.level_of(u, p) for u in units}
@@ -182,8 +178,77 @@ def unattributed(dep: Deployment, period: str) -> list[FileRecord]:
     since = datetime.combine(p.start, datetime.min.time(), tzinfo=dep.settings.timezone)
     if not dep.settings.path("ledger").exists():
         return []
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         return ledger.unattributed(since)
+
+
+def locked(dep: Deployment, period: str) -> list[FileRecord]:
+    """Files for ``period`` kept after it closed (final summary): they replace nothing until the
+    coordinator reopens the period for their unit (``reopen``)."""
+    p = dep.period(period)
+    with open_store(dep.settings) as ledger:
+        return ledger.files(period=p.code, status="locked")
+
+
+def failed(dep: Deployment, period: str) -> list[FileRecord]:
+    """Files received since ``period`` began on which the program failed (archived, kept for the
+    coordinator; ``ledger rebuild`` judges them again once the cause is fixed)."""
+    p = dep.period(period)
+    since = datetime.combine(p.start, datetime.min.time(), tzinfo=dep.settings.timezone)
+    with open_store(dep.settings) as ledger:
+        return [f for f in ledger.files(status="failed") if f.received_at >= since]
+
+
+@dataclass(frozen=True)
+class ReopenResult:
+    """A reopening recorded: the kept file it lets in (judged by the next collect), if any."""
+
+    period: str
+    unit: str
+    opened_at: datetime
+    file: FileRecord | None
+
+    def to_dict(self) -> dict:
+        return {
+            "period": self.period,
+            "unit": self.unit,
+            "opened_at": self.opened_at.isoformat(),
+            "file": {"id": self.file.id, "name": self.file.original_name} if self.file else None,
+        }
+
+
+def reopen(
+    dep: Deployment, period: str, unit: str, now: datetime | None = None, actor: str | None = None
+) -> ReopenResult:
+    """Let one more file of closed ``period`` in for ``unit``, on purpose, recorded in the ledger
+    and kept in the archive (a rebuilt ledger has it too).
+
+    The latest file kept for the unit after the period closed is judged again by the next
+    collect and replaces the unit's report; without one, the unit's next file does. Raises
+    ``UsageError`` for an unknown period or unit, or a period not closed yet. ``actor``: the
+    account that asked (the web desk), recorded with the act.
+    """
+    now = local_time(now, dep.settings.timezone)
+    p = dep.period(period)
+    u = dep.unit(unit, p)
+    closes = dep.closes_at(p)
+    if now < closes:
+        raise UsageError(
+            f"Kỳ {p.code} chưa khóa sổ (khóa lúc {closes:%H:%M %d/%m/%Y}, sau tổng hợp cuối kỳ): "
+            "tệp mới của đơn vị vẫn thay thế bản trước, không cần mở lại"
+        )
+    archive_of(dep.settings).journal_reopening(p.code, u.code, now)
+    with open_store(dep.settings) as ledger, ledger.transaction():
+        held = reopen_in(ledger, p.code, u.code, now)
+        if actor:
+            kept = f"tệp {held.original_name} sẽ được kiểm tra lại" if held else "tệp tiếp theo được nhận"
+            ledger.add_action(at=now, actor=actor, action="reopen", period=p.code, unit=u.code, detail=kept)
+    return ReopenResult(p.code, u.code, now, held)
+
+
+def ledger_rebuild(dep: Deployment, now: datetime | None = None, force: bool = False) -> RebuildResult:
+    """Rebuild the ledger from the archive (``baocao ledger rebuild``; see ``baocao.rebuild``)."""
+    return rebuild(dep, now, force=force)
 
 
 def held(dep: Deployment, period: str) -> list[FileRecord]:
@@ -192,8 +257,8 @@ def held(dep: Deployment, period: str) -> list[FileRecord]:
     p = dep.period(period)
     if not dep.settings.path("ledger").exists():
         return []
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        return ledger.held(p.code)
+    with open_store(dep.settings) as ledger:
+        return ledger.files(period=p.code, status="held")
 
 
 def release(dep: Deployment, file_id: int, now: datetime | None = None) -> CollectReport:
@@ -220,7 +285,7 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
         return Outcome(None, None, None, {}, [Issue(Severity.ERROR, "unreadable", str(raw))])
     if not dep.settings.path("ledger").exists():
         return validate(raw, judging_context(dep, raw, now.date(), None))
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         return validate(raw, judging_context(dep, raw, now.date(), ledger))
 
 
@@ -232,51 +297,36 @@ def submit(
     name: str,
     content: bytes,
     *,
-    via: str = "web",
+    period: str,
+    unit: str,
     now: datetime | None = None,
     wait_seconds: float = 0.0,
-) -> FileResult:
-    """Take one uploaded file the way ``collect`` takes an inbox file, and return its verdict.
+) -> FileRecord:
+    """Take one file a unit uploaded through its link, exactly as collect takes any arrival.
 
-    Same steps, same code: the bytes are archived (hashed, verified) and recorded before anything
-    else, then read in a worker process, judged, recorded and given a feedback workbook; the
-    scheduled job mails feedback as for any file. ``via`` says where it came from (kept in the
-    ledger's location, e.g. ``web/NV_VP``). ``wait_seconds``: how long to wait for a running
-    collect to finish before giving up with ``LockedError`` (nothing is kept then: the sender
-    still has the file and is told to try again).
-
-    Until the intake seam lands this drives collect's run directly: the bytes go to a private
-    spool folder under a name baocao makes, and collect takes them from there.
+    The web upload is an intake (``intake.upload``): collect archives the bytes (hashed,
+    verified, journalled) and records them before anything else, then reads the file in a worker
+    process, judges, records and writes the marked-up workbook; the scheduled job mails feedback
+    as for any file. Returns the file as the ledger now has it (its id is the receipt number).
+    ``wait_seconds``: how long to wait for a running collect before giving up with
+    ``LockedError``; nothing is kept then (the sender still has the file and is told to retry).
     """
     now = local_time(now, dep.settings.timezone)
-    name = printable(unicodedata.normalize("NFC", PurePosixPath(name.replace("\\", "/")).name), keep="")
-    spool = dep.settings.path("ledger").parent / ".web-tam" / uuid.uuid4().hex
-    path = spool / safe_name(name, "tep-tai-len.xlsx")
-    key = "/".join([*(safe_name(part, "web") for part in via.split("/")), path.name])
+    arrival = upload_arrival(name, content, period=period, unit=unit, received_at=now)
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            with _collect_lock(dep), Ledger(dep.settings.path("ledger")) as ledger:
-                same_key(dep, ledger)
-                try:
-                    spool.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(content)
-                    run = _Run(dep, ledger, now, simulated=False, progress=None)
-                    run.take(path, key, now)
-                finally:
-                    shutil.rmtree(spool, ignore_errors=True)
-                row = ledger.db.execute("SELECT max(id) FROM files WHERE inbox_path=?", (key,)).fetchone()
-                if row[0] is None:  # the copy failed verification: nothing was kept
-                    raise BaocaoError("Tệp chưa được lưu (lỗi ghi đĩa trên máy chủ); hãy gửi lại")
-                # the spool file had a name baocao made; the ledger keeps the one the sender gave
-                with ledger.transaction():
-                    ledger.set_original_name(row[0], name)
-                run.judge_all()
-                return next(r for r in reversed(run.report.results) if r.file_id == row[0])
+            collect(dep, now=now, intakes=[lambda *_: UploadIntake([arrival])])
+            break
         except LockedError:
             if time.monotonic() >= deadline:
                 raise
             time.sleep(0.25)
+    with open_store(dep.settings) as ledger:
+        mine = [r for r in ledger.files_at(web_location(period, unit)) if r.arrival_key == arrival.key]
+    if not mine:  # the copy could not be made or verified: nothing was kept
+        raise BaocaoError("Tệp chưa được lưu (lỗi ghi đĩa trên máy chủ); hãy gửi lại")
+    return mine[-1]
 
 
 def unit_template(dep: Deployment, period: str, unit: str) -> tuple[str, bytes]:
@@ -286,7 +336,7 @@ def unit_template(dep: Deployment, period: str, unit: str) -> tuple[str, bytes]:
     """
     p = dep.period(period)
     u = dep.unit(unit, p)
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         same_key(dep, ledger)
     return template_path(dep, u, p).name, render_template(dep.form, template_context(dep, u, p))
 
@@ -295,8 +345,13 @@ def key_in_use(dep: Deployment) -> None:
     """Refuse to serve links and templates made with another key than the ledger's (``ConfigError``);
     without a ledger yet there is nothing to compare with, and none is created."""
     if dep.settings.path("ledger").exists():
-        with Ledger(dep.settings.path("ledger")) as ledger:
+        with open_store(dep.settings) as ledger:
             same_key(dep, ledger)
+
+
+def _reading(dep: Deployment) -> Store | None:
+    """The store to read, or None before the first collect (a look never creates a ledger)."""
+    return open_store(dep.settings) if dep.settings.path("ledger").exists() else None
 
 
 def unit_files(dep: Deployment, period: str, unit: str) -> list[FileRecord]:
@@ -304,30 +359,44 @@ def unit_files(dep: Deployment, period: str, unit: str) -> list[FileRecord]:
     it, and every file sent through its web link for that period (whatever the file turned out
     to be: another unit's template, another period, unreadable)."""
     p = dep.period(period)
-    if not dep.settings.path("ledger").exists():
+    store = _reading(dep)
+    if store is None:
         return []
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        mine = {r.saved_id: r for r in ledger.files(p.code) if unit in (r.unit, r.claimed_unit)}
-        mine.update({r.saved_id: r for r in ledger.files_at(f"web/{p.code}/{unit}/")})
+    with store:
+        mine = {r.saved_id: r for r in store.files(p.code) if unit in (r.unit, r.claimed_unit)}
+        mine.update({r.saved_id: r for r in store.files_at(web_location(p.code, unit))})
     return sorted(mine.values(), key=lambda r: r.saved_id)
 
 
 def period_files(dep: Deployment, period: str) -> list[FileRecord]:
     """Every file recorded for ``period``, oldest first."""
     p = dep.period(period)
-    if not dep.settings.path("ledger").exists():
+    store = _reading(dep)
+    if store is None:
         return []
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        return ledger.files(p.code)
+    with store:
+        return store.files(p.code)
 
 
 def file_record(dep: Deployment, file_id: int) -> FileRecord:
     """One recorded file by its ledger id (``UsageError`` if there is none)."""
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        row = ledger.db.execute("SELECT id FROM files WHERE id=?", (file_id,)).fetchone()
-        if row is None:
-            raise UsageError(f"Không có tệp số {file_id} trong sổ theo dõi")
-        return ledger.file(file_id)
+    store = _reading(dep)
+    found = None
+    if store is not None:
+        with store:
+            found = store.file(file_id)
+    if found is None:
+        raise UsageError(f"Không có tệp số {file_id} trong sổ theo dõi")
+    return found
+
+
+def actions(dep: Deployment, period: str | None = None, limit: int = 100) -> list[Action]:
+    """The coordinators' recorded acts (reopen, resend feedback), latest first."""
+    store = _reading(dep)
+    if store is None:
+        return []
+    with store:
+        return store.actions(period, limit)
 
 
 SUMMARY_KINDS = {
@@ -337,11 +406,17 @@ SUMMARY_KINDS = {
 }
 
 
+def _require_ledger(dep: Deployment) -> None:
+    """Summaries read the ledger; a download must not create an empty one."""
+    if not dep.settings.path("ledger").exists():
+        raise UsageError("Chưa có dữ liệu: chưa thu nhận tệp báo cáo nào")
+
+
 def summary_file(dep: Deployment, period: str, kind: str, *, now: datetime) -> tuple[str, bytes]:
     """The province summary of ``period`` as one file (``xlsx``, ``csv`` or ``docx``), in memory.
 
-    The same renderings ``consolidate`` writes, made from the ledger as it is now; nothing is
-    written (a download must not change the output folder the scheduled job mails from).
+    The same renderings ``consolidate`` writes, of the ledger as it is now; nothing is written
+    (a download must not change the output folder the scheduled job mails from).
     """
     if kind not in SUMMARY_KINDS:
         raise UsageError(f"Không có dạng tổng hợp '{kind}'")
@@ -371,12 +446,6 @@ def scorecard_data(dep: Deployment, year: int, *, now: datetime) -> tuple[Scorec
     return result, render_scorecard(result, dep.settings.organisation)
 
 
-def _require_ledger(dep: Deployment) -> None:
-    """Summaries read the ledger; a download must not create an empty one."""
-    if not dep.settings.path("ledger").exists():
-        raise UsageError("Chưa có dữ liệu: chưa thu nhận tệp báo cáo nào")
-
-
 def links(dep: Deployment, period: str, unit: str | None = None) -> list[dict]:
     """Each reporting unit's web link for ``period`` (or just ``unit``'s), to hand out.
 
@@ -392,22 +461,15 @@ def links(dep: Deployment, period: str, unit: str | None = None) -> list[dict]:
     ]
 
 
-def actions(dep: Deployment, period: str | None = None, limit: int = 100) -> list[Action]:
-    """The coordinators' recorded acts (reopen, resend feedback), latest first."""
-    if not dep.settings.path("ledger").exists():
-        return []
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        return ledger.actions(period, limit)
-
-
 def health(dep: Deployment) -> dict:
     """A plain liveness answer for monitoring: the ledger opens and answers (raises otherwise).
 
     A deployment with no ledger yet is healthy (nothing collected); the check never creates one.
     """
     now = local_time(None, dep.settings.timezone).isoformat()
-    if not dep.settings.path("ledger").exists():
-        return {"ledger_schema": None, "time": now}
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        ledger.db.execute("SELECT 1").fetchone()
-        return {"ledger_schema": ledger.schema_version, "time": now}
+    store = _reading(dep)
+    if store is None:
+        return {"ledger": None, "time": now}
+    with store:
+        store.state("health")  # a real read: a damaged or locked ledger raises here
+    return {"ledger": "ok", "time": now}

@@ -31,7 +31,7 @@ from baocao.collect import CollectReport, collect, local_time
 from baocao.consolidate import consolidate
 from baocao.errors import BaocaoError, DeliveryError, LockedError, UsageError
 from baocao.files import write_if_changed
-from baocao.intake.folder import scan_inbox
+from baocao.intake.folder import list_inbox
 from baocao.model import FileRecord
 from baocao.names import inside, printable
 from baocao.notify import mail
@@ -39,7 +39,7 @@ from baocao.report.status import UnitStatus, counts, period_status
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import Period, PeriodError, periods_of_year
 from baocao.spec.registry import Unit
-from baocao.store.ledger import Ledger
+from baocao.store import Store, open_store
 from baocao.workbook.template import render_template, template_context, template_path
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,6 @@ def due_events(dep: Deployment, now: datetime) -> list[Event]:
     for year in (now.year - 1, now.year, now.year + 1):
         for period in periods_of_year(year, s.period_kinds):
             deadline = period.deadline(tz, s.inclusive_deadline)
-            last = period.last_on_time_day(s.inclusive_deadline)
             if now <= deadline:
                 slots = [
                     d
@@ -113,7 +112,7 @@ def due_events(dep: Deployment, now: datetime) -> list[Event]:
                     events.append(Event("reminder", period, str(min(slots))))
                 if _at(period.due_before - timedelta(days=s.mail.summary_days_before), send, tz) <= now:
                     events.append(Event("summary", period, "truoc-han"))
-            final_at = _at(last + timedelta(days=s.mail.final_summary_days_after), send, tz)
+            final_at = dep.closes_at(period)  # the same moment closes the period (collect)
             if final_at <= now <= final_at + FINAL_SUMMARY_CATCH_UP:
                 events.append(Event("summary", period, "sau-han"))
     return events
@@ -128,7 +127,7 @@ def message_key(kind: str, period: str, recipient: str, version: str, unit: str 
 
 
 class _Job:
-    def __init__(self, dep: Deployment, ledger: Ledger, now: datetime, report: DueReport):
+    def __init__(self, dep: Deployment, ledger: Store, now: datetime, report: DueReport):
         self.dep, self.ledger, self.now, self.report = dep, ledger, now, report
 
     def plan(self, key: str, message: mail.OutgoingMessage, file_id: int | None = None) -> None:
@@ -302,17 +301,14 @@ class _Job:
         settings = self.dep.settings
         outbox = settings.path("outbox")
         for row in self.ledger.messages("pending"):
-            key = row["key"]
-            if row["kind"] == "reminder" and self._reminder_expired(row["period"]):
+            key = row.key
+            if row.kind == "reminder" and self._reminder_expired(row.period):
                 self.ledger.message_failed(key, "hết hạn báo cáo trước khi gửi được thư nhắc", final=True)
                 self.report.failed.append((key, "hết hạn"))
                 continue
-            created = datetime.fromisoformat(row["created_at"])
-            name = f"{created:%Y%m%d}-{row['kind']}-{row['unit'] or 'all'}-{mail.key_hash(key)[:8]}.eml"
+            name = f"{row.created_at:%Y%m%d}-{row.kind}-{row.unit or 'all'}-{mail.key_hash(key)[:8]}.eml"
             try:
-                result = mail.send_raw(
-                    bytes(row["body"]), (row["recipient"],), settings.mail, outbox=inside(outbox, name)
-                )
+                result = mail.send_raw(row.body, (row.recipient,), settings.mail, outbox=inside(outbox, name))
             except DeliveryError as exc:
                 self.ledger.message_failed(key, str(exc))
                 self.report.failed.append((key, str(exc)))
@@ -361,10 +357,10 @@ def run_due(dep: Deployment, now: datetime | None = None, dry_run: bool = False)
     report = DueReport(now=now, dry_run=dry_run)
     events = due_events(dep, now)
     if dry_run:
-        report.inbox_files = [p.name for p in scan_inbox(dep.settings.path("inbox"))]
+        report.inbox_files = list_inbox(dep.settings.path("inbox"))
     else:
         report.collected = collect(dep, now=now)
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         job = _Job(dep, ledger, now, report)
         job.feedback()
         for event in events:
@@ -387,11 +383,11 @@ def resend_feedback(dep: Deployment, file_id: int, actor: str, now: datetime | N
     """
     now = local_time(now, dep.settings.timezone)
     report = DueReport(now=now, dry_run=False)
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        rec = ledger.file_or_none(file_id)
+    with open_store(dep.settings) as ledger:
+        rec = ledger.file(file_id)
         if rec is None or rec.status not in ("accepted", "rejected", "held"):
             raise UsageError(f"Tệp số {file_id} chưa có kết quả kiểm tra để gửi lại")
-        earlier = sum(1 for m in ledger.messages() if m["file_id"] == file_id)
+        earlier = sum(1 for m in ledger.messages() if m.file_id == file_id)
         job = _Job(dep, ledger, now, report)
         job.feedback_for(rec, f"tep-{file_id}-gui-lai-{earlier + 1}")
         if not report.planned:

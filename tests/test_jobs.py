@@ -23,7 +23,7 @@ from smtp_server import SmtpServer
 from baocao import api
 from baocao.cli import main
 from baocao.jobs import due_events
-from baocao.store.ledger import Ledger
+from baocao.store import open_store
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 COORDINATORS = ["cchc@snv.langson.example", "lanhdao@snv.langson.example"]
@@ -131,7 +131,7 @@ def test_a_simulated_quarter_sends_exactly_the_expected_messages(tmp_path, serve
     assert "chính thức" in body
     names = [part.get_filename() for part in final.message.iter_attachments()]
     assert any(n.endswith(".xlsx") for n in names) and any(n.endswith(".docx") for n in names)
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         assert ledger.messages("pending") == []
         assert len(ledger.messages("sent")) == sum(expected.values())
 
@@ -141,11 +141,9 @@ def test_smtp_down_then_up_nothing_lost_nothing_twice(tmp_path, server):
     server.stop()
     report = api.run_due(dep, now=at("2025-03-03", 8))
     assert report.sent == [] and len(report.failed) == 9
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         pending = ledger.messages("pending")
-        assert len(pending) == 9 and all(
-            "SMTP" in (r["last_error"] or "") or r["last_error"] for r in pending
-        )
+        assert len(pending) == 9 and all("SMTP" in (r.last_error or "") or r.last_error for r in pending)
     api.run_due(dep, now=at("2025-03-03", 9))  # still down: still pending, retried later
     server.start()
     report = api.run_due(dep, now=at("2025-03-03", 10))
@@ -163,9 +161,9 @@ def test_one_refused_recipient_does_not_block_the_others(tmp_path, server):
     assert len(report.sent) == 8 and len(report.failed) == 1
     api.run_due(dep, now=at("2025-03-03", 9))  # a permanent refusal is not retried
     assert sum(received(server).values()) == 8
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         [failed] = ledger.messages("failed")
-    assert failed["recipient"] == "csdt@sdttg.langson.example" and failed["last_error"].startswith("550")
+    assert failed.recipient == "csdt@sdttg.langson.example" and (failed.last_error or "").startswith("550")
 
 
 def test_no_reminder_after_the_deadline_even_if_the_machine_was_off(tmp_path, server):
@@ -200,7 +198,7 @@ def test_dry_run_changes_nothing(tmp_path, server):
     assert "1 tệp trong thư mục nộp" in out.getvalue() and "reminder" in out.getvalue()
     assert server.messages == []
     assert (dep.settings.path("inbox") / "x.xlsx").exists()
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         assert ledger.messages() == [] and ledger.files() == []
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -170,14 +171,17 @@ async def upload(request: Request) -> Response:
         outcome = await run_in_threadpool(_check, request, sent.name, sent.content)
         return await run_in_threadpool(_page, request, link, check={"name": sent.name, "outcome": outcome})
     try:
-        result = await run_in_threadpool(
-            api.submit,
-            d.dep,
-            sent.name,
-            sent.content,
-            via=f"web/{link.period.code}/{link.unit.code}",
-            now=d.now(),
-            wait_seconds=d.dep.settings.web.upload_wait_seconds,
+        rec = await run_in_threadpool(
+            partial(
+                api.submit,
+                d.dep,
+                sent.name,
+                sent.content,
+                period=link.period.code,
+                unit=link.unit.code,
+                now=d.now(),
+                wait_seconds=d.dep.settings.web.upload_wait_seconds,
+            )
         )
     except LockedError:
         message = (
@@ -185,7 +189,7 @@ async def upload(request: Request) -> Response:
             "Xin chờ vài phút rồi gửi lại."
         )
         return await run_in_threadpool(_page, request, link, 503, refusal=message)
-    return RedirectResponse(f"{link.path}?tep={result.file_id}#ket-qua", status_code=303)
+    return RedirectResponse(f"{link.path}?tep={rec.id}#ket-qua", status_code=303)
 
 
 async def feedback_download(request: Request) -> Response:

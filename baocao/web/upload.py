@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from baocao.collect import SPREADSHEET_SUFFIXES
+from baocao.judging import SPREADSHEET_SUFFIXES
 from baocao.names import printable
 from baocao.web.security import BodyTooLarge
 
