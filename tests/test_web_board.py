@@ -256,14 +256,14 @@ def test_resend_feedback_asks_for_confirmation_needs_the_token_and_is_recorded(d
         assert "Đã gửi lại phản hồi" in flash.text
     with Ledger(dep.settings.path("ledger")) as ledger:
         [action] = ledger.actions()
-        sent = [m for m in ledger.messages() if m["file_id"] == rec.id]
+        sent = [m for m in ledger.messages() if m.file_id == rec.id]
     assert (action.actor, action.action, action.unit, action.file_id) == (
         USER,
         "resend_feedback",
         "NV_VP",
         rec.id,
     )
-    assert sent and all("gui-lai-1" in m["key"] and m["status"] == "sent" for m in sent)
+    assert sent and all("gui-lai-1" in m.key and m.status == "sent" for m in sent)
     assert list(dep.settings.path("outbox").glob("*.eml"))
     assert "gửi lại phản hồi" in text_of(flash.text)  # the action log on the board
 

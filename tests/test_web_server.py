@@ -69,7 +69,7 @@ def test_health_says_503_when_the_ledger_is_damaged(tmp_path):
     dep = web_deployment(tmp_path)
     with client_for(dep) as c:
         fresh = c.get("/health")
-        assert fresh.status_code == 200 and fresh.json()["ledger_schema"] is None  # no ledger is made
+        assert fresh.status_code == 200 and fresh.json()["ledger"] is None  # no ledger is made
         assert not dep.settings.path("ledger").exists()
         dep.settings.path("ledger").parent.mkdir(parents=True, exist_ok=True)
         dep.settings.path("ledger").write_bytes(b"not a database" * 100)
