@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 from pathlib import Path
 
 import docx
@@ -13,6 +14,7 @@ import pytest
 from webdesk import (
     PASSWORD,
     PERIOD,
+    TZ,
     USER,
     add_user,
     client_for,
@@ -143,10 +145,6 @@ def test_board_shows_every_unit_with_its_status_and_days_overdue(tmp_path):
     with client_for(dep) as before:  # 5 March: units upload on time
         upload(before, link(dep, "NV_VP"), workbook(dep, tmp_path, unit="NV_VP"))
         upload(before, link(dep, "DT_TG"), workbook(dep, tmp_path, unit="DT_TG", tin_bai_cong_ttdt="x"))
-    from datetime import datetime
-
-    from webdesk import TZ
-
     with client_for(dep, now=datetime(2025, 3, 12, 9, 0, tzinfo=TZ)) as late:  # three days after 9 March
         sign_in(late)
         page = late.get("/dieu-phoi?ky=2025-Q1")
@@ -266,6 +264,41 @@ def test_resend_feedback_asks_for_confirmation_needs_the_token_and_is_recorded(d
     assert sent and all("gui-lai-1" in m.key and m.status == "sent" for m in sent)
     assert list(dep.settings.path("outbox").glob("*.eml"))
     assert "gửi lại phản hồi" in text_of(flash.text)  # the action log on the board
+
+
+def test_reopen_is_offered_after_the_period_closes_confirmed_and_recorded(dep, tmp_path):
+    """Before the final summary nothing needs reopening; after it, a unit's late correction is kept
+    (locked) until a coordinator reopens the period for that unit, which the ledger records."""
+    with client_for(dep) as before:  # 5 March: the unit's accepted report
+        upload(before, link(dep), workbook(dep, tmp_path))
+        sign_in(before)
+        assert "/dieu-phoi/mo-lai" not in before.get("/dieu-phoi?ky=2025-Q1").text
+        early = before.get("/dieu-phoi/mo-lai?ky=2025-Q1&don_vi=NV_VP")
+        assert early.status_code == 400 and "chưa khóa sổ" in early.text
+    after = datetime(2025, 3, 12, 9, 0, tzinfo=TZ)  # the final summary (10 March 08:00) has passed
+    with client_for(dep, now=after) as c:
+        late = upload(c, link(dep), workbook(dep, tmp_path, tin_bai_cong_ttdt=40), name="ban-sua.xlsx")
+        assert "Kỳ đã khóa sổ: tệp được giữ lại" in text_of(c.get(late.headers["location"]).text)
+        sign_in(c)
+        board = c.get("/dieu-phoi?ky=2025-Q1")
+        assert "Tệp gửi sau khi khóa sổ (1)" in text_of(board.text) and "ban-sua.xlsx" in board.text
+        assert 'href="/dieu-phoi/mo-lai?ky=2025-Q1&amp;don_vi=NV_VP"' in board.text
+        confirm = c.get("/dieu-phoi/mo-lai?ky=2025-Q1&don_vi=NV_VP")
+        assert confirm.status_code == 200 and "Xác nhận mở lại" in confirm.text
+        form = {"ky": "2025-Q1", "don_vi": "NV_VP"}
+        assert c.post("/dieu-phoi/mo-lai", data={**form, "csrf": "gia-mao"}).status_code == 403
+        assert api.actions(dep) == []
+        done = c.post(
+            "/dieu-phoi/mo-lai", data={**form, "csrf": csrf_of(confirm.text)}, follow_redirects=False
+        )
+        assert done.status_code == 303
+        assert "Đã mở lại kỳ Quý I năm 2025 cho đơn vị NV_VP" in c.get(done.headers["location"]).text
+        assert c.get("/dieu-phoi/mo-lai?ky=2025-Q1&don_vi=KHONG_CO").status_code == 404
+    [action] = api.actions(dep)
+    assert (action.actor, action.action, action.period, action.unit) == (USER, "reopen", PERIOD, "NV_VP")
+    api.collect(dep, now=after)  # the kept correction is judged again and now replaces the report
+    [status] = [s for s in api.status(dep, PERIOD) if s.unit.code == "NV_VP"]
+    assert status.submission is not None and status.submission.values["tin_bai_cong_ttdt"] == 40
 
 
 def test_resend_of_a_file_without_verdict_is_refused(signed_in):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -123,6 +124,8 @@ def _board_page(request: Request) -> Response:
         rows=shown,
         counts=counts([r.status for r in shown]),
         headline=api.summary_headline(d.dep, period.code, now=d.now()),
+        closed=d.now() >= d.dep.closes_at(period),
+        locked=api.locked(d.dep, period.code) if d.dep.settings.path("ledger").exists() else [],
         held=api.held(d.dep, period.code),
         strays=api.unattributed(d.dep, period.code),
         actions=api.actions(d.dep, period.code, limit=20),
@@ -147,6 +150,26 @@ async def links_page(request: Request) -> Response:
         (u, unit_link(d.dep, u.code, period.code) or unit_path(d.dep, u.code, period.code)) for u in units
     ]
     return render(request, "links.html", periods=periods, period=period, entries=entries, base_url=base)
+
+
+def _reopen_target(request: Request, values) -> tuple[Period, str] | Response:
+    """The period and unit a reopen is asked for, or the page that says why not."""
+    d = desk(request)
+    try:
+        period = d.dep.period(str(values.get("ky", "")))
+        unit = d.dep.unit(str(values.get("don_vi", "")), period)
+    except BaocaoError as exc:
+        return error_page(request, 404, "Không mở lại được", str(exc))
+    closes = d.dep.closes_at(period)
+    if d.now() < closes:
+        return error_page(
+            request,
+            400,
+            "Kỳ chưa khóa sổ",
+            f"Kỳ {period.name} khóa sổ lúc {closes:%H:%M %d/%m/%Y} (sau tổng hợp cuối kỳ); đến lúc đó tệp "
+            "mới của đơn vị vẫn thay bản trước, không cần mở lại.",
+        )
+    return period, unit.code
 
 
 def _record(request: Request) -> FileRecord | None:
@@ -249,6 +272,39 @@ async def resend(request: Request) -> Response:
     return RedirectResponse(f"{BOARD}?ky={rec.period or ''}", status_code=303)
 
 
+@login_required
+async def reopen_confirm(request: Request) -> Response:
+    target = _reopen_target(request, request.query_params)
+    if isinstance(target, Response):
+        return target
+    period, code = target
+    unit = desk(request).dep.unit(code, period)
+    return render(request, "reopen.html", period=period, unit=unit)
+
+
+@login_required
+async def reopen(request: Request) -> Response:
+    d = desk(request)
+    form = await request.form(max_files=0, max_fields=6)
+    if not csrf_ok(request.session, form.get("csrf")):
+        return error_page(request, 403, "Yêu cầu không hợp lệ", "Trang đã cũ; hãy tải lại trang rồi thử lại.")
+    target = _reopen_target(request, form)
+    if isinstance(target, Response):
+        return target
+    period, code = target
+    try:
+        result = await run_in_threadpool(
+            partial(api.reopen, d.dep, period.code, code, now=d.now(), actor=request.session["user"])
+        )
+    except BaocaoError as exc:
+        return error_page(request, 400, "Chưa mở lại được", str(exc))
+    kept = (
+        f"; tệp '{result.file.original_name}' sẽ được kiểm tra lại ở lần thu nhận tới" if result.file else ""
+    )
+    request.session["flash"] = f"Đã mở lại kỳ {period.name} cho đơn vị {code}{kept}"
+    return RedirectResponse(f"{BOARD}?ky={period.code}", status_code=303)
+
+
 routes = [
     Route(BOARD, board, methods=["GET"]),
     Route(BOARD + "/lien-ket", links_page, methods=["GET"]),
@@ -259,4 +315,6 @@ routes = [
     Route(BOARD + "/cham-diem/{year:int}.xlsx", scorecard_workbook, methods=["GET"]),
     Route(BOARD + "/gui-lai/{file_id:int}", resend_confirm, methods=["GET"]),
     Route(BOARD + "/gui-lai/{file_id:int}", resend, methods=["POST"]),
+    Route(BOARD + "/mo-lai", reopen_confirm, methods=["GET"]),
+    Route(BOARD + "/mo-lai", reopen, methods=["POST"]),
 ]

@@ -31,6 +31,8 @@ VERDICTS = {
     "rejected": "Bị trả lại",
     "duplicate": "Trùng tệp đã nộp",
     "held": "Chờ cán bộ tổng hợp xác minh",
+    "locked": "Gửi sau khi khóa sổ – chưa thay báo cáo",
+    "failed": "Lỗi khi xử lý – cán bộ tổng hợp sẽ xem",
     "archived": "Đang kiểm tra",
 }
 
