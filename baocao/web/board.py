@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -240,6 +241,14 @@ async def scorecard_workbook(request: Request) -> Response:
 # --- actions that change state: confirm, then post with the CSRF token --------------------
 
 
+async def posted_form(request: Request) -> FormData | Response:
+    """The small form of a confirmed action, or the 403 page when its CSRF token is not the session's."""
+    form = await request.form(max_files=0, max_fields=6, max_part_size=4096)
+    if not csrf_ok(request.session, form.get("csrf")):
+        return error_page(request, 403, "Yêu cầu không hợp lệ", "Trang đã cũ; hãy tải lại trang rồi thử lại.")
+    return form
+
+
 @login_required
 async def resend_confirm(request: Request) -> Response:
     rec = _record(request)
@@ -253,9 +262,9 @@ async def resend_confirm(request: Request) -> Response:
 @login_required
 async def resend(request: Request) -> Response:
     d = desk(request)
-    form = await request.form(max_files=0, max_fields=4)
-    if not csrf_ok(request.session, form.get("csrf")):
-        return error_page(request, 403, "Yêu cầu không hợp lệ", "Trang đã cũ; hãy tải lại trang rồi thử lại.")
+    form = await posted_form(request)
+    if isinstance(form, Response):
+        return form
     rec = _record(request)
     if rec is None:
         return error_page(request, 404, "Không có tệp", "Tệp này không có trong sổ theo dõi.")
@@ -285,9 +294,9 @@ async def reopen_confirm(request: Request) -> Response:
 @login_required
 async def reopen(request: Request) -> Response:
     d = desk(request)
-    form = await request.form(max_files=0, max_fields=6)
-    if not csrf_ok(request.session, form.get("csrf")):
-        return error_page(request, 403, "Yêu cầu không hợp lệ", "Trang đã cũ; hãy tải lại trang rồi thử lại.")
+    form = await posted_form(request)
+    if isinstance(form, Response):
+        return form
     target = _reopen_target(request, form)
     if isinstance(target, Response):
         return target
