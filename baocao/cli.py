@@ -9,6 +9,7 @@ the traceback instead.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -163,6 +164,8 @@ def via(source: str | None, sender: str | None) -> str:
     if source == "imap":
         return f"thư {sender}" if sender else "thư điện tử"
     return {"folder": "thư mục", "web": "trang web", None: ""}.get(source, source or "")
+
+
 RESULT_LABELS = {
     "accepted": "tiếp nhận",
     "rejected": "trả lại",
@@ -423,6 +426,63 @@ def cmd_demo(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# The web desk: imported when used, so the scheduled commands never load the web framework.
+
+
+def cmd_serve(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    from baocao.web.serve import serve
+
+    def say(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    serve(dep, host=args.host, port=args.port, say=say)
+    return EXIT_OK
+
+
+def _new_password(err: TextIO) -> str:
+    """From ``BAOCAO_WEB_PASSWORD``, a line of standard input when it is not a terminal, or typed
+    twice at a prompt that does not echo."""
+    if os.environ.get("BAOCAO_WEB_PASSWORD"):
+        return os.environ["BAOCAO_WEB_PASSWORD"]
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mật khẩu mới: ")
+    if getpass.getpass("Nhập lại mật khẩu: ") != first:
+        raise UsageError("Hai lần nhập mật khẩu không khớp")
+    return first
+
+
+def cmd_web_user(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    from baocao.web.users import remove_user, set_password
+
+    path = dep.settings.web.users_file
+    assert path is not None  # load_config always sets it
+    if args.remove:
+        if not remove_user(path, args.name):
+            raise UsageError(f"Không có tài khoản '{args.name}' trong {path}")
+        out.write(f"Đã xóa tài khoản {args.name} ({path})\n")
+        return EXIT_OK
+    created = set_password(path, args.name, _new_password(sys.stderr))
+    out.write(f"{'Đã tạo tài khoản' if created else 'Đã đổi mật khẩu'} {args.name.lower()} ({path})\n")
+    return EXIT_OK
+
+
+def cmd_links(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    entries = api.links(dep, args.period, unit=args.unit)
+    if args.json:
+        _print_json(entries, out)
+        return EXIT_OK
+    out.write(
+        format_table(
+            [(e["unit"], e["name"], e["email"], e["link"]) for e in entries],
+            ["mã", "đơn vị", "thư điện tử", "đường dẫn"],
+        )
+        + "\n"
+    )
+    return EXIT_OK
+
+
 Command = Callable[[api.Deployment, argparse.Namespace, TextIO], int]
 COMMANDS: dict[str, tuple[Command, str]] = {
     "info": (cmd_info, "Xem cấu hình đang dùng: tệp, thư mục, biểu mẫu, các kỳ, số đơn vị"),
@@ -442,6 +502,9 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     ),
     "run": (cmd_run, "Chạy liên tục, gọi run-due theo lịch; dừng bằng Ctrl+C"),
     "demo": (cmd_demo, "Chạy thử toàn bộ quy trình trên bộ dữ liệu mẫu (make demo)"),
+    "serve": (cmd_serve, "Chạy trang web nộp báo cáo cho đơn vị và trang theo dõi cho cán bộ tổng hợp"),
+    "web-user": (cmd_web_user, "Tạo, đổi mật khẩu hoặc xóa tài khoản trang theo dõi"),
+    "links": (cmd_links, "In đường dẫn riêng của từng đơn vị để nộp báo cáo trên web"),
 }
 
 
@@ -507,6 +570,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--unit", help="chỉ tạo cho một đơn vị (mã đơn vị)")
         if name == "reopen":
             p.add_argument("--unit", required=True, help="mã đơn vị được nộp lại")
+        if name == "serve":
+            p.add_argument("--host", help="địa chỉ lắng nghe (mặc định [web] host, 127.0.0.1)")
+            p.add_argument("--port", type=int, help="cổng (mặc định [web] port, 8080)")
+        if name == "web-user":
+            p.add_argument("name", metavar="TÊN", help="tên tài khoản (chữ thường không dấu)")
+            p.add_argument("--remove", action="store_true", help="xóa tài khoản này")
+        if name == "links":
+            p.add_argument("--period", required=True, help="kỳ báo cáo, ví dụ 2025-Q1")
+            p.add_argument("--unit", help="chỉ in cho một đơn vị (mã đơn vị)")
     return parser
 
 

@@ -29,9 +29,10 @@ import schedule
 
 from baocao.collect import CollectReport, collect, local_time
 from baocao.consolidate import consolidate
-from baocao.errors import BaocaoError, DeliveryError, LockedError
+from baocao.errors import BaocaoError, DeliveryError, LockedError, UsageError
 from baocao.files import write_if_changed
 from baocao.intake.folder import list_inbox
+from baocao.model import FileRecord
 from baocao.names import inside, printable
 from baocao.notify import mail
 from baocao.report.status import UnitStatus, counts, period_status
@@ -186,38 +187,42 @@ class _Job:
         (someone sent a file in its name) and to the address typed in it.
         """
         for rec in self.ledger.files_without_feedback(since=self.now - FEEDBACK_CATCH_UP):
-            try:
-                period = self.dep.period(rec.period or "")
-            except PeriodError:  # an unknown period still gets feedback, worded without it
-                period = None
-            unit = self.dep.registry.latest(rec.unit) if rec.unit else None
-            if rec.unit and unit is None:
-                continue
-            recipients = [a for a in dict.fromkeys([unit.email if unit else "", rec.contact or ""]) if a]
-            if unit is not None and not recipients:
-                self.report.notes.append(f"Đơn vị {unit.code} không có địa chỉ thư: không gửi được phản hồi")
-            attachment = _attachment(Path(rec.feedback_path), XLSX) if rec.feedback_path else None
-            kind = "held" if rec.status == "held" else "feedback"
-            unit_code = unit.code if unit else None
-            common: dict[str, Any] = {
-                "org_name": self.dep.settings.organisation,
-                "unit_code": unit_code,
-                "unit_name": unit.name if unit else "",
-                "period_code": rec.period or "",
-                "period_name": period.name if period else (rec.period or ""),
-                "original_name": rec.original_name,
-                "issues": rec.issues,
-            }
-            for recipient in recipients:
-                if kind == "held":
-                    message = mail.compose_held(email=recipient, **common)
-                else:
-                    accepted = rec.status == "accepted"
-                    message = mail.compose_feedback(
-                        email=recipient, accepted=accepted, feedback_workbook=attachment, **common
-                    )
-                key = message_key(kind, rec.period or "-", recipient, f"tep-{rec.id}", unit_code)
-                self.plan(key, message, file_id=rec.id)
+            self.feedback_for(rec, f"tep-{rec.id}")
+
+    def feedback_for(self, rec: FileRecord, version: str) -> None:
+        """Plan the feedback (or held notice) on ``rec``; ``version`` keys it (a resend is a new one)."""
+        try:
+            period = self.dep.period(rec.period or "")
+        except PeriodError:  # an unknown period still gets feedback, worded without it
+            period = None
+        unit = self.dep.registry.latest(rec.unit) if rec.unit else None
+        if rec.unit and unit is None:
+            return
+        recipients = [a for a in dict.fromkeys([unit.email if unit else "", rec.contact or ""]) if a]
+        if unit is not None and not recipients:
+            self.report.notes.append(f"Đơn vị {unit.code} không có địa chỉ thư: không gửi được phản hồi")
+        attachment = _attachment(Path(rec.feedback_path), XLSX) if rec.feedback_path else None
+        kind = "held" if rec.status == "held" else "feedback"
+        unit_code = unit.code if unit else None
+        common: dict[str, Any] = {
+            "org_name": self.dep.settings.organisation,
+            "unit_code": unit_code,
+            "unit_name": unit.name if unit else "",
+            "period_code": rec.period or "",
+            "period_name": period.name if period else (rec.period or ""),
+            "original_name": rec.original_name,
+            "issues": rec.issues,
+        }
+        for recipient in recipients:
+            if kind == "held":
+                message = mail.compose_held(email=recipient, **common)
+            else:
+                accepted = rec.status == "accepted"
+                message = mail.compose_feedback(
+                    email=recipient, accepted=accepted, feedback_workbook=attachment, **common
+                )
+            key = message_key(kind, rec.period or "-", recipient, version, unit_code)
+            self.plan(key, message, file_id=rec.id)
 
     def reminders(self, event: Event) -> None:
         period = event.period
@@ -365,6 +370,38 @@ def run_due(dep: Deployment, now: datetime | None = None, dry_run: bool = False)
                 job.summary(event)
         if not dry_run:
             job.send_pending()
+    return report
+
+
+def resend_feedback(dep: Deployment, file_id: int, actor: str, now: datetime | None = None) -> DueReport:
+    """Send the feedback on file ``file_id`` again, now (a coordinator's explicit action).
+
+    A new message (its key carries ``gui-lai-N``) with the same wording and marked-up workbook,
+    to the same recipients; then everything pending is sent, as ``run_due`` would. The act is
+    recorded in the ledger under ``actor`` with what came of it. Raises ``UsageError`` for an
+    unknown file, one that has no verdict yet or nobody to tell.
+    """
+    now = local_time(now, dep.settings.timezone)
+    report = DueReport(now=now, dry_run=False)
+    with open_store(dep.settings) as ledger:
+        rec = ledger.file(file_id)
+        if rec is None or rec.status not in ("accepted", "rejected", "held"):
+            raise UsageError(f"Tệp số {file_id} chưa có kết quả kiểm tra để gửi lại")
+        earlier = sum(1 for m in ledger.messages() if m.file_id == file_id)
+        job = _Job(dep, ledger, now, report)
+        job.feedback_for(rec, f"tep-{file_id}-gui-lai-{earlier + 1}")
+        if not report.planned:
+            raise UsageError(f"Tệp số {file_id}: không có địa chỉ nào để gửi phản hồi")
+        job.send_pending()
+        ledger.add_action(
+            at=now,
+            actor=actor,
+            action="resend_feedback",
+            period=rec.period,
+            unit=rec.unit,
+            file_id=file_id,
+            detail=f"đã gửi {len(report.sent)} thư, chưa gửi được {len(report.failed)}",
+        )
     return report
 
 

@@ -284,3 +284,18 @@ class Reopening:
     unit: str
     opened_at: datetime
     file_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """A coordinator's deliberate act that changed state (reopen a unit, resend feedback), as
+    the ledger keeps it: who, when, what, on which period/unit/file, and what came of it."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    period: str | None = None
+    unit: str | None = None
+    file_id: int | None = None
+    detail: str = ""

@@ -102,6 +102,30 @@ class CollectSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The ``[web]`` table: ``baocao serve``, the web desk (units upload, coordinators watch).
+
+    ``base_url`` is the address units and coordinators type (``https://baocao.snv.example``): the
+    per-unit links printed in reminders and receipts start with it, and an ``https`` address
+    makes the session cookie ``Secure``. ``users_file`` holds the coordinators' accounts (names
+    and argon2 hashes, written by ``baocao web-user``), never a password.
+    """
+
+    base_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    users_file: Path | None = None  # resolved by load_config: beside the ledger by default
+    session_minutes: int = 480
+    login_attempts: int = 5  # failed logins per account and address in 15 minutes
+    upload_wait_seconds: float = 20.0  # how long an upload waits for a running collect
+    link_version: int = 1  # raise it to revoke every unit's link at once (spec.links)
+
+    @property
+    def https(self) -> bool:
+        return bool(self.base_url and self.base_url.startswith("https://"))
+
+
+@dataclass(frozen=True)
 class ReportSettings:
     """The ``[report]`` table: what the Word draft of a summary prints in the administrative form
     of Nghị định 30/2020/NĐ-CP. An empty value is printed as a highlighted placeholder, so an
@@ -170,6 +194,7 @@ class Settings:
     collect: CollectSettings = field(default_factory=CollectSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     imap: ImapSettings | None = None
+    web: WebSettings = field(default_factory=WebSettings)
     key_name: str = ""  # which signing key (spec.identity); the organisation's slug by default
 
     def path(self, key: str) -> Path:
@@ -271,6 +296,13 @@ def _clock(key: str, value: Any) -> time:
         if hour < 24 and minute < 60:
             return time(hour, minute)
     raise _fail(key, f"giá trị {value!r} không hợp lệ", 'giờ dạng HH:MM, ví dụ "08:00"')
+
+
+def _base_url(key: str, value: Any) -> str:
+    text = _text(key, value).rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[A-Za-z0-9._~\-/]*)?", text):
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", 'địa chỉ dạng "https://baocao.snv.example"')
+    return text
 
 
 def _senders(key: str, value: Any) -> tuple[str, ...]:
@@ -469,6 +501,7 @@ TOP_KEYS = {
     "collect",
     "report",
     "intake",
+    "web",
 }
 
 
@@ -596,8 +629,24 @@ def load_config(path: str | Path) -> Settings:
             },
         )
     )
+    web_values = _table(
+        data,
+        "web",
+        {
+            "base_url": _base_url,
+            "host": _text,
+            "port": _int_in(1, 65535),
+            "users_file": _text,
+            "session_minutes": _int_in(5, 7 * 24 * 60),
+            "login_attempts": _int_in(1, 100),
+            "upload_wait_seconds": _float_in(0, 600),
+            "link_version": _int_in(1, 1_000_000),
+        },
+    )
+    users_file = web_values.pop("users_file", None)
+    default_users = paths["ledger"].parent / "tai-khoan-web.txt"
+    web = WebSettings(**web_values, users_file=(base / users_file).resolve() if users_file else default_users)
     return Settings(
-        imap=_imap(data),
         config_file=config_file,
         organisation=org["name"],
         coordinator=org.get("coordinator", org["name"]),
@@ -614,5 +663,7 @@ def load_config(path: str | Path) -> Settings:
         schedule=schedule,
         collect=collect,
         report=report,
+        imap=_imap(data),
+        web=web,
         key_name=org.get("key_name") or ascii_slug(org["name"], 60),
     )

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
-from baocao.model import FileRecord, Issue, MessageRecord, Reopening, Sighting, Submission
+from baocao.model import Action, FileRecord, Issue, MessageRecord, Reopening, Sighting, Submission
 
 
 class Store(Protocol):
@@ -51,6 +51,8 @@ class Store(Protocol):
     def unattributed(self, since: datetime) -> list[FileRecord]: ...
     def requeue(self, file_id: int) -> None: ...
     def vouch_for(self, file_id: int) -> FileRecord | None: ...
+    def file(self, file_id: int) -> FileRecord | None: ...
+    def files_at(self, location_prefix: str) -> list[FileRecord]: ...
 
     # judgements and the values in force
     def record_outcome(
@@ -77,6 +79,20 @@ class Store(Protocol):
     def add_reopening(self, period: str, unit: str, at: datetime) -> Reopening: ...
     def open_reopening(self, period: str, unit: str) -> Reopening | None: ...
     def use_reopening(self, reopening_id: int, file_id: int) -> None: ...
+
+    # a coordinator's deliberate acts (the web desk: resend feedback, reopen), who and when
+    def add_action(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        period: str | None = None,
+        unit: str | None = None,
+        file_id: int | None = None,
+        detail: str = "",
+    ) -> Action: ...
+    def actions(self, period: str | None = None, limit: int = 100) -> list[Action]: ...
 
     # messages, each planned once and sent at most once
     def message(self, key: str) -> MessageRecord | None: ...

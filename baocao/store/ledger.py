@@ -36,6 +36,7 @@ from baocao.model import (
     Sighting,
     Submission,
 )
+from baocao.store.actions import ActionLog
 from baocao.store.migrations import NewerSchema, migrate
 from baocao.store.rows import (
     dumps,
@@ -76,7 +77,7 @@ def damaged(path: Path, exc: BaseException) -> StoreError:
     )
 
 
-class Ledger:
+class Ledger(ActionLog):
     """The SQLite store; use as a context manager (``with Ledger(path) as ledger``).
 
     A damaged file, one locked for longer than ``timeout`` or one from a newer baocao raises
@@ -297,6 +298,16 @@ class Ledger:
                 "UPDATE files SET status='archived', proof='vouched' WHERE id=? AND status='held'", (file_id,)
             ).rowcount
         return self._files("WHERE id=?", (file_id,))[0] if changed else None
+
+    def file(self, file_id: int) -> FileRecord | None:
+        found = self._files("WHERE id=?", (file_id,))
+        return found[0] if found else None
+
+    def files_at(self, location_prefix: str) -> list[FileRecord]:
+        """Files whose location (``inbox_path``) starts with ``location_prefix``, in taken order
+        (the web desk: every file sent through one unit's link for one period)."""
+        pattern = location_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return self._files("WHERE inbox_path LIKE ? ESCAPE '\\' ORDER BY id", (pattern,))
 
     def _files(self, where: str, params: tuple = ()) -> list[FileRecord]:
         return [file_from_row(r) for r in self.db.execute(f"SELECT * FROM files {where}", params)]

@@ -196,7 +196,26 @@ def m007_file_identity(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m008_file_mail(db: sqlite3.Connection) -> None:
+def m008_actions(db: sqlite3.Connection) -> None:
+    """The web desk: what a coordinator did on purpose (resend feedback, reopen), who and when."""
+    _run(
+        db,
+        """CREATE TABLE actions (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            period TEXT,
+            unit TEXT,
+            file_id INTEGER REFERENCES files(id),
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX actions_period ON actions(period, id)",
+    )
+
+
+@migration
+def m009_file_mail(db: sqlite3.Connection) -> None:
     """The e-mail a file came in (``model.MailThread`` as JSON): what answers thread under and
     whom they may go to. The sender's address itself has been in ``sender`` since m003."""
     _add_column(db, "files", "mail TEXT")

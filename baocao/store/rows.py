@@ -6,7 +6,7 @@ import json
 import sqlite3
 from datetime import date, datetime
 
-from baocao.model import FileRecord, Issue, MailThread, MessageRecord, Reopening, Sighting, Submission
+from baocao.model import Action, FileRecord, Issue, MailThread, MessageRecord, Reopening, Sighting, Submission
 
 
 def _json_default(value: object) -> str:
@@ -100,4 +100,17 @@ def sighting_from_row(row: sqlite3.Row) -> Sighting:
         datetime.fromisoformat(row["first_seen"]),
         datetime.fromisoformat(row["last_seen"]),
         _time(row["not_seen_at"]),
+    )
+
+
+def action_from_row(row: sqlite3.Row) -> Action:
+    return Action(
+        id=row["id"],
+        at=datetime.fromisoformat(row["at"]),
+        actor=row["actor"],
+        action=row["action"],
+        period=row["period"],
+        unit=row["unit"],
+        file_id=row["file_id"],
+        detail=row["detail"],
     )
