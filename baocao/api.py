@@ -107,6 +107,17 @@ def info(dep: Deployment) -> dict:
         ],
         "units": len({u.code for u in dep.registry.units}),
         "mail": {"backend": s.mail.backend, "coordinators": list(s.mail.coordinators)},
+        "imap": {
+            "host": s.imap.host,
+            "port": s.imap.effective_port,
+            "security": s.imap.security,
+            "user": s.imap.user,
+            "folder": s.imap.folder,
+            "processed_folder": s.imap.processed_folder,
+            "allowed_senders": list(s.imap.allowed_senders),
+        }
+        if s.imap
+        else None,
         "signing_key": {"source": dep.signing_key.source, "key_id": dep.signing_key.key_id},
     }
 

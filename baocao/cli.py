@@ -86,6 +86,12 @@ def cmd_info(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     out.write(f" ({data['form']['fields']} trường) – {data['form_file']}\n")
     out.write(f"Danh mục     : {data['units']} đơn vị – {data['registry_file']}\n")
     out.write(f"Thư          : {data['mail']['backend']}\n")
+    box = data["imap"]
+    if box:
+        out.write(
+            f"Hộp thư nhận : {box['user']} tại {box['host']}:{box['port']} ({box['security']}), "
+            f"đọc {box['folder']!r}, thư đã xử lý chuyển vào {box['processed_folder']!r}\n"
+        )
     key = data["signing_key"]
     out.write(f"Khóa ký      : mã {key['key_id']} – {key['source']}\n\nThư mục:\n")
     out.write(format_table(list(data["paths"].items()), ["khóa", "đường dẫn"]) + "\n\nCác kỳ báo cáo:\n")

@@ -353,3 +353,15 @@ def test_a_collect_killed_at_any_point_loses_nothing_and_takes_nothing_twice(
     assert rebuilt.counts == {"accepted": 2, "container": 2}
     again = {(r.original_name, r.status, r.unit, r.sender, r.received_at) for r in stored_files(dep)}
     assert again == {(r.original_name, r.status, r.unit, r.sender, r.received_at) for r in records}
+
+
+def test_info_names_the_mailbox_it_reads(tmp_path):
+    table = '[intake.imap]\nhost = "mail.langson.example"\nuser = "cchc@snv.langson.example"\n'
+    (tmp_path / "config.toml").write_text(config_text(extra=table), encoding="utf-8")
+    out = io.StringIO()
+    assert main(["--config", str(tmp_path / "config.toml"), "info"], out=out) == 0
+    assert (
+        "Hộp thư nhận : cchc@snv.langson.example tại mail.langson.example:993 (ssl), đọc 'INBOX'"
+        in out.getvalue()
+    )
+    assert "'Đã xử lý'" in out.getvalue()
