@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from baocao.collect import CollectReport, intakes_for, local_time, same_key
+from baocao.collect import CollectReport, local_time, same_key
 from baocao.collect import collect as collect_from
 from baocao.collect import release as release_held
 from baocao.consolidate import (
@@ -26,6 +26,7 @@ from baocao.consolidate import (
 )
 from baocao.errors import BaocaoError, LockedError, UsageError, WorkbookError
 from baocao.files import write_if_changed
+from baocao.intake.sources import intakes_for
 from baocao.intake.upload import UploadIntake, upload_arrival, web_location
 from baocao.jobs import DueReport, resend_feedback, run, run_due, setup_logging
 from baocao.judge.validate import Outcome, validate

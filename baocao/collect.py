@@ -39,10 +39,7 @@ from filelock import FileLock, Timeout
 from baocao.errors import ConfigError, LockedError, StoreError, UsageError
 from baocao.files import sweep_temporary
 from baocao.intake.base import Arrival, Changed, Intake, Refused
-from baocao.intake.folder import FolderIntake
-from baocao.intake.imap import ImapIntake
-from baocao.intake.mime import MailLimits
-from baocao.judge.reader import ReadLimits
+from baocao.intake.sources import IntakeFactory, intakes_for, read_limits
 from baocao.judge.workers import ReaderPool
 from baocao.judging import BATCH, CollectReport, FileResult, Judge
 from baocao.model import FileRecord, Issue, Severity
@@ -56,55 +53,6 @@ logger = logging.getLogger(__name__)
 COPY_THREADS = 4  # archive copies made at once
 
 Progress = Callable[[int, int, str], None]
-IntakeFactory = Callable[[Deployment, Store, datetime, bool], Intake]
-
-
-def folder_intake(dep: Deployment, store: Store, now: datetime, simulated: bool) -> Intake:
-    """The shared inbox folder of ``dep`` as an intake."""
-    settings = dep.settings
-    inbox = settings.path("inbox")
-    inbox.mkdir(parents=True, exist_ok=True)
-    return FolderIntake(
-        inbox,
-        store,
-        now,
-        stable_seconds=settings.collect.stable_seconds,
-        simulated=simulated,
-        max_bytes=int(settings.collect.max_file_mb * 2**20),
-    )
-
-
-def imap_intake(dep: Deployment, store: Store, now: datetime, simulated: bool) -> Intake:
-    """The ``[intake.imap]`` mailbox of ``dep`` as an intake (a message costs at most these
-    limits; an attachment the same as a file in the folder)."""
-    settings = dep.settings
-    if settings.imap is None:
-        raise UsageError("Chưa cấu hình hộp thư nhận báo cáo (bảng [intake.imap] trong config.toml)")
-    limits = MailLimits(
-        max_message_bytes=int(settings.imap.max_message_mb * 2**20),
-        max_attachments=settings.imap.max_attachments,
-        read=read_limits(dep),
-    )
-    own = frozenset(a.lower() for a in (settings.mail.sender,) if a)
-    return ImapIntake(settings.imap, store, now, limits=limits, own_addresses=own, simulated=simulated)
-
-
-INTAKES: dict[str, IntakeFactory] = {"folder": folder_intake, "imap": imap_intake}
-
-
-def intakes_for(dep: Deployment, source: str | None = None) -> list[IntakeFactory]:
-    """The intakes a collect reads: ``source`` alone (``folder`` or ``imap``), else the folder and,
-    when ``[intake.imap]`` is configured, the mailbox. ``UsageError`` for an unknown source or a
-    mailbox that is not configured."""
-    if source is None:
-        return [INTAKES[name] for name in INTAKES if name == "folder" or dep.settings.imap is not None]
-    if source not in INTAKES:
-        raise UsageError(f"Nguồn '{source}' không có; chọn một trong: {', '.join(INTAKES)}")
-    if source == "imap" and dep.settings.imap is None:
-        raise UsageError("Chưa cấu hình hộp thư nhận báo cáo (bảng [intake.imap] trong config.toml)")
-    return [INTAKES[source]]
-
-
 # --- taking: archive and record --------------------------------------------------------------
 
 
@@ -336,17 +284,6 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 # --- the run ---------------------------------------------------------------------------------
-
-
-def read_limits(dep: Deployment) -> ReadLimits:
-    """What one file may cost, from ``[collect]``: the same for a file in the folder and an
-    attachment (or a file in a zip attachment) of an e-mail."""
-    settings = dep.settings.collect
-    return ReadLimits(
-        max_file_bytes=int(settings.max_file_mb * 2**20),
-        max_unpacked_bytes=int(settings.max_unpacked_mb * 2**20),
-        timeout_seconds=settings.read_timeout_seconds,
-    )
 
 
 def reader_pool(dep: Deployment, files: int) -> ReaderPool:

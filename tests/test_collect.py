@@ -33,8 +33,9 @@ from helpers import (
 
 from baocao import api
 from baocao.cli import main
-from baocao.collect import _Taker, folder_intake, lock_path
+from baocao.collect import _Taker, lock_path
 from baocao.errors import LockedError
+from baocao.intake.sources import folder_intake
 from baocao.judging import CollectReport
 from baocao.store import archive_of, open_store
 
