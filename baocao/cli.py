@@ -231,7 +231,7 @@ def cmd_run_due(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
     report = api.run_due(dep, now=args.now, dry_run=args.dry_run)
     if args.json:
         _print_json(report.to_dict(), out)
-        return EXIT_OK
+        return EXIT_DATA if report.had_problems else EXIT_OK
     prefix = "(thử, không thay đổi gì) " if report.dry_run else ""
     if report.dry_run:
         out.write(f"{prefix}{len(report.inbox_files)} tệp trong thư mục nộp sẽ được thu nhận\n")
@@ -251,9 +251,13 @@ def cmd_run_due(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
         out.write(f"Đã gửi {len(report.sent)} thư, chưa gửi được {len(report.failed)}\n")
     for key, error in report.failed:
         out.write(f"  chưa gửi: {key}: {error}\n")
+    for key, error in report.uncertain:
+        out.write(f"  không chắc đã gửi: {key}: {error}\n")
+    for error in report.errors:
+        out.write(f"  lỗi: {error}\n")
     for note in report.notes:
         out.write(f"  lưu ý: {note}\n")
-    return EXIT_DATA if report.failed else EXIT_OK
+    return EXIT_DATA if report.had_problems else EXIT_OK
 
 
 def cmd_run(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:

@@ -40,8 +40,8 @@ from baocao.judge.validate import Context, Outcome, validate
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
 from baocao.spec.deployment import Deployment
 from baocao.store.ledger import Ledger
+from baocao.workbook.answer import feedback_job
 from baocao.workbook.feedback import FeedbackJob, FeedbackWriter
-from baocao.workbook.template import template_context
 
 logger = logging.getLogger(__name__)
 
@@ -378,25 +378,7 @@ class _Run:
 
     def feedback_job(self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome) -> FeedbackJob:
         """What it takes to write the marked-up workbook for a file with issues."""
-        folder = self.dep.settings.path("feedback") / (outcome.period or "khong-ro-ky")
-        stamp = rec.received_at.astimezone(self.dep.settings.timezone).strftime("%Y%m%d-%H%M%S")
-        who = f"{outcome.unit or 'khong-ro-don-vi'}_{outcome.period or 'khong-ro-ky'}"
-        name = f"{who}_{stamp}_{rec.sha256[:8]}_phan-hoi.xlsx"
-        verdict = "BỊ TRẢ LẠI" if not outcome.accepted else "ĐÃ TIẾP NHẬN (có lưu ý)"
-        title = f"Kết quả kiểm tra tệp '{rec.original_name}': {verdict}"
-        source = self.archive / rec.archive_path
-        rebuild = None
-        # only a file openpyxl cannot write back (.xls, .ods) needs a fresh template
-        if outcome.unit and outcome.period and source.suffix.lower() not in (".xlsx", ".xlsm"):
-            try:
-                period = self.dep.period(outcome.period)
-                unit = self.dep.registry.get(outcome.unit, self.dep.registry.reference_day(period))
-                if unit is not None:
-                    form = self.dep.catalog.get(outcome.form_version or "") or self.dep.form
-                    rebuild = (template_context(self.dep, unit, period), form)
-            except Exception:  # feedback is a courtesy; the verdict stands without it
-                rebuild = None
-        return FeedbackJob(rec.original_name, source, raw, outcome.issues, folder / name, title, rebuild)
+        return feedback_job(self.dep, rec, raw, outcome, self.archive)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

@@ -55,7 +55,7 @@ def test_demo_runs_the_pipeline_and_its_summary_is_right(demo_copy):
         assert sum(int(r[code]) for r in rows if r[code]) == total, code
     outbox = list(dep.settings.path("outbox").glob("*.eml"))
     kinds = {p.name.split("-")[1] for p in outbox}
-    assert kinds == {"reminder", "feedback", "summary"}
+    assert kinds == {"reminder", "feedback", "receipt", "summary"}
     assert str(csv_path.with_suffix(".xlsx")) in text and str(csv_path.with_suffix(".docx")) in text
     # running it again starts from a clean demo area and gives the same result
     assert main(["--config", str(demo_copy), "demo"], out=io.StringIO()) == 0

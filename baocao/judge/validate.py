@@ -21,7 +21,7 @@ from typing import Any
 
 from baocao.judge.rules import check_rules
 from baocao.model import Issue, RawCell, RawWorkbook, Severity, cell_issue
-from baocao.spec.config import EMAIL_RE
+from baocao.spec.addresses import AddressError, sendable
 from baocao.spec.form import Field, Form, FormCatalog
 from baocao.spec.identity import signature
 from baocao.spec.periods import Period, PeriodError, parse_period
@@ -131,10 +131,14 @@ def to_phone(value: Any) -> tuple[str | None, str | None]:
 
 
 def to_email(value: Any) -> tuple[str | None, str | None]:
+    """An address the mailer can send to (``addresses.sendable``: what is accepted here is what
+    feedback can later be sent to), kept as typed."""
     text = _text(value)
-    if EMAIL_RE.match(text):
-        return text, None
-    return None, f"'{text}' không phải địa chỉ thư điện tử hợp lệ"
+    try:
+        sendable(text)
+    except AddressError as exc:
+        return None, f"'{text}' không phải địa chỉ thư điện tử hợp lệ: {exc}"
+    return text, None
 
 
 def to_choice(value: Any, choices: tuple[str, ...]) -> tuple[str | None, str | None]:

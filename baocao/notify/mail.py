@@ -1,21 +1,30 @@
 """Mail for baocao: composed messages (``baocao.mailtext``) turned into bytes and delivered.
 
-Two backends, chosen by ``[mail] backend``:
+``to_email`` builds the message (pure); ``Transport`` is the one way out, chosen by ``[mail]
+backend``:
 
 - ``outbox`` (the default, no server needed): each message is written as an ``.eml`` file, the
   exact RFC 5322 bytes that SMTP would carry, so a coordinator can open it in any mail client
-  or forward it by hand.
+  or forward it by hand. The transport names the file (``outbox_path``), the same name for a
+  resend, so a retry replaces the file instead of adding a second copy.
 - ``smtp``: through yagmail for the connection (implicit TLS, STARTTLS or plain; login only
   when a user is configured, because internal government relays often take neither).
 
 Both send the *same* bytes, built once by ``to_email``: yagmail is used for connecting, TLS and
-login, then the composed message is handed to the underlying ``smtplib`` connection. yagmail's
-own ``send`` is not used because it builds a different message (its own MIME tree, Date and
+login, then the composed message goes through the SMTP transaction below. yagmail's own
+``send`` is not used because it builds a different message (its own MIME tree, Date and
 Message-ID) and, on a dropped connection, sleeps, retries and returns ``False`` instead of
-raising. This is the only module that imports yagmail.
+raising. The transaction is ``smtplib``'s ``sendmail`` spelt out so that the caller learns the
+moment the message is handed over (``on_commit``: after the server said 354, before the final
+dot): a crash before it means the server never had the message and it can be sent again; a crash
+after it means it may have been delivered, and must not be sent again blindly. This is the only
+module that imports yagmail.
 
-Every message carries ``X-Baocao-Kind``/``-Period``/``-Unit`` headers and a ``Message-ID``
-derived from a stable key, so a resend of the same message is recognisable in any mailbox.
+Headers are folded by ``baocao.headers`` (every client decodes them the same way); addresses go
+out in the form ``addresses.sendable`` gives (IDNA domains). Every message carries
+``X-Baocao-Kind``/``-Period``/``-Unit`` headers and a ``Message-ID`` derived from a stable key, so
+a resend of the same message is recognisable in any mailbox, and ``In-Reply-To``/``References``
+when it answers another message.
 """
 
 from __future__ import annotations
@@ -27,9 +36,9 @@ import os
 import re
 import smtplib
 import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from email.headerregistry import Address
+from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -40,34 +49,45 @@ import yagmail
 
 from baocao.errors import DeliveryError
 from baocao.files import atomic_write
+from baocao.notify.headers import Header, address_line, header_line
 from baocao.notify.mailtext import (
     Attachment,
     OutgoingMessage,
     compose_feedback,
+    compose_receipt,
     compose_reminder,
     compose_summary,
     one_line,
 )
+from baocao.spec.addresses import AddressError, sendable
 from baocao.spec.config import MailSettings
 
 __all__ = [
     "Attachment",
     "DeliveryResult",
     "OutgoingMessage",
+    "Transport",
+    "UncertainDelivery",
     "compose_feedback",
+    "compose_receipt",
     "compose_reminder",
     "compose_summary",
     "deliver",
     "message_bytes",
-    "send_raw",
     "smtp_password",
+    "split_addresses",
     "to_email",
 ]
 
 PASSWORD_ENV = "BAOCAO_SMTP_PASSWORD"
-# The modern API (RFC 2047 headers, header objects) with CRLF line ends, as sent over the wire.
+# The modern API with CRLF line ends, as sent over the wire; headers are folded by ``headers``.
 POLICY = email.policy.SMTP
 _ASCII_WORD = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class UncertainDelivery(DeliveryError):
+    """The server had the whole message but its answer never came (timeout, dropped line): it
+    may have been delivered. Sending it again could send it twice, so the caller must not."""
 
 
 @dataclass(frozen=True)
@@ -102,24 +122,53 @@ def key_hash(message_id_key: str) -> str:
 def message_id(message_id_key: str, sender: str) -> str:
     """``<baocao.<hash>@<sender domain>>``: the same key always gives the same Message-ID."""
     domain = sender.rpartition("@")[2] if "@" in sender else ""
+    with contextlib.suppress(AddressError):
+        domain = sendable(sender, dotless=True).rpartition("@")[2]
     domain = re.sub(r"[^A-Za-z0-9.-]", "", domain) or "localhost"
     return f"<baocao.{key_hash(message_id_key)[:32]}@{domain}>"
 
 
-def _address(addr: str, display_name: str = "") -> Address:
-    """A checked address: no spaces, controls or second ``@`` can slip into To/From."""
-    addr = addr.strip()
-    if not addr or addr.count("@") != 1 or one_line(addr) != addr or " " in addr:
-        raise DeliveryError(f"Địa chỉ thư không hợp lệ: {addr!r}")
+def _checked(addr: str, dotless: bool = False) -> str:
+    """The wire form of ``addr`` (``addresses.sendable``); ``DeliveryError`` if it has none."""
     try:
-        return Address(display_name=one_line(display_name), addr_spec=addr)
-    except (ValueError, IndexError) as exc:
-        raise DeliveryError(f"Địa chỉ thư không hợp lệ: {addr!r} ({exc})") from exc
+        return sendable(one_line(addr), dotless)
+    except AddressError as exc:
+        raise DeliveryError(f"Địa chỉ thư không hợp lệ: {addr!r} ({exc})") from None
 
 
-def _safe_filename(name: str) -> str:
-    cleaned = one_line(name).replace("/", "_").replace("\\", "_").lstrip(". ")
-    return cleaned or "tep-dinh-kem"
+def split_addresses(addresses: Sequence[str]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """(the sendable forms of the good addresses, without repeats; bad address -> why).
+
+    One bad address (a typo in a unit's file) must cost that address only: the caller sends to
+    the rest and records the others.
+    """
+    good: dict[str, None] = {}
+    bad: dict[str, str] = {}
+    for addr in addresses:
+        if not one_line(addr):
+            continue
+        try:
+            good[sendable(one_line(addr)).lower()] = None
+        except AddressError as exc:
+            bad[addr] = str(exc)
+    return tuple(good), bad
+
+
+def _addresses(name: str, pairs: Sequence[tuple[str, str]], dotless: bool = False) -> Header:
+    checked = [(one_line(display), _checked(addr, dotless)) for display, addr in pairs]
+    text = ", ".join(f"{d} <{a}>" if d else a for d, a in checked)
+    return Header(name, text, address_line(name, checked))
+
+
+def _text_header(name: str, value: str) -> Header:
+    text = one_line(value)
+    return Header(name, text, header_line(name, text))
+
+
+def _msg_ids(values: Sequence[str]) -> str:
+    """Message-IDs for In-Reply-To/References: only ``<…@…>`` tokens of printable ASCII."""
+    found = [v for v in (one_line(x) for x in values) if re.fullmatch(r"<[!-;=?-~]+@[!-;=?-~]+>", v)]
+    return " ".join(found)
 
 
 def _attach(msg: EmailMessage, attachment: Attachment) -> None:
@@ -134,6 +183,11 @@ def _attach(msg: EmailMessage, attachment: Attachment) -> None:
     )
 
 
+def _safe_filename(name: str) -> str:
+    cleaned = one_line(name).replace("/", "_").replace("\\", "_").lstrip(". ")
+    return cleaned or "tep-dinh-kem"
+
+
 def to_email(
     message: OutgoingMessage,
     *,
@@ -141,27 +195,38 @@ def to_email(
     sender_name: str,
     message_id_key: str,
     date: datetime | None = None,
+    reply_to: Sequence[str] = (),
+    reply_to_name: str = "",
 ) -> EmailMessage:
     """The composed message as an ``EmailMessage`` (pure: same inputs, same message).
 
     Layout: multipart/mixed { multipart/alternative { text/plain, text/html }, attachments }.
     Bodies are quoted-printable UTF-8 so the bytes are 7-bit clean and pass relays that do not
-    offer 8BITMIME. ``date`` (aware) becomes the Date header; ``deliver`` passes its ``now``.
-    Every header value goes through ``one_line`` again, whoever built ``message``.
-    Raises ``DeliveryError`` for a malformed address.
+    offer 8BITMIME. ``date`` (aware) becomes the Date header; ``reply_to`` (with
+    ``reply_to_name``) is where a unit's reply goes instead of the unattended sender. Every
+    header value goes through ``one_line`` again, whoever built ``message``, and is folded by
+    ``baocao.headers``. Raises ``DeliveryError`` for an address the mailer cannot send to
+    (``split_addresses`` sorts those out beforehand).
     """
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = _address(sender, sender_name)
-    msg["To"] = [_address(addr) for addr in message.to]
-    msg["Subject"] = one_line(message.subject)
+    msg["From"] = _addresses("From", [(sender_name, sender)], dotless=True)
+    msg["To"] = _addresses("To", [("", a) for a in message.to])
+    if message.cc:
+        msg["Cc"] = _addresses("Cc", [("", a) for a in message.cc])
+    if reply_to:
+        msg["Reply-To"] = _addresses("Reply-To", [(reply_to_name, a) for a in reply_to])
+    msg["Subject"] = _text_header("Subject", message.subject)
     if date is not None:
         msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id(message_id_key, sender)
+    if message.in_reply_to and _msg_ids([message.in_reply_to]):
+        msg["In-Reply-To"] = _msg_ids([message.in_reply_to])
+        msg["References"] = _msg_ids([*message.references, message.in_reply_to])
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies, please
-    msg["X-Baocao-Kind"] = one_line(message.kind)
-    msg["X-Baocao-Period"] = one_line(message.period)
+    msg["X-Baocao-Kind"] = _text_header("X-Baocao-Kind", message.kind)
+    msg["X-Baocao-Period"] = _text_header("X-Baocao-Period", message.period)
     if message.unit is not None:
-        msg["X-Baocao-Unit"] = one_line(message.unit)
+        msg["X-Baocao-Unit"] = _text_header("X-Baocao-Unit", message.unit)
     msg.set_content(message.text, charset="utf-8", cte="quoted-printable")
     msg.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
     for attachment in message.attachments:
@@ -185,14 +250,12 @@ def message_bytes(msg: EmailMessage) -> bytes:
     return msg.as_bytes(policy=POLICY)
 
 
-def outbox_name(message: OutgoingMessage, message_id_key: str, day: datetime) -> str:
-    """``20250307-reminder-PGD01-1a2b3c4d.eml``: ASCII, sortable, the same for a resend."""
-    unit = _ASCII_WORD.sub("_", message.unit or "all").strip("_") or "unit"
-    kind = _ASCII_WORD.sub("_", message.kind) or "message"
-    return f"{day:%Y%m%d}-{kind}-{unit}-{key_hash(message_id_key)[:8]}.eml"
+def envelope(message: OutgoingMessage) -> tuple[str, ...]:
+    """Every recipient of ``message`` (To then Cc), in wire form, each once."""
+    return tuple(dict.fromkeys(_checked(a).lower() for a in (*message.to, *message.cc)))
 
 
-# --- I/O: secrets and the two backends ----------------------------------------------------
+# --- I/O: secrets and the transport --------------------------------------------------------
 
 
 def smtp_password(settings: MailSettings) -> str | None:
@@ -213,6 +276,76 @@ def smtp_password(settings: MailSettings) -> str | None:
         return None
 
 
+class Transport:
+    """The one way a message leaves baocao: an ``.eml`` in the outbox folder, or SMTP.
+
+    It owns the outbox file names (``outbox_path``), so a message delivered by ``deliver``, by
+    the scheduler from the ledger or by an e-mail intake's answer lands under the same name.
+    ``password`` overrides ``smtp_password``; ``tls_context`` overrides the default verifying
+    context (tests pass one trusting their own certificate).
+    """
+
+    def __init__(
+        self,
+        settings: MailSettings,
+        outbox: Path,
+        *,
+        password: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.password = password
+        self.tls_context = tls_context
+
+    def outbox_path(self, kind: str, unit: str | None, message_id_key: str, day: date) -> Path:
+        """``<outbox>/20250307-reminder-PGD01-1a2b3c4d.eml``: ASCII, sortable, the same for a resend."""
+        unit_part = _ASCII_WORD.sub("_", unit or "all").strip("_") or "unit"
+        kind_part = _ASCII_WORD.sub("_", kind).strip("_") or "message"
+        return self.outbox / f"{day:%Y%m%d}-{kind_part}-{unit_part}-{key_hash(message_id_key)[:8]}.eml"
+
+    def send(
+        self,
+        data: bytes,
+        recipients: Sequence[str],
+        *,
+        kind: str,
+        unit: str | None,
+        message_id_key: str,
+        day: date,
+        on_commit: Callable[[], None] | None = None,
+    ) -> DeliveryResult:
+        """Deliver already composed bytes (as ``message_bytes`` made them) to ``recipients``.
+
+        The scheduler stores the bytes of every planned message and sends them with this, so a
+        retry after a failure sends exactly the same message. ``kind``, ``unit``, the key and
+        ``day`` name the outbox file. ``on_commit`` is called once the message can no longer be
+        taken back (SMTP: after the server's 354, before the final dot; a raise there aborts
+        the transaction and nothing is delivered); the outbox needs none, a rewrite of the same
+        file being harmless. Raises ``DeliveryError`` (Vietnamese, with the technical reason)
+        when the outbox cannot be written or the server is unreachable, refuses the login, the
+        sender or the message; refused *recipients* are reported in the result instead.
+        """
+        message_id_value = _header(data, b"Message-ID")
+        settings = self.settings
+        if settings.backend == "outbox":
+            path = _write_outbox(self.outbox_path(kind, unit, message_id_key, day), data)
+            return DeliveryResult(message_id_value, tuple(recipients), {}, path)
+        if settings.backend == "smtp":
+            password = self.password
+            if settings.user and password is None:
+                password = smtp_password(settings)
+                if password is None:
+                    raise DeliveryError(
+                        f"Chưa có mật khẩu SMTP cho tài khoản {settings.user}: đặt biến môi trường "
+                        f"{PASSWORD_ENV} hoặc lưu vào keyring (dịch vụ {settings.keyring_service!r})"
+                    )
+            context = self.tls_context or ssl.create_default_context()
+            accepted, refused = _send_smtp(settings, tuple(recipients), data, password, context, on_commit)
+            return DeliveryResult(message_id_value, accepted, refused, None)
+        raise DeliveryError(f"Kiểu gửi thư không hỗ trợ: {settings.backend!r} (cần outbox hoặc smtp)")
+
+
 def deliver(
     message: OutgoingMessage,
     settings: MailSettings,
@@ -223,15 +356,12 @@ def deliver(
     now: datetime | None = None,
     tls_context: ssl.SSLContext | None = None,
 ) -> DeliveryResult:
-    """Deliver ``message`` through ``settings.backend`` and say who received it.
+    """Compose ``message`` and send it through a ``Transport``; say who received it.
 
     ``message_id_key`` identifies the message for its whole life (e.g. ``"reminder:2025-Q1:
     PGD01:2025-03-06"``): the Message-ID and the outbox file name derive from it. ``now`` is the
-    Date header (default: the current local time). ``password`` overrides ``smtp_password``;
-    ``tls_context`` overrides the default verifying context (tests pass one trusting their own
-    certificate). Raises ``DeliveryError`` (Vietnamese, with the technical reason) when the
-    outbox cannot be written or the server is unreachable, refuses the login, the sender or the
-    message; refused *recipients* are reported in the result instead.
+    Date header (default: the current local time). Errors as for ``Transport.send``, plus
+    ``DeliveryError`` for an address that cannot be sent to.
     """
     when = now if now is not None else datetime.now().astimezone()
     msg = to_email(
@@ -240,45 +370,18 @@ def deliver(
         sender_name=settings.sender_name,
         message_id_key=message_id_key,
         date=when,
+        reply_to=settings.reply_to,
+        reply_to_name=settings.reply_to_name,
     )
-    data = message_bytes(msg)
-    name = outbox_name(message, message_id_key, when)
-    return send_raw(
-        data, message.to, settings, outbox=outbox / name, password=password, tls_context=tls_context
+    transport = Transport(settings, outbox, password=password, tls_context=tls_context)
+    return transport.send(
+        message_bytes(msg),
+        envelope(message),
+        kind=message.kind,
+        unit=message.unit,
+        message_id_key=message_id_key,
+        day=when.date(),
     )
-
-
-def send_raw(
-    data: bytes,
-    recipients: tuple[str, ...],
-    settings: MailSettings,
-    *,
-    outbox: Path,
-    password: str | None = None,
-    tls_context: ssl.SSLContext | None = None,
-) -> DeliveryResult:
-    """Deliver already composed bytes (as ``message_bytes`` made them) to ``recipients``.
-
-    The scheduler stores the bytes of every planned message and sends them with this, so a
-    retry after a failure sends exactly the same message. ``outbox`` is the ``.eml`` path used
-    by the outbox backend. Errors as for ``deliver``.
-    """
-    message_id_value = _header(data, b"Message-ID")
-    if settings.backend == "outbox":
-        path = _write_outbox(outbox, data)
-        return DeliveryResult(message_id_value, tuple(recipients), {}, path)
-    if settings.backend == "smtp":
-        if settings.user and password is None:
-            password = smtp_password(settings)
-            if password is None:
-                raise DeliveryError(
-                    f"Chưa có mật khẩu SMTP cho tài khoản {settings.user}: đặt biến môi trường "
-                    f"{PASSWORD_ENV} hoặc lưu vào keyring (dịch vụ {settings.keyring_service!r})"
-                )
-        context = tls_context or ssl.create_default_context()
-        accepted, refused = _send_smtp(settings, tuple(recipients), data, password, context)
-        return DeliveryResult(message_id_value, accepted, refused, None)
-    raise DeliveryError(f"Kiểu gửi thư không hỗ trợ: {settings.backend!r} (cần outbox hoặc smtp)")
 
 
 def _header(data: bytes, name: bytes) -> str:
@@ -335,14 +438,20 @@ def _send_smtp(
     data: bytes,
     password: str | None,
     context: ssl.SSLContext,
+    on_commit: Callable[[], None] | None = None,
 ) -> tuple[tuple[str, ...], dict[str, str]]:
     """Connect, log in if configured, send ``data`` once; (accepted, refused)."""
     client = _client(settings, password, context)
     try:
         client.login()
-        refused_raw = client.smtp.sendmail(settings.sender, list(recipients), data)
-    except smtplib.SMTPRecipientsRefused as exc:
-        refused_raw = exc.recipients
+        refused_raw = _transaction(client.smtp, settings.sender, recipients, data, on_commit)
+    except _Unanswered as exc:
+        cause = exc.__cause__ or exc
+        raise UncertainDelivery(
+            f"Không chắc thư đã được gửi: máy chủ thư {settings.host}:{settings.port} đã nhận nội dung "
+            f"nhưng không trả lời (lý do kỹ thuật: {one_line(f'{type(cause).__name__}: {cause}')}); "
+            "thư không được gửi lại tự động, hãy kiểm tra hộp thư của người nhận"
+        ) from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise _delivery_error(settings, exc) from exc
     except UnicodeError as exc:  # smtplib's AUTH encodes user and password as ASCII
@@ -354,6 +463,55 @@ def _send_smtp(
         _close(client)
     refused = {addr: _reply_text(*reply) for addr, reply in refused_raw.items()}
     return tuple(r for r in recipients if r not in refused), refused
+
+
+def _transaction(
+    smtp: smtplib.SMTP,
+    sender: str,
+    recipients: tuple[str, ...],
+    data: bytes,
+    on_commit: Callable[[], None] | None,
+) -> dict[str, tuple[int, bytes]]:
+    """MAIL, RCPT per recipient, DATA: ``smtplib.SMTP.sendmail`` with a hook before the final
+    dot. Returns the refused recipients; raises like ``sendmail`` for everything else."""
+    smtp.ehlo_or_helo_if_needed()
+    code, reply = smtp.mail(sendable(sender, dotless=True))
+    if code != 250:
+        smtp.rset()
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for recipient in recipients:
+        code, reply = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+    if len(refused) == len(recipients):
+        smtp.rset()
+        return refused
+    code, reply = smtp.docmd("DATA")
+    if code != 354:
+        smtp.rset()
+        raise smtplib.SMTPDataError(code, reply)
+    if on_commit is not None:
+        try:
+            on_commit()
+        except BaseException:
+            smtp.close()  # no final dot: the server drops the half-sent message
+            raise
+    payload = re.sub(rb"(?m)^\.", b"..", data)
+    if not payload.endswith(b"\r\n"):
+        payload += b"\r\n"
+    try:
+        smtp.send(payload + b".\r\n")
+        code, reply = smtp.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        raise _Unanswered(exc) from exc
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
+class _Unanswered(Exception):
+    """The line broke or timed out after the message was handed over (see ``UncertainDelivery``)."""
 
 
 def _reply_text(code: int, text: bytes | str) -> str:
@@ -381,8 +539,11 @@ def _delivery_error(settings: MailSettings, exc: BaseException) -> DeliveryError
         what = f"không kết nối được {where}"
     else:
         what = f"lỗi khi gửi qua {where}"
-    reason = one_line(f"{type(exc).__name__}: {exc}")
-    return DeliveryError(f"Không gửi được thư: {what} (lý do kỹ thuật: {reason})")
+    if isinstance(exc, smtplib.SMTPResponseException):  # the server's own words, as it said them
+        reason = f"máy chủ trả lời: {_reply_text(exc.smtp_code, exc.smtp_error)}"
+    else:
+        reason = "lý do kỹ thuật: " + one_line(f"{type(exc).__name__}: {exc}")
+    return DeliveryError(f"Không gửi được thư: {what} ({reason})")
 
 
 def _close(client: yagmail.SMTP) -> None:

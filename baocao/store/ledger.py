@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from pathlib import Path
 from baocao.errors import BaocaoError
 from baocao.model import FileRecord, Issue, Submission
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -90,6 +90,41 @@ MIGRATIONS: dict[int, str] = {
         subject TEXT,
         body BLOB
     );
+    CREATE INDEX messages_file ON messages(file_id);
+    CREATE INDEX messages_status ON messages(status);
+    """,
+    # 2: messages to several recipients (To + Cc) and claims, so that no two runs and no crash
+    # send one twice: 'sending' (claimed by ``claimed_by``), ``committing`` once the server may
+    # have the message, 'uncertain' when a sender died after that point (never resent blindly).
+    2: """
+    CREATE TABLE messages_v2 (
+        key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        period TEXT NOT NULL,
+        unit TEXT,
+        recipient TEXT NOT NULL,
+        recipients TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL CHECK (status IN ('pending','sending','sent','failed','uncertain')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        message_id TEXT,
+        outbox_file TEXT,
+        file_id INTEGER REFERENCES files(id),
+        subject TEXT,
+        body BLOB,
+        claimed_by TEXT,
+        claimed_at TEXT,
+        committing INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO messages_v2 (key, kind, period, unit, recipient, recipients, status, attempts,
+        last_error, created_at, sent_at, message_id, outbox_file, file_id, subject, body)
+        SELECT key, kind, period, unit, recipient, '["' || recipient || '"]', status, attempts,
+            last_error, created_at, sent_at, message_id, outbox_file, file_id, subject, body
+        FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_v2 RENAME TO messages;
     CREATE INDEX messages_file ON messages(file_id);
     CREATE INDEX messages_status ON messages(status);
     """,
@@ -416,37 +451,106 @@ class Ledger:
         kind: str,
         period: str,
         unit: str | None,
-        recipient: str,
+        recipients: Sequence[str],
         now: datetime,
         subject: str,
         body: bytes,
         file_id: int | None = None,
+        failed: str | None = None,
     ) -> bool:
         """Store a composed message as pending; False if that key was planned before.
 
-        The exact bytes are kept so that a retry after an SMTP failure sends the same message
-        (same Message-ID), and a key is planned at most once whatever happens later.
+        ``recipients`` are every envelope address (To then Cc; ``recipient`` keeps the first, for
+        lists). The exact bytes are kept so that a retry after an SMTP failure sends the same
+        message (same Message-ID), and a key is planned at most once whatever happens later.
+        ``failed`` records a message that could not even be composed (no usable address…), so
+        it is reported once and not tried again.
         """
+        status = "failed" if failed is not None else "pending"
         cur = self.db.execute(
-            """INSERT OR IGNORE INTO messages (key, kind, period, unit, recipient, status, created_at,
-                   file_id, subject, body)
-               VALUES (?,?,?,?,?, 'pending', ?,?,?,?)""",
-            (key, kind, period, unit, recipient, now.isoformat(), file_id, subject, body),
+            """INSERT OR IGNORE INTO messages (key, kind, period, unit, recipient, recipients, status,
+                   created_at, file_id, subject, body, last_error)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+            (
+                key,
+                kind,
+                period,
+                unit,
+                recipients[0] if recipients else "",
+                dumps(list(recipients)),
+                status,
+                now.isoformat(),
+                file_id,
+                subject,
+                body,
+                failed,
+            ),
         )
         return cur.rowcount == 1
+
+    def claim_message(self, key: str, owner: str, now: datetime) -> bool:
+        """Take a pending message for sending (pending -> sending), atomically: True for exactly
+        one caller, whatever other processes do at the same moment."""
+        cur = self.db.execute(
+            """UPDATE messages SET status='sending', claimed_by=?, claimed_at=?, committing=0
+               WHERE key=? AND status='pending'""",
+            (owner, now.isoformat(), key),
+        )
+        return cur.rowcount == 1
+
+    def message_committing(self, key: str, owner: str) -> None:
+        """Mark that the server may now hold the message (SMTP: before the final dot). From here
+        a sender that dies leaves the message 'uncertain' instead of pending (see
+        ``release_claims``). Raises ``LedgerError`` if ``owner`` no longer holds the claim."""
+        cur = self.db.execute(
+            "UPDATE messages SET committing=1 WHERE key=? AND status='sending' AND claimed_by=?", (key, owner)
+        )
+        if cur.rowcount != 1:
+            raise LedgerError(f"Thư {key} không còn do tiến trình này gửi")
+
+    def release_claims(self, now: datetime) -> list[str]:
+        """Recover the claims of senders that died: call it only while holding the send lock,
+        when no other sender can be alive. A claim that never reached the server goes back to
+        pending (sending it again is safe); one that may have reached it becomes 'uncertain'
+        and is not sent again: returns those keys, for the coordinator to check."""
+        with self.transaction() as db:
+            uncertain = [
+                r["key"]
+                for r in db.execute("SELECT key FROM messages WHERE status='sending' AND committing=1")
+            ]
+            db.execute(
+                """UPDATE messages SET status='uncertain', last_error=? WHERE status='sending'
+                   AND committing=1""",
+                (f"tiến trình gửi dừng đột ngột lúc máy chủ đang nhận thư (phát hiện {now:%d/%m/%Y %H:%M})",),
+            )
+            db.execute(
+                """UPDATE messages SET status='pending', claimed_by=NULL, claimed_at=NULL
+                   WHERE status='sending'"""
+            )
+        return uncertain
 
     def message_sent(self, key: str, now: datetime, message_id: str, outbox_file: str | None = None) -> None:
         self.db.execute(
             """UPDATE messages SET status='sent', sent_at=?, attempts=attempts+1, message_id=?,
-                   outbox_file=?, last_error=NULL WHERE key=?""",
+                   outbox_file=?, last_error=NULL, claimed_by=NULL, committing=0 WHERE key=?""",
             (now.isoformat(), message_id, outbox_file, key),
         )
 
     def message_failed(self, key: str, error: str, final: bool = False) -> None:
         """Record a failed attempt: ``final`` gives up (permanent refusal), else retry next run."""
         self.db.execute(
-            "UPDATE messages SET status=?, attempts=attempts+1, last_error=? WHERE key=?",
+            """UPDATE messages SET status=?, attempts=attempts+1, last_error=?, claimed_by=NULL,
+                   committing=0 WHERE key=?""",
             ("failed" if final else "pending", error, key),
+        )
+
+    def message_uncertain(self, key: str, error: str) -> None:
+        """The server may have the message (it stopped answering after receiving it): never
+        sent again automatically; shown to the coordinator."""
+        self.db.execute(
+            """UPDATE messages SET status='uncertain', attempts=attempts+1, last_error=?, claimed_by=NULL
+               WHERE key=?""",
+            (error, key),
         )
 
     def messages(self, status: str | None = None) -> list[sqlite3.Row]:
@@ -456,16 +560,18 @@ class Ledger:
             self.db.execute("SELECT * FROM messages WHERE status=? ORDER BY created_at, key", (status,))
         )
 
-    def files_without_feedback(self, since: datetime) -> list[FileRecord]:
-        """Files judged since ``since`` with issues, tied to a unit, with no feedback planned yet.
+    def files_without_feedback(self, since: datetime, receipts: bool = False) -> list[FileRecord]:
+        """Files judged since ``since``, tied to a unit, with no message about them planned yet:
+        those with issues, and with ``receipts`` every accepted file too.
 
         ``since`` keeps a scheduler started on an old ledger from mailing stale feedback.
         """
         rows = self.db.execute(
-            """SELECT * FROM files f WHERE status IN ('accepted','rejected') AND issues != '[]'
+            """SELECT * FROM files f WHERE status IN ('accepted','rejected')
+                   AND (issues != '[]' OR (? AND status = 'accepted'))
                    AND unit IS NOT NULL AND processed_at >= ?
                    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id)
                ORDER BY id""",
-            (since.isoformat(),),
+            (int(receipts), since.isoformat()),
         )
         return [_file_from_row(r) for r in rows]

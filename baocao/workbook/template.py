@@ -17,6 +17,8 @@ unchanged file on the share is not rewritten.
 from __future__ import annotations
 
 import io
+import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -50,6 +52,47 @@ class TemplateContext:
     organisation: str
     values: dict[str, object] | None = None  # input values to fill in (roll-up files, demo data)
     due_before: date | None = None  # the date the plan names ("trước ngày …"); default: the period's
+    due_text: str = ""  # the deadline as every message words it (``Period.due_text``)
+    contact: str = ""  # a person to call (``Settings.contact``)
+
+    @property
+    def due(self) -> str:
+        """ "trước ngày 10/03/2025": the same words as the reminders and feedback e-mails."""
+        return self.due_text or f"trước ngày {(self.due_before or self.period.due_before):%d/%m/%Y}"
+
+
+_ROMAN = re.compile(r"^([IVXLC]+|[A-Z])\.\s")
+HIDDEN_PREFILLS = ("unit.code", "form.version")  # kept for the reader, not shown to the clerk
+
+
+def _roman(number: int) -> str:
+    out = ""
+    for value, letters in ((100, "C"), (90, "XC"), (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V")):
+        while number >= value:
+            out, number = out + letters, number - value
+    return out + ("IV" if number == 4 else "I" * number)
+
+
+def shown(f: Field) -> bool:
+    """Whether the clerk sees the field's row (the unit code and form version rows are hidden:
+    the reader finds them by name, the clerk has the unit's name and the period instead)."""
+    return f.prefill not in HIDDEN_PREFILLS
+
+
+def item_numbers(form: Form) -> dict[str, str]:
+    """Field code -> the item number printed on the form, ``II.9``: the section's own number
+    (the "II." its title starts with, else its position) and the row's number within it.
+
+    The one numbering of the template's STT column, the guide sheet, the feedback's cell list
+    and the e-mails, so "mục II.9" means the same row everywhere. Hidden rows get no number.
+    """
+    numbers: dict[str, str] = {}
+    for index, section in enumerate(form.sections, start=1):
+        found = _ROMAN.match(section.title)
+        prefix = found.group(1) if found else _roman(index)
+        visible = [f for f in section.fields if shown(f)]
+        numbers.update({f.code: f"{prefix}.{n}" for n, f in enumerate(visible, start=1)})
+    return numbers
 
 
 def template_filename(unit: Unit, period: Period) -> str:
@@ -68,23 +111,39 @@ def prefill_values(form: Form, ctx: TemplateContext) -> dict[str, str]:
     return {f.code: sources[f.prefill] for f in form.fields if f.prefill}
 
 
-def _input_message(f: Field) -> tuple[str, str]:
-    """Title (Excel allows 32 characters) and message (255) of a cell's input hint."""
-    title = f.label if len(f.label) <= 32 else f.label[:31] + "…"
+_KIND_HINTS = {  # the input hint's title after "Mục II.9: " (Excel shows at most 32 characters)
+    "integer": "nhập số nguyên",
+    "date": "nhập ngày",
+    "choice": "chọn trong danh sách",
+    "email": "thư điện tử",
+    "phone": "số điện thoại",
+}
+
+
+def _input_message(f: Field, number: str = "") -> tuple[str, str]:
+    """Title (Excel shows at most 32 characters: short by design, never cut) and message (255)
+    of a cell's input hint: the item number and what to type; the label and help below it."""
+    kind = _KIND_HINTS.get(f.type, "nhập nội dung" if f.multiline else "nhập chữ")
+    title = f"Mục {number}: {kind}" if number else kind[:1].upper() + kind[1:]
     hints = {
         "integer": "Nhập số nguyên từ 0 trở lên (0 nếu không có).",
         "date": "Nhập ngày dạng ngày/tháng/năm, ví dụ 05/03/2025.",
         "choice": "Chọn trong danh sách: " + ", ".join(f.choices) + ".",
     }
     message = f.help or hints.get(f.type, "")
+    if f.multiline:
+        message += " Xuống dòng trong ô: Alt+Enter."
     if f.required and "bắt buộc" not in message.lower():
-        message = (message + " Bắt buộc nhập.").strip()
-    return title, message[:255]
+        message += " Bắt buộc nhập."
+    message = f"{f.label}. {message.strip()}"
+    if len(message) > 255:
+        message = message[:254].rsplit(" ", 1)[0] + "…"
+    return title[:32], message
 
 
-def _validation(f: Field) -> dict | None:
+def _validation(f: Field, number: str = "") -> dict | None:
     """The Excel data validation matching the field's type, or None."""
-    title, message = _input_message(f)
+    title, message = _input_message(f, number)
     common = {"input_title": title, "input_message": message, "error_title": title}
     if f.type == "integer":
         rule = {"validate": "integer", "criteria": ">=", "value": f.min or 0}
@@ -108,9 +167,17 @@ def _validation(f: Field) -> dict | None:
             | common
             | {"error_message": "Nhập ngày hợp lệ dạng ngày/tháng/năm, ví dụ 05/03/2025."}
         )
-    if not message:
-        return None
     return {"validate": "any"} | common
+
+
+def _lines(text: str, width: float) -> int:
+    """How many lines ``text`` wraps to in a column ``width`` characters wide (12 pt)."""
+    usable = max(int(width * 1.15) - 2, 8)
+    return sum(max(1, math.ceil(len(part) / usable)) for part in str(text).split("\n"))
+
+
+def _points(lines: int) -> float:
+    return 16.5 * lines + 3
 
 
 class _Formats:
@@ -118,6 +185,7 @@ class _Formats:
 
     def __init__(self, book: xlsxwriter.Workbook):
         base = {"font_name": FONT, "font_size": 12, "valign": "vcenter", "text_wrap": True}
+        self.book, self.base = book, base
 
         def add(**extra):
             return book.add_format(base | extra)
@@ -138,6 +206,24 @@ class _Formats:
         self.input_int = add(border=1, bg_color=INPUT_FILL, locked=False, num_format="#,##0")
         self.input_date = add(border=1, bg_color=INPUT_FILL, locked=False, num_format="dd/mm/yyyy")
         self.input_choice = add(border=1, bg_color=INPUT_FILL, locked=False, align="center")
+        self.top = add(valign="top")
+        self.top_bold = add(valign="top", bold=True)
+        self.cell_top = add(border=1, valign="top")
+        self.cell_centre_top = add(border=1, valign="top", align="center")
+        self.small = add(font_size=9, italic=True, font_color="#808080")
+        self._locked_labels: dict[str, object] = {}
+
+    def locked_as(self, label: str):
+        """A locked cell that shows ``label`` instead of its text value (the period cell holds
+        ``2025-Q1`` for the reader and shows ``Quý I năm 2025`` to the clerk): the text section
+        of a number format replaces a text value by its literal."""
+        if label not in self._locked_labels:
+            literal = label.replace('"', "'")
+            self._locked_labels[label] = self.book.add_format(
+                self.base
+                | {"border": 1, "bg_color": LOCKED_FILL, "bold": True, "num_format": f';;;"{literal}"'}
+            )
+        return self._locked_labels[label]
 
 
 def _input_format(f: Field, fmt: _Formats):
@@ -165,63 +251,68 @@ def _write_input(ws, row: int, f: Field, value: object, style) -> None:
         ws.write_string(row, VALUE_COLUMN, str(value), style)
 
 
+WIDTHS = (6, 50, 11, 50)  # STT, label, measure, value: A4 portrait at about 90 %
+
+
 def _write_heading(ws, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
+    left = WIDTHS[0] + WIDTHS[1]
     ws.merge_range(0, 0, 0, 1, ctx.parent_name.upper(), fmt.center_bold)
     ws.merge_range(1, 0, 1, 1, ctx.unit.name.upper(), fmt.center_bold)
+    ws.set_row(1, _points(_lines(ctx.unit.name, left)))
     ws.merge_range(0, 2, 0, 3, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", fmt.center_bold)
     ws.merge_range(1, 2, 1, 3, "Độc lập - Tự do - Hạnh phúc", fmt.center_bold)
     ws.set_row(3, 36)
     ws.merge_range(3, 0, 3, 3, form.title, fmt.title)
     period = ctx.period
     estimates = "; sau ngày lập là số ước thực hiện" if period.includes_estimates else ""
-    due = ctx.due_before or period.due_before
-    ws.merge_range(
-        4,
-        0,
-        4,
-        3,
-        f"Kỳ báo cáo: {period.name} ({period.window_text}{estimates}) – Hạn nộp: trước ngày {due:%d/%m/%Y}",
-        fmt.center_italic,
+    line = f"Kỳ báo cáo: {period.name} ({period.window_text}{estimates}) – Hạn nộp: {ctx.due}"
+    ws.set_row(4, _points(_lines(line, sum(WIDTHS))))
+    ws.merge_range(4, 0, 4, 3, line, fmt.center_italic)
+    legend = (
+        "Ô nền vàng: đơn vị nhập. Ô nền xám: đã điền sẵn, không sửa. (*): bắt buộc. Xem trang “Hướng dẫn”."
     )
-    ws.merge_range(
-        5,
-        0,
-        5,
-        3,
-        "Ô nền vàng: đơn vị nhập. Ô nền xám: đã điền sẵn, không sửa. (*): bắt buộc.",
-        fmt.center_italic,
-    )
+    ws.set_row(5, _points(_lines(legend, sum(WIDTHS))))
+    ws.merge_range(5, 0, 5, 3, legend, fmt.center_italic)
     for col, text in enumerate(("STT", "Nội dung", "Đơn vị tính", "Số liệu / Nội dung")):
         ws.write_string(6, col, text, fmt.head)
 
 
-def _write_body(ws, form: Form, values: dict[str, object], fmt: _Formats) -> int:
-    """Draw the section, group and field rows; return the first row after the body."""
+def _write_body(ws, form: Form, ctx: TemplateContext, values: dict[str, object], fmt: _Formats) -> int:
+    """Draw the section, group and field rows; return the first row after the body.
+
+    The unit code and form version rows are hidden (``shown``): the reader finds them by name,
+    the footer prints them; the period cell shows the period's name over its code.
+    """
+    numbers = item_numbers(form)
     row = FIRST_BODY_ROW - 1
-    number = 0
     for kind, key, text in form.rows:
         if kind == "section":
             ws.merge_range(row, 0, row, VALUE_COLUMN, text, fmt.section)
-            number = 0
         elif kind == "group":
             ws.merge_range(row, 0, row, VALUE_COLUMN, text, fmt.group)
         else:
             f = form.field(key)
-            number += 1
-            ws.write_number(row, 0, number, fmt.stt)
-            ws.write_string(row, LABEL_COLUMN, text + (" (*)" if f.required else ""), fmt.label)
+            number = numbers.get(f.code, "")
+            label = text + (" (*)" if f.required else "")
+            ws.write_string(row, 0, number.rsplit(".", 1)[-1], fmt.stt)
+            ws.write_string(row, LABEL_COLUMN, label, fmt.label)
             ws.write_string(row, MEASURE_COLUMN, f.measure, fmt.measure)
             if f.locked:
-                ws.write_string(row, VALUE_COLUMN, values.get(f.code, ""), fmt.locked)
+                value = str(values.get(f.code, ""))
+                style = fmt.locked_as(ctx.period.name) if f.prefill == "period.code" else fmt.locked
+                ws.write_string(row, VALUE_COLUMN, value, style)
             else:
                 _write_input(ws, row, f, values.get(f.code), _input_format(f, fmt))
-                rule = _validation(f)
+                rule = _validation(f, number)
                 if rule:
                     ws.data_validation(row, VALUE_COLUMN, row, VALUE_COLUMN, rule)
-            if f.multiline:
-                ws.set_row(row, 80)
-            elif len(text) > 60:
-                ws.set_row(row, 33)
+            height = _points(_lines(label, WIDTHS[LABEL_COLUMN]))
+            if f.multiline:  # narrative answers get room: about eight lines of the wide column
+                height = max(height, 140 if f.required else 100)
+            if not shown(f):
+                ws.set_row(row, height, None, {"hidden": True})
+            else:
+                ws.set_row(row, height)
         row += 1
     return row
 
@@ -235,14 +326,19 @@ def _write_signatures(ws, row: int, ctx: TemplateContext, fmt: _Formats) -> None
     ws.merge_range(row + 2, 2, row + 2, 3, "(Ký tên, đóng dấu)", fmt.center_italic)
 
 
+def _footer(form: Form, ctx: TemplateContext) -> str:
+    """Unit code and form version where a coordinator on the phone can read them, out of the
+    clerk's way; ``&`` doubled (a footer control character)."""
+    ident = f"Mã đơn vị {ctx.unit.code} – biểu mẫu {form.version}".replace("&", "&&")
+    return f'&L&"Times New Roman"&8{ident}&C&"Times New Roman"&10Trang &P/&N'
+
+
 def _write_form_sheet(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
     ws = book.add_worksheet(form.sheet)
-    ws.set_column(0, 0, 6)
-    ws.set_column(LABEL_COLUMN, LABEL_COLUMN, 58)
-    ws.set_column(MEASURE_COLUMN, MEASURE_COLUMN, 12)
-    ws.set_column(VALUE_COLUMN, VALUE_COLUMN, 42)
+    for col, width in enumerate(WIDTHS):
+        ws.set_column(col, col, width)
     _write_heading(ws, form, ctx, fmt)
-    end = _write_body(ws, form, {**(ctx.values or {}), **prefill_values(form, ctx)}, fmt)
+    end = _write_body(ws, form, ctx, {**(ctx.values or {}), **prefill_values(form, ctx)}, fmt)
     _write_signatures(ws, end, ctx, fmt)
     for f in form.fields:
         ref = form.layout[f.code]
@@ -254,50 +350,81 @@ def _write_form_sheet(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> 
     ws.fit_to_pages(1, 0)
     ws.print_area(0, 0, end + 3, VALUE_COLUMN)
     ws.repeat_rows(6)
-    ws.set_footer('&C&"Times New Roman"&10Trang &P/&N')
+    ws.freeze_panes(7, 0)  # the column headings stay in view while scrolling
+    ws.set_footer(_footer(form, ctx))
     first_input = next(f for f in form.fields if not f.locked)
     ws.activate()
     ws.set_first_sheet()
     ws.set_selection(form.layout[first_input.code].cell)
 
 
+GUIDE_WIDTHS = (8, 42, 52)  # item, label, how to fill: A4 portrait, nothing cut
+
+
 def _write_guide(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
+    """The "Hướng dẫn" sheet: deadline, where to send, whom to call, how to fill, and every
+    field by item number and label (no field codes: those are for tools, not clerks)."""
     ws = book.add_worksheet(GUIDE_SHEET)
-    ws.set_column(0, 0, 110)
+    for col, width in enumerate(GUIDE_WIDTHS):
+        ws.set_column(col, col, width)
+    full = sum(GUIDE_WIDTHS)
     period = ctx.period
-    lines = [
-        (f"HƯỚNG DẪN LẬP BÁO CÁO – {period.name.upper()}", fmt.title),
-        (f"Đơn vị: {ctx.unit.name} (mã {ctx.unit.code})", fmt.text),
-        (f"Kỳ báo cáo: {period.name}, {period.window_text}.", fmt.text),
-        (
-            f"Hạn nộp: trước ngày {(ctx.due_before or period.due_before):%d/%m/%Y}"
-            f" (chậm nhất hết ngày {ctx.deadline:%d/%m/%Y}).",
-            fmt.center_bold,
-        ),
-        (f"Nơi nộp: lưu tệp đã điền vào {ctx.submit_to}.", fmt.text),
-        (f"Cơ quan tổng hợp: {ctx.organisation}.", fmt.text),
-    ]
+    row = 0
+
+    def line(text: str, style=fmt.top) -> None:
+        nonlocal row
+        ws.merge_range(row, 0, row, 2, text, style)
+        ws.set_row(row, _points(_lines(text, full)))
+        row += 1
+
+    ws.merge_range(row, 0, row, 2, f"HƯỚNG DẪN LẬP BÁO CÁO – {period.name.upper()}", fmt.title)
+    ws.set_row(row, 24)
+    row += 1
+    line(f"Đơn vị: {ctx.unit.name}.")
+    line(f"Kỳ báo cáo: {period.name}, {period.window_text}.")
+    line(f"Hạn nộp: {ctx.due}.", fmt.top_bold)
     if period.includes_estimates:
-        lines.append(
-            (
-                f"Báo cáo được lập trước khi hết kỳ: số liệu từ ngày lập báo cáo đến {period.end:%d/%m/%Y}"
-                " là số ước thực hiện.",
-                fmt.center_bold,
-            )
+        line(
+            f"Báo cáo được lập trước khi hết kỳ: số liệu từ ngày lập báo cáo đến {period.end:%d/%m/%Y}"
+            " là số ước thực hiện.",
+            fmt.top_bold,
         )
-    lines += [(f"{i}. {text}", fmt.text) for i, text in enumerate(form.instructions, start=1)]
+    line(f"Nơi nộp: lưu tệp đã điền vào {ctx.submit_to}.")
+    line(f"Cơ quan tổng hợp: {ctx.organisation}." + (f" Cần hỗ trợ: {ctx.contact}." if ctx.contact else ""))
+    row += 1
+    line("Cách điền:", fmt.top_bold)
+    for i, text in enumerate(form.instructions, start=1):
+        line(f"{i}. {text}")
     rename = "Có thể đổi tên tệp: hệ thống nhận biết đơn vị và kỳ báo cáo từ nội dung biểu mẫu."
-    lines.append((rename, fmt.text))
-    for row, (text, style) in enumerate(lines):
-        ws.write_string(row, 0, text, style)
-    row = len(lines) + 1
-    ws.write_string(row, 0, "Danh sách chỉ tiêu (mã trường dùng khi trao đổi dữ liệu):", fmt.center_bold)
-    for offset, f in enumerate((f for f in form.fields if not f.locked), start=1):
-        extra = f" – {f.help}" if f.help else ""
-        ws.write_string(row + offset, 0, f"{f.code}: {f.label}{extra}", fmt.text)
+    line(f"{len(form.instructions) + 1}. {rename}")
+    row += 1
+    line("Các mục cần điền ((*): bắt buộc):", fmt.top_bold)
+    for col, text in enumerate(("Mục", "Nội dung", "Cách nhập")):
+        ws.write_string(row, col, text, fmt.head)
+    ws.repeat_rows(row)
+    row += 1
+    numbers = item_numbers(form)
+    for section in form.sections:
+        inputs = [f for f in section.fields if not f.locked]
+        if not inputs:
+            continue
+        ws.merge_range(row, 0, row, 2, section.title, fmt.section)
+        row += 1
+        for f in inputs:
+            label = f.label + (" (*)" if f.required else "")
+            how = _input_message(f)[1].removeprefix(f"{f.label}. ")
+            ws.write_string(row, 0, numbers.get(f.code, ""), fmt.cell_centre_top)
+            ws.write_string(row, 1, label, fmt.cell_top)
+            ws.write_string(row, 2, how, fmt.cell_top)
+            ws.set_row(row, _points(max(_lines(label, GUIDE_WIDTHS[1]), _lines(how, GUIDE_WIDTHS[2]))))
+            row += 1
     ws.protect("")
     ws.set_paper(9)
+    ws.set_portrait()
+    ws.set_margins(left=0.6, right=0.4, top=0.6, bottom=0.6)
     ws.fit_to_pages(1, 0)
+    ws.print_area(0, 0, row - 1, 2)
+    ws.set_footer('&C&"Times New Roman"&10Hướng dẫn – trang &P/&N')
 
 
 def _write_meta(book, form: Form, ctx: TemplateContext) -> None:
@@ -351,6 +478,8 @@ def template_context(dep: Deployment, unit: Unit, period: Period) -> TemplateCon
         parent_name=parent.name if parent else dep.settings.organisation,
         deadline=dep.last_on_time_day(unit, period),
         due_before=period.due_before_for(dep.level_of(unit, period)),
+        due_text=dep.due_text(unit, period),
+        contact=dep.settings.contact,
         submit_to=dep.settings.submit_to,
         organisation=dep.settings.organisation,
     )

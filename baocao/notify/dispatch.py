@@ -1,0 +1,148 @@
+"""Sending what the ledger holds as pending, each message at most once whatever runs overlap.
+
+Why this needs care: two ``run-due`` processes (a slow SMTP server, the scheduler firing again,
+a coordinator running it by hand) used to read the same pending rows and send them both.
+Three things now make a message go out once:
+
+1. a **send lock** (a lock file beside the ledger): one sender at a time; a run that finds it
+   held leaves sending to the run that holds it, whose claims stand;
+2. a **claim** per message in the ledger (pending -> sending, atomic, with the owner): even if
+   the lock is not honoured (a network share), two senders cannot take the same row;
+3. a **commit mark** just before the message can no longer be taken back (SMTP: the server has
+   said 354 and the final dot is about to go). A sender that dies before it leaves the
+   message pending again (the server never had it: sending it again is safe); one that dies
+   after it leaves it ``uncertain``, reported and not sent again blindly. The same holds when the
+   server stops answering after the dot.
+
+The outbox backend writes each message to the same file name every time, so for it a resend is
+harmless and nothing is ever uncertain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from baocao.errors import DeliveryError
+from baocao.notify.mail import Transport, UncertainDelivery
+from baocao.spec.config import MailSettings
+from baocao.store.ledger import Ledger, LedgerError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SendReport:
+    """What one ``send_pending`` did: keys sent, (key, why) failed, keys left uncertain."""
+
+    sent: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    uncertain: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def send_lock_path(ledger_path: Path) -> Path:
+    return ledger_path.with_suffix(".send.lock")
+
+
+def _owner() -> str:
+    """Who holds a claim: host, process and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def send_pending(
+    ledger: Ledger,
+    settings: MailSettings,
+    outbox: Path,
+    now: datetime,
+    *,
+    expired: Callable[[dict], str | None] = lambda row: None,
+    transport: Transport | None = None,
+) -> SendReport:
+    """Send every pending message of ``ledger`` once, under the send lock.
+
+    ``expired(row)`` returns a reason when a message must not go out any more (a reminder past
+    its unit's deadline): it is then marked failed for good. A failure to deliver leaves the
+    message pending for the next run; a recipient the server refuses for good (5xx) marks it
+    failed and does not hold up the others.
+    """
+    report = SendReport()
+    lock = FileLock(send_lock_path(ledger.path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        report.notes.append("Một lần chạy khác đang gửi thư; các thư còn lại sẽ được gửi ở lần chạy sau")
+        return report
+    try:
+        for key in ledger.release_claims(now):
+            row = ledger.message(key)
+            report.uncertain.append((key, row["last_error"] if row else ""))
+        transport = transport or Transport(settings, outbox)
+        owner = _owner()
+        for row in ledger.messages("pending"):
+            _send_one(ledger, transport, dict(row), owner, now, expired, report)
+    finally:
+        lock.release()
+    return report
+
+
+def _send_one(
+    ledger: Ledger,
+    transport: Transport,
+    row: dict,
+    owner: str,
+    now: datetime,
+    expired: Callable[[dict], str | None],
+    report: SendReport,
+) -> None:
+    key = row["key"]
+    if not ledger.claim_message(key, owner, now):
+        return  # another sender took it
+    reason = expired(row)
+    if reason is not None:
+        ledger.message_failed(key, reason, final=True)
+        report.failed.append((key, reason))
+        return
+    created = datetime.fromisoformat(row["created_at"])
+    try:
+        result = transport.send(
+            bytes(row["body"]),
+            tuple(json.loads(row["recipients"])),
+            kind=row["kind"],
+            unit=row["unit"],
+            message_id_key=key,
+            day=created.date(),
+            on_commit=lambda: ledger.message_committing(key, owner),
+        )
+    except UncertainDelivery as exc:
+        ledger.message_uncertain(key, str(exc))
+        report.uncertain.append((key, str(exc)))
+        logger.warning("Không chắc đã gửi %s: %s", key, exc)
+        return
+    except DeliveryError as exc:
+        ledger.message_failed(key, str(exc))
+        report.failed.append((key, str(exc)))
+        logger.warning("Chưa gửi được %s: %s", key, exc)
+        return
+    except LedgerError as exc:  # the claim was lost (released by another run): leave it alone
+        report.notes.append(str(exc))
+        return
+    if result.refused:
+        reason = "; ".join(f"{addr}: {why}" for addr, why in result.refused.items())
+        if not result.accepted:
+            permanent = all(r.startswith("5") for r in result.refused.values())
+            ledger.message_failed(key, reason, final=permanent)
+            report.failed.append((key, reason))
+            return
+        report.notes.append(f"Thư {key}: không gửi được tới {reason}")
+    ledger.message_sent(key, now, result.message_id, str(result.outbox_file or ""))
+    report.sent.append(key)

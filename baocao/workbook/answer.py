@@ -1,0 +1,111 @@
+"""What the feedback workbook of one judged file says and where it goes.
+
+The marked-up copy of a unit's file is what the clerk opens to fix it, so its first sheet must
+answer three questions before the list of cells: what happened, what to do, by when and where.
+This module words that (``IssuesPage``) from the deployment and the verdict, and names the file
+by unit, period, date and time of arrival (no hash: a clerk reads the name; two files of one
+minute get ``-2``, see ``feedback.write_unique``). Collect calls ``feedback_job`` for every file
+with issues; the writing is ``feedback``'s.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+from baocao.judge.validate import Outcome
+from baocao.model import FileRecord, RawWorkbook, Severity
+from baocao.spec.deployment import Deployment
+from baocao.spec.periods import Period, PeriodError
+from baocao.workbook.feedback import FeedbackJob, IssuesPage
+from baocao.workbook.template import item_numbers, template_context
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def _part(text: str | None, default: str) -> str:
+    """A file-name part from text a unit typed (its unit code cell): ASCII, no separators."""
+    cleaned = _UNSAFE.sub("_", text or "").strip("_.-")[:40]
+    return cleaned or default
+
+
+def feedback_name(unit: str | None, period: str | None, received_at: datetime) -> str:
+    """``DT_TTRA_2025-Q1_phan-hoi_20250307-0800.xlsx``: whose, which period, when it came."""
+    who = f"{_part(unit, 'khong-ro-don-vi')}_{_part(period, 'khong-ro-ky')}"
+    return f"{who}_phan-hoi_{received_at:%Y%m%d-%H%M}.xlsx"
+
+
+def issues_page(
+    dep: Deployment,
+    *,
+    original_name: str,
+    received_at: datetime,
+    accepted: bool,
+    errors: int,
+    notes: int,
+    unit: str | None,
+    period: Period | None,
+) -> IssuesPage:
+    """The title and the lines on what to do, by when and where, above the list of cells."""
+    form, s = dep.form, dep.settings
+    registered = dep.registry.get(unit, dep.registry.reference_day(period)) if unit and period else None
+    when = f"{received_at:%H:%M} ngày {received_at:%d/%m/%Y}"
+    due = dep.due_text(registered, period) if registered and period else "sớm nhất có thể"
+    where = f"{due} vào: {s.submit_to}" if s.submit_to else due
+    about = f"{form.report_name} {period.name}" if period else form.report_name
+    who = f" – {registered.name}" if registered else ""
+    intro: tuple[str, ...]
+    if accepted:
+        title = f"{about}{who}: ĐÃ TIẾP NHẬN (có {notes} lưu ý)"
+        intro = (
+            f"Tệp “{original_name}” nhận lúc {when} đã được tiếp nhận. Có {notes} điểm cần lưu ý "
+            f"(ô tô màu cam, có ghi chú), không bắt buộc sửa.",
+            f"Nếu số liệu chưa đúng: sửa ngay trong tệp này, lưu lại và gửi {where}. "
+            "Bản gửi sau thay thế bản gửi trước.",
+        )
+    else:
+        title = f"{about}{who}: BỊ TRẢ LẠI ({errors} lỗi)"
+        intro = (
+            f"Tệp “{original_name}” nhận lúc {when} chưa được tiếp nhận: còn {errors} lỗi, tô màu đỏ "
+            f"trong trang {form.sheet}, có ghi chú. Bấm vào địa chỉ ô ở cột “Ô” để tới ô đó.",
+            "Sửa các ô đó ngay trong tệp này rồi lưu lại (dạng .xlsx); không cần xóa trang này.",
+            f"Gửi lại {where}. Bản gửi sau thay thế bản gửi trước.",
+        )
+    return IssuesPage(title, accepted, intro, form.sheet, item_numbers(form))
+
+
+def feedback_job(
+    dep: Deployment, rec: FileRecord, raw: RawWorkbook, outcome: Outcome, archive: Path
+) -> FeedbackJob:
+    """What it takes to write the marked-up workbook for a file with issues."""
+    tz = dep.settings.timezone
+    received = rec.received_at.astimezone(tz)
+    folder = dep.settings.path("feedback") / _part(outcome.period, "khong-ro-ky")
+    period: Period | None = None
+    if outcome.period:
+        try:
+            period = dep.period(outcome.period)
+        except PeriodError:
+            period = None
+    errors = sum(1 for i in outcome.issues if i.severity == Severity.ERROR)
+    page = issues_page(
+        dep,
+        original_name=rec.original_name,
+        received_at=received,
+        accepted=outcome.accepted,
+        errors=errors,
+        notes=len(outcome.issues) - errors,
+        unit=outcome.unit,
+        period=period,
+    )
+    source = archive / rec.archive_path
+    rebuild = None
+    # only a file openpyxl cannot write back (.xls, .ods) needs a fresh template
+    if outcome.unit and period and source.suffix.lower() not in (".xlsx", ".xlsm"):
+        unit = dep.registry.get(outcome.unit, dep.registry.reference_day(period))
+        if unit is not None:
+            form = dep.catalog.get(outcome.form_version or "") or dep.form
+            rebuild = (template_context(dep, unit, period), form)
+    name = feedback_name(outcome.unit, outcome.period, received)
+    return FeedbackJob(rec.original_name, source, raw, outcome.issues, folder / name, page, rebuild)
