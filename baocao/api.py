@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from baocao.collect import CollectReport, collect, local_time
+from baocao.collect import CollectReport, collect, judging_context, local_time, same_key
+from baocao.collect import release as release_held
 from baocao.consolidate import ConsolidationResult, consolidate
 from baocao.errors import WorkbookError
 from baocao.files import write_if_changed
 from baocao.jobs import DueReport, run, run_due
 from baocao.judge.reader import read_workbooks
-from baocao.judge.validate import Context, Outcome, validate
+from baocao.judge.validate import Outcome, validate
 from baocao.model import FileRecord, Issue, Severity
 from baocao.report.scorecard import ScorecardResult, scorecard
 from baocao.report.status import UnitStatus, period_status
@@ -35,8 +36,10 @@ __all__ = [
     "check",
     "collect",
     "consolidate",
+    "held",
     "info",
     "load_deployment",
+    "release",
     "run",
     "run_due",
     "scorecard",
@@ -109,6 +112,7 @@ def info(dep: Deployment, now: datetime | None = None) -> dict:
             "copy_parent": s.mail.copy_parent,
         },
         "contact": s.contact,
+        "signing_key": {"source": dep.signing_key.source, "key_id": dep.signing_key.key_id},
     }
 
 
@@ -143,6 +147,8 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
     """
     p = dep.period(period)
     targets = dep.registry.reporting_units(p) if unit is None else [dep.unit(unit, p)]
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        same_key(dep, ledger)  # templates signed with another key would all be held later
     out = []
     for u in targets:
         path = template_path(dep, u, p)
@@ -175,6 +181,19 @@ def unattributed(dep: Deployment, period: str) -> list[FileRecord]:
         return ledger.unattributed(since)
 
 
+def held(dep: Deployment, period: str) -> list[FileRecord]:
+    """Files of ``period`` waiting for the coordinator: they name a unit but do not prove it
+    (no valid template signature), so they replace nothing until ``release``d."""
+    p = dep.period(period)
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        return ledger.held(p.code)
+
+
+def release(dep: Deployment, file_id: int, now: datetime | None = None) -> CollectReport:
+    """Let held file ``file_id`` in on purpose (see ``collect.release``)."""
+    return release_held(dep, file_id, now=now)
+
+
 def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     """Judge one workbook exactly as ``collect`` would, without taking it or recording anything.
 
@@ -191,10 +210,7 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     )
     if isinstance(raw, WorkbookError):
         return Outcome(None, None, None, {}, [Issue(Severity.ERROR, "unreadable", str(raw))])
-    history: dict = {}
-    unit, period = raw.meta.get("unit"), raw.meta.get("period")
-    if unit and dep.settings.path("ledger").exists():
-        with Ledger(dep.settings.path("ledger")) as ledger:
-            history = ledger.unit_history(unit, exclude_period=period)
-    context = Context(dep.catalog, dep.registry, dep.settings.period_kinds, now.date(), history)
-    return validate(raw, context)
+    if not dep.settings.path("ledger").exists():
+        return validate(raw, judging_context(dep, raw, now.date(), None))
+    with Ledger(dep.settings.path("ledger")) as ledger:
+        return validate(raw, judging_context(dep, raw, now.date(), ledger))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -20,12 +21,36 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, cast
 
 from baocao import __version__, api
 from baocao.errors import BaocaoError, ConfigError, FormSpecError, LockedError, UsageError
+from baocao.names import printable
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+
+
+_CONSOLE_LOG = logging.StreamHandler()
+_CONSOLE_LOG.setLevel(logging.WARNING)
+_CONSOLE_LOG.setFormatter(logging.Formatter("baocao: %(message)s"))
+
+
+class Shown:
+    """A text stream that shows control characters instead of sending them to the terminal.
+
+    File names and cell text reach the output (a name with an ESC sequence, a cell with ``\\r``
+    or a bidi override); ``printable`` turns them into visible ``\\uXXXX`` escapes, which keeps
+    ``--json`` output valid JSON with the same meaning.
+    """
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(printable(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def _width(text: str) -> int:
@@ -108,8 +133,10 @@ def cmd_info(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     out.write(
         f"Thư          : {mail['backend']}; trả lời về {', '.join(mail['reply_to']) or '(không)'}; "
         f"xác nhận tiếp nhận: {'có' if mail['receipts'] else 'không'}; "
-        f"đồng gửi văn phòng sở: {'có' if mail['copy_parent'] else 'không'}\n\nThư mục:\n"
+        f"đồng gửi văn phòng sở: {'có' if mail['copy_parent'] else 'không'}\n"
     )
+    key = data["signing_key"]
+    out.write(f"Khóa ký      : mã {key['key_id']} – {key['source']}\n\nThư mục:\n")
     out.write(format_table(list(data["paths"].items()), ["khóa", "đường dẫn"]) + "\n")
     out.write(f"\nCác kỳ báo cáo năm {data['year']}:\n")
     rows = []
@@ -168,16 +195,40 @@ def cmd_collect(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
     if args.json:
         _print_json(report.to_dict(), out)
         return EXIT_DATA if report.had_problems else EXIT_OK
-    labels = {"accepted": "tiếp nhận", "rejected": "trả lại", "duplicate": "trùng lặp"}
-    for r in report.results:
-        first = next((i.message for i in r.issues if i.severity == "error"), "")
-        warn = sum(1 for i in r.issues if i.severity == "warning")
-        note = first or (f"{warn} lưu ý" if warn else "")
-        out.write(f"{labels[r.status]:<10} {r.unit or '?':<9} {r.period or '?':<8} {r.name}  {note}\n")
+    _write_results(report, out)
     out.write(
         f"Tiếp nhận {report.count('accepted')}, trả lại {report.count('rejected')}, "
-        f"trùng lặp {report.count('duplicate')}, chờ tệp chép xong {len(report.waiting)}\n"
+        f"chờ xác minh {report.count('held')}, trùng lặp {report.count('duplicate')}, "
+        f"chờ tệp chép xong {len(report.waiting)}\n"
     )
+    return EXIT_DATA if report.had_problems else EXIT_OK
+
+
+RESULT_LABELS = {
+    "accepted": "tiếp nhận",
+    "rejected": "trả lại",
+    "held": "chờ xác minh",
+    "duplicate": "trùng lặp",
+}
+
+
+def _write_results(report: api.CollectReport, out: TextIO) -> None:
+    """One line per judged file: verdict, unit, period, name, the first error or the warnings."""
+    for r in report.results:
+        first = next((i.message for i in r.issues if i.severity == "error"), "")
+        warnings = [i for i in r.issues if i.severity == "warning"]
+        if r.status == "held":
+            first = next((i.message for i in warnings if i.code == "unverified_identity"), "")
+        note = first or (f"{len(warnings)} lưu ý" if warnings else "")
+        out.write(f"{RESULT_LABELS[r.status]:<12} {r.unit or '?':<9} {r.period or '?':<8} {r.name}  {note}\n")
+
+
+def cmd_release(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    report = api.release(dep, args.file_id, now=args.now)
+    if args.json:
+        _print_json(report.to_dict(), out)
+        return EXIT_DATA if report.had_problems else EXIT_OK
+    _write_results(report, out)
     return EXIT_DATA if report.had_problems else EXIT_OK
 
 
@@ -205,8 +256,15 @@ def cmd_check(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int
 
 def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     rows = api.status(dep, args.period)
+    held, strays = api.held(dep, args.period), api.unattributed(dep, args.period)
     if args.json:
-        _print_json([r.to_dict() for r in rows], out)
+        data = {
+            "period": args.period,
+            "units": [r.to_dict() for r in rows],
+            "held": [rec.to_dict() for rec in held],
+            "unattributed": [rec.to_dict() for rec in strays],
+        }
+        _print_json(data, out)
         return EXIT_OK
     tz = dep.settings.timezone
     table = []
@@ -221,13 +279,29 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
         f"{len(rows)} đơn vị: đúng hạn {counts['on_time']}, chậm {counts['late']}, "
         f"bị trả lại {counts['rejected']}, chưa nộp {counts['missing']}\n"
     )
-    strays = api.unattributed(dep, args.period)
+
+    def item(text: str) -> None:  # a list line, wrapped to the console like the table
+        out.write(
+            "\n".join(textwrap.wrap(text, console_width(), initial_indent="  ", subsequent_indent="      "))
+        )
+        out.write("\n")
+
+    if held:
+        item(
+            f"{len(held)} tệp chờ xác minh (không có chữ ký hợp lệ; chưa thay thế báo cáo nào; "
+            "cho vào bằng: baocao release SỐ):"
+        )
+        for rec in held:
+            when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+            reason = next((i.message for i in rec.issues if i.code == "unverified_identity"), "")
+            item(f"số {rec.id}  {when}  {rec.unit}  {rec.inbox_path}: {reason}")
     if strays:
-        out.write(f"\n{len(strays)} tệp bị trả lại mà không xác định được đơn vị:\n")
+        item(f"{len(strays)} tệp bị trả lại không tính cho đơn vị nào (chỉ báo lại người gửi):")
         for rec in strays:
             when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-            reason = rec.issues[0].message if rec.issues else ""
-            out.write(f"  {when}  {rec.inbox_path}: {reason}\n")
+            reason = rec.errors[0].message if rec.errors else (rec.issues[0].message if rec.issues else "")
+            claim = f" (ghi mã {rec.claimed_unit})" if rec.claimed_unit else ""
+            item(f"{when}  {rec.inbox_path}{claim}: {reason}")
     return EXIT_OK
 
 
@@ -292,7 +366,7 @@ def cmd_run_due(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
         c = report.collected
         out.write(
             f"Thu nhận: {c.count('accepted')} tiếp nhận, {c.count('rejected')} trả lại, "
-            f"{c.count('duplicate')} trùng\n"
+            f"{c.count('held')} chờ xác minh, {c.count('duplicate')} trùng\n"
         )
     for entry in report.planned:
         out.write(
@@ -340,6 +414,7 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "collect": (cmd_collect, "Thu nhận, lưu trữ và kiểm tra các tệp trong thư mục nộp báo cáo"),
     "check": (cmd_check, "Kiểm tra một tệp báo cáo như khi thu nhận, không lưu gì"),
     "status": (cmd_status, "Tình hình nộp báo cáo của các đơn vị trong một kỳ"),
+    "release": (cmd_release, "Cho vào một tệp đang chờ xác minh (số tệp in trong baocao status)"),
     "consolidate": (cmd_consolidate, "Lập bảng tổng hợp (Excel, CSV, dự thảo Word) của một kỳ"),
     "scorecard": (cmd_scorecard, "Bảng chấm điểm đúng hạn của các đơn vị trong một năm"),
     "run-due": (
@@ -427,11 +502,15 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         opt = p.options
         opt.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
+        if name == "release":
+            p.add_argument_group("tham số").add_argument(
+                "file_id", type=int, metavar="SỐ", help="số của tệp chờ xác minh"
+            )
         if name == "check":
             p.add_argument_group("tham số").add_argument(
                 "file", metavar="TỆP", help="tệp bảng tính cần kiểm tra"
             )
-        if name in ("collect", "run-due", "consolidate", "scorecard", "check"):
+        if name in ("collect", "run-due", "consolidate", "scorecard", "check", "release"):
             opt.add_argument(
                 "--now",
                 type=_now,
@@ -462,8 +541,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the command line; return the exit code (streams injectable for tests)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    out = cast(TextIO, Shown(out or sys.stdout))
+    err = cast(TextIO, Shown(err or sys.stderr))
+    _CONSOLE_LOG.setStream(err)  # warnings logged during the command, shown like the rest
+    if _CONSOLE_LOG not in logging.getLogger("baocao").handlers:
+        logging.getLogger("baocao").addHandler(_CONSOLE_LOG)
     parser = build_parser()
     try:  # help and usage errors go to the same streams as everything else
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

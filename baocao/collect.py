@@ -27,18 +27,19 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from baocao.errors import LockedError, WorkbookError
+from baocao.errors import ConfigError, LockedError, UsageError, WorkbookError
 from baocao.intake.folder import archive_name, copy_and_hash, file_hash, inbox_key, scan_inbox
 from baocao.judge.reader import ReaderPool, ReadLimits
-from baocao.judge.validate import Context, Outcome, validate
+from baocao.judge.validate import Context, Outcome, identify, validate
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
 from baocao.spec.deployment import Deployment
+from baocao.spec.identity import Proof
 from baocao.store.ledger import Ledger
 from baocao.workbook.answer import feedback_job
 from baocao.workbook.feedback import FeedbackJob, FeedbackWriter
@@ -58,7 +59,7 @@ class FileResult:
     """What happened to one inbox file in this run."""
 
     name: str
-    status: str  # accepted | rejected | duplicate
+    status: str  # accepted | rejected | held | duplicate
     unit: str | None = None
     period: str | None = None
     issues: list[Issue] = field(default_factory=list)
@@ -90,12 +91,14 @@ class CollectReport:
 
     @property
     def had_problems(self) -> bool:
-        return any(r.status == "rejected" for r in self.results)
+        """Something for a person to act on: a file refused, or one held for the coordinator."""
+        return any(r.status in ("rejected", "held") for r in self.results)
 
     def to_dict(self) -> dict:
         return {
             "accepted": self.count("accepted"),
             "rejected": self.count("rejected"),
+            "held": self.count("held"),
             "duplicate": self.count("duplicate"),
             "waiting": self.waiting,
             "files": [r.to_dict() for r in self.results],
@@ -324,9 +327,11 @@ class _Run:
         if raw is None:
             outcome = Outcome(None, None, None, {}, file_issues or [])
         else:
-            outcome = validate(raw, self.context_for(raw))
-        status = "accepted" if outcome.accepted else "rejected"
-        job = self.feedback_job(rec, raw, outcome) if (outcome.issues and raw is not None) else None
+            outcome = validate(raw, self.context_for(raw, vouched=rec.proof == Proof.VOUCHED))
+        status, unit = outcome.verdict, outcome.filed_under
+        # a held file gets a notice (jobs), not a marked-up workbook
+        wanted = raw is not None and outcome.issues and status != "held"
+        job = self.feedback_job(rec, raw, outcome) if wanted and raw is not None else None
         # in-process (one worker): written now; in a pool: recorded when written (see finished())
         feedback = self.feedback.write(job) if job and not self.feedback.pooled else None
         self.ledger.record_outcome(
@@ -334,12 +339,14 @@ class _Run:
             status=status,
             processed_at=self.now,
             issues=outcome.issues,
-            unit=outcome.unit,
+            unit=unit,
             period=outcome.period,
             form_version=outcome.form_version,
-            values=outcome.values if outcome.accepted else None,
+            values=outcome.values if status == "accepted" else None,
             feedback_path=str(feedback) if feedback else None,
             contact=self.contact(outcome),
+            proof=outcome.proof if raw is not None else None,
+            claimed_unit=outcome.unit,
         )
         result = FileResult(
             rec.inbox_path,
@@ -362,23 +369,36 @@ class _Run:
         value = outcome.values.get(field.code) if field else None
         return value if isinstance(value, str) and value else None
 
-    def context_for(self, raw: RawWorkbook) -> Context:
-        unit_field = self.dep.form.role("unit")
-        cell = raw.cells.get(unit_field.code) if unit_field else None
-        unit = raw.meta.get("unit") or (str(cell.value) if cell and cell.value else None)
-        period = raw.meta.get("period")
-        history = self.ledger.unit_history(unit, exclude_period=period) if unit else {}
-        return Context(
-            catalog=self.dep.catalog,
-            registry=self.dep.registry,
-            period_kinds=self.dep.settings.period_kinds,
-            today=self.now.astimezone(self.dep.settings.timezone).date(),
-            history=history,
-        )
+    def context_for(self, raw: RawWorkbook, vouched: bool = False) -> Context:
+        today = self.now.astimezone(self.dep.settings.timezone).date()
+        return judging_context(self.dep, raw, today, self.ledger, vouched)
 
     def feedback_job(self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome) -> FeedbackJob:
         """What it takes to write the marked-up workbook for a file with issues."""
         return feedback_job(self.dep, rec, raw, outcome, self.archive)
+
+
+def judging_context(
+    dep: Deployment, raw: RawWorkbook, today: date, ledger: Ledger | None, vouched: bool = False
+) -> Context:
+    """What validation needs for ``raw`` (``collect`` and ``check`` alike).
+
+    The unit's earlier reports (``history``, from ``ledger``) only when the file proves it is that
+    unit's: warnings quote them, and a forged file must not read another unit's figures.
+    """
+    ctx = Context(
+        catalog=dep.catalog,
+        registry=dep.registry,
+        period_kinds=dep.settings.period_kinds,
+        today=today,
+        key=dep.signing_key,
+        vouched=vouched,
+    )
+    who = identify(raw, ctx)
+    if ledger is None or not (who.proof.proven and who.unit):
+        return ctx
+    period = who.period.code if who.period else None
+    return replace(ctx, history=ledger.unit_history(who.unit, exclude_period=period))
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -445,17 +465,10 @@ def collect(dep: Deployment, now: datetime | None = None, progress: Progress | N
     """
     simulated = now is not None
     now = local_time(now, dep.settings.timezone)
-    lock = FileLock(lock_path(dep), timeout=0)
-    lock_path(dep).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise LockedError(
-            f"Một lần thu nhận khác đang chạy (khóa {lock_path(dep)}); hãy đợi lần đó xong rồi chạy lại"
-        ) from None
-    try:
+    with _collect_lock(dep):
         dep.settings.path("inbox").mkdir(parents=True, exist_ok=True)
         with Ledger(dep.settings.path("ledger")) as ledger:
+            same_key(dep, ledger)
             run = _Run(dep, ledger, now, simulated, progress)
             run.finish_removals()
             ready = run.stable_files()
@@ -465,5 +478,55 @@ def collect(dep: Deployment, now: datetime | None = None, progress: Progress | N
                 run.take_all(ready)
                 run.judge_all(readers)
             return run.report
+
+
+def same_key(dep: Deployment, ledger: Ledger) -> None:
+    """Refuse to go on with a signing key other than the one this deployment has used.
+
+    Why: the key lives outside the deployment folder, per user; a scheduled task running as
+    another account (Windows: SYSTEM), a new machine or a lost key file would otherwise make a
+    new key silently, and every template already sent to units would fail to verify (held).
+    """
+    recorded = ledger.claim_key(dep.signing_key.key_id)
+    if recorded is not None:
+        raise ConfigError(
+            f"Khóa ký biểu mẫu đang dùng (mã {dep.signing_key.key_id}, lấy từ {dep.signing_key.source}) "
+            f"khác khóa của sổ theo dõi này (mã {recorded}): các biểu mẫu đã phát sẽ không xác minh được. "
+            f"Hãy chạy bằng tài khoản đã tạo khóa, hoặc đặt biến môi trường BAOCAO_SECRET bằng khóa đó "
+            "(xem README, mục Khóa ký biểu mẫu)"
+        )
+
+
+@contextmanager
+def _collect_lock(dep: Deployment) -> Iterator[None]:
+    """The working area's lock: one collect (or release) at a time; ``LockedError`` if taken."""
+    lock = FileLock(lock_path(dep), timeout=0)
+    lock_path(dep).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockedError(
+            f"Một lần thu nhận khác đang chạy (khóa {lock_path(dep)}); hãy đợi lần đó xong rồi chạy lại"
+        ) from None
+    try:
+        yield
     finally:
         lock.release()
+
+
+def release(dep: Deployment, file_id: int, now: datetime | None = None) -> CollectReport:
+    """Let a held file in on purpose: the coordinator vouches for whose it is.
+
+    The file is judged again from its archived copy as if it proved its unit (same reader, same
+    rules, same ledger; its received time is unchanged), so it is accepted and supersedes by
+    received time like any other, or rejected if it no longer passes. Raises ``UsageError``
+    when no held file has that id, ``LockedError`` while a collect runs.
+    """
+    now = local_time(now, dep.settings.timezone)
+    with _collect_lock(dep), Ledger(dep.settings.path("ledger")) as ledger:
+        same_key(dep, ledger)
+        if ledger.release(file_id) is None:
+            raise UsageError(f"Không có tệp nào đang chờ xác minh mang số {file_id} (xem baocao status)")
+        run = _Run(dep, ledger, now, simulated=True, progress=None)
+        run.judge_all()
+        return run.report

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from baocao.errors import UsageError
 from baocao.files import write_output
+from baocao.names import inside
 from baocao.report import docx as summary_docx
 from baocao.report import xlsx as summary_xlsx
 from baocao.report.rollup import blank_for_office, rollup_values
@@ -122,8 +123,10 @@ def consolidate(
     if as_submission and (unit is None or summary.level.kind != "department"):
         raise UsageError("--as-submission cần --unit là mã một sở (đơn vị cấp trung gian)")
     tz = dep.settings.timezone
-    target = out or dep.settings.path("output") / summary.period.code / (
-        f"tong-hop_{summary.period.code}_{summary.level.code}.xlsx"
+    target = out or inside(
+        dep.settings.path("output"),
+        summary.period.code,
+        f"tong-hop_{summary.period.code}_{summary.level.code}.xlsx",
     )
     messages: list[str] = []
 
@@ -141,7 +144,7 @@ def consolidate(
     rollup_path = None
     if as_submission:
         content, notes = render_rollup(dep, summary, phone=phone, now=now)
-        rollup_path = place(content, target.parent / template_filename(summary.level, summary.period))
+        rollup_path = place(content, inside(target.parent, template_filename(summary.level, summary.period)))
         messages += notes
     return ConsolidationResult(
         period=summary.period.code,

@@ -2,7 +2,7 @@
 
 ``make demo`` runs this against the repository's own ``config.toml``: templates for Quý I năm
 2025, filled demo submissions dropped into the inbox over the simulated days (on time, late,
-one rejected and never corrected, one missing, one below the portal target), and ``run_due``
+one rejected and never corrected, one missing, one accepted with a warning), and ``run_due``
 at the moments the scheduler would run, so reminders, feedback, the provisional and the final
 summary land in the outbox. The last year's first quarter is collected first, under the 2024
 structure, so the comparison sheet has something to compare with.
@@ -24,6 +24,7 @@ from pathlib import Path
 from baocao import api
 from baocao.consolidate import consolidate
 from baocao.errors import UsageError
+from baocao.spec.samples import sample_values, with_flaw
 from baocao.workbook.template import render_template, template_filename
 
 DEMO_PERIOD = "2025-Q1"
@@ -33,7 +34,7 @@ MARKER = ".baocao-demo"
 PLAN = {
     "NV_VP": (4, "ok"),
     "NV_CCHC": (5, "ok"),
-    "NV_TCBC": (5, "below_target"),
+    "NV_TCBC": (5, "warning"),
     "NV_LDVL": (11, "late"),
     "TTDVVL": (6, "ok"),
     "DT_VP": (6, "ok"),
@@ -41,48 +42,19 @@ PLAN = {
     "DT_TTRA": (7, "rejected"),
     # DT_CSDT never sends anything: the missing unit
 }
+# what the demo breaks in a unit's file, by kind (see ``spec.samples.FLAWS``)
+FLAWS_OF = {"rejected": ("rule", "text_in_number"), "warning": ("warning",)}
 RUNS = [(3, 8), (4, 8), (5, 8), (6, 8), (7, 8), (8, 8), (9, 8), (10, 8), (11, 16)]
 
 
-def demo_values(unit: str, day: date, kind: str) -> dict[str, object]:
-    """Plausible figures for a unit, the same on every run (seeded by the unit code)."""
-    rng = random.Random(f"{unit}-{day.year}")
-    classes = rng.randint(0, 3)
-    contests = rng.randint(0, 1)
-    values: dict[str, object] = {
-        "nguoi_lap": rng.choice(["Nguyễn Thị Hương", "Hoàng Văn Nam", "Lương Thị Mai", "Vi Văn Thắng"]),
-        "dien_thoai": "09" + "".join(str(rng.randint(0, 9)) for _ in range(8)),
-        "email": f"{unit.lower()}.baocao@langson.example",
-        "ngay_lap": day,
-        "co_ke_hoach": "Có",
-        "so_ke_hoach": f"{rng.randint(3, 40)}/KH-{unit.split('_')[0]}",
-        "ngay_ke_hoach": date(day.year, 1, rng.randint(5, 25)),
-        "tin_bai_cong_ttdt": rng.randint(12, 30),
-        "tthc_niem_yet": rng.randint(10, 80),
-        "van_ban_cap_nhat": rng.randint(1, 12),
-        "lop_tap_huan": classes,
-        "luot_tap_huan": classes * rng.randint(20, 60),
-        "hoi_nghi_long_ghep": rng.randint(1, 4),
-        "luot_hoi_nghi": rng.randint(40, 200),
-        "cuoc_hop_long_ghep": rng.randint(2, 12),
-        "tin_mang_xa_hoi": rng.randint(5, 40),
-        "tin_cung_cap_bao_chi": rng.randint(0, 6),
-        "pano_khau_hieu": rng.randint(0, 10),
-        "tai_lieu_phat_hanh": rng.randint(0, 500),
-        "cuoc_thi": contests,
-        "luot_du_thi": contests * rng.randint(50, 400),
-        "luot_huong_dan_dvc": rng.randint(10, 300),
-        "cuoc_kiem_tra": rng.randint(0, 3),
-        "ket_qua_noi_bat": "Duy trì đăng tin, bài về cải cách hành chính trên Trang thông tin điện tử; "
-        "hướng dẫn người dân nộp hồ sơ trực tuyến tại bộ phận một cửa.",
-        "ton_tai_han_che": rng.choice(["Không", "Một số tin, bài còn chậm so với kế hoạch."]),
-        "de_xuat_kien_nghi": rng.choice(["", "Đề nghị tổ chức tập huấn kỹ năng viết tin, bài về CCHC."]),
-    }
-    if kind == "below_target":
-        values["tin_bai_cong_ttdt"] = 7
-    if kind == "rejected":
-        values["lop_tap_huan"], values["luot_tap_huan"] = 0, 35
-        values["tin_mang_xa_hoi"] = "12 tin"
+def demo_values(dep: api.Deployment, unit: str, period_code: str, day: date, kind: str) -> dict[str, object]:
+    """Plausible inputs of ``unit`` for a period, the same on every run (seeded by unit and
+    period), made from the form spec alone; ``kind`` adds the flaws the demo shows."""
+    period = dep.period(period_code)
+    rng = random.Random(f"{unit}-{period_code}")
+    values = sample_values(dep.form, rng, period, today=day, unit=unit)
+    for flaw in FLAWS_OF.get(kind, ()):
+        values, _ = with_flaw(dep.form, values, flaw, rng)
     return values
 
 
@@ -130,7 +102,12 @@ def demo(dep: api.Deployment, say: Callable[[str], None] = print) -> dict:
 
     history = dep.period(HISTORY_PERIOD)
     for unit in dep.registry.reporting_units(history):
-        _drop(dep, unit.code, HISTORY_PERIOD, demo_values(unit.code, date(2024, 3, 5), "ok"))
+        _drop(
+            dep,
+            unit.code,
+            HISTORY_PERIOD,
+            demo_values(dep, unit.code, HISTORY_PERIOD, date(2024, 3, 5), "ok"),
+        )
     past = api.collect(dep, now=datetime(2024, 3, 6, 9, 0, tzinfo=tz))
     say(f"2. Số liệu cùng kỳ năm trước ({HISTORY_PERIOD}, cơ cấu 2024): {past.count('accepted')} báo cáo")
 
@@ -141,7 +118,7 @@ def demo(dep: api.Deployment, say: Callable[[str], None] = print) -> dict:
             if arrival <= day and unit_code not in dropped:
                 dropped.add(unit_code)
                 made_on = date(2025, 3, min(arrival, 7))  # a late file was written before the deadline
-                _drop(dep, unit_code, DEMO_PERIOD, demo_values(unit_code, made_on, kind))
+                _drop(dep, unit_code, DEMO_PERIOD, demo_values(dep, unit_code, DEMO_PERIOD, made_on, kind))
         report = api.run_due(dep, now=datetime(2025, 3, day, hour, 0, tzinfo=tz))
         for key in report.sent:
             sent[key.split("|")[0]] += 1

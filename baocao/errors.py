@@ -38,3 +38,11 @@ class DeliveryError(BaocaoError):
 
 class LockedError(BaocaoError):
     """Another baocao process holds the lock on the working area (e.g. a second collect)."""
+
+
+class MailboxError(BaocaoError):
+    """The intake mailbox could not be read (IMAP server down, login refused, connection lost).
+
+    The message is Vietnamese and names the server; nothing was lost: a message stays in the
+    mailbox until it has been archived and recorded.
+    """

@@ -33,13 +33,14 @@ import schedule
 
 from baocao.collect import CollectReport, collect, local_time
 from baocao.consolidate import consolidate
-from baocao.errors import BaocaoError, LockedError
+from baocao.errors import BaocaoError, ConfigError, LockedError, UsageError
 from baocao.files import write_if_changed
 from baocao.intake.folder import scan_inbox
 from baocao.model import FileRecord
+from baocao.names import printable
 from baocao.notify import letters, mail
 from baocao.notify.dispatch import send_pending
-from baocao.notify.mailtext import Returned, SentFile
+from baocao.notify.mailtext import Recipient, Returned, SentFile
 from baocao.report.status import UnitStatus, counts, period_status
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import Period, PeriodError, days_late, periods_of_year
@@ -256,27 +257,50 @@ class _Job:
             self.step(f"trả lời tệp {rec.original_name}", partial(self.answer, rec))
 
     def answer(self, rec: FileRecord) -> None:
+        """Answer one judged file, once, and only to whom it concerns.
+
+        Filed under a unit: one message to that unit's registered address and the address typed
+        in the file (Cc its department's office when configured), feedback if rejected, a receipt
+        if accepted. Unattributed (unknown unit, an edited unit cell, no proof): the address typed
+        in it only, never the unit it claims. Held: a notice, one message each, to the unit it
+        names (someone sent a file in its name) and to the address typed in it.
+        """
         period: Period | None
         try:
             period = self.dep.period(rec.period or "")
         except PeriodError:  # an unknown period still gets feedback, worded without a deadline
             period = None
         day = self.dep.registry.reference_day(period) if period else self.now.date()
-        unit = (self.dep.registry.get(rec.unit, day) if rec.unit else None) or (
-            self.dep.registry.latest(rec.unit) if rec.unit else None
+        unit = (
+            (self.dep.registry.get(rec.unit, day) or self.dep.registry.latest(rec.unit)) if rec.unit else None
         )
-        if unit is None:
+        if rec.unit and unit is None:
             return
-        due = (
-            letters.due(self.dep, unit, period)
-            if period
-            else letters.unknown_period_due(rec.period or "", day)
-        )
-        who = letters.recipient(self.dep, unit, day, also=[rec.contact])
+        due = letters.unknown_period_due(rec.period or "", day)
+        if unit is not None and period is not None:
+            due = letters.due(self.dep, unit, period)
         sent = SentFile(rec.original_name, rec.received_at, tuple(rec.issues))
+        code = unit.code if unit else None
+        if rec.status == "held":
+            claimed = rec.claimed_unit or (unit.code if unit else "")
+            for address in dict.fromkeys(a for a in (unit.email if unit else "", rec.contact) if a):
+                who = Recipient(unit.code if unit else "", unit.name if unit else "", (address,))
+                key = message_key("held", rec.period or "-", address, f"tep-{rec.id}", code)
+                self.plan(
+                    key,
+                    partial(
+                        mail.compose_held, letter=self.letter, unit=who, claimed=claimed, due=due, sent=sent
+                    ),
+                    file_id=rec.id,
+                )
+            return
+        if unit is not None:
+            who = letters.recipient(self.dep, unit, day, also=[rec.contact])
+        else:
+            who = Recipient("", "", (rec.contact,) if rec.contact else ())
         accepted = rec.status == "accepted"
         kind = "receipt" if accepted else "feedback"
-        key = message_key(kind, rec.period or "-", "*", f"tep-{rec.id}", unit.code)
+        key = message_key(kind, rec.period or "-", "*", f"tep-{rec.id}", code)
 
         def compose() -> mail.OutgoingMessage:
             marked = _attachment(Path(rec.feedback_path), XLSX) if rec.feedback_path else None
@@ -291,6 +315,7 @@ class _Job:
                     marked=marked,
                     numbers=self.numbers,
                 )
+            assert unit is not None  # an accepted file is always filed under its unit
             late = self.lateness(unit, period, rec)
             return mail.compose_receipt(
                 letter=self.letter,
@@ -504,6 +529,8 @@ def run_due(dep: Deployment, now: datetime | None = None, dry_run: bool = False)
             report.collected = collect(dep, now=now)
         except LockedError as exc:
             report.notes.append(str(exc))
+        except (ConfigError, UsageError):
+            raise  # the deployment itself is wrong (another signing key…): nothing may go out
         except Exception as exc:  # the inbox may be broken; what is due by mail still goes out
             logger.exception("Lỗi khi thu nhận")
             report.errors.append(f"Thu nhận: {exc}")
@@ -547,6 +574,14 @@ def _run_once(dep: Deployment) -> None:
     )
 
 
+class PrintableFormatter(logging.Formatter):
+    """Log lines with control characters shown, not written: a file name or a cell holding an
+    ESC sequence or ``\\r`` cannot forge or hide lines of the log (``names.printable``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 def setup_logging(dep: Deployment) -> Path:
     """Log to a rotating file in the logs folder (and keep the console quiet but for warnings)."""
     folder = dep.settings.path("logs")
@@ -558,7 +593,7 @@ def setup_logging(dep: Deployment) -> Path:
         backupCount=dep.settings.schedule.log_backups,
         encoding="utf-8",
     )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("baocao")
     root.setLevel(logging.INFO)
     if not any(isinstance(h, RotatingFileHandler) for h in root.handlers):

@@ -157,6 +157,23 @@ class FileRecord:
     duplicate_of: int | None = None
     feedback_path: str | None = None
     contact: str | None = None
+    proof: str | None = None  # what the file proved about its unit (``spec.identity.Proof``)
+    claimed_unit: str | None = None  # the unit it named, even when it is filed under none
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file_id": self.id,
+            "name": self.original_name,
+            "inbox_path": self.inbox_path,
+            "received_at": self.received_at.isoformat(),
+            "status": self.status,
+            "unit": self.unit,
+            "claimed_unit": self.claimed_unit,
+            "period": self.period,
+            "proof": self.proof,
+            "contact": self.contact,
+            "issues": [i.to_dict() for i in self.issues],
+        }
 
     @property
     def errors(self) -> list[Issue]:

@@ -9,7 +9,7 @@ What it does, all in one temporary folder and on the same files:
 1. generates ``--files`` filled submissions from real templates of the demo form (``render_template``
    with ``values=``), for a registry of as many synthetic units, over three periods, ~10 % with
    errors (text in a number cell, a missing required field, a bad phone, a broken cross-field
-   rule) and ~10 % with warnings only (below the portal target);
+   rule) and ~10 % with warnings only, all made from the form spec by ``baocao.spec.samples``;
 2. measures each stage in a fresh subprocess (``--stage X``), so that the peak memory of one stage
    does not hide in another's: the naive loop, the floor, baocao's read stage, ``collect`` end to
    end, ``consolidate`` of the main period, and a rerun of ``collect`` with nothing new;
@@ -37,7 +37,7 @@ import tempfile
 import time
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -68,32 +68,6 @@ UNIT_KINDS = (
     "Phòng Tư pháp",
     "Trung tâm Dịch vụ nông nghiệp",
 )
-HIGHLIGHTS = (
-    "Đơn vị đã đăng tải đều đặn tin, bài về cải cách hành chính trên Trang thông tin điện tử; tổ chức "
-    "tuyên truyền lồng ghép trong các buổi sinh hoạt chi bộ, họp giao ban và hội nghị của đơn vị.",
-    "Phối hợp với Đài Truyền thanh xã phát các chuyên mục hướng dẫn người dân sử dụng dịch vụ công "
-    "trực tuyến, thanh toán trực tuyến phí, lệ phí; niêm yết công khai đầy đủ thủ tục hành chính.",
-    "Tổ chức hội nghị quán triệt kế hoạch cải cách hành chính năm, phát động cuộc thi tìm hiểu về cải "
-    "cách hành chính cho cán bộ, công chức, viên chức và người lao động trong đơn vị.",
-)
-WEAKNESSES = (
-    "Không",
-    "Một số tin, bài còn chậm được cập nhật; việc tuyên truyền trên mạng xã hội chưa thường xuyên, "
-    "chưa thu hút được nhiều lượt tương tác của người dân.",
-)
-CAUSES = (
-    "",
-    "Cán bộ phụ trách công tác tuyên truyền kiêm nhiệm nhiều việc; kinh phí dành cho tuyên truyền trực "
-    "quan còn hạn chế, trang thiết bị chưa đồng bộ.",
-)
-PROPOSALS = (
-    "",
-    "Đề nghị Sở Nội vụ tổ chức tập huấn kỹ năng viết tin, bài về cải cách hành chính cho cán bộ phụ "
-    "trách; cung cấp tài liệu, tờ rơi mẫu để các đơn vị in ấn, phát hành.",
-)
-PEOPLE = ("Nguyễn Văn An", "Trần Thị Bích Ngọc", "Lê Hoàng Dũng", "Phạm Thị Thu Hà", "Hoàng Văn Thắng")
-
-
 # --------------------------------------------------------------------------------- generation
 
 
@@ -135,49 +109,14 @@ workers = {workers}
 """
 
 
-def submission_values(rng: random.Random, start: date, kind: str) -> dict[str, object]:
-    """Inputs of one unit: valid, or with one error (``kind``) or a warning only."""
-    lop, hoi_nghi, cuoc_thi = rng.randint(1, 4), rng.randint(1, 3), rng.randint(0, 2)
-    values: dict[str, object] = {
-        "nguoi_lap": rng.choice(PEOPLE),
-        "dien_thoai": f"09{rng.randint(10_000_000, 99_999_999)}",
-        "email": f"lapbieu{rng.randint(1, 9999)}@donvi.langson.example",
-        "ngay_lap": date(start.year, min(start.month + 2, 12), 3),
-        "co_ke_hoach": "Có",
-        "so_ke_hoach": f"{rng.randint(1, 99)}/KH-DV",
-        "ngay_ke_hoach": date(start.year, 1, 15),
-        "tin_bai_cong_ttdt": rng.randint(15, 40),
-        "tthc_niem_yet": rng.randint(10, 200),
-        "van_ban_cap_nhat": rng.randint(0, 20),
-        "lop_tap_huan": lop,
-        "luot_tap_huan": lop * rng.randint(20, 60),
-        "hoi_nghi_long_ghep": hoi_nghi,
-        "luot_hoi_nghi": hoi_nghi * rng.randint(30, 90),
-        "cuoc_hop_long_ghep": rng.randint(0, 10),
-        "tin_mang_xa_hoi": rng.randint(0, 50),
-        "tin_cung_cap_bao_chi": rng.randint(0, 5),
-        "pano_khau_hieu": rng.randint(0, 10),
-        "tai_lieu_phat_hanh": rng.randint(0, 500),
-        "cuoc_thi": cuoc_thi,
-        "luot_du_thi": cuoc_thi * rng.randint(50, 200),
-        "luot_huong_dan_dvc": rng.randint(0, 300),
-        "cuoc_kiem_tra": rng.randint(0, 3),
-        "ket_qua_noi_bat": rng.choice(HIGHLIGHTS),
-        "ton_tai_han_che": rng.choice(WEAKNESSES),
-        "nguyen_nhan": rng.choice(CAUSES),
-        "mo_hinh_sang_kien": rng.choice(HIGHLIGHTS),
-        "de_xuat_kien_nghi": rng.choice(PROPOSALS),
-    }
-    if kind == "text_in_number":
-        values["tin_mang_xa_hoi"] = f"{rng.randint(2, 9)} tin"
-    elif kind == "missing_required":
-        values["nguoi_lap"] = None
-    elif kind == "bad_phone":
-        values["dien_thoai"] = "0912-345"
-    elif kind == "rule":
-        values["lop_tap_huan"] = 0
-    elif kind == "warning":
-        values["tin_bai_cong_ttdt"] = rng.randint(2, 9)  # below 4 a month: accepted, flagged
+def submission_values(dep, rng: random.Random, period, unit: str, kind: str) -> dict[str, object]:
+    """Inputs of one unit made from the form spec: valid, or with one flaw (``kind``, a key of
+    ``baocao.spec.samples.FLAWS``: an error, or ``warning`` for accepted-but-flagged)."""
+    from baocao.spec.samples import sample_values, with_flaw
+
+    values = sample_values(dep.form, rng, period, unit=unit)
+    if kind != "valid":
+        values, _ = with_flaw(dep.form, values, kind, rng)
     return values
 
 
@@ -185,7 +124,7 @@ def plan(n: int, seed: int) -> list[tuple[int, str, str]]:
     """(unit index, period, kind) per file: ~10 % errors, ~10 % warnings only."""
     rng = random.Random(seed)
     periods, weights = zip(*PERIODS, strict=True)
-    errors = ("text_in_number", "missing_required", "bad_phone", "rule")
+    errors = ("text_in_number", "missing_required", "bad_phone", "rule")  # spec.samples.FLAWS
     out = []
     for i in range(n):
         r = rng.random()
@@ -213,7 +152,8 @@ def _gen_batch(batch: list[tuple[int, str, str]], folder: str, seed: int) -> int
         unit = dep.unit(unit_code(i), period)
         rng = random.Random(seed * 1_000_003 + i)
         ctx = dataclasses.replace(
-            api.template_context(dep, unit, period), values=submission_values(rng, period.start, kind)
+            api.template_context(dep, unit, period),
+            values=submission_values(dep, rng, period, unit.code, kind),
         )
         content = render_template(dep.form, ctx)
         Path(folder, f"{unit.code}_{period_code}_bao-cao.xlsx").write_bytes(content)

@@ -243,4 +243,9 @@ def test_check_judges_one_file_like_collect_and_records_nothing(config_file, dep
     out = io.StringIO()
     assert main(["--config", str(config_file), "check", str(good), "--now", "2025-03-08T09:00"], out=out) == 0
     assert "ĐẠT: sẽ được tiếp nhận" in out.getvalue()
-    assert not deployment.settings.path("ledger").exists() and bad.exists()
+    from baocao.store.ledger import Ledger
+
+    # the ledger exists (``templates`` records the signing key's id) but holds no file
+    with Ledger(deployment.settings.path("ledger")) as ledger:
+        assert ledger.files() == [] and ledger.sightings() == {}
+    assert bad.exists()

@@ -279,7 +279,9 @@ def test_status_json_lists_every_unit(config_file, deployment):
     )
     out = io.StringIO()
     assert main(["--config", str(config_file), "status", "--period", "2025-Q1", "--json"], out=out) == 0
-    rows = json.loads(out.getvalue())
+    data = json.loads(out.getvalue())
+    assert data["held"] == [] and data["unattributed"] == []
+    rows = data["units"]
     assert {r["unit"]: r["status"] for r in rows}["DT_TG"] == "on_time"
     assert {"unit", "name", "status", "received_at", "issues"} <= set(rows[0])
     assert [r["status"] for r in rows].count("missing") == 8
@@ -343,5 +345,5 @@ def test_status_shows_refused_files_that_name_no_unit(config_file, deployment):
     assert stray.inbox_path == "bao cao hong.xlsx" and stray.issues[0].code == "unreadable"
     out = io.StringIO()
     assert main(["--config", str(config_file), "status", "--period", "2025-Q1"], out=out) == 0
-    assert "1 tệp bị trả lại mà không xác định được đơn vị" in out.getvalue()
+    assert "1 tệp bị trả lại không tính cho đơn vị nào (chỉ báo lại người gửi)" in out.getvalue()
     assert "bao cao hong.xlsx" in out.getvalue()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import unicodedata
 from datetime import time
 
 import pytest
@@ -48,6 +50,30 @@ def test_defaults_fill_what_a_minimal_config_leaves_out(tmp_path):
         ("[schedule]\ninterval_minutes = 0", "khóa 'schedule.interval_minutes'"),
         ("[colect]\nworkers = 2", "khóa 'colect': khóa không được hỗ trợ"),
         ('[mail]\ntimeout_seconds = "5"', "khóa 'mail.timeout_seconds'"),
+        (
+            '[intake.imap]\nhost = "mail.example.vn"\nuser = "cchc"\npassword = "123"',
+            "khóa 'intake.imap.password': không ghi mật khẩu trong tệp cấu hình; cần biến môi trường"
+            " BAOCAO_IMAP_PASSWORD",
+        ),
+        (
+            '[intake.imap]\nhost = "mail.example.vn"\nuser = "cchc"\nsecurty = "ssl"',
+            "khóa 'intake.imap.securty': khóa không được hỗ trợ",
+        ),
+        (
+            '[intake.imap]\nhost = "mail.example.vn"\nuser = "cchc"\nsecurity = "tls"',
+            "khóa 'intake.imap.security'",
+        ),
+        ('[intake.imap]\nuser = "cchc"', "khóa 'intake.imap.host': thiếu khóa bắt buộc"),
+        ('[intake.imap]\nhost = "mail.example.vn"', "khóa 'intake.imap.user': thiếu khóa bắt buộc"),
+        (
+            '[intake.imap]\nhost = "m.vn"\nuser = "c"\nallowed_senders = ["langson"]',
+            "khóa 'intake.imap.allowed_senders[0]'",
+        ),
+        (
+            '[intake.imap]\nhost = "m.vn"\nuser = "c"\nprocessed_folder = "INBOX"',
+            "khóa 'intake.imap.processed_folder'",
+        ),
+        ("[intake.folder]\npath = 1", "khóa 'intake.folder': khóa không được hỗ trợ"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_expected(tmp_path, extra, message):
@@ -95,3 +121,28 @@ def test_missing_and_malformed_files(tmp_path):
     path.write_text("[organisation\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="sai cú pháp TOML"):
         load_config(path)
+
+
+def test_imap_section_with_defaults_and_without_it(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(config_text(), encoding="utf-8")
+    assert load_config(path).imap is None
+    path.write_text(
+        config_text(
+            extra='[intake.imap]\nhost = "mail.langson.gov.vn"\nuser = "cchc@sonoivu.langson.gov.vn"\n'
+            'allowed_senders = ["@LangSon.gov.vn", "vanthu@truong.edu.vn"]\n'
+            f'processed_folder = "{unicodedata.normalize("NFD", "Đã xử lý")}"\n'  # NFD: a Mac editor
+        ),
+        encoding="utf-8",
+    )
+    imap = load_config(path).imap
+    assert imap is not None
+    assert (imap.host, imap.security, imap.effective_port, imap.folder) == (
+        "mail.langson.gov.vn",
+        "ssl",
+        993,
+        "INBOX",
+    )
+    assert imap.processed_folder == "Đã xử lý"
+    assert imap.allowed_senders == ("langson.gov.vn", "vanthu@truong.edu.vn")
+    assert "password" not in {f.name for f in dataclasses.fields(imap)}

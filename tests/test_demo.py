@@ -46,7 +46,10 @@ def test_demo_runs_the_pipeline_and_its_summary_is_right(demo_copy):
     # the totals in the CSV equal the sums of what the demo units sent (accepted ones only)
     accepted = [u for u, (day, kind) in PLAN.items() if kind != "rejected"]
     expected = {
-        f.code: sum(demo_values(u, date(2025, 3, min(PLAN[u][0], 7)), PLAN[u][1])[f.code] for u in accepted)
+        f.code: sum(
+            demo_values(dep, u, DEMO_PERIOD, date(2025, 3, min(PLAN[u][0], 7)), PLAN[u][1])[f.code]
+            for u in accepted
+        )
         for f in dep.form.quantitative_fields
     }
     csv_path = dep.settings.path("output") / DEMO_PERIOD / f"tong-hop_{DEMO_PERIOD}_LANGSON.csv"

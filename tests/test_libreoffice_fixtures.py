@@ -47,3 +47,24 @@ def test_xls_saved_by_libreoffice_keeps_names(deployment):
 def _rc(book, code):
     _, rlo, _, clo, _ = book.name_map[code][0].area2d()
     return rlo, clo
+
+
+def test_files_saved_by_libreoffice_still_prove_whose_template_they_are(deployment):
+    """LibreOffice keeps the hidden ``_meta`` sheet (merely hidden in .xls/.ods): the keyed
+    signature still verifies, and the same files fail with another deployment's key."""
+    from dataclasses import replace
+
+    from baocao.judge.reader import read_workbook
+    from baocao.judge.validate import Context, validate
+    from baocao.spec.identity import Proof, SigningKey
+
+    today = date(2025, 3, 8)
+    ctx = Context(deployment.catalog, deployment.registry, deployment.settings.period_kinds, today)
+    for suffix in ("xlsx", "xls", "ods"):
+        raw = read_workbook(
+            HERE / f"DT_TG_2025-Q1_saved_by_libreoffice.{suffix}", deployment.catalog.layouts()
+        )
+        outcome = validate(raw, replace(ctx, key=deployment.signing_key))
+        assert (outcome.proof, outcome.verdict, outcome.unit) == (Proof.VERIFIED, "accepted", "DT_TG"), suffix
+        foreign = validate(raw, replace(ctx, key=SigningKey(b"khoa-cua-noi-khac-0123456789", "test")))
+        assert (foreign.proof, foreign.verdict) == (Proof.OTHER_KEY, "held"), suffix

@@ -8,7 +8,6 @@ import datetime as dt
 import email
 import email.policy
 import io
-import ipaddress
 import socket
 import ssl
 import unicodedata
@@ -23,6 +22,7 @@ import pytest
 import xlsxwriter
 from helpers import strict_headers
 from smtp_server import SmtpServer  # tests/ is on sys.path (pytest rootdir-less prepend mode)
+from tls_cert import self_signed_certificate
 
 from baocao.errors import DeliveryError
 from baocao.model import Issue, Severity
@@ -497,31 +497,6 @@ def test_bad_address_is_a_delivery_error(tmp_path):
 # --- passwords, TLS and login ---------------------------------------------------------------
 
 
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1
-
-    def __init__(self) -> None:
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.store.pop((service, username), None)
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
-
-
 def test_password_comes_from_env_then_keyring_never_config(monkeypatch, memory_keyring):
     assert "password" not in {f.name for f in dataclasses.fields(MailSettings)}
     settings = MailSettings(user="vanphong", keyring_service="baocao-test")
@@ -551,44 +526,10 @@ def test_login_without_password_fails_before_connecting(monkeypatch, memory_keyr
 
 
 @pytest.fixture(scope="module")
-def certificate() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+def certificate(tmp_path_factory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """(server context, client context trusting it): a self-signed cert for 127.0.0.1."""
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    directory = Path(__import__("tempfile").mkdtemp())
-    (directory / "cert.pem").write_bytes(cert_pem)
-    (directory / "key.pem").write_bytes(key_pem)
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(directory / "cert.pem", directory / "key.pem")
-    client = ssl.create_default_context(cadata=cert_pem.decode("ascii"))
-    return server, client
+    cert = self_signed_certificate(tmp_path_factory.mktemp("tls"))
+    return cert.server_context(), cert.client_context()
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit TLS

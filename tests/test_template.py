@@ -12,7 +12,7 @@ import pytest
 from conftest import write_config
 
 from baocao import api
-from baocao.spec.identity import signature
+from baocao.spec.identity import SigningKey
 from baocao.workbook.template import META_SHEET
 
 
@@ -152,13 +152,18 @@ def test_every_template_shows_its_data_window_and_whether_figures_are_estimates(
     assert "số liệu từ 01/01/2025 đến 31/03/2025; sau ngày lập là số ước thực hiện" in heading
 
 
-def test_hidden_metadata_identifies_the_template(template):
+def test_hidden_metadata_identifies_the_template(template, deployment, signing_key):
     book = openpyxl.load_workbook(template)
     meta_sheet = book[META_SHEET]
     assert meta_sheet.sheet_state == "veryHidden"
     meta = {row[0].value: row[1].value for row in meta_sheet.iter_rows()}
     assert meta["unit"] == "DT_TG" and meta["period"] == "2025-Q1" and meta["form_version"] == "2025.1"
-    assert meta["signature"] == signature("cchc-tuyen-truyen", "2025.1", "DT_TG", "2025-Q1")
+    # keyed: the signature is the deployment key's, and a different key gives a different one
+    key = SigningKey(signing_key.encode(), "test")
+    assert meta["signature"] == key.sign("cchc-tuyen-truyen", "2025.1", "DT_TG", "2025-Q1")
+    assert meta["key_id"] == key.key_id == deployment.signing_key.key_id
+    other = SigningKey(b"another-deployment-secret", "test")
+    assert meta["signature"] != other.sign("cchc-tuyen-truyen", "2025.1", "DT_TG", "2025-Q1")
 
 
 def test_regenerating_is_idempotent(deployment, template):

@@ -25,7 +25,7 @@ TODAY = date(2025, 3, 8)
 def judge(dep, tmp_path, unit="DT_TG", period="2025-Q1", history=None, today=TODAY, **overrides):
     path = make_submission(dep, unit, period, tmp_path / "in.xlsx", **overrides)
     raw = read_workbook(path, dep.catalog.layouts())
-    ctx = Context(dep.catalog, dep.registry, dep.settings.period_kinds, today, history or {})
+    ctx = Context(dep.catalog, dep.registry, dep.settings.period_kinds, today, history or {}, dep.signing_key)
     return validate(raw, ctx)
 
 
@@ -271,7 +271,13 @@ def test_unit_not_reporting_in_the_period(deployment, tmp_path):
     raw = read_workbook(path, deployment.catalog.layouts())
     raw.cells["ma_don_vi"] = type(raw.cells["ma_don_vi"])("LD_CDN", "BaoCao", "D9")
     raw.meta.clear()
-    ctx = Context(deployment.catalog, deployment.registry, deployment.settings.period_kinds, TODAY)
+    ctx = Context(
+        deployment.catalog,
+        deployment.registry,
+        deployment.settings.period_kinds,
+        TODAY,
+        key=deployment.signing_key,
+    )
     errors = validate(raw, ctx).errors
     assert [e.message for e in errors if e.code == "unknown_unit"] == [
         "Mã đơn vị 'LD_CDN' không có trong danh mục đơn vị trong kỳ 2025-Q1"
@@ -282,7 +288,13 @@ def test_unknown_form_version_is_refused(deployment, tmp_path):
     path = make_submission(deployment, "DT_TG", "2025-Q1", tmp_path / "x.xlsx")
     raw = read_workbook(path, deployment.catalog.layouts())
     raw.form_version = "2019.1"
-    ctx = Context(deployment.catalog, deployment.registry, deployment.settings.period_kinds, TODAY)
+    ctx = Context(
+        deployment.catalog,
+        deployment.registry,
+        deployment.settings.period_kinds,
+        TODAY,
+        key=deployment.signing_key,
+    )
     outcome = validate(raw, ctx)
     assert [e.code for e in outcome.errors] == ["unknown_version"]
     assert "phiên bản '2019.1' không còn được dùng" in outcome.errors[0].message

@@ -13,7 +13,7 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-from baocao.names import ascii_slug
+from baocao.names import ascii_slug, safe_name
 
 IGNORED_NAMES = {"desktop.ini", "thumbs.db", ".ds_store"}
 CHUNK = 1 << 20
@@ -80,6 +80,6 @@ def file_hash(path: Path) -> str:
 
 def archive_name(sha256: str, original: str) -> str:
     """``<hash12>_<ascii name>``: unique by content, still recognisable by a person."""
-    stem, suffix = os.path.splitext(os.path.basename(original))
+    stem, suffix = os.path.splitext(original.replace("\\", "/").rsplit("/", 1)[-1])
     suffix = suffix.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,5}", suffix) else ""
-    return f"{sha256[:12]}_{ascii_slug(stem, 60)}{suffix}"
+    return safe_name(f"{sha256[:12]}_{ascii_slug(stem, 60)}{suffix}")

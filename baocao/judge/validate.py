@@ -23,11 +23,12 @@ from baocao.judge.rules import check_rules
 from baocao.model import Issue, RawCell, RawWorkbook, Severity, cell_issue
 from baocao.spec.addresses import AddressError, sendable
 from baocao.spec.form import Field, Form, FormCatalog
-from baocao.spec.identity import signature
-from baocao.spec.periods import Period, PeriodError, parse_period
+from baocao.spec.identity import Proof, SigningKey
+from baocao.spec.periods import Period, PeriodError, date_bound, parse_period
 from baocao.spec.registry import Registry
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
+IDENTITY_ERRORS = frozenset({"unknown_unit", "no_unit", "unit_edited", "period_edited", "unknown_version"})
 PHONE_RE = re.compile(r"^(0\d{9}|\+84\d{9})$")
 
 
@@ -40,6 +41,8 @@ class Context:
     period_kinds: dict
     today: date
     history: dict[str, dict[str, Any]] = field(default_factory=dict)
+    key: SigningKey | None = None  # the deployment's signing key; without it nothing is proven
+    vouched: bool = False  # a coordinator released this file on purpose (``baocao release``)
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Outcome:
     form_version: str | None
     values: dict[str, Any]
     issues: list[Issue]
+    proof: Proof = Proof.MISSING  # whether the file proves it is the template of ``unit``
 
     @property
     def accepted(self) -> bool:
@@ -59,6 +63,29 @@ class Outcome:
     @property
     def errors(self) -> list[Issue]:
         return [i for i in self.issues if i.severity == ERROR]
+
+    @property
+    def verdict(self) -> str:
+        """``accepted``, ``rejected`` or ``held``: a file that does not prove it is the template of
+        the unit it names never counts by itself; it waits for the coordinator (``baocao release``)."""
+        if not self.accepted:
+            return "rejected"
+        return "accepted" if self.proof.proven else "held"
+
+    @property
+    def filed_under(self) -> str | None:
+        """The unit whose record this file joins (its status, its feedback), or None.
+
+        A rejected file counts for the unit it names only when it proves the claim; otherwise
+        (unknown unit, edited unit cell, no valid signature) it is unattributed and goes back
+        to its sender only, never to the unit it claims. A held file is listed under the unit
+        it names so that the unit can be told.
+        """
+        if self.verdict == "rejected" and (
+            not self.proof.proven or any(i.code in IDENTITY_ERRORS for i in self.issues)
+        ):
+            return None
+        return self.unit
 
     @property
     def warnings(self) -> list[Issue]:
@@ -149,21 +176,6 @@ def to_choice(value: Any, choices: tuple[str, ...]) -> tuple[str | None, str | N
     return None, f"'{text}' không có trong danh sách; chọn một trong: {', '.join(choices)}"
 
 
-def date_bound(name: str, period: Period | None, today: date) -> date | None:
-    """The date a declarative bound (``period_start``, ``today``…) stands for."""
-    if name == "today":
-        return today
-    if period is None:
-        return None
-    return {
-        "period_start": period.start,
-        "period_end": period.end,
-        "year_start": date(period.year, 1, 1),
-        "previous_year_start": date(period.year - 1, 1, 1),
-        "year_end": date(period.year, 12, 31),
-    }[name]
-
-
 def check_field(
     f: Field, cell: RawCell | None, period: Period | None, today: date
 ) -> tuple[Any, list[Issue]]:
@@ -247,8 +259,25 @@ def reporting_codes(registry: Registry, period: Period) -> frozenset[str]:
     return cached[1]
 
 
-def identify(raw: RawWorkbook, ctx: Context) -> tuple[Form, str | None, Period | None, list[Issue]]:
-    """Pick the form version, the unit and the period from the workbook itself (never its name)."""
+@dataclass
+class Identity:
+    """Whose report a workbook says it is, and whether it proves it."""
+
+    form: Form
+    unit: str | None
+    period: Period | None
+    proof: Proof
+    issues: list[Issue]
+
+
+def identify(raw: RawWorkbook, ctx: Context) -> Identity:
+    """Pick the form version, the unit and the period from the workbook itself (never its name).
+
+    The claim is the unit and period cells (the ``_meta`` sheet where a cell is missing); it is
+    proven only by a signature made with the deployment's key for exactly that claim. An
+    unproven claim is a warning here; what it costs (held, or sent back to the sender only) is
+    decided where the ledger is known (``judge.attribution``).
+    """
     issues: list[Issue] = []
     current = ctx.catalog.current
     version = raw.form_version or raw.meta.get("form_version") or ""
@@ -295,15 +324,9 @@ def identify(raw: RawWorkbook, ctx: Context) -> tuple[Form, str | None, Period |
         if meta and f and typed != meta:
             detail = wording.format(typed=typed, meta=meta)
             issues.append(cell_issue(ERROR, code, f, raw.cells.get(f.code), detail))
-    if (
-        raw.meta.get("signature")
-        and meta_unit
-        and meta_period
-        and raw.meta["signature"] != signature(form.id, form.version, meta_unit, meta_period)
-    ):
-        issues.append(
-            Issue(ERROR, "bad_signature", "Phần thông tin ẩn của biểu mẫu đã bị sửa; hãy dùng biểu mẫu gốc")
-        )
+    proof = _proof(raw, ctx, form, unit_code, period_code)
+    if not proof.proven:
+        issues.append(Issue(WARNING, "unverified_identity", _UNPROVEN[proof].format(unit=unit_code or "?")))
     period: Period | None = None
     try:
         period = parse_period(period_code, ctx.period_kinds)
@@ -314,22 +337,42 @@ def identify(raw: RawWorkbook, ctx: Context) -> tuple[Form, str | None, Period |
         if unit not in reporting_codes(ctx.registry, period):
             known = ctx.registry.get(unit, ctx.registry.reference_day(period))
             why = "không phải đơn vị phải báo cáo" if known else "không có trong danh mục đơn vị"
-            issues.append(
-                Issue(
-                    ERROR,
-                    "unknown_unit",
-                    f"Mã đơn vị '{unit}' {why} trong kỳ {period.code}",
-                    unit_field.code if unit_field else "",
-                )
-            )
+            message = f"Mã đơn vị '{unit}' {why} trong kỳ {period.code}"
+            issues.append(Issue(ERROR, "unknown_unit", message, unit_field.code if unit_field else ""))
     elif not unit:
         issues.append(Issue(ERROR, "no_unit", "Không xác định được đơn vị: ô mã đơn vị bị trống"))
-    return form, unit, period, issues
+    return Identity(form, unit, period, proof, issues)
+
+
+_UNPROVEN = {
+    Proof.MISSING: (
+        "Tệp không mang chữ ký của biểu mẫu điền sẵn do cơ quan tổng hợp gửi cho đơn vị {unit} "
+        "(tệp lập lại bằng tay, hoặc phần thông tin ẩn đã bị xóa)"
+    ),
+    Proof.OTHER_KEY: (
+        "Chữ ký của biểu mẫu không phải của hệ thống này (biểu mẫu cũ hoặc do nơi khác phát hành); "
+        "hãy dùng biểu mẫu mới nhất do cơ quan tổng hợp gửi cho đơn vị {unit}"
+    ),
+    Proof.INVALID: (
+        "Chữ ký của biểu mẫu không khớp với đơn vị {unit} và kỳ ghi trong tệp: phần thông tin ẩn "
+        "đã bị sửa, hoặc tệp được chép từ biểu mẫu của đơn vị khác"
+    ),
+}
+
+
+def _proof(raw: RawWorkbook, ctx: Context, form: Form, unit: str, period: str) -> Proof:
+    """Whether the workbook is provably the template of the unit and period it claims."""
+    if ctx.vouched:
+        return Proof.VOUCHED
+    if ctx.key is None:
+        return Proof.OTHER_KEY if raw.meta.get("signature") else Proof.MISSING
+    return ctx.key.check(raw.meta, form.id, form.version, unit, period)
 
 
 def validate(raw: RawWorkbook, ctx: Context) -> Outcome:
     """Judge one workbook. Never raises for bad data; errors reject, warnings only flag."""
-    form, unit, period, issues = identify(raw, ctx)
+    who = identify(raw, ctx)
+    form, unit, period, issues = who.form, who.unit, who.period, who.issues
     values: dict[str, Any] = {}
     for f in form.fields:
         value, problems = check_field(f, raw.cells.get(f.code), period, ctx.today)
@@ -345,4 +388,5 @@ def validate(raw: RawWorkbook, ctx: Context) -> Outcome:
         form_version=form.version,
         values=values,
         issues=issues,
+        proof=who.proof,
     )

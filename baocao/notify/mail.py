@@ -49,11 +49,13 @@ import yagmail
 
 from baocao.errors import DeliveryError
 from baocao.files import atomic_write
+from baocao.names import inside, safe_name
 from baocao.notify.headers import Header, address_line, header_line
 from baocao.notify.mailtext import (
     Attachment,
     OutgoingMessage,
     compose_feedback,
+    compose_held,
     compose_receipt,
     compose_reminder,
     compose_summary,
@@ -69,6 +71,7 @@ __all__ = [
     "Transport",
     "UncertainDelivery",
     "compose_feedback",
+    "compose_held",
     "compose_receipt",
     "compose_reminder",
     "compose_summary",
@@ -82,7 +85,6 @@ __all__ = [
 PASSWORD_ENV = "BAOCAO_SMTP_PASSWORD"
 # The modern API with CRLF line ends, as sent over the wire; headers are folded by ``headers``.
 POLICY = email.policy.SMTP
-_ASCII_WORD = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 class UncertainDelivery(DeliveryError):
@@ -179,13 +181,8 @@ def _attach(msg: EmailMessage, attachment: Attachment) -> None:
         attachment.content,
         maintype=maintype,
         subtype=subtype,
-        filename=_safe_filename(attachment.filename),
+        filename=safe_name(attachment.filename, "tep-dinh-kem"),
     )
-
-
-def _safe_filename(name: str) -> str:
-    cleaned = one_line(name).replace("/", "_").replace("\\", "_").lstrip(". ")
-    return cleaned or "tep-dinh-kem"
 
 
 def to_email(
@@ -299,10 +296,9 @@ class Transport:
         self.tls_context = tls_context
 
     def outbox_path(self, kind: str, unit: str | None, message_id_key: str, day: date) -> Path:
-        """``<outbox>/20250307-reminder-PGD01-1a2b3c4d.eml``: ASCII, sortable, the same for a resend."""
-        unit_part = _ASCII_WORD.sub("_", unit or "all").strip("_") or "unit"
-        kind_part = _ASCII_WORD.sub("_", kind).strip("_") or "message"
-        return self.outbox / f"{day:%Y%m%d}-{kind_part}-{unit_part}-{key_hash(message_id_key)[:8]}.eml"
+        """``<outbox>/20250307-reminder-PGD01-1a2b3c4d.eml``: ASCII, sortable, the same for a resend,
+        always inside the outbox whatever the unit code holds (``names.inside``)."""
+        return inside(self.outbox, f"{day:%Y%m%d}-{kind}-{unit or 'all'}-{key_hash(message_id_key)[:8]}.eml")
 
     def send(
         self,

@@ -41,6 +41,7 @@ __all__ = [
     "Returned",
     "SentFile",
     "compose_feedback",
+    "compose_held",
     "compose_receipt",
     "compose_reminder",
     "compose_summary",
@@ -100,7 +101,11 @@ class Letterhead:
 
 @dataclass(frozen=True)
 class Recipient:
-    """A unit and the addresses its message goes to (``cc``: e.g. its department's office)."""
+    """A unit and the addresses its message goes to (``cc``: e.g. its department's office).
+
+    ``code`` and ``name`` are empty for a file tied to no unit: the message then goes to whoever
+    prepared it (the address typed in the file), and says so.
+    """
 
     code: str
     name: str
@@ -192,7 +197,7 @@ def _message(
     return OutgoingMessage(
         kind=kind,
         period=one_line(due.period_code),
-        unit=one_line(unit.code) if unit is not None else None,
+        unit=(one_line(unit.code) or None) if unit is not None else None,
         to=recipients,
         cc=tuple(a for a in clean(unit.cc if unit else ()) if a not in recipients),
         subject=one_line(subject),
@@ -320,7 +325,7 @@ def compose_feedback(
     unit's own file with the wrong cells marked; ``numbers`` gives the item numbers
     ("II.9") the template prints next to each field.
     """
-    name, report = one_line(unit.name), _report(letter, due)
+    name, report = one_line(unit.name) or "người lập báo cáo", _report(letter, due)
     errors, notes = _split(sent.issues)
     subject = f"[Bị trả lại] {report} – {name}: {len(errors)} lỗi, gửi lại {due.text}"
     blocks: list[Block] = [
@@ -354,6 +359,41 @@ def compose_feedback(
     blocks += _closing(letter, unit.code, due.period_code)
     attachments = (marked,) if marked is not None else ()
     return _message("feedback", due, unit, unit.to, subject, blocks, attachments)
+
+
+def compose_held(
+    *, letter: Letterhead, unit: Recipient, claimed: str, due: Due, sent: SentFile
+) -> OutgoingMessage:
+    """The notice that a file naming a unit was held: it does not prove it is that unit's template.
+
+    Sent, one message each, to the unit's registered address (someone may be sending files in
+    its name) and to the address typed in the file. Nothing was replaced; the coordinator
+    decides. ``claimed`` is the unit code the file names.
+    """
+    name, report = one_line(unit.name) or "người lập báo cáo", _report(letter, due)
+    org = one_line(letter.org_name)
+    reasons = [i for i in sent.issues if i.code == "unverified_identity"] or list(sent.issues)[:1]
+    blocks: list[Block] = [
+        Para(f"Kính gửi: {name}"),
+        Para(
+            f"{org} đã nhận tệp “{one_line(sent.name)}” lúc {_when(sent.received_at)}, ghi là {report} "
+            f"của {name} (mã {one_line(claimed)}). Tệp không chứng minh được là lập từ biểu mẫu điền sẵn "
+            f"do {org} gửi cho đơn vị, nên đang được giữ lại chờ xác minh: chưa được tính và không thay "
+            "thế báo cáo nào đã nộp."
+        ),
+        _issue_items("Lý do:", reasons, None, MAX_REMINDER_ISSUES),
+        Items(
+            (
+                "Nếu đơn vị đã gửi tệp này: hãy điền lại vào biểu mẫu điền sẵn của đơn vị (tệp đính kèm "
+                f"thư nhắc hạn) và gửi {due.text}, hoặc liên hệ bộ phận tổng hợp để xác nhận tệp.",
+                f"Nếu đơn vị KHÔNG gửi tệp này: xin báo ngay cho {org}.",
+            ),
+            title="Đề nghị đơn vị:",
+        ),
+    ]
+    blocks += _closing(letter, unit.code or claimed, due.period_code)
+    subject = f"[Chờ xác minh] {report} – tệp mang tên {name}"
+    return _message("held", due, unit, unit.to, subject, blocks, ())
 
 
 def compose_receipt(

@@ -22,6 +22,7 @@ from pathlib import Path
 import xlsxwriter
 
 from baocao.files import write_output
+from baocao.names import inside
 from baocao.report.status import STATUS_LABELS, period_status
 from baocao.report.style import FONT, MISSING_FILL, WARN_FILL
 from baocao.spec.periods import Period, periods_of_year
@@ -197,7 +198,7 @@ def scorecard(dep, year: int, *, now: datetime, out: Path | None = None) -> Scor
 
     with Ledger(dep.settings.path("ledger")) as ledger:
         result = build_scorecard(dep, year, ledger, now.astimezone(dep.settings.timezone))
-    target = out or dep.settings.path("output") / f"cham-diem_{year}.xlsx"
+    target = out or inside(dep.settings.path("output"), f"cham-diem_{year}.xlsx")
     written = write_output(target, render_scorecard(result, dep.settings.organisation))
     message = (
         "" if written == target else f"Tệp {target.name} đang được mở (Excel); đã ghi sang {written.name}"

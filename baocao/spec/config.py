@@ -23,9 +23,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from baocao.errors import ConfigError
-from baocao.spec.addresses import AddressError, sendable
+from baocao.names import ascii_slug
+from baocao.spec.addresses import AddressError, is_sendable, sendable
 
 PATH_KEYS = ("templates", "inbox", "archive", "feedback", "output", "ledger", "outbox", "logs")
+DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 DayMonth = tuple[int, int]  # (day, month), as written "10/03"
@@ -103,6 +105,35 @@ class CollectSettings:
 
 
 @dataclass(frozen=True)
+class ImapSettings:
+    """The ``[intake.imap]`` table: a mailbox that units e-mail their reports to.
+
+    The password is never here: see ``intake.mailbox.imap_password``. ``allowed_senders``
+    holds addresses (``ten@donvi.gov.vn``) and domains (``langson.gov.vn``, which also matches
+    its subdomains); empty means anyone may send. ``port`` 0 means the usual port of
+    ``security`` (993 for ssl, 143 otherwise).
+    """
+
+    host: str
+    user: str
+    port: int = 0
+    security: str = "ssl"
+    folder: str = "INBOX"
+    processed_folder: str = "Đã xử lý"
+    allowed_senders: tuple[str, ...] = ()
+    keyring_service: str = "baocao"
+    timeout_seconds: float = 60.0
+    max_message_mb: float = 30.0
+    max_attachments: int = 20
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return 993 if self.security == "ssl" else 143
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a deployment configures, with paths already resolved to absolute paths."""
 
@@ -123,6 +154,8 @@ class Settings:
     contact_phone: str = ""
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     collect: CollectSettings = field(default_factory=CollectSettings)
+    imap: ImapSettings | None = None
+    key_name: str = ""  # which signing key (spec.identity); the organisation's slug by default
 
     def path(self, key: str) -> Path:
         return self.paths[key]
@@ -222,6 +255,23 @@ def _clock(key: str, value: Any) -> time:
     raise _fail(key, f"giá trị {value!r} không hợp lệ", 'giờ dạng HH:MM, ví dụ "08:00"')
 
 
+def _senders(key: str, value: Any) -> tuple[str, ...]:
+    """Addresses or domains, lower-cased: ``["pgd@huyen.gov.vn", "langson.gov.vn"]``."""
+    if not isinstance(value, list):
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", "một danh sách địa chỉ thư hoặc tên miền")
+    found = []
+    for i, item in enumerate(value):
+        text = item.strip().lower().lstrip("@") if isinstance(item, str) else None
+        if not text or not (is_sendable(text) or DOMAIN_RE.match(text)):
+            raise _fail(
+                f"{key}[{i}]",
+                f"{item!r} không phải địa chỉ thư hay tên miền",
+                "ten@coquan.gov.vn hoặc coquan.gov.vn",
+            )
+        found.append(text)
+    return tuple(found)
+
+
 def _optional_text(key: str, value: Any) -> str | None:
     return None if value in (None, "") else _text(key, value)
 
@@ -308,6 +358,42 @@ def _period_kind(code: str, raw: Any) -> PeriodKind:
     )
 
 
+def _imap(data: dict[str, Any]) -> ImapSettings | None:
+    """``[intake.imap]``, or ``None`` when the deployment has no mailbox."""
+    intake = _table(data, "intake", {"imap": lambda key, value: value})
+    if "imap" not in intake:
+        return None
+    if isinstance(intake["imap"], dict) and "password" in intake["imap"]:
+        raise _fail(
+            "intake.imap.password",
+            "không ghi mật khẩu trong tệp cấu hình",
+            "biến môi trường BAOCAO_IMAP_PASSWORD hoặc keyring của hệ điều hành",
+        )
+    values = _table(
+        {"intake.imap": intake["imap"]},
+        "intake.imap",
+        {
+            "host": _text,
+            "port": _int_in(1, 65535),
+            "security": _one_of("ssl", "starttls", "none"),
+            "user": _text,
+            "folder": _text,
+            "processed_folder": _text,
+            "allowed_senders": _senders,
+            "keyring_service": _text,
+            "timeout_seconds": _float_in(1, 600),
+            "max_message_mb": _float_in(0.1, 1024),
+            "max_attachments": _int_in(1, 500),
+        },
+    )
+    for required in ("host", "user"):
+        if required not in values:
+            raise _fail(f"intake.imap.{required}", "thiếu khóa bắt buộc", "tên máy chủ và tài khoản hộp thư")
+    if values.get("folder", "INBOX") == values.get("processed_folder", "Đã xử lý"):
+        raise _fail("intake.imap.processed_folder", "trùng với thư mục nhận thư", "một thư mục khác")
+    return ImapSettings(**values)
+
+
 TOP_KEYS = {
     "organisation",
     "paths",
@@ -317,6 +403,7 @@ TOP_KEYS = {
     "mail",
     "schedule",
     "collect",
+    "intake",
 }
 
 
@@ -353,6 +440,7 @@ def load_config(path: str | Path) -> Settings:
             "submit_to": _text,
             "contact_name": _text,
             "contact_phone": _text,
+            "key_name": _text,
         },
     )
     if "name" not in org:
@@ -443,6 +531,7 @@ def load_config(path: str | Path) -> Settings:
         )
     )
     return Settings(
+        imap=_imap(data),
         config_file=config_file,
         organisation=org["name"],
         coordinator=org.get("coordinator", org["name"]),
@@ -460,4 +549,5 @@ def load_config(path: str | Path) -> Settings:
         contact_phone=org.get("contact_phone", ""),
         schedule=schedule,
         collect=collect,
+        key_name=org.get("key_name") or ascii_slug(org["name"], 60),
     )

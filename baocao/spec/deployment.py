@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 from baocao.errors import UsageError
 from baocao.spec.config import Settings, load_config
 from baocao.spec.form import Form, FormCatalog, load_catalog
+from baocao.spec.identity import SigningKey, load_signing_key
 from baocao.spec.periods import Period, parse_period
 from baocao.spec.registry import Registry, Unit, load_registry
 
@@ -28,6 +30,11 @@ class Deployment:
     @property
     def form(self) -> Form:
         return self.catalog.current
+
+    @cached_property
+    def signing_key(self) -> SigningKey:
+        """The key templates are signed with (loaded, or created, on first use: ``spec.identity``)."""
+        return load_signing_key(self.settings.key_name)
 
     def period(self, code: str) -> Period:
         return parse_period(code, self.settings.period_kinds)

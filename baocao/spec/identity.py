@@ -1,19 +1,160 @@
-"""Who a template is for, proven: the signature stored in a template's hidden ``_meta`` sheet.
+"""Who a template is for, proven: an HMAC signature keyed with the deployment's secret.
 
-The template writer signs (form id, version, unit, period); the validator checks the signature
-of every workbook it judges. Both import it from here so neither depends on the other.
+The template writer signs (form id, version, unit, period) into the hidden ``_meta`` sheet; the
+validator checks that signature on every workbook it judges. Without the secret nobody can make
+a valid signature, so a unit that re-labels the ``_meta`` sheet of its own template (or builds
+a workbook by hand) cannot pass it off as another unit's report.
+
+The secret is per deployment and never in the deployment folder or the repository. It is read,
+in this order, from:
+1. the environment variable ``BAOCAO_SECRET`` (CI, a scheduled task under another account);
+2. the OS keyring, service ``baocao-khoa-ky``, user = the key name (a coordinator who prefers
+   Windows Credential Manager or the macOS keychain puts it there);
+3. the file ``<app data>/baocao/khoa/<key name>.key`` in the user's application-data folder
+   (``%LOCALAPPDATA%`` on Windows, ``~/Library/Application Support`` on macOS,
+   ``$XDG_DATA_HOME`` or ``~/.local/share`` elsewhere), created with 32 random bytes on first
+   use, readable by its owner only.
+The key name is ``[organisation] key_name`` or, by default, the organisation's name as a slug.
+The same secret always gives the same template bytes; a new secret makes earlier templates
+unverifiable (their files are then held for the coordinator, not lost).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import stat
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import keyring
+import keyring.errors
+from filelock import FileLock
+
+from baocao.errors import ConfigError
+from baocao.names import safe_name
+
+logger = logging.getLogger(__name__)
+
+SECRET_ENV = "BAOCAO_SECRET"
+KEYRING_SERVICE = "baocao-khoa-ky"
+MIN_SECRET_CHARS = 16
 
 
-def signature(form_id: str, version: str, unit: str, period: str) -> str:
-    """A checksum of the template's identity, stored in ``_meta``.
+class Proof(StrEnum):
+    """What a workbook proves about whose template it is."""
 
-    Not a security boundary (no secret): it catches a ``_meta`` sheet edited by hand or copied
-    from another unit's template, which is the realistic mistake.
+    VERIFIED = "verified"  # signed with this deployment's key for exactly the unit and period it claims
+    VOUCHED = "vouched"  # not proven, but a coordinator released it on purpose (``baocao release``)
+    MISSING = "missing"  # no signature at all (a hand-made workbook, ``_meta`` deleted)
+    OTHER_KEY = "other_key"  # signed with another key (another deployment, a key since replaced)
+    INVALID = "invalid"  # this key's mark, but the signature does not fit what the file claims
+
+    @property
+    def proven(self) -> bool:
+        return self in (Proof.VERIFIED, Proof.VOUCHED)
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """The deployment's secret and where it came from (``source`` is for ``baocao info``)."""
+
+    secret: bytes
+    source: str
+    created: bool = False
+
+    def mac(self, purpose: str, *parts: str) -> str:
+        """A keyed checksum of ``parts`` for ``purpose`` (128 bits, hex).
+
+        JSON keeps ``("A|B", "C")`` and ``("A", "B|C")`` apart; ``purpose`` keeps a template
+        signature from ever being valid as, say, a unit's web link (issue 15 uses ``mac`` too).
+        """
+        message = json.dumps([purpose, *parts], ensure_ascii=False).encode("utf-8")
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()[:32]
+
+    @property
+    def key_id(self) -> str:
+        """A short public name of the key, written in every template: tells "made with another
+        key" from "edited" in messages. It reveals nothing of the secret."""
+        return self.mac("key-id")[:8]
+
+    def sign(self, form_id: str, version: str, unit: str, period: str) -> str:
+        return self.mac("template", form_id, version, unit, period)
+
+    def check(self, meta: Mapping[str, str], form_id: str, version: str, unit: str, period: str) -> Proof:
+        """Does ``meta`` (a workbook's ``_meta`` rows) prove it is the template of ``unit``/``period``?"""
+        claimed = str(meta.get("signature") or "")
+        if not claimed:
+            return Proof.MISSING
+        if hmac.compare_digest(claimed.encode(), self.sign(form_id, version, unit, period).encode()):
+            return Proof.VERIFIED
+        return Proof.INVALID if meta.get("key_id") == self.key_id else Proof.OTHER_KEY
+
+
+def key_folder() -> Path:
+    """The per-user application-data folder where generated keys are kept."""
+    if os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "baocao" / "khoa"
+
+
+def _checked(secret: str, where: str) -> bytes:
+    secret = secret.strip()
+    if len(secret) < MIN_SECRET_CHARS:
+        raise ConfigError(f"Khóa ký biểu mẫu ở {where} quá ngắn: cần ít nhất {MIN_SECRET_CHARS} ký tự")
+    return secret.encode("utf-8")
+
+
+def _from_keyring(name: str) -> str | None:
+    try:
+        return keyring.get_password(KEYRING_SERVICE, name)
+    except (keyring.errors.KeyringError, RuntimeError, OSError):  # no keyring on this machine
+        return None
+
+
+def load_signing_key(name: str, folder: Path | None = None) -> SigningKey:
+    """The deployment's key named ``name``: environment, keyring, key file, or a new key file.
+
+    A new key is created once even when two processes ask at the same moment (a file lock),
+    with owner-only permissions on POSIX (on Windows the user's profile folder is already
+    private to the user). Raises ``ConfigError`` for a secret that is too short or a key file
+    that cannot be read or written.
     """
-    text = f"{form_id}|{version}|{unit}|{period}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    from_env = os.environ.get(SECRET_ENV)
+    if from_env:
+        where = f"biến môi trường {SECRET_ENV}"
+        return SigningKey(_checked(from_env, where), where)
+    from_keyring = _from_keyring(name)
+    if from_keyring:
+        where = f"keyring (dịch vụ {KEYRING_SERVICE}, tên {name})"
+        return SigningKey(_checked(from_keyring, where), where)
+    folder = folder or key_folder()
+    path = folder / f"{safe_name(name, 'baocao')}.key"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with FileLock(str(path) + ".lock", timeout=30):
+            created = not path.exists()
+            if created:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(secrets.token_urlsafe(32) + "\n")
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                logger.warning("Đã tạo khóa ký biểu mẫu mới: %s", path)
+            text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Không đọc/ghi được khóa ký biểu mẫu {path}: {exc}") from None
+    if os.name != "nt" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        logger.warning("Tệp khóa %s cho người khác đọc được; nên đặt quyền 600", path)
+    return SigningKey(_checked(text, str(path)), str(path), created)

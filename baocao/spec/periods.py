@@ -171,3 +171,19 @@ def days_late(
     reports going to ``level``."""
     local_day = received_at.astimezone(tz).date()
     return max(0, (local_day - period.last_on_time_day(inclusive, level)).days)
+
+
+def date_bound(name: str, period: Period | None, today: date) -> date | None:
+    """The date a form's declarative date bound (``period_start``, ``today``…) stands for;
+    None when it needs a period and there is none."""
+    if name == "today":
+        return today
+    if period is None:
+        return None
+    return {
+        "period_start": period.start,
+        "period_end": period.end,
+        "year_start": date(period.year, 1, 1),
+        "previous_year_start": date(period.year - 1, 1, 1),
+        "year_end": date(period.year, 12, 31),
+    }[name]

@@ -27,7 +27,11 @@ from pathlib import Path
 from baocao.errors import BaocaoError
 from baocao.model import FileRecord, Issue, Submission
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+_FILES_V1_COLUMNS = (
+    "id, sha256, original_name, inbox_path, archive_path, size, received_at, removed_from_inbox, "
+    "status, processed_at, unit, period, form_version, issues, duplicate_of, feedback_path, contact"
+)
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -93,10 +97,43 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX messages_file ON messages(file_id);
     CREATE INDEX messages_status ON messages(status);
     """,
-    # 2: messages to several recipients (To + Cc) and claims, so that no two runs and no crash
+    # Identity (issue 10): a file that does not prove whose it is waits as 'held'; ``proof`` says
+    # what it proved, ``claimed_unit`` the unit it named (``unit`` stays NULL when unattributed).
+    # SQLite cannot widen a CHECK in place: the table is rebuilt (foreign keys off, see _migrate).
+    2: f"""
+    CREATE TABLE files_v2 (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        original_name TEXT NOT NULL,
+        inbox_path TEXT NOT NULL,
+        archive_path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        received_at TEXT NOT NULL,
+        removed_from_inbox INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL CHECK (status IN ('archived','accepted','rejected','duplicate','held')),
+        processed_at TEXT,
+        unit TEXT,
+        period TEXT,
+        form_version TEXT,
+        issues TEXT NOT NULL DEFAULT '[]',
+        duplicate_of INTEGER REFERENCES files(id),
+        feedback_path TEXT,
+        contact TEXT,
+        proof TEXT,
+        claimed_unit TEXT
+    );
+    INSERT INTO files_v2 ({_FILES_V1_COLUMNS}) SELECT {_FILES_V1_COLUMNS} FROM files;
+    DROP TABLE files;
+    ALTER TABLE files_v2 RENAME TO files;
+    CREATE INDEX files_sha ON files(sha256);
+    CREATE INDEX files_period_unit ON files(period, unit);
+    CREATE INDEX files_status ON files(status);
+    CREATE TABLE deployment (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 3: messages to several recipients (To + Cc) and claims, so that no two runs and no crash
     # send one twice: 'sending' (claimed by ``claimed_by``), ``committing`` once the server may
     # have the message, 'uncertain' when a sender died after that point (never resent blindly).
-    2: """
+    3: """
     CREATE TABLE messages_v2 (
         key TEXT PRIMARY KEY,
         kind TEXT NOT NULL,
@@ -164,6 +201,8 @@ def _file_from_row(row: sqlite3.Row) -> FileRecord:
         duplicate_of=row["duplicate_of"],
         feedback_path=row["feedback_path"],
         contact=row["contact"],
+        proof=row["proof"],
+        claimed_unit=row["claimed_unit"],
     )
 
 
@@ -238,12 +277,19 @@ class Ledger:
             raise LedgerError(
                 f"Sổ theo dõi {self.path} được tạo bởi phiên bản baocao mới hơn (lược đồ {version})"
             )
+        if version == SCHEMA_VERSION:
+            return
+        # a table rebuild must not cascade through foreign keys; checked before each commit
+        self.db.execute("PRAGMA foreign_keys=OFF")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self.transaction() as db:
                 for statement in MIGRATIONS[target].split(";"):
                     if statement.strip():
                         db.execute(statement)
+                if db.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                    raise LedgerError(f"Sổ theo dõi {self.path}: dữ liệu liên kết hỏng khi nâng cấp lược đồ")
                 db.execute(f"PRAGMA user_version = {target}")
+        self.db.execute("PRAGMA foreign_keys=ON")
 
     @property
     def schema_version(self) -> int:
@@ -342,8 +388,38 @@ class Ledger:
             rows = self.db.execute("SELECT * FROM files WHERE period=? ORDER BY id", (period,))
         return [_file_from_row(r) for r in rows]
 
+    def claim_key(self, key_id: str) -> str | None:
+        """Remember the signing key this ledger's templates are checked with (its public id).
+
+        Returns None when ``key_id`` is that key (or the first), else the id already recorded:
+        a run with another key would hold every file signed with the first one.
+        """
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO deployment VALUES ('key_id', ?)", (key_id,))
+            recorded = db.execute("SELECT value FROM deployment WHERE key='key_id'").fetchone()[0]
+        return None if recorded == key_id else recorded
+
+    def held(self, period: str | None = None) -> list[FileRecord]:
+        """Files waiting for the coordinator because they do not prove whose they are."""
+        where, args = ("status='held'", ()) if period is None else ("status='held' AND period=?", (period,))
+        return [
+            _file_from_row(r) for r in self.db.execute(f"SELECT * FROM files WHERE {where} ORDER BY id", args)
+        ]
+
+    def release(self, file_id: int) -> FileRecord | None:
+        """Mark a held file as vouched for by the coordinator and due to be judged again.
+
+        Returns the file, or None if no held file has that id (nothing is changed then).
+        """
+        with self.transaction() as db:
+            changed = db.execute(
+                "UPDATE files SET status='archived', proof='vouched' WHERE id=? AND status='held'", (file_id,)
+            ).rowcount
+        return self.file(file_id) if changed else None
+
     def unattributed(self, since: datetime) -> list[FileRecord]:
-        """Rejected files received since ``since`` that name no unit (unreadable, not a form…)."""
+        """Rejected files received since ``since`` tied to no unit: unreadable, not a form, or
+        claiming a unit without proof (``claimed_unit``): they count for nobody."""
         rows = self.db.execute(
             "SELECT * FROM files WHERE status='rejected' AND unit IS NULL AND received_at >= ? ORDER BY id",
             (since.isoformat(),),
@@ -363,6 +439,8 @@ class Ledger:
         values: dict[str, object] | None = None,
         feedback_path: str | None = None,
         contact: str | None = None,
+        proof: str | None = None,
+        claimed_unit: str | None = None,
     ) -> int | None:
         """Store the judgement of a file, and its values if accepted (superseding older ones).
 
@@ -372,7 +450,7 @@ class Ledger:
         with self.transaction() as db:
             db.execute(
                 """UPDATE files SET status=?, processed_at=?, issues=?, unit=?, period=?,
-                       form_version=?, feedback_path=?, contact=? WHERE id=?""",
+                       form_version=?, feedback_path=?, contact=?, proof=?, claimed_unit=? WHERE id=?""",
                 (
                     status,
                     processed_at.isoformat(),
@@ -382,6 +460,8 @@ class Ledger:
                     form_version,
                     feedback_path,
                     contact,
+                    proof,
+                    claimed_unit,
                     file_id,
                 ),
             )
@@ -561,16 +641,18 @@ class Ledger:
         )
 
     def files_without_feedback(self, since: datetime, receipts: bool = False) -> list[FileRecord]:
-        """Files judged since ``since``, tied to a unit, with no message about them planned yet:
-        those with issues, and with ``receipts`` every accepted file too.
+        """Judged files since ``since`` with someone to tell and no answer planned yet: those with
+        issues, and with ``receipts`` every accepted file too.
 
-        ``since`` keeps a scheduler started on an old ledger from mailing stale feedback.
+        Someone to tell: the unit the file is filed under, or (unattributed) the contact address
+        typed in it. ``since`` keeps a scheduler started on an old ledger from mailing stale feedback.
         """
         rows = self.db.execute(
-            """SELECT * FROM files f WHERE status IN ('accepted','rejected')
+            """SELECT * FROM files f WHERE status IN ('accepted','rejected','held')
                    AND (issues != '[]' OR (? AND status = 'accepted'))
-                   AND unit IS NOT NULL AND processed_at >= ?
-                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id)
+                   AND (unit IS NOT NULL OR contact IS NOT NULL) AND processed_at >= ?
+                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id
+                       AND (m.kind = 'held') = (f.status = 'held'))
                ORDER BY id""",
             (int(receipts), since.isoformat()),
         )

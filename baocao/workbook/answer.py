@@ -10,30 +10,23 @@ with issues; the writing is ``feedback``'s.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 
 from baocao.judge.validate import Outcome
 from baocao.model import FileRecord, RawWorkbook, Severity
+from baocao.names import inside, printable, safe_name
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import Period, PeriodError
 from baocao.workbook.feedback import FeedbackJob, IssuesPage
 from baocao.workbook.template import item_numbers, template_context
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def _part(text: str | None, default: str) -> str:
-    """A file-name part from text a unit typed (its unit code cell): ASCII, no separators."""
-    cleaned = _UNSAFE.sub("_", text or "").strip("_.-")[:40]
-    return cleaned or default
-
 
 def feedback_name(unit: str | None, period: str | None, received_at: datetime) -> str:
-    """``DT_TTRA_2025-Q1_phan-hoi_20250307-0800.xlsx``: whose, which period, when it came."""
-    who = f"{_part(unit, 'khong-ro-don-vi')}_{_part(period, 'khong-ro-ky')}"
-    return f"{who}_phan-hoi_{received_at:%Y%m%d-%H%M}.xlsx"
+    """``DT_TTRA_2025-Q1_phan-hoi_20250307-0800.xlsx``: whose, which period, when it came. The unit
+    code comes from a cell the unit typed: ``names.safe_name`` keeps it a plain file name."""
+    who = f"{safe_name(unit or '', 'khong-ro-don-vi', 40)}_{safe_name(period or '', 'khong-ro-ky', 20)}"
+    return safe_name(f"{who}_phan-hoi_{received_at:%Y%m%d-%H%M}.xlsx")
 
 
 def issues_page(
@@ -81,7 +74,7 @@ def feedback_job(
     """What it takes to write the marked-up workbook for a file with issues."""
     tz = dep.settings.timezone
     received = rec.received_at.astimezone(tz)
-    folder = dep.settings.path("feedback") / _part(outcome.period, "khong-ro-ky")
+    folder = inside(dep.settings.path("feedback"), outcome.period or "khong-ro-ky")
     period: Period | None = None
     if outcome.period:
         try:
@@ -91,21 +84,24 @@ def feedback_job(
     errors = sum(1 for i in outcome.issues if i.severity == Severity.ERROR)
     page = issues_page(
         dep,
-        original_name=rec.original_name,
+        # the name is shown in a cell: control characters would make openpyxl refuse the workbook
+        original_name=printable(rec.original_name),
         received_at=received,
         accepted=outcome.accepted,
         errors=errors,
         notes=len(outcome.issues) - errors,
-        unit=outcome.unit,
+        unit=outcome.filed_under,  # a file that proves no unit is not worded as that unit's
         period=period,
     )
     source = archive / rec.archive_path
     rebuild = None
-    # only a file openpyxl cannot write back (.xls, .ods) needs a fresh template
-    if outcome.unit and period and source.suffix.lower() not in (".xlsx", ".xlsm"):
+    # only a file openpyxl cannot write back (.xls, .ods) needs a fresh template; it is signed,
+    # so only a file that proved whose it is gets one (else it would mint signed templates)
+    proven = outcome.proof.proven and outcome.filed_under is not None
+    if proven and outcome.unit and period and source.suffix.lower() not in (".xlsx", ".xlsm"):
         unit = dep.registry.get(outcome.unit, dep.registry.reference_day(period))
         if unit is not None:
             form = dep.catalog.get(outcome.form_version or "") or dep.form
             rebuild = (template_context(dep, unit, period), form)
     name = feedback_name(outcome.unit, outcome.period, received)
-    return FeedbackJob(rec.original_name, source, raw, outcome.issues, folder / name, page, rebuild)
+    return FeedbackJob(rec.original_name, source, raw, outcome.issues, inside(folder, name), page, rebuild)

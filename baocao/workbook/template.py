@@ -5,8 +5,9 @@ Each template carries, beyond what the clerk sees:
   inserted a row, and any tool can fill or read the template by field code;
 - Excel data validation and an input message per input cell, so most mistakes are stopped
   while typing rather than a week later by a rejection e-mail;
-- a very hidden ``_meta`` sheet (form id, version, unit, period, signature) from which the
-  reader tells whose template it is and notices an edited unit code;
+- a very hidden ``_meta`` sheet (form id, version, unit, period, a signature keyed with the
+  deployment's secret and the key's public id) from which the validator tells whose template it
+  is, provably (``spec.identity``), and notices an edited unit code;
 - sheet protection without a password: it keeps the layout, lets the unit type in the yellow
   cells, and can still be lifted by an administrator who needs to.
 
@@ -26,10 +27,10 @@ from pathlib import Path
 import xlsxwriter
 
 from baocao.a1 import sheet_ref
-from baocao.names import ascii_slug
+from baocao.names import ascii_slug, inside, safe_name
 from baocao.spec.deployment import Deployment
 from baocao.spec.form import FIRST_BODY_ROW, LABEL_COLUMN, MEASURE_COLUMN, VALUE_COLUMN, Field, Form
-from baocao.spec.identity import signature
+from baocao.spec.identity import SigningKey
 from baocao.spec.periods import Period
 from baocao.spec.registry import Unit
 
@@ -50,6 +51,7 @@ class TemplateContext:
     deadline: date  # the last on-time day of this unit's level
     submit_to: str
     organisation: str
+    key: SigningKey  # signs the ``_meta`` sheet: who the template is for, provably
     values: dict[str, object] | None = None  # input values to fill in (roll-up files, demo data)
     due_before: date | None = None  # the date the plan names ("trước ngày …"); default: the period's
     due_text: str = ""  # the deadline as every message words it (``Period.due_text``)
@@ -97,7 +99,7 @@ def item_numbers(form: Form) -> dict[str, str]:
 
 def template_filename(unit: Unit, period: Period) -> str:
     """ASCII, unit code first, no spaces: ``LD_KHTC_2025-Q1_phong-ke-hoach-tai-chinh.xlsx``."""
-    return f"{unit.code}_{period.code}_{ascii_slug(unit.name)}.xlsx"
+    return safe_name(f"{unit.code}_{period.code}_{ascii_slug(unit.name)}.xlsx")
 
 
 def prefill_values(form: Form, ctx: TemplateContext) -> dict[str, str]:
@@ -435,7 +437,8 @@ def _write_meta(book, form: Form, ctx: TemplateContext) -> None:
         "unit": ctx.unit.code,
         "unit_name": ctx.unit.name,
         "period": ctx.period.code,
-        "signature": signature(form.id, form.version, ctx.unit.code, ctx.period.code),
+        "signature": ctx.key.sign(form.id, form.version, ctx.unit.code, ctx.period.code),
+        "key_id": ctx.key.key_id,
     }
     for row, (key, value) in enumerate(meta.items()):
         ws.write_string(row, 0, key)
@@ -482,9 +485,10 @@ def template_context(dep: Deployment, unit: Unit, period: Period) -> TemplateCon
         contact=dep.settings.contact,
         submit_to=dep.settings.submit_to,
         organisation=dep.settings.organisation,
+        key=dep.signing_key,
     )
 
 
 def template_path(dep: Deployment, unit: Unit, period: Period) -> Path:
     """Where the template of ``unit`` for ``period`` is kept: ``<templates>/<period>/<file name>``."""
-    return dep.settings.path("templates") / period.code / template_filename(unit, period)
+    return inside(dep.settings.path("templates"), period.code, template_filename(unit, period))
