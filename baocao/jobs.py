@@ -23,7 +23,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
 from logging.handlers import RotatingFileHandler
@@ -39,14 +39,14 @@ from baocao.intake.folder import scan_inbox
 from baocao.model import FileRecord
 from baocao.names import printable
 from baocao.notify import letters, mail
-from baocao.notify.dispatch import send_pending
-from baocao.notify.mailtext import Recipient, Returned, SentFile
+from baocao.notify.dispatch import plan, send_pending
 from baocao.report.status import UnitStatus, counts, period_status
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import Period, PeriodError, days_late, periods_of_year
 from baocao.spec.registry import Unit
 from baocao.store.ledger import Ledger
-from baocao.workbook.template import item_numbers, render_template, template_context, template_path
+from baocao.workbook.layout import item_numbers
+from baocao.workbook.template import render_template, template_context, template_path
 
 logger = logging.getLogger(__name__)
 
@@ -148,12 +148,6 @@ def due_events(dep: Deployment, now: datetime) -> list[Event]:
     return events
 
 
-def message_key(kind: str, period: str, recipient: str, version: str, unit: str | None = None) -> str:
-    """The idempotency key: kind, period, unit, recipient (``*``: all of the unit's addresses)
-    and content version."""
-    return "|".join([kind, period, unit or "-", recipient.lower(), version])
-
-
 # --- the job ------------------------------------------------------------------------------
 
 
@@ -173,67 +167,17 @@ class _Job:
             self.report.errors.append(f"{what}: {exc}")
 
     def plan(self, key: str, compose: Callable[[], mail.OutgoingMessage], file_id: int | None = None) -> None:
-        """Compose the bytes once and store them as pending (no-op if the key exists).
-
-        A message that cannot be composed or has no address the mailer can send to costs that
-        message only: it is recorded as failed with the reason, once.
-        """
-        if self.ledger.message(key) is not None:
-            return
-        kind, period, unit = key.split("|")[:3]
-        entry = {"key": key, "kind": kind, "period": period, "unit": None if unit == "-" else unit, "to": ""}
-        try:
-            message = compose()
-            good_to, bad_to = mail.split_addresses(message.to)
-            good_cc, bad_cc = mail.split_addresses(message.cc)
-            bad = bad_to | bad_cc
-            if bad:
-                wrong = "; ".join(f"{a!r}: {why}" for a, why in bad.items())
-                self.report.notes.append(f"Thư {key}: bỏ qua địa chỉ không gửi được ({wrong})")
-            if not good_to and not good_cc:
-                raise mail.DeliveryError("không có địa chỉ thư nào gửi được")
-            if not good_to:  # a Cc alone still reads the message: it becomes the To
-                good_to, good_cc = good_cc, ()
-            message = _with_addresses(message, good_to, good_cc)
-            entry["to"] = ", ".join(message.to + message.cc)
-            if self.report.dry_run:
-                self.report.planned.append(entry)
-                return
-            data = self.bytes_of(key, message)
-        except Exception as exc:  # bad address, unreadable attachment, a bug in one message
-            logger.warning("Không soạn được thư %s: %s", key, exc)
-            self.report.errors.append(f"Không soạn được thư {key}: {exc}")
-            if not self.report.dry_run:
-                self.ledger.plan_message(
-                    key, kind=kind, period=period, unit=entry["unit"], recipients=(), now=self.now,
-                    subject="", body=b"", file_id=file_id, failed=str(exc),
-                )  # fmt: skip
-            return
-        if self.ledger.plan_message(
-            key,
-            kind=message.kind,
-            period=message.period,
-            unit=message.unit,
-            recipients=mail.envelope(message),
-            now=self.now,
-            subject=message.subject,
-            body=data,
-            file_id=file_id,
-        ):
-            self.report.planned.append(entry)
-
-    def bytes_of(self, key: str, message: mail.OutgoingMessage) -> bytes:
-        s = self.dep.settings.mail
-        email_message = mail.to_email(
-            message,
-            sender=s.sender,
-            sender_name=s.sender_name,
-            message_id_key=key,
-            date=self.now,
-            reply_to=s.reply_to,
-            reply_to_name=s.reply_to_name,
-        )
-        return mail.message_bytes(email_message)
+        """Compose the message once and store it as pending (``dispatch.plan``); one that cannot
+        be composed is recorded as failed and reported, and the run goes on."""
+        planned = plan(
+            self.ledger, self.dep.settings.mail, key, compose, now=self.now, file_id=file_id,
+            dry_run=self.report.dry_run,
+        )  # fmt: skip
+        if planned.entry is not None:
+            self.report.planned.append(planned.entry)
+        self.report.notes += planned.notes
+        if planned.error:
+            self.report.errors.append(planned.error)
 
     def statuses(self, period: Period) -> list[UnitStatus]:
         if period.code not in self._statuses:
@@ -257,82 +201,15 @@ class _Job:
             self.step(f"trả lời tệp {rec.original_name}", partial(self.answer, rec))
 
     def answer(self, rec: FileRecord) -> None:
-        """Answer one judged file, once, and only to whom it concerns.
+        today = self.now.astimezone(self.dep.settings.timezone).date()
+        for key, compose in letters.file_answers(
+            self.dep, rec, letter=self.letter, numbers=self.numbers, today=today,
+            days_late=partial(self.lateness, rec=rec),
+        ):  # fmt: skip
+            self.plan(key, compose, file_id=rec.id)
 
-        Filed under a unit: one message to that unit's registered address and the address typed
-        in the file (Cc its department's office when configured), feedback if rejected, a receipt
-        if accepted. Unattributed (unknown unit, an edited unit cell, no proof): the address typed
-        in it only, never the unit it claims. Held: a notice, one message each, to the unit it
-        names (someone sent a file in its name) and to the address typed in it.
-        """
-        period: Period | None
-        try:
-            period = self.dep.period(rec.period or "")
-        except PeriodError:  # an unknown period still gets feedback, worded without a deadline
-            period = None
-        day = self.dep.registry.reference_day(period) if period else self.now.date()
-        unit = (
-            (self.dep.registry.get(rec.unit, day) or self.dep.registry.latest(rec.unit)) if rec.unit else None
-        )
-        if rec.unit and unit is None:
-            return
-        due = letters.unknown_period_due(rec.period or "", day)
-        if unit is not None and period is not None:
-            due = letters.due(self.dep, unit, period)
-        sent = SentFile(rec.original_name, rec.received_at, tuple(rec.issues))
-        code = unit.code if unit else None
-        if rec.status == "held":
-            claimed = rec.claimed_unit or (unit.code if unit else "")
-            for address in dict.fromkeys(a for a in (unit.email if unit else "", rec.contact) if a):
-                who = Recipient(unit.code if unit else "", unit.name if unit else "", (address,))
-                key = message_key("held", rec.period or "-", address, f"tep-{rec.id}", code)
-                self.plan(
-                    key,
-                    partial(
-                        mail.compose_held, letter=self.letter, unit=who, claimed=claimed, due=due, sent=sent
-                    ),
-                    file_id=rec.id,
-                )
-            return
-        if unit is not None:
-            who = letters.recipient(self.dep, unit, day, also=[rec.contact])
-        else:
-            who = Recipient("", "", (rec.contact,) if rec.contact else ())
-        accepted = rec.status == "accepted"
-        kind = "receipt" if accepted else "feedback"
-        key = message_key(kind, rec.period or "-", "*", f"tep-{rec.id}", code)
-
-        def compose() -> mail.OutgoingMessage:
-            marked = _attachment(Path(rec.feedback_path), XLSX) if rec.feedback_path else None
-            if not accepted:
-                today = self.now.astimezone(self.dep.settings.timezone).date()
-                return mail.compose_feedback(
-                    letter=self.letter,
-                    unit=who,
-                    due=due,
-                    today=today,
-                    sent=sent,
-                    marked=marked,
-                    numbers=self.numbers,
-                )
-            assert unit is not None  # an accepted file is always filed under its unit
-            late = self.lateness(unit, period, rec)
-            return mail.compose_receipt(
-                letter=self.letter,
-                unit=who,
-                due=due,
-                sent=sent,
-                days_late=late,
-                marked=marked,
-                numbers=self.numbers,
-            )
-
-        self.plan(key, compose, file_id=rec.id)
-
-    def lateness(self, unit: Unit, period: Period | None, rec: FileRecord) -> int:
+    def lateness(self, unit: Unit, period: Period, rec: FileRecord) -> int:
         """Days late of the unit's report as status counts it (its first accepted file)."""
-        if period is None:
-            return 0
         for st in self.statuses(period):
             if st.unit.code == unit.code and st.reported:
                 return st.days_late
@@ -344,7 +221,6 @@ class _Job:
     def reminders(self, event: Event) -> None:
         period = event.period
         today = self.now.astimezone(self.dep.settings.timezone).date()
-        day = self.dep.registry.reference_day(period)
         last_files = _last_files(self.ledger.files(period.code))
         for st in self.statuses(period):
             unit = st.unit
@@ -359,47 +235,27 @@ class _Job:
             if not unit.email:
                 self.report.notes.append(f"Đơn vị {unit.code} không có địa chỉ thư: không gửi được thư nhắc")
                 continue
-            key = message_key("reminder", period.code, unit.email, f"truoc-{event.stage}-ngay", unit.code)
+            returned_file = last_files.get(unit.code) if st.status == "rejected" else None
+            key, compose = letters.reminder(
+                self.dep, unit, period, stage=event.stage, letter=self.letter, numbers=self.numbers,
+                today=today, returned_file=returned_file, template=partial(self.template, unit, period),
+            )  # fmt: skip
             if self.ledger.message(key) is not None:
                 continue
-            returned_file = last_files.get(unit.code) if st.status == "rejected" else None
-
-            def compose(unit=unit, returned_file=returned_file) -> mail.OutgoingMessage:
-                returned = None
-                template = None
-                if returned_file is not None:
-                    marked = (
-                        _attachment(Path(returned_file.feedback_path), XLSX)
-                        if returned_file.feedback_path
-                        else None
-                    )
-                    sent = SentFile(
-                        returned_file.original_name, returned_file.received_at, tuple(returned_file.errors)
-                    )
-                    returned = Returned(sent, marked)
-                if (returned is None or returned.marked is None) and not self.report.dry_run:
-                    template = self.template(unit, period)
-                return mail.compose_reminder(
-                    letter=self.letter,
-                    unit=letters.recipient(self.dep, unit, day),
-                    due=letters.due(self.dep, unit, period),
-                    today=today,
-                    template=template,
-                    returned=returned,
-                    numbers=self.numbers,
-                )
-
             self.step(f"thư nhắc {unit.code}", partial(self.plan, key, compose))
 
     def template(self, unit: Unit, period: Period) -> mail.Attachment | None:
+        """The unit's template, written (if changed) and attached; none in a dry run."""
+        if self.report.dry_run:
+            return None
         path = template_path(self.dep, unit, period)
         write_if_changed(path, render_template(self.dep.form, template_context(self.dep, unit, period)))
-        return _attachment(path, XLSX)
+        return letters.attachment(path)
 
     def summary(self, event: Event) -> None:
         period, final = event.period, event.stage == "sau-han"
         recipients = self.dep.settings.mail.coordinators
-        keys = {r: message_key("summary", period.code, r, event.stage) for r in recipients}
+        keys = {r: letters.message_key("summary", period.code, r, event.stage) for r in recipients}
         if all(self.ledger.message(k) is not None for k in keys.values()):
             return
         statuses = self.statuses(period)
@@ -412,7 +268,7 @@ class _Job:
             result = consolidate(self.dep, period.code, docx=self.dep.settings.mail.attach_docx, now=self.now)
             for path in (result.xlsx, result.docx):
                 found = (
-                    _attachment(Path(path), DOCX if str(path).endswith(".docx") else XLSX) if path else None
+                    letters.attachment(path, DOCX if str(path).endswith(".docx") else XLSX) if path else None
                 )
                 if found is not None:
                     attachments.append(found)
@@ -475,13 +331,6 @@ class _Job:
         return None
 
 
-def _with_addresses(
-    message: mail.OutgoingMessage, to: tuple[str, ...], cc: tuple[str, ...]
-) -> mail.OutgoingMessage:
-
-    return replace(message, to=to, cc=cc)
-
-
 def _last_files(files: list[FileRecord]) -> dict[str, FileRecord]:
     """Each unit's most recent judged file of a period."""
     out: dict[str, FileRecord] = {}
@@ -489,14 +338,6 @@ def _last_files(files: list[FileRecord]) -> dict[str, FileRecord]:
         if rec.unit and rec.status in ("accepted", "rejected"):
             out[rec.unit] = rec
     return out
-
-
-def _attachment(path: Path, mimetype: str) -> mail.Attachment | None:
-    """The file as an attachment, or None when it is gone (the message goes without it)."""
-    try:
-        return mail.Attachment(path.name, path.read_bytes(), mimetype)
-    except OSError:
-        return None
 
 
 def _totals(dep: Deployment, statuses: list[UnitStatus]) -> list[tuple[str, int]]:

@@ -28,7 +28,7 @@ from baocao.workbook.feedback import (
     fast_feedback,
     write_feedback,
 )
-from baocao.workbook.template import item_numbers
+from baocao.workbook.layout import item_numbers
 
 LO_XLSX = Path(__file__).parent / "fixtures" / "libreoffice" / "DT_TG_2025-Q1_saved_by_libreoffice.xlsx"
 TITLE = "Báo cáo tuyên truyền CCHC Quý I năm 2025 – Phòng Quản lý tôn giáo: BỊ TRẢ LẠI (2 lỗi)"

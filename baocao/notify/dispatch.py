@@ -1,4 +1,11 @@
-"""Sending what the ledger holds as pending, each message at most once whatever runs overlap.
+"""A message's life in the ledger: planned once (``plan``), then sent at most once (``send_pending``).
+
+Planning composes the message and stores its exact bytes under its key, so a retry sends the
+very same message. A message that cannot be composed (an attachment that broke, a unit text the
+composer chokes on) or has no address the mailer can send to is recorded as failed, once, with
+the reason: it costs that message only. A bad address among good ones costs that address only.
+
+Sending what the ledger holds as pending, each message at most once whatever runs overlap:
 
 Why this needs care: two ``run-due`` processes (a slow SMTP server, the scheduler firing again,
 a coordinator running it by hand) used to read the same pending rows and send them both.
@@ -26,18 +33,104 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
 from baocao.errors import DeliveryError
-from baocao.notify.mail import Transport, UncertainDelivery
+from baocao.notify.mail import (
+    OutgoingMessage,
+    Transport,
+    UncertainDelivery,
+    envelope,
+    message_bytes,
+    split_addresses,
+    to_email,
+)
 from baocao.spec.config import MailSettings
 from baocao.store.ledger import Ledger, LedgerError
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Planned:
+    """What ``plan`` did: ``entry`` describes a newly planned message (or, dry, one that would
+    be); ``notes`` name addresses left out; ``error`` says why a message could not be made."""
+
+    entry: dict | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+def plan(
+    ledger: Ledger,
+    settings: MailSettings,
+    key: str,
+    compose: Callable[[], OutgoingMessage],
+    *,
+    now: datetime,
+    file_id: int | None = None,
+    dry_run: bool = False,
+) -> Planned:
+    """Compose the bytes once and store them as pending; nothing if the key exists.
+
+    The key is ``kind|period|unit|recipient|version``. With ``dry_run`` nothing is stored: the
+    entry says what would be planned.
+    """
+    if ledger.message(key) is not None:
+        return Planned()
+    kind, period, unit_part = key.split("|")[:3]
+    unit = None if unit_part == "-" else unit_part
+    result = Planned()
+    entry = {"key": key, "kind": kind, "period": period, "unit": unit, "to": ""}
+    try:
+        message = compose()
+        good_to, bad_to = split_addresses(message.to)
+        good_cc, bad_cc = split_addresses(message.cc)
+        bad = bad_to | bad_cc
+        if bad:
+            wrong = "; ".join(f"{a!r}: {why}" for a, why in bad.items())
+            result.notes.append(f"Thư {key}: bỏ qua địa chỉ không gửi được ({wrong})")
+        if not good_to and not good_cc:
+            raise DeliveryError("không có địa chỉ thư nào gửi được")
+        if not good_to:  # a Cc alone still reads the message: it becomes the To
+            good_to, good_cc = good_cc, ()
+        message = replace(message, to=good_to, cc=good_cc)
+        entry["to"] = ", ".join(message.to + message.cc)
+        if dry_run:
+            result.entry = entry
+            return result
+        data = message_bytes(
+            to_email(
+                message, sender=settings.sender, sender_name=settings.sender_name, message_id_key=key,
+                date=now, reply_to=settings.reply_to, reply_to_name=settings.reply_to_name,
+            )
+        )  # fmt: skip
+    except Exception as exc:  # bad address, unreadable attachment, a bug in one message
+        logger.warning("Không soạn được thư %s: %s", key, exc)
+        result.error = f"Không soạn được thư {key}: {exc}"
+        if not dry_run:
+            ledger.plan_message(
+                key, kind=kind, period=period, unit=unit, recipients=(), now=now, subject="", body=b"",
+                file_id=file_id, failed=str(exc),
+            )  # fmt: skip
+        return result
+    if ledger.plan_message(
+        key,
+        kind=message.kind,
+        period=message.period,
+        unit=message.unit,
+        recipients=envelope(message),
+        now=now,
+        subject=message.subject,
+        body=data,
+        file_id=file_id,
+    ):
+        result.entry = entry
+    return result
 
 
 @dataclass

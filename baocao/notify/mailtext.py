@@ -15,7 +15,6 @@ subject names the report and gives the deadline in one wording (``Period.due_tex
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from baocao.model import Issue, Severity
@@ -31,6 +30,7 @@ from baocao.notify.blocks import (
     vn_date,
     vn_number,
 )
+from baocao.notify.message import Attachment, Due, Letterhead, OutgoingMessage, Recipient, Returned, SentFile
 
 __all__ = [
     "Attachment",
@@ -51,105 +51,6 @@ __all__ = [
 
 MAX_LISTED_ISSUES = 50  # a workbook with 800 errors must not produce an 800-line e-mail
 MAX_REMINDER_ISSUES = 10  # a reminder recalls the errors; the attached file lists them all
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file attached to a message; ``mimetype`` like ``application/vnd.ms-excel``."""
-
-    filename: str
-    content: bytes
-    mimetype: str = "application/octet-stream"
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """One composed message, before it is turned into bytes or sent.
-
-    ``kind`` is ``reminder``, ``feedback``, ``receipt`` or ``summary``; ``unit`` is the unit
-    code for unit messages and ``None`` for summaries. ``text`` and ``html`` are the two
-    alternative parts. ``cc`` get the same message (one message, not a copy per address);
-    ``in_reply_to``/``references`` thread an answer under the message it answers.
-    """
-
-    kind: str
-    period: str
-    unit: str | None
-    to: tuple[str, ...]
-    subject: str
-    text: str
-    html: str
-    attachments: tuple[Attachment, ...] = ()
-    cc: tuple[str, ...] = ()
-    in_reply_to: str | None = None
-    references: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Letterhead:
-    """Who writes, about which report, whom to call and where files go: in every message.
-
-    ``report_name`` is the report's short name ("Báo cáo tuyên truyền CCHC"); ``contact`` one
-    line naming a person ("Bà Hoàng Thị Lan, Phòng Cải cách hành chính – điện thoại …").
-    """
-
-    org_name: str
-    report_name: str = "Báo cáo"
-    contact: str = ""
-    submit_to: str = ""
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """A unit and the addresses its message goes to (``cc``: e.g. its department's office).
-
-    ``code`` and ``name`` are empty for a file tied to no unit: the message then goes to whoever
-    prepared it (the address typed in the file), and says so.
-    """
-
-    code: str
-    name: str
-    to: tuple[str, ...]
-    cc: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Due:
-    """A period as units read it: its name and its deadline in the one wording used everywhere.
-
-    ``text`` is ``Period.due_text`` ("trước ngày 10/03/2025"); ``last_day`` the last on-time
-    day, from which "còn 3 ngày" is counted.
-    """
-
-    period_code: str
-    period_name: str
-    text: str
-    last_day: date
-
-
-@dataclass(frozen=True)
-class SentFile:
-    """A file the unit sent, as the reader of a message knows it."""
-
-    name: str
-    received_at: datetime
-    issues: tuple[Issue, ...] = ()
-
-    @property
-    def errors(self) -> int:
-        return sum(1 for i in self.issues if i.severity == Severity.ERROR)
-
-    @property
-    def notes(self) -> int:
-        return len(self.issues) - self.errors
-
-
-@dataclass(frozen=True)
-class Returned:
-    """The unit's last file, returned, for a reminder: it and its marked-up copy."""
-
-    file: SentFile
-    marked: Attachment | None
 
 
 # --- shared pieces --------------------------------------------------------------------------

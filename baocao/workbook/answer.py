@@ -19,7 +19,8 @@ from baocao.names import inside, printable, safe_name
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import Period, PeriodError
 from baocao.workbook.feedback import FeedbackJob, IssuesPage
-from baocao.workbook.template import item_numbers, template_context
+from baocao.workbook.layout import item_numbers
+from baocao.workbook.template import template_context
 
 
 def feedback_name(unit: str | None, period: str | None, received_at: datetime) -> str:

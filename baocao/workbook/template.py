@@ -18,8 +18,6 @@ unchanged file on the share is not rewritten.
 from __future__ import annotations
 
 import io
-import math
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -33,9 +31,10 @@ from baocao.spec.form import FIRST_BODY_ROW, LABEL_COLUMN, MEASURE_COLUMN, VALUE
 from baocao.spec.identity import SigningKey
 from baocao.spec.periods import Period
 from baocao.spec.registry import Unit
+from baocao.workbook.guide import write_guide
+from baocao.workbook.layout import input_message, item_numbers, lines, points, shown
 
 META_SHEET = "_meta"
-GUIDE_SHEET = "Hướng dẫn"
 FONT = "Times New Roman"
 INPUT_FILL = "#FFF2CC"
 LOCKED_FILL = "#E7E6E6"
@@ -63,40 +62,6 @@ class TemplateContext:
         return self.due_text or f"trước ngày {(self.due_before or self.period.due_before):%d/%m/%Y}"
 
 
-_ROMAN = re.compile(r"^([IVXLC]+|[A-Z])\.\s")
-HIDDEN_PREFILLS = ("unit.code", "form.version")  # kept for the reader, not shown to the clerk
-
-
-def _roman(number: int) -> str:
-    out = ""
-    for value, letters in ((100, "C"), (90, "XC"), (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V")):
-        while number >= value:
-            out, number = out + letters, number - value
-    return out + ("IV" if number == 4 else "I" * number)
-
-
-def shown(f: Field) -> bool:
-    """Whether the clerk sees the field's row (the unit code and form version rows are hidden:
-    the reader finds them by name, the clerk has the unit's name and the period instead)."""
-    return f.prefill not in HIDDEN_PREFILLS
-
-
-def item_numbers(form: Form) -> dict[str, str]:
-    """Field code -> the item number printed on the form, ``II.9``: the section's own number
-    (the "II." its title starts with, else its position) and the row's number within it.
-
-    The one numbering of the template's STT column, the guide sheet, the feedback's cell list
-    and the e-mails, so "mục II.9" means the same row everywhere. Hidden rows get no number.
-    """
-    numbers: dict[str, str] = {}
-    for index, section in enumerate(form.sections, start=1):
-        found = _ROMAN.match(section.title)
-        prefix = found.group(1) if found else _roman(index)
-        visible = [f for f in section.fields if shown(f)]
-        numbers.update({f.code: f"{prefix}.{n}" for n, f in enumerate(visible, start=1)})
-    return numbers
-
-
 def template_filename(unit: Unit, period: Period) -> str:
     """ASCII, unit code first, no spaces: ``LD_KHTC_2025-Q1_phong-ke-hoach-tai-chinh.xlsx``."""
     return safe_name(f"{unit.code}_{period.code}_{ascii_slug(unit.name)}.xlsx")
@@ -113,39 +78,9 @@ def prefill_values(form: Form, ctx: TemplateContext) -> dict[str, str]:
     return {f.code: sources[f.prefill] for f in form.fields if f.prefill}
 
 
-_KIND_HINTS = {  # the input hint's title after "Mục II.9: " (Excel shows at most 32 characters)
-    "integer": "nhập số nguyên",
-    "date": "nhập ngày",
-    "choice": "chọn trong danh sách",
-    "email": "thư điện tử",
-    "phone": "số điện thoại",
-}
-
-
-def _input_message(f: Field, number: str = "") -> tuple[str, str]:
-    """Title (Excel shows at most 32 characters: short by design, never cut) and message (255)
-    of a cell's input hint: the item number and what to type; the label and help below it."""
-    kind = _KIND_HINTS.get(f.type, "nhập nội dung" if f.multiline else "nhập chữ")
-    title = f"Mục {number}: {kind}" if number else kind[:1].upper() + kind[1:]
-    hints = {
-        "integer": "Nhập số nguyên từ 0 trở lên (0 nếu không có).",
-        "date": "Nhập ngày dạng ngày/tháng/năm, ví dụ 05/03/2025.",
-        "choice": "Chọn trong danh sách: " + ", ".join(f.choices) + ".",
-    }
-    message = f.help or hints.get(f.type, "")
-    if f.multiline:
-        message += " Xuống dòng trong ô: Alt+Enter."
-    if f.required and "bắt buộc" not in message.lower():
-        message += " Bắt buộc nhập."
-    message = f"{f.label}. {message.strip()}"
-    if len(message) > 255:
-        message = message[:254].rsplit(" ", 1)[0] + "…"
-    return title[:32], message
-
-
 def _validation(f: Field, number: str = "") -> dict | None:
     """The Excel data validation matching the field's type, or None."""
-    title, message = _input_message(f, number)
+    title, message = input_message(f, number)
     common = {"input_title": title, "input_message": message, "error_title": title}
     if f.type == "integer":
         rule = {"validate": "integer", "criteria": ">=", "value": f.min or 0}
@@ -170,16 +105,6 @@ def _validation(f: Field, number: str = "") -> dict | None:
             | {"error_message": "Nhập ngày hợp lệ dạng ngày/tháng/năm, ví dụ 05/03/2025."}
         )
     return {"validate": "any"} | common
-
-
-def _lines(text: str, width: float) -> int:
-    """How many lines ``text`` wraps to in a column ``width`` characters wide (12 pt)."""
-    usable = max(int(width * 1.15) - 2, 8)
-    return sum(max(1, math.ceil(len(part) / usable)) for part in str(text).split("\n"))
-
-
-def _points(lines: int) -> float:
-    return 16.5 * lines + 3
 
 
 class _Formats:
@@ -260,7 +185,7 @@ def _write_heading(ws, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
     left = WIDTHS[0] + WIDTHS[1]
     ws.merge_range(0, 0, 0, 1, ctx.parent_name.upper(), fmt.center_bold)
     ws.merge_range(1, 0, 1, 1, ctx.unit.name.upper(), fmt.center_bold)
-    ws.set_row(1, _points(_lines(ctx.unit.name, left)))
+    ws.set_row(1, points(lines(ctx.unit.name, left)))
     ws.merge_range(0, 2, 0, 3, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", fmt.center_bold)
     ws.merge_range(1, 2, 1, 3, "Độc lập - Tự do - Hạnh phúc", fmt.center_bold)
     ws.set_row(3, 36)
@@ -268,12 +193,12 @@ def _write_heading(ws, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
     period = ctx.period
     estimates = "; sau ngày lập là số ước thực hiện" if period.includes_estimates else ""
     line = f"Kỳ báo cáo: {period.name} ({period.window_text}{estimates}) – Hạn nộp: {ctx.due}"
-    ws.set_row(4, _points(_lines(line, sum(WIDTHS))))
+    ws.set_row(4, points(lines(line, sum(WIDTHS))))
     ws.merge_range(4, 0, 4, 3, line, fmt.center_italic)
     legend = (
         "Ô nền vàng: đơn vị nhập. Ô nền xám: đã điền sẵn, không sửa. (*): bắt buộc. Xem trang “Hướng dẫn”."
     )
-    ws.set_row(5, _points(_lines(legend, sum(WIDTHS))))
+    ws.set_row(5, points(lines(legend, sum(WIDTHS))))
     ws.merge_range(5, 0, 5, 3, legend, fmt.center_italic)
     for col, text in enumerate(("STT", "Nội dung", "Đơn vị tính", "Số liệu / Nội dung")):
         ws.write_string(6, col, text, fmt.head)
@@ -308,7 +233,7 @@ def _write_body(ws, form: Form, ctx: TemplateContext, values: dict[str, object],
                 rule = _validation(f, number)
                 if rule:
                     ws.data_validation(row, VALUE_COLUMN, row, VALUE_COLUMN, rule)
-            height = _points(_lines(label, WIDTHS[LABEL_COLUMN]))
+            height = points(lines(label, WIDTHS[LABEL_COLUMN]))
             if f.multiline:  # narrative answers get room: about eight lines of the wide column
                 height = max(height, 140 if f.required else 100)
             if not shown(f):
@@ -360,75 +285,6 @@ def _write_form_sheet(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> 
     ws.set_selection(form.layout[first_input.code].cell)
 
 
-GUIDE_WIDTHS = (8, 42, 52)  # item, label, how to fill: A4 portrait, nothing cut
-
-
-def _write_guide(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
-    """The "Hướng dẫn" sheet: deadline, where to send, whom to call, how to fill, and every
-    field by item number and label (no field codes: those are for tools, not clerks)."""
-    ws = book.add_worksheet(GUIDE_SHEET)
-    for col, width in enumerate(GUIDE_WIDTHS):
-        ws.set_column(col, col, width)
-    full = sum(GUIDE_WIDTHS)
-    period = ctx.period
-    row = 0
-
-    def line(text: str, style=fmt.top) -> None:
-        nonlocal row
-        ws.merge_range(row, 0, row, 2, text, style)
-        ws.set_row(row, _points(_lines(text, full)))
-        row += 1
-
-    ws.merge_range(row, 0, row, 2, f"HƯỚNG DẪN LẬP BÁO CÁO – {period.name.upper()}", fmt.title)
-    ws.set_row(row, 24)
-    row += 1
-    line(f"Đơn vị: {ctx.unit.name}.")
-    line(f"Kỳ báo cáo: {period.name}, {period.window_text}.")
-    line(f"Hạn nộp: {ctx.due}.", fmt.top_bold)
-    if period.includes_estimates:
-        line(
-            f"Báo cáo được lập trước khi hết kỳ: số liệu từ ngày lập báo cáo đến {period.end:%d/%m/%Y}"
-            " là số ước thực hiện.",
-            fmt.top_bold,
-        )
-    line(f"Nơi nộp: lưu tệp đã điền vào {ctx.submit_to}.")
-    line(f"Cơ quan tổng hợp: {ctx.organisation}." + (f" Cần hỗ trợ: {ctx.contact}." if ctx.contact else ""))
-    row += 1
-    line("Cách điền:", fmt.top_bold)
-    for i, text in enumerate(form.instructions, start=1):
-        line(f"{i}. {text}")
-    rename = "Có thể đổi tên tệp: hệ thống nhận biết đơn vị và kỳ báo cáo từ nội dung biểu mẫu."
-    line(f"{len(form.instructions) + 1}. {rename}")
-    row += 1
-    line("Các mục cần điền ((*): bắt buộc):", fmt.top_bold)
-    for col, text in enumerate(("Mục", "Nội dung", "Cách nhập")):
-        ws.write_string(row, col, text, fmt.head)
-    ws.repeat_rows(row)
-    row += 1
-    numbers = item_numbers(form)
-    for section in form.sections:
-        inputs = [f for f in section.fields if not f.locked]
-        if not inputs:
-            continue
-        ws.merge_range(row, 0, row, 2, section.title, fmt.section)
-        row += 1
-        for f in inputs:
-            label = f.label + (" (*)" if f.required else "")
-            how = _input_message(f)[1].removeprefix(f"{f.label}. ")
-            ws.write_string(row, 0, numbers.get(f.code, ""), fmt.cell_centre_top)
-            ws.write_string(row, 1, label, fmt.cell_top)
-            ws.write_string(row, 2, how, fmt.cell_top)
-            ws.set_row(row, _points(max(_lines(label, GUIDE_WIDTHS[1]), _lines(how, GUIDE_WIDTHS[2]))))
-            row += 1
-    ws.protect("")
-    ws.set_paper(9)
-    ws.set_portrait()
-    ws.set_margins(left=0.6, right=0.4, top=0.6, bottom=0.6)
-    ws.fit_to_pages(1, 0)
-    ws.print_area(0, 0, row - 1, 2)
-    ws.set_footer('&C&"Times New Roman"&10Hướng dẫn – trang &P/&N')
-
-
 def _write_meta(book, form: Form, ctx: TemplateContext) -> None:
     ws = book.add_worksheet(META_SHEET)
     meta = {
@@ -465,7 +321,7 @@ def render_template(form: Form, ctx: TemplateContext) -> bytes:
     )
     fmt = _Formats(book)
     _write_form_sheet(book, form, ctx, fmt)
-    _write_guide(book, form, ctx, fmt)
+    write_guide(book, form, ctx, fmt)
     _write_meta(book, form, ctx)
     book.close()
     return buffer.getvalue()
