@@ -432,3 +432,23 @@ def test_claims_are_taken_by_one_process_only(tmp_path):
         assert [r["key"] for r in b.messages("sending")] == ["k"]
         assert b.release_claims(now) == ["k"]  # a dead sender after the commit mark: uncertain
         assert a.message("k")["status"] == "uncertain"
+
+
+def test_a_marked_file_that_is_gone_costs_the_attachment_only(tmp_path, server):
+    dep = api.load_deployment(smtp_config(tmp_path, server))
+    make_submission(dep, "DT_TG", "2025-Q1", dep.settings.path("inbox") / "x.xlsx", nguoi_lap=None)
+    [result] = api.collect(dep, now=at("2025-03-03", 8)).results
+    result.feedback.unlink()  # removed by hand, or the feedback share is gone
+    report = api.run_due(dep, now=at("2025-03-03", 9))
+    assert not report.errors
+    mine = {
+        m.message["X-Baocao-Kind"]: m.message
+        for m in server.messages
+        if m.message["X-Baocao-Unit"] == "DT_TG"
+    }
+    assert list(mine["feedback"].iter_attachments()) == []
+    assert "Mở lại tệp “x.xlsx” đơn vị đã gửi." in mine["feedback"].get_body(("plain",)).get_content()
+    # the reminder falls back to the blank template
+    [template] = list(mine["reminder"].iter_attachments())
+    assert template.get_filename() == "DT_TG_2025-Q1_phong-quan-ly-ton-giao.xlsx"
+    assert "bị trả lại" in mine["reminder"]["Subject"]
