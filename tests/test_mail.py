@@ -32,6 +32,7 @@ from baocao.notify.mail import (
     OutgoingMessage,
     UncertainDelivery,
     compose_feedback,
+    compose_held,
     compose_receipt,
     compose_reminder,
     compose_summary,
@@ -247,11 +248,12 @@ COORDINATOR = "Phòng Cải cách hành chính, Sở Nội vụ"
         feedback,
         receipt,
         summary,
+        lambda: compose_held(letter=LETTER, unit=UNIT, claimed="PGD01", due=DUE, sent=SENT),
         lambda: feedback(
             unit=Recipient("X", "Thanh tra Sở Dân tộc và Tôn giáo – Đội kiểm tra số 1 " * 3, (UNIT_EMAIL,))
         ),
     ],
-    ids=["reminder", "reminder-returned", "feedback", "receipt", "summary", "very-long-name"],
+    ids=["reminder", "reminder-returned", "feedback", "receipt", "summary", "held", "very-long-name"],
 )
 def test_every_header_decodes_exactly_in_a_strict_decoder(build):
     message = build()
