@@ -13,15 +13,14 @@ from pathlib import Path
 
 from baocao.collect import CollectReport, collect, judging_context, local_time, same_key
 from baocao.collect import release as release_held
-from baocao.consolidate import ConsolidationResult, consolidate
+from baocao.consolidate import ConsolidationResult, ScorecardResult, consolidate, scorecard
 from baocao.errors import WorkbookError
 from baocao.files import write_if_changed
-from baocao.jobs import DueReport, run, run_due
-from baocao.judge.reader import read_workbooks
+from baocao.jobs import DueReport, run, run_due, setup_logging
 from baocao.judge.validate import Outcome, validate
+from baocao.judge.workers import read_workbooks
 from baocao.model import FileRecord, Issue, Severity
-from baocao.report.scorecard import ScorecardResult, scorecard
-from baocao.report.status import UnitStatus, period_status
+from baocao.report.status import UnitStatus, period_status, unit_order
 from baocao.spec.deployment import Deployment, load_deployment
 from baocao.spec.periods import Period
 from baocao.store.ledger import Ledger
@@ -160,13 +159,13 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
 def status(dep: Deployment, period: str, now: datetime | None = None) -> list[UnitStatus]:
     """Every reporting unit of ``period`` with on time / late / rejected / missing, from the ledger."""
     p = dep.period(period)
-    units = dep.registry.reporting_units(p)
+    units = unit_order(dep.registry, dep.registry.reporting_units(p), dep.registry.reference_day(p))
     with Ledger(dep.settings.path("ledger")) as ledger:
         files = ledger.files(p.code)
         current = ledger.current_submissions(p.code)
     levels = {u.code: dep.level_of(u, p) for u in units}
     s = dep.settings
-    return period_status(p, units, files, current, s.timezone, s.inclusive_deadline, levels)
+    return period_status(p, units, files, current, s.timezone, s.inclusive_deadline, levels, now=now)
 
 
 def unattributed(dep: Deployment, period: str) -> list[FileRecord]:
@@ -203,6 +202,7 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     ``Outcome`` with the reader's message as its only error.
     """
     now = local_time(now, dep.settings.timezone)
+    setup_logging(dep)  # a reader failure is logged in the logs folder, never printed
     [(_, raw)] = list(
         read_workbooks(
             [Path(path)], dep.catalog.layouts(), workers=1, version_field=dep.catalog.version_field

@@ -327,6 +327,8 @@ def cmd_consolidate(dep: api.Deployment, args: argparse.Namespace, out: TextIO) 
         f"(đúng hạn {c.get('on_time', 0)}, chậm {c.get('late', 0)}, bị trả lại {c.get('rejected', 0)}, "
         f"chưa nộp {c.get('missing', 0)})\n"
     )
+    for line in result.headline()[1:]:
+        out.write(f"  {line}\n")
     out.write(f"Bảng tổng hợp: {result.xlsx}\nCSV: {result.csv}\n")
     if result.docx:
         out.write(f"Dự thảo báo cáo: {result.docx}\n")
@@ -526,7 +528,11 @@ def build_parser() -> argparse.ArgumentParser:
             opt.add_argument("--out", metavar="TỆP", help="tệp kết quả (mặc định trong thư mục output)")
         if name == "consolidate":
             opt.add_argument("--unit", metavar="MÃ", help="chỉ tổng hợp khối của một sở/ban (mã đơn vị)")
-            opt.add_argument("--out", metavar="TỆP", help="tệp kết quả (mặc định trong thư mục output)")
+            opt.add_argument(
+                "--out",
+                metavar="TỆP",
+                help="tên tệp bảng tổng hợp .xlsx hoặc một thư mục (CSV, Word ghi cạnh nó, cùng tên)",
+            )
             opt.add_argument("--docx", action="store_true", help="lập thêm dự thảo báo cáo bằng Word")
             opt.add_argument(
                 "--as-submission", action="store_true", help="lập tệp báo cáo của sở để gửi cấp trên"

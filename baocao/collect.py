@@ -35,8 +35,9 @@ from filelock import FileLock, Timeout
 
 from baocao.errors import ConfigError, LockedError, UsageError, WorkbookError
 from baocao.intake.folder import archive_name, copy_and_hash, file_hash, inbox_key, scan_inbox
-from baocao.judge.reader import ReaderPool, ReadLimits
+from baocao.judge.reader import ReadLimits
 from baocao.judge.validate import Context, Outcome, identify, validate
+from baocao.judge.workers import ReaderPool
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
 from baocao.spec.deployment import Deployment
 from baocao.spec.identity import Proof

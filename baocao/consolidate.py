@@ -1,7 +1,17 @@
-"""Consolidation: the edge that turns the ledger into the summary files of one period and level.
+"""Consolidation: the edge that turns the ledger into the summary files of one period and level,
+and into the year's scorecard.
 
-It opens the ledger, builds the pure ``report.summary.Summary``, hands it to the renderers
-(``report.xlsx``, ``report.docx``) and places the files; ``baocao consolidate`` calls it.
+It opens the ledger, hands the rows to the pure builders (``report.summary.build_summary``,
+``report.scorecard.build_scorecard``), passes the result to the renderers (``report.xlsx``,
+``report.plain``, ``report.docx``, ``report.scorecard_xlsx``) and places the files; nothing in
+``report/`` opens the ledger or writes a file. ``baocao consolidate`` and ``baocao scorecard``
+call it.
+
+Where the files go (``--out``): nothing given, ``<output>/<period>/tong-hop_<period>_<LEVEL>.xlsx``;
+a folder, the same names in it; a ``.xlsx`` name, the workbook there. The CSV, the Word draft
+and the department's roll-up always go beside the workbook (same name, their own extension; the
+roll-up under its template name), so one ``--out`` can never make one output overwrite another:
+any other extension, or two outputs on one path, is refused with one message.
 """
 
 from __future__ import annotations
@@ -12,24 +22,103 @@ from pathlib import Path
 
 from baocao.errors import UsageError
 from baocao.files import write_output
+from baocao.model import Submission
 from baocao.names import inside
 from baocao.report import docx as summary_docx
 from baocao.report import xlsx as summary_xlsx
+from baocao.report.plain import headline, render_csv, summary_data
 from baocao.report.rollup import blank_for_office, rollup_values
+from baocao.report.scorecard import Scorecard, build_scorecard
+from baocao.report.scorecard_xlsx import render_scorecard
 from baocao.report.summary import Summary, build_summary, level_unit
-from baocao.spec.periods import previous_period, same_period_last_year
+from baocao.spec.deployment import Deployment
+from baocao.spec.periods import periods_of_year, previous_period, same_period_last_year
 from baocao.store.ledger import Ledger
 from baocao.workbook.template import render_template, template_context, template_filename
 
 
-def render_rollup(dep, summary: Summary, *, phone: str | None, now: datetime) -> tuple[bytes, list[str]]:
-    """The department's filled template (xlsx bytes) and notes for the person who runs it."""
+@dataclass(frozen=True)
+class ConsolidationResult:
+    """What ``baocao consolidate`` made: the summary, the files written, notes for the user."""
+
+    period: str
+    level: str
+    xlsx: Path
+    csv: Path
+    docx: Path | None = None
+    rollup: Path | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
+    messages: tuple[str, ...] = ()
+    summary: Summary | None = field(default=None, compare=False, repr=False)
+
+    def headline(self) -> list[str]:
+        """Where the period stands in a few sentences (``report.plain.headline``): for the
+        terminal and the summary e-mail, beside ``summary.headline_totals()``."""
+        return headline(self.summary) if self.summary is not None else []
+
+    def to_dict(self) -> dict:
+        """The summary as data (``report.plain.summary_data``), the files and the notes."""
+        data = summary_data(self.summary) if self.summary is not None else {}
+        files = {"xlsx": self.xlsx, "csv": self.csv, "docx": self.docx, "rollup": self.rollup}
+        return {
+            **data,
+            "files": {kind: str(path) if path else None for kind, path in files.items()},
+            "messages": list(self.messages),
+        }
+
+
+def summary_for(dep: Deployment, period: str, *, unit: str | None = None, now: datetime) -> Summary:
+    """Open the ledger and build the summary (what ``consolidate`` writes, without writing)."""
+    return _summary_and_current(dep, period, unit, now)[0]
+
+
+def _summary_and_current(
+    dep: Deployment, period: str, unit: str | None, now: datetime
+) -> tuple[Summary, dict[str, Submission]]:
+    p = dep.period(period)
+    level = level_unit(dep.registry, p, unit)
+    kinds = dep.settings.period_kinds
     with Ledger(dep.settings.path("ledger")) as ledger:
-        current = ledger.current_submissions(summary.period.code)
+        earlier = {
+            other.code: ledger.current_submissions(other.code)
+            for other in (previous_period(p, kinds), same_period_last_year(p))
+        }
+        files = ledger.files(p.code)
+        current = ledger.current_submissions(p.code)
+    summary = build_summary(
+        form=dep.form,
+        registry=dep.registry,
+        period=p,
+        level=level,
+        organisation=dep.settings.organisation,
+        files=files,
+        current=current,
+        earlier=earlier,
+        kinds=kinds,
+        tz=dep.settings.timezone,
+        inclusive=dep.settings.inclusive_deadline,
+        now=now,
+    )
+    return summary, current
+
+
+def render_rollup(
+    dep: Deployment, summary: Summary, current: dict[str, Submission], *, phone: str | None, now: datetime
+) -> tuple[bytes, list[str]]:
+    """The department's filled template (xlsx bytes) and notes for the person who runs it.
+
+    Its heading names the issuing body as a unit's template does for a department that reports
+    to the province (``organisation.issuing_body``, "UBND TỈNH LẠNG SƠN"), not the province's
+    registry row.
+    """
     reported = {r.unit.code for r in summary.rows if r.reported}
     subs = [s.values for code, s in current.items() if code in reported]
     values = rollup_values(summary, subs, phone=phone, today=now.astimezone(dep.settings.timezone).date())
     ctx = replace(template_context(dep, summary.level, summary.period), values=values)
+    parent = dep.registry.get(summary.level.parent or "", dep.registry.reference_day(summary.period))
+    if dep.settings.issuing_body and (parent is None or parent.parent is None):
+        ctx = replace(ctx, parent_name=dep.settings.issuing_body)
     notes = []
     blanks = blank_for_office(summary.form, values)
     if blanks:
@@ -42,65 +131,46 @@ def render_rollup(dep, summary: Summary, *, phone: str | None, now: datetime) ->
     return render_template(summary.form, ctx), notes
 
 
-# --- the edge ------------------------------------------------------------------------------
+def _workbook_path(out: Path | None, default: Path, expected: str) -> Path:
+    """``out`` read as the workbook's name (``.xlsx``) or a folder for ``default``'s name."""
+    if out is None:
+        return default
+    if out.is_dir() or not out.suffix:
+        return inside(out, default.name)
+    if out.suffix.lower() == ".xlsx":
+        return out
+    raise UsageError(f"--out {out.name}: {expected}")
 
 
-@dataclass(frozen=True)
-class ConsolidationResult:
-    """What ``baocao consolidate`` made: files written, completeness counts, notes for the user."""
-
-    period: str
-    level: str
-    xlsx: Path
-    csv: Path
-    docx: Path | None = None
-    rollup: Path | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-    totals: dict[str, int] = field(default_factory=dict)
-    messages: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict:
-        return {
-            "period": self.period,
-            "level": self.level,
-            "xlsx": str(self.xlsx),
-            "csv": str(self.csv),
-            "docx": str(self.docx) if self.docx else None,
-            "rollup": str(self.rollup) if self.rollup else None,
-            "counts": self.counts,
-            "totals": self.totals,
-            "messages": list(self.messages),
-        }
-
-
-def summary_for(dep, period: str, *, unit: str | None = None, now: datetime) -> Summary:
-    """Open the ledger and build the summary (what ``consolidate`` writes, without writing)."""
-    p = dep.period(period)
-    level = level_unit(dep.registry, p, unit)
-    kinds = dep.settings.period_kinds
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        earlier = {
-            other.code: ledger.current_submissions(other.code)
-            for other in (previous_period(p, kinds), same_period_last_year(p))
-        }
-        return build_summary(
-            form=dep.form,
-            registry=dep.registry,
-            period=p,
-            level=level,
-            organisation=dep.settings.organisation,
-            files=ledger.files(p.code),
-            current=ledger.current_submissions(p.code),
-            earlier=earlier,
-            kinds=kinds,
-            tz=dep.settings.timezone,
-            inclusive=dep.settings.inclusive_deadline,
-            now=now,
-        )
+def output_paths(
+    dep: Deployment, summary: Summary, out: Path | None, *, docx: bool, as_submission: bool
+) -> dict[str, Path]:
+    """Where each output goes (see the module docstring); ``UsageError`` for a bad ``--out``."""
+    name = f"tong-hop_{summary.period.code}_{summary.level.code}.xlsx"
+    workbook = _workbook_path(
+        out,
+        inside(dep.settings.path("output"), summary.period.code, name),
+        "cần tên tệp bảng tổng hợp .xlsx hoặc một thư mục; CSV, dự thảo Word và tệp gửi cấp trên "
+        "được ghi cạnh bảng tổng hợp, cùng tên",
+    )
+    paths = {"xlsx": workbook, "csv": workbook.with_suffix(".csv")}
+    if docx:
+        paths["docx"] = workbook.with_suffix(".docx")
+    if as_submission:
+        paths["rollup"] = inside(workbook.parent, template_filename(summary.level, summary.period))
+    seen: dict[str, str] = {}
+    for kind, path in paths.items():
+        key = str(path.resolve()).casefold()  # Windows file names ignore case
+        if key in seen:
+            raise UsageError(
+                f"--out {out}: bảng tổng hợp và tệp gửi cấp trên trùng tên {path.name}; chọn tên khác"
+            )
+        seen[key] = kind
+    return paths
 
 
 def consolidate(
-    dep,
+    dep: Deployment,
     period: str,
     *,
     unit: str | None = None,
@@ -112,22 +182,16 @@ def consolidate(
 ) -> ConsolidationResult:
     """Write the summary of ``period`` for the province (or department ``unit``).
 
-    Files: ``<output>/<period>/tong-hop_<period>_<LEVEL>.xlsx`` (or ``out``), a ``.csv`` beside
-    it, with ``docx`` a Word draft, with ``as_submission`` the department's own filled template
-    (its roll-up for the level above; ``phone`` fills its telephone field). A file open in Excel
-    is left alone and a new name is used (the result's ``messages`` say so). Raises
-    ``UsageError`` for an unknown period or unit, or ``as_submission`` without a department.
+    Files: the workbook, a ``.csv`` beside it, with ``docx`` a Word draft, with ``as_submission``
+    the department's own filled template (its roll-up for the level above; ``phone`` fills its
+    telephone field); where they go: ``output_paths``. A file open in Excel is left alone and a
+    new name is used (the result's ``messages`` say so). Raises ``UsageError`` for an unknown
+    period or unit, a bad ``out``, or ``as_submission`` without a department.
     """
-
-    summary = summary_for(dep, period, unit=unit, now=now)
+    summary, current = _summary_and_current(dep, period, unit, now)
     if as_submission and (unit is None or summary.level.kind != "department"):
         raise UsageError("--as-submission cần --unit là mã một sở (đơn vị cấp trung gian)")
-    tz = dep.settings.timezone
-    target = out or inside(
-        dep.settings.path("output"),
-        summary.period.code,
-        f"tong-hop_{summary.period.code}_{summary.level.code}.xlsx",
-    )
+    paths = output_paths(dep, summary, out, docx=docx, as_submission=as_submission)
     messages: list[str] = []
 
     def place(content: bytes, path: Path) -> Path:
@@ -136,15 +200,15 @@ def consolidate(
             messages.append(f"Tệp {path.name} đang được mở (Excel); đã ghi sang {written.name}")
         return written
 
-    xlsx = place(summary_xlsx.render_summary(summary, tz), target)
-    csv_path = place(summary_xlsx.render_csv(summary), target.with_suffix(".csv"))
+    xlsx = place(summary_xlsx.render_summary(summary), paths["xlsx"])
+    csv_path = place(render_csv(summary), paths["csv"])
     docx_path = None
     if docx:
-        docx_path = place(summary_docx.render_docx(summary, dep.settings, tz), target.with_suffix(".docx"))
+        docx_path = place(summary_docx.render_docx(summary, dep.settings), paths["docx"])
     rollup_path = None
     if as_submission:
-        content, notes = render_rollup(dep, summary, phone=phone, now=now)
-        rollup_path = place(content, inside(target.parent, template_filename(summary.level, summary.period)))
+        content, notes = render_rollup(dep, summary, current, phone=phone, now=now)
+        rollup_path = place(content, paths["rollup"])
         messages += notes
     return ConsolidationResult(
         period=summary.period.code,
@@ -156,4 +220,65 @@ def consolidate(
         counts=summary.counts,
         totals=summary.totals,
         messages=tuple(messages),
+        summary=summary,
     )
+
+
+# --- the year's scorecard --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScorecardResult:
+    """What ``baocao scorecard`` made: the scorecard and the file written."""
+
+    scorecard: Scorecard
+    path: Path
+    message: str = ""
+
+    @property
+    def year(self) -> int:
+        return self.scorecard.year
+
+    @property
+    def periods(self):
+        return self.scorecard.periods
+
+    @property
+    def rows(self):
+        return self.scorecard.rows
+
+    @property
+    def departments(self) -> dict[str, dict]:
+        return self.scorecard.departments
+
+    def to_dict(self) -> dict:
+        return {**self.scorecard.to_dict(), "path": str(self.path), "message": self.message}
+
+
+def scorecard(dep: Deployment, year: int, *, now: datetime, out: Path | None = None) -> ScorecardResult:
+    """Build the scorecard of ``year`` and write ``<output>/cham-diem_<year>.xlsx`` (or ``out``: a
+    ``.xlsx`` name or a folder). Returns it with the path actually written (a new name if the
+    file is open in Excel)."""
+    settings = dep.settings
+    target = _workbook_path(
+        out, inside(settings.path("output"), f"cham-diem_{year}.xlsx"), "cần tên tệp .xlsx hoặc một thư mục"
+    )
+    periods = periods_of_year(year, settings.period_kinds)
+    with Ledger(settings.path("ledger")) as ledger:
+        files = {p.code: ledger.files(p.code) for p in periods}
+        current = {p.code: ledger.current_submissions(p.code) for p in periods}
+    result = build_scorecard(
+        registry=dep.registry,
+        year=year,
+        periods=periods,
+        files=files,
+        current=current,
+        tz=settings.timezone,
+        inclusive=settings.inclusive_deadline,
+        now=now.astimezone(settings.timezone),
+    )
+    written = write_output(target, render_scorecard(result, settings.organisation))
+    message = (
+        "" if written == target else f"Tệp {target.name} đang được mở (Excel); đã ghi sang {written.name}"
+    )
+    return ScorecardResult(result, written, message)

@@ -134,6 +134,8 @@ def demo(dep: api.Deployment, say: Callable[[str], None] = print) -> dict:
         say(f"   {row.unit.code:<8} {row.label:<14} {row.unit.name}  {note}")
     result = consolidate(dep, DEMO_PERIOD, docx=True, now=datetime(2025, 3, 11, 16, 30, tzinfo=tz))
     say("5. Tổng hợp kỳ (sau hạn):")
+    for line in result.headline():
+        say(f"   {line}")
     for label, path in (
         ("bảng tổng hợp", result.xlsx),
         ("CSV", result.csv),

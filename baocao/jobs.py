@@ -20,6 +20,7 @@ due is a pure function of the settings and ``now`` (``due_events``).
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -424,10 +425,22 @@ class PrintableFormatter(logging.Formatter):
 
 
 def setup_logging(dep: Deployment) -> Path:
-    """Log to a rotating file in the logs folder (and keep the console quiet but for warnings)."""
+    """Log to a rotating file in the logs folder (and keep the console quiet but for warnings).
+
+    One such file per process, the deployment's own: a process that serves another deployment
+    (a test run, a script over two configs) moves the log to that deployment's folder rather than
+    writing into the first one's.
+    """
     folder = dep.settings.path("logs")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "baocao.log"
+    root = logging.getLogger("baocao")
+    root.setLevel(logging.INFO)
+    for old in [h for h in root.handlers if isinstance(h, RotatingFileHandler)]:
+        if old.baseFilename == os.path.abspath(path):
+            return path
+        root.removeHandler(old)
+        old.close()
     handler = RotatingFileHandler(
         path,
         maxBytes=dep.settings.schedule.log_max_kb * 1024,
@@ -435,10 +448,7 @@ def setup_logging(dep: Deployment) -> Path:
         encoding="utf-8",
     )
     handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("baocao")
-    root.setLevel(logging.INFO)
-    if not any(isinstance(h, RotatingFileHandler) for h in root.handlers):
-        root.addHandler(handler)
+    root.addHandler(handler)
     return path
 
 

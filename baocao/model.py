@@ -131,6 +131,7 @@ class RawWorkbook:
     meta: dict[str, str] = field(default_factory=dict)
     used_defined_names: bool = True
     form_version: str = ""
+    sheets: tuple[str, ...] = ()  # the workbook's sheet names (to tell a deleted data sheet)
 
 
 # --- what the store remembers (row types shared by the store, the stages and the reports) ---

@@ -252,7 +252,7 @@ def stage_read(root: Path, args: argparse.Namespace) -> dict:
     """baocao's read stage alone: read_workbooks with the catalog's layouts, in worker processes."""
     from baocao import api
     from baocao.errors import WorkbookError
-    from baocao.judge.reader import read_workbooks
+    from baocao.judge.workers import read_workbooks
 
     dep = api.load_deployment(root / "config.toml")
     layouts = dep.catalog.layouts()

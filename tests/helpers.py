@@ -1,13 +1,24 @@
-"""Test helpers: fill real templates through their defined names, as any tool could."""
+"""Test helpers shared by the test modules (which never import each other).
+
+Filling real templates through their defined names, as any tool could; seeding a real ledger
+with files and outcomes as collect records them.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import zipfile
+from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import openpyxl
 
 from baocao import api
+from baocao.model import FileRecord, Issue, Severity
+from baocao.store.ledger import Ledger
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def valid_values(period_start: date, **overrides) -> dict[str, object]:
@@ -98,3 +109,170 @@ def strict_headers(raw: bytes) -> list[tuple[str, str]]:
     return [
         (name, str(email.header.make_header(email.header.decode_header(value)))) for name, value in headers
     ]
+
+
+def rewrite_entry(path: Path, name: str, change: Callable[[bytes], bytes]) -> Path:
+    """Rewrite one zip entry of ``path`` in place: for XML written by hand inside a real package
+    (what Excel writes but openpyxl and xlsxwriter refuse to: control characters, NaN…)."""
+    with zipfile.ZipFile(path) as zf:
+        entries = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for filename, data in entries:
+            zf.writestr(filename, change(data) if filename == name else data)
+    return path
+
+
+STRICT_NAMESPACES = (  # ISO 29500 Transitional -> Strict, as Excel's "Strict Open XML" writes them
+    (
+        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+    ),
+    (
+        b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+        b"http://purl.oclc.org/ooxml/officeDocument/relationships",
+    ),
+    (b"http://schemas.openxmlformats.org/drawingml/2006/main", b"http://purl.oclc.org/ooxml/drawingml/main"),
+)
+
+
+def to_strict(path: Path) -> Path:
+    """Rewrite an .xlsx in place as ISO 29500 Strict: the same parts in the Strict namespaces
+    (relationship types included), the workbook marked ``conformance="strict"``."""
+    with zipfile.ZipFile(path) as zf:
+        entries = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for filename, data in entries:
+            if filename.endswith((".xml", ".rels")) and filename != "[Content_Types].xml":
+                for transitional, strict in STRICT_NAMESPACES:
+                    data = data.replace(transitional, strict)
+            if filename == "xl/workbook.xml":
+                data = data.replace(b"<workbook ", b'<workbook conformance="strict" ', 1)
+            zf.writestr(filename, data)
+    return path
+
+
+# --- a ledger seeded as collect would have left it --------------------------------------------
+
+
+def at(y: int, m: int, d: int, h: int = 10) -> datetime:
+    """A local moment (Asia/Ho_Chi_Minh)."""
+    return datetime(y, m, d, h, tzinfo=TZ)
+
+
+def figures(dep: api.Deployment, seed: int, **overrides) -> dict[str, object]:
+    """Distinct, valid values for every field (as the ledger stores them: dates as ISO text)."""
+    values: dict[str, object] = {
+        f.code: (seed * 7 + i * 3) % 40 + 1 for i, f in enumerate(dep.form.quantitative_fields)
+    }
+    values.update(
+        nguoi_lap="Nguyễn Văn An",
+        dien_thoai="0912345678",
+        email="an@donvi.example",
+        ngay_lap="2025-03-05",
+        co_ke_hoach="Có",
+        so_ke_hoach="12/KH-SNV",
+        ngay_ke_hoach="2025-01-15",
+        ket_qua_noi_bat=f"Kết quả nổi bật số {seed}: đăng tin đều đặn trên trang thông tin điện tử.",
+        ton_tai_han_che="Không",
+        nguyen_nhan="",
+        mo_hinh_sang_kien="",
+        de_xuat_kien_nghi=f"Đề xuất số {seed}: tăng kinh phí tuyên truyền.",
+    )
+    values.update(overrides)
+    return values
+
+
+def codes(dep: api.Deployment) -> list[str]:
+    """The quantitative field codes, in form order."""
+    return [f.code for f in dep.form.quantitative_fields]
+
+
+def total(dep: api.Deployment, rows: list[dict]) -> dict[str, int]:
+    """Field-by-field sums of ``rows`` (the test's own arithmetic, never baocao's)."""
+    return {c: sum(r[c] for r in rows) for c in codes(dep)}
+
+
+class Seeder:
+    """Writes files and outcomes into a real ledger through its API, as collect would."""
+
+    def __init__(self, dep: api.Deployment):
+        self.dep = dep
+        self.n = 0
+
+    def file(self, unit: str, period: str, received: datetime, status: str, values=None, issues=()) -> None:
+        self.n += 1
+        with Ledger(self.dep.settings.path("ledger")) as ledger:
+            fid = ledger.add_file(
+                FileRecord(
+                    sha256=f"{self.n:064d}",
+                    original_name=f"{unit}_{period}_{self.n}.xlsx",
+                    inbox_path=f"inbox/{unit}_{self.n}.xlsx",
+                    archive_path=f"archive/{self.n}.xlsx",
+                    size=1000,
+                    received_at=received,
+                )
+            )
+            ledger.record_outcome(
+                fid,
+                status=status,
+                unit=unit,
+                period=period,
+                form_version="2025.1",
+                values=values,
+                issues=list(issues),
+                processed_at=received,
+            )
+
+    def accept(self, unit: str, period: str, received: datetime, values: dict, warnings=()) -> None:
+        self.file(unit, period, received, "accepted", values, warnings)
+
+    def reject(self, unit: str, period: str, received: datetime) -> None:
+        error = Issue(Severity.ERROR, "required", "Người lập biểu: chưa nhập", "nguoi_lap", "BaoCao", "D12")
+        self.file(unit, period, received, "rejected", None, [error])
+
+
+INJECTION = '=HYPERLINK("http://evil.example","bấm vào đây")'
+BELOW = Issue(
+    Severity.WARNING, "below_target", "có 8 tin, bài, dưới chỉ tiêu 12", "tin_bai_cong_ttdt", "BaoCao", "D20"
+)
+
+
+def seed_quarter(dep: api.Deployment) -> dict[str, dict]:
+    """2025-Q1 of the demo registry with every kind of outcome, plus earlier periods.
+
+    Returns the values in force per unit for 2025-Q1 (the test's truth). Deadline of units
+    reporting to their department: end of 09/03/2025.
+    """
+    s = Seeder(dep)
+    final = {
+        "NV_VP": figures(dep, 1, tin_bai_cong_ttdt=15),
+        "NV_CCHC": figures(dep, 3, tin_bai_cong_ttdt=30),
+        "NV_TCBC": figures(dep, 4, tin_bai_cong_ttdt=8),
+        "DT_VP": figures(
+            dep,
+            5,
+            ket_qua_noi_bat=INJECTION,
+            ton_tai_han_che="+SUM(A1:A9)",
+            nguyen_nhan="-1",
+            mo_hinh_sang_kien="@cmd",
+        ),
+        "DT_CSDT": figures(dep, 6, tin_bai_cong_ttdt=12),
+        "DT_TG": figures(dep, 7),
+    }
+    s.accept("NV_VP", "2025-Q1", at(2025, 3, 3), final["NV_VP"])
+    s.accept("NV_CCHC", "2025-Q1", at(2025, 3, 4), figures(dep, 2))  # superseded by the correction
+    s.accept("NV_CCHC", "2025-Q1", at(2025, 3, 15), final["NV_CCHC"])
+    s.accept("NV_TCBC", "2025-Q1", at(2025, 3, 12), final["NV_TCBC"], [BELOW])  # 3 days late
+    s.reject("NV_LDVL", "2025-Q1", at(2025, 3, 8))  # rejected, never corrected
+    s.accept("DT_VP", "2025-Q1", at(2025, 3, 9, 23), final["DT_VP"])  # last on-time hour
+    s.reject("DT_CSDT", "2025-Q1", at(2025, 3, 5))
+    s.accept("DT_CSDT", "2025-Q1", at(2025, 3, 11), final["DT_CSDT"])  # corrected, 2 days late
+    s.accept("DT_TG", "2025-Q1", at(2025, 3, 1), final["DT_TG"])
+    s.accept("SNV", "2025-Q1", at(2025, 3, 9), figures(dep, 99))  # a department's roll-up: not counted
+    # TTDVVL and DT_TTRA send nothing.
+    # 2024-Y (the previous period) under the 2024 structure, and 2024-Q1 (same period last year).
+    s.accept("LD_VP", "2024-Y", at(2024, 12, 1), figures(dep, 10))
+    s.accept("LD_BTXH", "2024-Y", at(2024, 12, 2), figures(dep, 11))
+    s.accept("NV_VP", "2024-Y", at(2024, 12, 3), figures(dep, 12))
+    s.accept("LD_CDN", "2024-Q1", at(2024, 3, 1), figures(dep, 13))
+    return final

@@ -105,13 +105,22 @@ def test_bad_values_name_the_key_and_what_is_expected(tmp_path, extra, message):
         ),
         ('label = "Quý I năm {year}"', 'label = "Quý I"', "khóa 'periods.Q1.label': thiếu chỗ điền năm"),
         ('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Asia/Hanoi_City"', "khóa 'organisation.timezone'"),
+        # TOML mistakes, explained with the line instead of tomllib's English
+        (
+            'name = "Sở Nội vụ tỉnh Lạng Sơn"',
+            "name = Sở Nội vụ",
+            "dòng 6 (name = Sở Nội vụ): giá trị không hợp lệ",
+        ),
+        ("[collect]", "[collect]\nworkers = 1", "một khóa hoặc một bảng được khai báo hai lần"),
+        ('timezone = "Asia/Ho_Chi_Minh"', "timezone Asia", "thiếu dấu = giữa tên khóa và giá trị"),
     ],
 )
-def test_bad_periods_and_timezone(tmp_path, old, new, message):
+def test_bad_periods_timezone_and_toml(tmp_path, old, new, message):
     path = tmp_path / "config.toml"
     path.write_text(config_text().replace(old, new, 1), encoding="utf-8")
-    with pytest.raises(ConfigError, match=re.escape(message)):
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
         load_config(path)
+    assert not re.search(r"\b(line|column|Invalid|Expected|Cannot)\b", str(info.value))
 
 
 def test_missing_and_malformed_files(tmp_path):
@@ -146,3 +155,50 @@ def test_imap_section_with_defaults_and_without_it(tmp_path):
     assert imap.processed_folder == "Đã xử lý"
     assert imap.allowed_senders == ("langson.gov.vn", "vanthu@truong.edu.vn")
     assert "password" not in {f.name for f in dataclasses.fields(imap)}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"], ids=["bom", "notepad_unicode"])
+def test_a_config_saved_by_notepad_with_a_bom_or_as_unicode_loads(tmp_path, encoding):
+    path = tmp_path / "config.toml"
+    path.write_bytes(config_text().encode(encoding))
+    assert load_config(path).organisation == "Sở Nội vụ tỉnh Lạng Sơn"
+
+
+ADVICE = (
+    "dấu \\ trong chuỗi đặt giữa nháy kép là ký tự thoát của TOML, nên đường dẫn Windows không viết được"
+    ' như vậy; hãy dùng dấu /, ví dụ "D:/baocao/inbox", hoặc đặt đường dẫn trong nháy đơn, ví dụ'
+    " 'D:\\baocao\\inbox'"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('inbox = "D:\\baocao\\inbox"', 'config.toml: dòng {n} (inbox = "D:\\baocao\\inbox"): ' + ADVICE),
+        ('inbox = "D:\\baocao\\"', 'config.toml: dòng {n} (inbox = "D:\\baocao\\"): ' + ADVICE),
+        # \b and \n are valid TOML escapes: the file parses, the path holds control characters
+        ('inbox = "D:\\baocao\\new"', "config.toml: khóa 'paths.inbox': " + ADVICE),
+    ],
+    ids=["invalid_escape", "escaped_closing_quote", "valid_escapes"],
+)
+def test_a_windows_path_with_single_backslashes_says_what_to_write(tmp_path, line, message):
+    path = tmp_path / "config.toml"
+    text = config_text(extra=f"[paths]\n{line}\n")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == message.format(n=text.splitlines().index(line) + 1)
+
+
+@pytest.mark.parametrize("line", ["inbox = 'D:\\baocao\\inbox'", 'inbox = "D:/baocao/inbox"'])
+def test_the_two_ways_to_write_a_windows_path(tmp_path, line):
+    path = tmp_path / "config.toml"
+    path.write_text(config_text(extra=f"[paths]\n{line}\n"), encoding="utf-8")
+    assert str(load_config(path).paths["inbox"]).replace("\\", "/").endswith("D:/baocao/inbox")
+
+
+def test_a_config_in_the_windows_code_page_is_refused_with_how_to_save_it(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes(config_text().encode("cp1258", errors="replace"))
+    with pytest.raises(ConfigError, match="tệp phải được lưu với mã UTF-8"):
+        load_config(path)

@@ -73,6 +73,13 @@ def test_demo_runs_the_pipeline_and_its_summary_is_right(demo_copy):
         assert headers["Reply-To"] == "Phòng Cải cách hành chính, Sở Nội vụ <cchc@snv.langson.example>"
         assert headers["Subject"].split("] ", 1)[1].startswith("Báo cáo tuyên truyền CCHC Quý I năm 2025")
     assert str(csv_path.with_suffix(".xlsx")) in text and str(csv_path.with_suffix(".docx")) in text
+    # what the summary says (completeness, what is comparable, targets) is on the README's first
+    # screen exactly as the demo prints it (lines shortened there with "…" are skipped)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    step5 = readme.split("```text\n", 1)[1].split("```", 1)[0].split("5. Tổng hợp kỳ (sau hạn):\n", 1)[1]
+    shown = [line.strip() for line in step5.splitlines() if "…" not in line and "workbooks/" not in line]
+    assert len(shown) == 3 and all(line in text for line in shown)
+    assert "So với cùng kỳ năm trước (Quý I năm 2024): cùng 5 đơn vị" in text
     # running it again starts from a clean demo area and gives the same result
     assert main(["--config", str(demo_copy), "demo"], out=io.StringIO()) == 0
     assert {r.unit.code: r.status for r in api.status(dep, DEMO_PERIOD)} == statuses

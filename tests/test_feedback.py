@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 from conftest import write_config
-from helpers import make_submission
+from helpers import make_submission, to_strict
 from openpyxl.comments import Comment
 
 from baocao import api
@@ -263,3 +263,22 @@ def test_feedback_names_never_collide_and_a_rewrite_reuses_its_own_file(submissi
     assert other.name == "DT_TG_2025-Q1_phan-hoi_20250308-0900-2.xlsx"
     assert write_feedback(submission, None, ISSUES, out, page=PAGE) == first  # a rerun: same file
     assert sorted(p.name for p in out.parent.iterdir()) == sorted([out.name, other.name])
+
+
+def test_a_strict_ooxml_workbook_keeps_the_units_data_in_its_feedback(deployment, tmp_path):
+    """Excel's "Strict Open XML" save: openpyxl loads no sheet of it, so re-saving it would hand
+    the unit back an issues sheet alone; the feedback is a template holding the unit's values."""
+    box = deployment.settings.path("inbox")
+    typed = {"luot_tap_huan": 35, "lop_tap_huan": 0, "tin_bai_cong_ttdt": 7, "nguoi_lap": "Trần Thị Bình"}
+    to_strict(make_submission(deployment, "DT_TG", "2025-Q1", box / "strict.xlsx", **typed))
+    report = api.collect(deployment, now=datetime(2025, 3, 8, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
+    [result] = report.results
+    assert result.status == "rejected" and result.feedback is not None
+    assert [i.code for i in result.issues if i.severity == "error"] == ["requires_positive"]
+    book = openpyxl.load_workbook(result.feedback)
+    assert book.sheetnames[0] == ISSUES_SHEET and "BaoCao" in book.sheetnames
+    sheet = book["BaoCao"]
+    for code, value in typed.items():
+        [(_, ref)] = list(book.defined_names[code].destinations)
+        assert sheet[ref.replace("$", "")].value == value, code
+    assert sheet["D27"].fill.fgColor.rgb == "FFFFC7CE" and sheet["D27"].comment is not None

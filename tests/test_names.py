@@ -155,7 +155,8 @@ def test_terminal_and_log_show_escape_sequences_and_carriage_returns(deployment,
     for text in (out.getvalue(), err.getvalue()):
         assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
     assert "\\u001b[2J\\u001b[31mbao-cao\\u202egnp.xlsx" in out.getvalue()
-    assert "'09\\u000d1234' không phải số điện thoại" in out.getvalue()
+    # a carriage return inside a cell is a line break by the time it is read (judge.values)
+    assert "'09 1234' không phải số điện thoại" in out.getvalue()
     out = io.StringIO()
     assert main(["--config", str(config_file), "status", "--period", "2025-Q1", "--json"], out=out) == 0
     assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()

@@ -18,7 +18,8 @@ from test_reader import EXPECTED, FIXTURES, LAYOUTS, make_workbook, rewrite_entr
 
 from baocao.errors import WorkbookError
 from baocao.judge.package import inspect_package
-from baocao.judge.reader import ReadLimits, read_workbook, read_workbooks
+from baocao.judge.reader import ReadLimits, read_workbook
+from baocao.judge.workers import read_workbooks
 from baocao.model import RawWorkbook
 
 CORRUPT = "bị hỏng hoặc không đầy đủ (không mở được dạng nén ZIP)"
@@ -198,9 +199,22 @@ def test_each_limit_is_enforced(tmp_path, limits, message):
 
 
 def test_unsupported_extension(tmp_path):
-    path = make_workbook(tmp_path / "bc.csv")
+    path = make_workbook(tmp_path / "bc.txt")
     with pytest.raises(WorkbookError, match=r"chỉ nhận tệp \.xlsx, \.xlsm, \.xls, \.ods"):
         read_workbook(path, LAYOUTS)
+
+
+@pytest.mark.parametrize(
+    ("ext", "kind"), [(".xlsb", "Excel nhị phân (.xlsb)"), (".csv", "văn bản CSV (.csv)")]
+)
+def test_spreadsheet_formats_the_reader_does_not_take_say_how_to_save(tmp_path, ext, kind):
+    path = make_workbook(tmp_path / f"bc{ext}")
+    with pytest.raises(WorkbookError) as caught:
+        read_workbook(path, LAYOUTS)
+    assert str(caught.value) == (
+        f"Tệp 'bc{ext}' là bảng tính dạng {kind}, chương trình không đọc dạng này; hãy mở tệp, chọn"
+        " Lưu thành (Save As) dạng Sổ làm việc Excel (.xlsx) rồi gửi lại"
+    )
 
 
 def test_xls_area_is_measured_per_sheet(tmp_path):
@@ -229,3 +243,48 @@ def test_ods_filled_cell_repeated_a_million_times_is_refused(tmp_path):
     rewrite_entry(path, "content.xml", lambda xml: xml.replace(b"</table:table>", bomb, 1))
     with pytest.raises(WorkbookError, match="có trang tính 'BaoCao' với vùng dữ liệu quá lớn"):
         read_workbook(path, LAYOUTS)
+
+
+def sparse_sheets_ods(path: Path, sheets: int = 12, rows: int = 2000, cols: int = 2000) -> Path:
+    """An .ods of ``sheets`` sheets, each with one value at A1 and one ``rows`` x ``cols`` away."""
+    tables = "".join(
+        f'<table:table table:name="T{i}"><table:table-row><table:table-cell office:value-type="float"'
+        f' office:value="1"/></table:table-row><table:table-row table:number-rows-repeated="{rows - 1}">'
+        f'<table:table-cell/></table:table-row><table:table-row><table:table-cell table:number-columns-repeated="'
+        f'{cols - 1}"/><table:table-cell office:value-type="float" office:value="2"/></table:table-row></table:table>'
+        for i in range(sheets)
+    )
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content'
+        ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" office:version="1.3">'
+        f"<office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>"
+    )
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
+        zf.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+    return path
+
+
+def test_sheets_that_add_up_past_the_limit_are_refused(tmp_path):
+    """868 bytes: each of 12 sheets passes alone (4 M cells), but calamine builds every sheet of
+    an .ods when it opens it, and reading this one peaked at 1.6 GB."""
+    path = sparse_sheets_ods(tmp_path / "thua.ods")
+    assert path.stat().st_size < 2000
+    with pytest.raises(WorkbookError) as caught:
+        inspect_package(path, ReadLimits())
+    assert str(caught.value) == (
+        "Tệp 'thua.ods' có 12 trang tính với tổng vùng dữ liệu quá lớn (48.024.000 ô, tối đa 5.000.000);"
+        " hãy xoá các trang và ô thừa rồi gửi lại"
+    )
+    assert inspect_package(sparse_sheets_ods(tmp_path / "mot.ods", sheets=1), ReadLimits()).format == "ods"
+
+
+def test_an_encrypted_ods_is_a_password_file(tmp_path):
+    """LibreOffice encrypts the content and says so in the manifest; whole-package encryption
+    (LibreOffice 7.5 and later) leaves one ``encrypted-package`` entry."""
+    path = Path(shutil.copy(FIXTURES / "saved_by_libreoffice.ods", tmp_path / "mk.ods"))
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr("encrypted-package", b"\x00" * 64)
+    with pytest.raises(WorkbookError, match=PASSWORD):
+        inspect_package(path, ReadLimits())

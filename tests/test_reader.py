@@ -7,6 +7,12 @@ value); LibreOffice round trips are committed fixtures (see fixtures/reader/READ
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tracemalloc
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -14,10 +20,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 import xlsxwriter
+from helpers import rewrite_entry, to_strict
 
 from baocao.a1 import cell_name, parse_cell, sheet_ref
 from baocao.errors import WorkbookError
-from baocao.judge.reader import ReadLimits, read_workbook, read_workbooks
+from baocao.judge.reader import ReadLimits, read_workbook
+from baocao.judge.workers import read_workbooks
 from baocao.model import CellRef, RawWorkbook
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reader"
@@ -85,16 +93,6 @@ def make_workbook(
             hidden.write_string(row, 1, value)
         hidden.very_hidden()
     wb.close()
-    return path
-
-
-def rewrite_entry(path: Path, name: str, change) -> Path:
-    """Rewrite one zip entry of ``path`` in place: for XML written by hand inside a real package."""
-    with zipfile.ZipFile(path) as zf:
-        entries = [(info.filename, zf.read(info)) for info in zf.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for filename, data in entries:
-            zf.writestr(filename, change(data) if filename == name else data)
     return path
 
 
@@ -241,19 +239,62 @@ def test_batch_of_nothing_and_a_single_worker(tmp_path):
     assert all(values_of(raw) == EXPECTED for raw in results.values())
 
 
-def test_batch_survives_a_reader_that_aborts(tmp_path):
-    """With the dimension check off, calamine densifies A1..XFD1048576 (17 G cells) and aborts."""
+FAR = "XFD1048576"
+NO_LIMITS = ReadLimits(
+    max_rows=10**8, max_cols=10**8, max_cells=10**18, max_total_cells=10**18, timeout_seconds=60
+)
+
+
+def test_calamine_really_aborts_the_process_on_a_far_cell(tmp_path):
+    """The premise of the next test, checked: without the package check, calamine densifies
+    A1..XFD1048576 (17 G cells, a 550 GB allocation) and the process dies (SIGABRT), no
+    Python exception."""
+    far = make_workbook(tmp_path / "far.xlsx", far_cell=FAR)
+    code = (
+        "import sys; from baocao.judge.reader import read_workbook, ReadLimits; from baocao.model import CellRef;"
+        f" read_workbook(sys.argv[1], {{'v': {{'a': CellRef('BaoCao', 'D6')}}}}, limits={NO_LIMITS!r})"
+    )
+    env = {**os.environ, "RUST_BACKTRACE": "0"}
+    done = subprocess.run([sys.executable, "-c", code, str(far)], capture_output=True, env=env, timeout=120)
+    assert done.returncode not in (0, 1), done.stderr  # killed by the abort, not an exception
+    assert b"memory allocation of" in done.stderr
+
+
+def test_batch_survives_a_reader_that_aborts(tmp_path, caplog, capfd):
+    """The worker reading the far-cell file dies; that file is reported, the others are read,
+    and what the dying reader printed goes to the log, not to the console."""
     good = [make_workbook(tmp_path / f"good{i}.xlsx") for i in range(3)]
-    far = make_workbook(tmp_path / "far.xlsx", far_cell="XFD1048576")
-    limits = ReadLimits(max_rows=10**8, max_cols=10**8, max_cells=10**18, timeout_seconds=30)
-    results = dict(read_workbooks([good[0], far, *good[1:]], LAYOUTS, workers=2, limits=limits))
+    far = make_workbook(tmp_path / "far.xlsx", far_cell=FAR)
+    with caplog.at_level(logging.WARNING, logger="baocao"):
+        results = dict(read_workbooks([good[0], far, *good[1:]], LAYOUTS, workers=2, limits=NO_LIMITS))
     assert set(results) == {*good, far}
     assert all(values_of(results[path]) == EXPECTED for path in good)
-    outcome = results[far]
-    if isinstance(outcome, WorkbookError):  # calamine 0.9.1 aborts: one failed file, not the batch
-        assert "Không đọc được tệp 'far.xlsx': chương trình đọc bị dừng bất thường" in str(outcome)
-    else:
-        assert values_of(outcome) == EXPECTED
+    assert str(results[far]) == (
+        "Không đọc được tệp 'far.xlsx': chương trình đọc bị dừng bất thường;"
+        " hãy mở tệp bằng Excel, lưu lại rồi gửi lại"
+    )
+    assert "reader process died on far.xlsx" in caplog.text and "memory allocation of" in caplog.text
+    assert "memory allocation" not in capfd.readouterr().err
+
+
+BROKEN = {"2025.1": {"khong_ten": CellRef("BaoCao", "không phải ô")}}  # a bug: parse_cell raises
+
+
+def test_a_reader_bug_says_it_was_logged_only_when_it_was(tmp_path, caplog, capfd, monkeypatch):
+    path = make_workbook(tmp_path / "bc.xlsx")
+    with caplog.at_level(logging.ERROR, logger="baocao"):
+        [(_, logged)] = list(read_workbooks([path], BROKEN, workers=1))
+    assert str(logged).startswith("Không đọc được tệp 'bc.xlsx': lỗi chương trình đọc (đã ghi nhật ký);")
+    assert "ValueError: not a cell address" in caplog.text
+    capfd.readouterr()
+    baocao_logger = logging.getLogger("baocao")  # no handler anywhere on the way up: not set up
+    monkeypatch.setattr(baocao_logger, "handlers", [])
+    monkeypatch.setattr(baocao_logger, "propagate", False)
+    [(_, silent)] = list(read_workbooks([path], BROKEN, workers=1))
+    assert str(silent) == (
+        "Không đọc được tệp 'bc.xlsx': lỗi chương trình đọc; hãy mở tệp bằng Excel, lưu lại (dạng .xlsx) rồi gửi lại"
+    )
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def slow_workbook(path: Path, rows: int = 60_000) -> Path:
@@ -276,3 +317,96 @@ def test_batch_stops_a_file_that_runs_past_the_timeout(tmp_path):
     assert "Không đọc được tệp 'slow.xlsx': chương trình đọc bị dừng bất thường (quá 0.25 giây)" in str(
         results[slow]
     )
+
+
+# ------------------------------------------------------------------------------ odd packages
+
+CORPUS = Path(__file__).parent / "fixtures" / "corpus"
+
+
+def repackage(path: Path, rename, change=lambda name, data: data) -> Path:
+    """Rewrite every entry of a zip in place, renamed by ``rename`` and changed by ``change``."""
+    with zipfile.ZipFile(path) as zf:
+        entries = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries:
+            zf.writestr(rename(name), change(name, data))
+    return path
+
+
+def test_a_package_written_with_backslashes_and_another_case_is_read(tmp_path):
+    """Entry names as some exporters write them: ``xl\\workbook.xml``, ``[content_types].xml``."""
+    path = make_workbook(tmp_path / "bc.xlsx")
+    repackage(path, lambda name: name.replace("/", "\\").replace("[Content_Types]", "[content_types]"))
+    assert any("\\" in name for name in zipfile.ZipFile(path).namelist())
+    raw = read_workbook(path, LAYOUTS)
+    assert values_of(raw) == EXPECTED and raw.used_defined_names and raw.meta == META
+
+
+def test_the_workbook_is_found_through_the_package_relationships(tmp_path):
+    """A workbook part outside ``xl/``: ``_rels/.rels`` names it, as OPC says."""
+    path = make_workbook(tmp_path / "bc.xlsx")
+    moved = lambda name: name.replace("xl/", "bang-tinh/")  # noqa: E731
+    repackage(
+        path, moved, lambda name, data: data.replace(b"/xl/", b"/bang-tinh/").replace(b'"xl/', b'"bang-tinh/')
+    )
+    assert "bang-tinh/workbook.xml" in zipfile.ZipFile(path).namelist()
+    raw = read_workbook(path, LAYOUTS)
+    assert values_of(raw) == EXPECTED and raw.used_defined_names and raw.meta == META
+
+
+def test_a_strict_ooxml_workbook_is_read_with_its_names(tmp_path):
+    raw = read_workbook(to_strict(make_workbook(tmp_path / "bc.xlsx")), LAYOUTS)
+    assert raw.format == "xlsx-strict" and raw.used_defined_names
+    assert values_of(raw) == EXPECTED and raw.meta == META
+
+
+def test_a_libreoffice_file_with_a_basic_macro_is_read_not_called_malicious():
+    raw = read_workbook(CORPUS / "libreoffice_basic_macro.ods", LAYOUTS)
+    assert raw.format == "ods" and raw.used_defined_names and values_of(raw) == EXPECTED
+
+
+def test_a_dtd_outside_the_basic_folder_of_an_ods_is_still_refused(tmp_path):
+    path = Path(shutil.copy(CORPUS / "libreoffice_basic_macro.ods", tmp_path / "lo.ods"))
+    dtd = b'<!DOCTYPE office:document-content [<!ENTITY x "y">]>'
+    rewrite_entry(path, "styles.xml", lambda xml: xml.replace(b"?>", b"?>" + dtd, 1))
+    with pytest.raises(WorkbookError, match=r"chứa khai báo XML bị cấm \(DTD\) ở 'styles.xml'"):
+        read_workbook(path, LAYOUTS)
+
+
+def test_a_lone_far_cell_in_the_meta_sheet_builds_no_grid_from_a1(tmp_path):
+    """A grid starts at the first used cell: the old reader padded ``_meta`` from A1, so one
+    cell at ALL20000 became a Python grid of 20 million cells (160 MB and seconds)."""
+    path = tmp_path / "bc.xlsx"
+    make_workbook(path, meta=None)
+    book = xlsxwriter.Workbook(tmp_path / "meta.xlsx")
+    book.add_worksheet("_meta").write("ALL20000", "lạc")
+    book.close()
+    sheet = zipfile.ZipFile(tmp_path / "meta.xlsx").read("xl/worksheets/sheet1.xml")
+    with zipfile.ZipFile(path) as zf:
+        entries = {name: zf.read(name) for name in zf.namelist()}
+    entries["xl/worksheets/sheet2.xml"] = sheet
+    entries["xl/workbook.xml"] = entries["xl/workbook.xml"].replace(
+        b"</sheets>", b'<sheet name="_meta" sheetId="2" r:id="rId99"/></sheets>'
+    )
+    entries["xl/_rels/workbook.xml.rels"] = entries["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>",
+        b'<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        b'worksheet" Target="worksheets/sheet2.xml"/></Relationships>',
+    )
+    entries["[Content_Types].xml"] = entries["[Content_Types].xml"].replace(
+        b"</Types>",
+        b'<Override PartName="/xl/worksheets/sheet2.xml" ContentType="application/vnd.openxmlformats-'
+        b'officedocument.spreadsheetml.worksheet+xml"/></Types>',
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    tracemalloc.start()
+    try:
+        raw = read_workbook(path, LAYOUTS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert values_of(raw) == EXPECTED and raw.meta == {}
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB"

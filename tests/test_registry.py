@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import unicodedata
 from datetime import date
 
 import pytest
@@ -96,6 +99,101 @@ def test_bad_registry_rows(tmp_path, rows, message):
     path.write_text(
         "code,name,parent,kind,email,valid_from,valid_to,successor\n" + rows + "\n", encoding="utf-8"
     )
+    with pytest.raises(ConfigError) as info:
+        load_registry(path)
+    assert message in str(info.value)
+
+
+def to_cp1258(text: str) -> bytes:
+    """What Excel's "CSV" writes on Vietnamese Windows: cp1258, where a toned letter is a letter
+    cp1258 has (a, â, ô, ơ…) followed by a combining tone mark."""
+    out = bytearray()
+    for ch in unicodedata.normalize("NFC", text):
+        try:
+            out += ch.encode("cp1258")
+            continue
+        except UnicodeEncodeError:
+            pass
+        base, *marks = unicodedata.normalize("NFD", ch)
+        for i, mark in enumerate(marks):  # compose the base with one mark, keep the other combining
+            try:
+                head = unicodedata.normalize("NFC", base + mark).encode("cp1258")
+                out += head + "".join(marks[:i] + marks[i + 1 :]).encode("cp1258")
+                break
+            except UnicodeEncodeError:
+                continue
+        else:
+            out += (base + "".join(marks)).encode("cp1258")
+    return bytes(out)
+
+
+def excel_csv(text: str, delimiter: str) -> str:
+    rows = list(csv.reader(io.StringIO(text)))
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue() + (delimiter * 7 + "\r\n") * 3  # rows that once held something
+
+
+SAVED_BY_EXCEL = {
+    "csv_utf8": lambda text: excel_csv(text.replace("code,name", " Code ,NAME", 1), ",").encode("utf-8-sig"),
+    "csv_vietnamese_windows": lambda text: to_cp1258(excel_csv(text, ";")),
+    "unicode_text": lambda text: excel_csv(text, "\t").encode("utf-16"),
+}
+
+
+@pytest.mark.parametrize("save", SAVED_BY_EXCEL.values(), ids=SAVED_BY_EXCEL.keys())
+def test_every_text_form_excel_saves_reads_the_same(tmp_path, save):
+    path = tmp_path / "don-vi.csv"
+    path.write_bytes(save(REGISTRY.read_text(encoding="utf-8")))
+    assert load_registry(path).units == load_registry(REGISTRY).units
+
+
+def test_a_row_with_more_cells_than_the_header(tmp_path):
+    path = tmp_path / "don-vi.csv"
+    path.write_text(
+        "code,name,parent,kind\nTINH,Tỉnh,,province\nA,Phòng Tổ chức, biên chế,TINH,unit\n", "utf-8"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_registry(path)
+    assert str(info.value) == (
+        "don-vi.csv dòng 3: có nhiều ô hơn dòng tiêu đề (4 cột); tên có dấu phẩy hoặc chấm phẩy phải nằm"
+        " trong dấu nháy kép (Excel tự làm việc này khi lưu)"
+    )
+
+
+def test_a_damaged_xlsx_registry(tmp_path):
+    path = tmp_path / "don-vi.xlsx"
+    path.write_bytes(b"PK\x03\x04" + bytes(200))
+    with pytest.raises(ConfigError, match=r"don-vi\.xlsx: không mở được tệp Excel"):
+        load_registry(path)
+
+
+HEADER = "code,name,parent,kind,email,valid_from,valid_to,successor\nTINH,Tỉnh,,province,,,,\n"
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            "A,Sở A,B,department,,,,\nB,Phòng B,A,unit,,,,",
+            "don-vi.csv: cấp trên của các đơn vị tạo thành vòng lặp A → B → A; mỗi đơn vị phải có một chuỗi"
+            " cấp trên dẫn tới đơn vị cấp tỉnh, hãy sửa cột parent",
+        ),
+        ("A,Sở A,A,department,,,,", "vòng lặp A → A;"),
+        (  # a restructuring that makes two units each other's parent from 2025
+            "A,Sở A,TINH,department,,,2024-12-31,\nA,Sở A,B,department,,2025-01-01,,\nB,Phòng B,A,unit,,,,",
+            "vòng lặp A → B → A (từ ngày 01/01/2025)",
+        ),
+        (
+            "A,Sở A,TINH,department,,,,B\nB,Sở B,TINH,department,,,,A",
+            "don-vi.csv: đơn vị kế thừa tạo thành vòng lặp A → B → A; một đơn vị không thể kế thừa đơn vị đã"
+            " kế thừa nó, hãy sửa cột successor",
+        ),
+    ],
+)
+def test_loops_in_the_registry_are_refused(tmp_path, rows, message):
+    path = tmp_path / "don-vi.csv"
+    path.write_text(HEADER + rows + "\n", encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_registry(path)
     assert message in str(info.value)

@@ -1,4 +1,6 @@
-"""The year's scorecard: every unit reporting in any period, one status per period."""
+"""The year's scorecard: one status per unit and period against the deadline of the unit's level,
+an on-time rate, a score by the documented rule, a rank; the same unit order as status and summary.
+"""
 
 from __future__ import annotations
 
@@ -7,68 +9,123 @@ from datetime import datetime
 from pathlib import Path
 
 import openpyxl
-from conftest import write_config
-from test_consolidate import TZ, Seeder, at, figures
+import pytest
+from conftest import config_text
+from helpers import TZ, Seeder, at, figures
 
 from baocao import api
-from baocao.report.scorecard import scorecard
+from baocao.consolidate import summary_for
 
 REGISTRY = """code,name,parent,kind,email,valid_from,valid_to,successor
 TINH,Tỉnh thử,,province,tinh@example.vn,2020-01-01,,
 SO_A,Sở A,TINH,department,soa@example.vn,2020-01-01,,
 A_1,Phòng A1,SO_A,unit,a1@example.vn,2020-01-01,,
 A_2,Phòng A2 (giải thể 30/6),SO_A,unit,a2@example.vn,2020-01-01,2025-06-30,A_1
-A_3,Phòng A3 (thành lập 1/7),SO_A,unit,a3@example.vn,2025-07-01,,
+C_1,Ban C1 trực thuộc tỉnh,TINH,unit,c1@example.vn,2020-01-01,,
+A_3,Phòng A3,SO_A,unit,a3@example.vn,2020-01-01,,
 SO_B,Sở B,TINH,department,sob@example.vn,2020-01-01,,
 B_1,Phòng B1,SO_B,unit,b1@example.vn,2020-01-01,,
 """
 
 
-def test_scorecard_statuses_counts_and_json(tmp_path: Path):
-    registry = tmp_path / "don-vi.csv"
+def deployment_in(folder: Path) -> api.Deployment:
+    """Q1: units report to their department before 05/03 and to the province before 10/03."""
+    registry = folder / "don-vi.csv"
     registry.write_text(REGISTRY, encoding="utf-8")
-    dep = api.load_deployment(write_config(tmp_path, registry=registry))
-    s = Seeder(dep)
-    s.accept("A_1", "2025-Q1", at(2025, 3, 2), figures(dep, 1))
-    s.accept("A_2", "2025-Q1", at(2025, 3, 14), figures(dep, 2))  # 5 days late
-    s.reject("B_1", "2025-Q1", at(2025, 3, 5))  # never corrected
-    s.accept("A_1", "2025-H1", at(2025, 6, 1), figures(dep, 3))
-    s.reject("A_2", "2025-H1", at(2025, 6, 2))  # rejected, but H1 is past due: stays rejected
-    # B_1 sends nothing for H1 (missing); A_3 appears from Q3
-    s.accept("A_3", "2025-Q3", at(2025, 8, 1), figures(dep, 4))  # on time before the deadline
-    now = datetime(2025, 8, 15, 9, 0, tzinfo=TZ)  # Q3 and Y not yet due
-    result = scorecard(dep, 2025, now=now)
-    assert result.path == dep.settings.path("output") / "cham-diem_2025.xlsx"
-    grid = {r.code: {p: c.label for p, c in r.cells.items()} for r in result.rows}
-    assert grid == {
-        "A_1": {
-            "2025-Q1": "Đúng hạn",
-            "2025-H1": "Đúng hạn",
-            "2025-Q3": "Chưa đến hạn",
-            "2025-Y": "Chưa đến hạn",
-        },
-        "A_2": {"2025-Q1": "Chậm 5 ngày", "2025-H1": "Bị trả lại", "2025-Q3": "—", "2025-Y": "—"},
-        "A_3": {"2025-Q1": "—", "2025-H1": "—", "2025-Q3": "Đúng hạn", "2025-Y": "Chưa đến hạn"},
-        "B_1": {
-            "2025-Q1": "Bị trả lại",
-            "2025-H1": "Chưa nộp",
-            "2025-Q3": "Chưa đến hạn",
-            "2025-Y": "Chưa đến hạn",
-        },
+    text = config_text(registry=registry).replace(
+        'due_before = "10/03"', 'due_before = { department = "05/03", province = "10/03" }', 1
+    )
+    (folder / "config.toml").write_text(text, encoding="utf-8")
+    return api.load_deployment(folder / "config.toml")
+
+
+@pytest.fixture
+def dep(tmp_path: Path) -> api.Deployment:
+    deployment = deployment_in(tmp_path)
+    s = Seeder(deployment)
+    s.accept("A_1", "2025-Q1", at(2025, 3, 2), figures(deployment, 1))
+    s.accept("A_2", "2025-Q1", at(2025, 3, 7), figures(deployment, 2))  # 3 days after 04/03
+    s.accept("A_3", "2025-Q1", at(2025, 3, 1), figures(deployment, 3))
+    s.accept("C_1", "2025-Q1", at(2025, 3, 9), figures(deployment, 4))  # on time: the province's deadline
+    # B_1 sends nothing for Q1
+    s.accept("A_1", "2025-H1", at(2025, 6, 1), figures(deployment, 5))
+    s.reject("A_2", "2025-H1", at(2025, 6, 2))  # rejected, never corrected
+    s.accept("A_3", "2025-H1", at(2025, 6, 10), figures(deployment, 6))  # 1 day late
+    s.accept("B_1", "2025-H1", at(2025, 6, 3), figures(deployment, 7))
+    s.accept("C_1", "2025-H1", at(2025, 6, 4), figures(deployment, 8))
+    return deployment
+
+
+def test_due_follows_the_deadline_of_the_units_level(tmp_path: Path):
+    """On 06/03 the department's deadline (04/03) has passed, the province's (09/03) has not."""
+    dep = deployment_in(tmp_path)
+    Seeder(dep).accept("A_1", "2025-Q1", at(2025, 3, 2), figures(dep, 1))
+    result = api.scorecard(dep, 2025, now=datetime(2025, 3, 6, 9, 0, tzinfo=TZ))
+    q1 = {r.code: r.cells["2025-Q1"].label for r in result.rows}
+    assert q1 == {
+        "A_1": "Đúng hạn",
+        "A_2": "Chưa nộp",
+        "A_3": "Chưa nộp",
+        "B_1": "Chưa nộp",
+        "C_1": "Chưa đến hạn",
     }
-    counts = {r.code: r.counts() for r in result.rows}
-    assert counts["A_2"] == {"on_time": 0, "late": 1, "rejected": 1, "missing": 0, "not_due": 0}
+
+
+def test_rate_score_rank_and_order(dep):
+    result = api.scorecard(dep, 2025, now=datetime(2025, 8, 15, 9, 0, tzinfo=TZ))
+    assert result.path == dep.settings.path("output") / "cham-diem_2025.xlsx"
+    grid = {r.code: [c.label for c in r.cells.values()] for r in result.rows}
+    assert grid == {
+        "A_1": ["Đúng hạn", "Đúng hạn", "Chưa đến hạn", "Chưa đến hạn"],
+        "A_2": ["Chậm 3 ngày", "Bị trả lại", "—", "—"],
+        "A_3": ["Đúng hạn", "Chậm 1 ngày", "Chưa đến hạn", "Chưa đến hạn"],
+        "B_1": ["Chưa nộp", "Đúng hạn", "Chưa đến hạn", "Chưa đến hạn"],
+        "C_1": ["Đúng hạn", "Đúng hạn", "Chưa đến hạn", "Chưa đến hạn"],
+    }
+    # the rule: on time 100, late 100 − 10 × days (≥ 50), rejected or missing 0; mean of due periods
+    expected = {
+        "A_1": (1.0, 100.0, 1),
+        "C_1": (1.0, 100.0, 1),
+        "A_3": (0.5, (100 + 90) / 2, 3),
+        "B_1": (0.5, (0 + 100) / 2, 4),
+        "A_2": (0.0, (70 + 0) / 2, 5),
+    }
+    assert {r.code: (r.on_time_rate, r.score, r.rank) for r in result.rows} == expected
+    # the order of status and of the summary: departments in registry order, C_1 (no department) last
+    order = [r.code for r in result.rows]
+    assert order == ["A_1", "A_2", "A_3", "B_1", "C_1"]
+    assert [st.unit.code for st in api.status(dep, "2025-Q1")] == order
+    summary = summary_for(dep, "2025-Q1", now=datetime(2025, 8, 15, tzinfo=TZ))
+    assert [r.unit.code for r in summary.rows] == order
+    # departments: each period counted where the unit belonged then
     assert result.departments["SO_A"]["counts"] == {
         "on_time": 3,
-        "late": 1,
+        "late": 2,
         "rejected": 1,
         "missing": 0,
-        "not_due": 3,
+        "not_due": 4,
     }
-    assert result.departments["SO_B"]["counts"]["missing"] == 1
+    assert result.departments["SO_A"]["on_time_rate"] == 3 / 6
     data = json.loads(json.dumps(result.to_dict()))
-    assert data["units"][0]["periods"]["2025-Q1"]["status"] == "on_time"
-    sheet = openpyxl.load_workbook(result.path)["Chấm điểm"]
-    rows = {r[1]: r for r in sheet.iter_rows(min_row=6, values_only=True)}
-    assert rows["A_2"][4:8] == ("Chậm 5 ngày", "Bị trả lại", "—", "—")
-    assert rows["B_1"][8:13] == (0, 0, 1, 1, 2)
+    assert data["units"][0]["rank"] == 1 and data["units"][0]["score"] == 100.0
+    assert "100 − 10 × số ngày chậm" in data["rule"]
+
+
+def test_scorecard_workbook_reads_back(dep):
+    result = api.scorecard(dep, 2025, now=datetime(2025, 8, 15, 9, 0, tzinfo=TZ))
+    book = openpyxl.load_workbook(result.path)
+    sheet = book["Chấm điểm"]
+    rows = {r[1]: r for r in sheet.iter_rows(min_row=7, values_only=True) if r[1]}
+    heads = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "STT")
+    col = {h: i for i, h in enumerate(heads)}
+    assert rows["A_2"][col["Quý I năm 2025"]] == "Chậm 3 ngày"
+    assert rows["A_3"][col["Điểm"]] == 95 and rows["A_3"][col["Xếp hạng"]] == 3
+    assert rows["B_1"][col["Tỷ lệ đúng hạn"]] == 0.5
+    assert "100 − 10 × số ngày chậm" in sheet["A4"].value
+    for ws in (sheet, book["Theo sở"]):
+        assert ws["A2"].value.startswith(("THEO DÕI, CHẤM ĐIỂM", "TỔNG HỢP VIỆC GỬI BÁO CÁO THEO SỞ"))
+        assert ws.page_setup.orientation == "landscape" and ws.sheet_properties.pageSetUpPr.fitToPage
+        assert ws.page_setup.fitToHeight == 0  # one page wide, as many pages down as needed
+        assert ws.print_title_rows == "$6:$6"
+    by_dept = {r[1]: r for r in book["Theo sở"].iter_rows(min_row=7, values_only=True) if r[1]}
+    assert by_dept["Sở A"][-1] == 0.5

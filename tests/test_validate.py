@@ -10,13 +10,15 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 
+import openpyxl
 import pytest
 from conftest import write_config
 from helpers import make_submission
 
 from baocao import api
+from baocao.judge.convert import to_integer, to_phone
 from baocao.judge.reader import read_workbook
-from baocao.judge.validate import Context, to_integer, to_phone, validate
+from baocao.judge.validate import Context, validate
 from baocao.model import Severity
 
 TODAY = date(2025, 3, 8)
@@ -329,3 +331,112 @@ def test_a_formula_without_a_saved_result_is_an_issue_not_a_zero(deployment, tmp
     [issue] = [i for i in outcome.errors if i.field == "tin_bai_cong_ttdt"]
     assert issue.code == "formula_without_value" and issue.cell == "D22"
     assert "công thức chưa được tính" in issue.message
+
+
+def edited(dep, tmp_path, change, **overrides):
+    """A real filled template changed with openpyxl (``change(book)``), read and judged."""
+    path = make_submission(dep, "DT_TG", "2025-Q1", tmp_path / "in.xlsx", **overrides)
+    book = openpyxl.load_workbook(path)
+    change(book)
+    book.save(path)
+    raw = read_workbook(path, dep.catalog.layouts())
+    return validate(
+        raw, Context(dep.catalog, dep.registry, dep.settings.period_kinds, TODAY, key=dep.signing_key)
+    )
+
+
+def drop_meta(*keys):
+    def change(book):
+        for row in book["_meta"].iter_rows():
+            if row[0].value in keys:
+                row[0].value = row[1].value = None
+
+    return change
+
+
+def test_a_period_that_is_not_year_kind(deployment, tmp_path):
+    outcome = edited(deployment, tmp_path, drop_meta("period", "signature"), ky_bao_cao="Quý 1 năm 2025")
+    assert [(i.code, i.field, i.message) for i in outcome.errors] == [
+        ("bad_period", "ky_bao_cao", "Kỳ báo cáo 'QUÝ 1 NĂM 2025' không đúng dạng NĂM-KỲ, ví dụ 2025-Q1")
+    ]
+    assert outcome.period is None and outcome.unit == "DT_TG"
+
+
+def test_a_period_code_of_5000_characters_is_quoted_short(deployment, tmp_path):
+    outcome = edited(deployment, tmp_path, drop_meta("period", "signature"), ky_bao_cao="2025-" + "Q" * 5000)
+    [issue] = [i for i in outcome.errors if i.code == "bad_period"]
+    assert issue.message.startswith("Kỳ báo cáo '2025-QQQ") and "…'" in issue.message
+    assert len(issue.message) < 150
+
+
+def test_no_unit_code_anywhere(deployment, tmp_path):
+    outcome = edited(deployment, tmp_path, drop_meta("unit", "signature"), ma_don_vi=None)
+    assert [(i.code, i.message) for i in outcome.errors] == [
+        ("no_unit", "Không xác định được đơn vị: ô mã đơn vị bị trống")
+    ]
+    assert outcome.unit is None and outcome.period == "2025-Q1"
+
+
+def test_a_workbook_that_is_not_a_template_gets_one_message(deployment, tmp_path):
+    path = tmp_path / "bang-luong.xlsx"
+    book = openpyxl.Workbook()
+    book.active.title = "Sheet1"
+    book.active.append(["Họ tên", "Lương"])
+    book.active.append(["Nguyễn Văn An", 7_500_000])
+    book.save(path)
+    raw = read_workbook(path, deployment.catalog.layouts())
+    outcome = validate(
+        raw, Context(deployment.catalog, deployment.registry, deployment.settings.period_kinds, TODAY)
+    )
+    assert [(i.code, i.message) for i in outcome.issues] == [
+        (
+            "not_a_template",
+            'Tệp này không phải biểu mẫu báo cáo "BÁO CÁO KẾT QUẢ CÔNG TÁC THÔNG TIN, TUYÊN TRUYỀN CẢI CÁCH HÀNH'
+            ' CHÍNH": không có thông tin của biểu mẫu và không ô nào của biểu mẫu có số liệu; hãy dùng biểu mẫu'
+            " gửi kèm thư nhắc",
+        )
+    ]
+    assert (outcome.unit, outcome.period) == (None, None)
+
+
+def test_a_template_of_another_form_gets_one_message(deployment, tmp_path):
+    def other_form(book):
+        for row in book["_meta"].iter_rows():
+            if row[0].value == "form_id":
+                row[1].value = "thong-ke-dan-so"
+
+    outcome = edited(deployment, tmp_path, other_form)
+    assert [(i.code, i.message) for i in outcome.issues] == [
+        (
+            "other_form",
+            "Tệp này là biểu mẫu 'thong-ke-dan-so', không phải biểu mẫu báo cáo \"BÁO CÁO KẾT QUẢ CÔNG TÁC THÔNG"
+            ' TIN, TUYÊN TRUYỀN CẢI CÁCH HÀNH CHÍNH"; hãy dùng biểu mẫu gửi kèm thư nhắc',
+        )
+    ]
+
+
+def test_a_deleted_data_sheet_is_one_message_not_one_per_field(deployment, tmp_path):
+    def delete_sheet(book):
+        del book["BaoCao"]
+        for name in book.defined_names.values():  # what Excel leaves of names on a deleted sheet
+            name.attr_text = name.attr_text.replace("BaoCao!", "#REF!")
+
+    outcome = edited(deployment, tmp_path, delete_sheet)
+    assert [(i.code, i.message) for i in outcome.issues] == [
+        (
+            "missing_sheet",
+            "Tệp không có trang tính 'BaoCao', nơi nhập số liệu của biểu mẫu (trang đã bị xoá hoặc đổi tên);"
+            " hãy dùng biểu mẫu gửi kèm thư nhắc, không xoá hay đổi tên trang này",
+        )
+    ]
+    assert (outcome.unit, outcome.period) == ("DT_TG", "2025-Q1")  # from the template's hidden sheet
+
+
+def test_a_renamed_data_sheet_is_followed_by_its_names(deployment, tmp_path):
+    def rename(book):
+        book["BaoCao"].title = "Bao cao quy 1"
+        for name in book.defined_names.values():
+            name.attr_text = name.attr_text.replace("BaoCao!", "'Bao cao quy 1'!")
+
+    outcome = edited(deployment, tmp_path, rename)
+    assert outcome.accepted and outcome.issues == []

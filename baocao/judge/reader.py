@@ -1,30 +1,20 @@
-"""Turning a workbook file into raw values by field code, one file or a crash-isolated batch.
+"""Turning one workbook file into raw values by field code: the checked reader.
 
-``read_workbook`` checks the package first (``baocao.package``: size, bombs, passwords, DTDs,
+``read_workbook`` checks the package first (``judge.package``: size, bombs, passwords, DTDs,
 absurd sheet areas), then reads cell values with python-calamine (about a millisecond per small
 file), locating each field by its Excel defined name (a unit that inserts a row does not break
 it) and falling back to the form layout's cell address. It judges nothing: validation does.
-
-``read_workbooks`` runs the same function in persistent worker processes, because a reader
-written in Rust or C can still die on a hostile file (calamine aborts the process when a grid
-allocation fails) or hang; then only that file is reported as failed, never the batch.
+Batches run it in worker processes (``judge.workers``): a reader written in Rust or C can still
+die on a hostile file.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import multiprocessing
-import os
 import re
-import struct
-import time
-import traceback
-import unicodedata
 import zipfile
-from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from multiprocessing.connection import Connection, wait
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +22,11 @@ import python_calamine as calamine
 import xlrd
 
 from baocao.a1 import cell_name, parse_cell
-from baocao.errors import BaocaoError, WorkbookError
-from baocao.judge.package import Package, ReadLimits, inspect_package, refuse
+from baocao.judge.package import PASSWORD, Package, ReadLimits, inspect_package, refuse
+from baocao.judge.values import clean
 from baocao.model import CellRef, RawCell, RawWorkbook
 
-__all__ = ["Layouts", "ReadLimits", "ReaderPool", "read_workbook", "read_workbooks"]
+__all__ = ["Layouts", "ReadLimits", "read_workbook"]
 
 Layouts = Mapping[str, Mapping[str, CellRef]]
 logger = logging.getLogger(__name__)
@@ -56,8 +46,9 @@ def read_workbook(
     ``_meta`` sheet's ``form_version``, else the value of the defined name ``version_field`` (the
     form's ``version`` role, ``FormCatalog.version_field``);
     unknown versions fall back to the last layout (``RawWorkbook.form_version`` says which one
-    was used; ``meta`` keeps what the file claimed). Raises ``WorkbookError`` with a Vietnamese
-    message for any file that cannot be read safely; never executes anything in the file.
+    was used; ``meta`` keeps what the file claimed). Defined names are optional: a workbook
+    whose names cannot be read is read by the layout. Raises ``WorkbookError`` with a
+    Vietnamese message for any file that cannot be read safely; never executes anything in it.
     """
     if not layouts:
         raise ValueError("layouts is empty: at least one form version is needed")
@@ -71,58 +62,60 @@ def read_workbook(
             meta = _read_meta(sheets, meta_sheet)
             version = _choose_version(meta, names, sheets, layouts, version_field)
             cells, by_name = _read_cells(path, package, names, sheets, layouts[version])
+    except calamine.PasswordError as exc:
+        raise refuse(path, PASSWORD) from exc
     except calamine.CalamineError as exc:
-        raise refuse(path, f"bị hỏng, không đọc được nội dung bảng tính ({exc})") from exc
+        # the library's own words are English and mean nothing to a clerk: they go to the log
+        logger.info("calamine could not read %s: %s: %s", path.name, type(exc).__name__, exc)
+        raise refuse(path, _UNREADABLE) from exc
     except BaseException as exc:
         # A Rust panic inside calamine surfaces as pyo3's PanicException, a BaseException that
         # cannot be imported by name; it means "this file broke the reader", not "stop the run".
         if type(exc).__name__ != "PanicException":
             raise
-        raise refuse(path, "có cấu trúc lạ, chương trình đọc không xử lý được") from exc
-    return RawWorkbook(package.format, cells, meta, by_name, version)
+        logger.info("calamine panicked on %s: %s", path.name, exc)
+        raise refuse(path, "có cấu trúc lạ, chương trình đọc không xử lý được; " + RESAVE) from exc
+    return RawWorkbook(package.format, cells, meta, by_name, version, sheets.names)
 
 
-def clean(value: object) -> object:
-    """Normalise one cell value: NFC-stripped text (blank -> None), integral floats -> int."""
-    if isinstance(value, str):
-        return unicodedata.normalize("NFC", value).strip() or None
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+RESAVE = "hãy mở tệp bằng Excel, lưu lại (dạng .xlsx) rồi gửi lại"
+_UNREADABLE = "bị hỏng hoặc có thành phần chương trình đọc không hiểu; " + RESAVE
 
 
 class _Sheets:
-    """calamine sheets converted on first use and kept, so each sheet is read at most once."""
+    """calamine sheets converted on first use and kept, so each sheet is read at most once.
+
+    A grid starts at the sheet's first used cell (``start``), never at A1: a lone cell far down
+    a sheet must not become a grid of millions of empty cells.
+    """
 
     def __init__(self, book: calamine.CalamineWorkbook) -> None:
         self._book = book
-        self._actual = {name.casefold(): name for name in book.sheet_names}
-        self._grids: dict[str, tuple[tuple[int, int] | None, list[list[Any]]]] = {}
+        self.names = tuple(book.sheet_names)
+        self._actual = {name.casefold(): name for name in self.names}
+        self._grids: dict[str, tuple[tuple[int, int], list[list[Any]]]] = {}
 
-    def _grid(self, sheet: str, from_a1: bool = False) -> tuple[tuple[int, int] | None, list[list[Any]]]:
+    def grid(self, sheet: str) -> tuple[tuple[int, int], list[list[Any]]]:
+        """``(start (row, col), rows)`` of a sheet; an empty grid for a missing or empty sheet."""
         name = self._actual.get(sheet.casefold())
         if name is None:
-            return None, []
-        key = f"{from_a1}:{name}"
-        if key not in self._grids:
+            return (0, 0), []
+        if name not in self._grids:
             data = self._book.get_sheet_by_name(name)
-            start = (0, 0) if from_a1 else data.start
-            self._grids[key] = (start, data.to_python(skip_empty_area=not from_a1))
-        return self._grids[key]
+            self._grids[name] = (data.start or (0, 0), data.to_python(skip_empty_area=True))
+        return self._grids[name]
 
     def value(self, ref: CellRef) -> object:
         """The cleaned value at ``ref``; None for an empty cell or a missing sheet."""
-        start, rows = self._grid(ref.sheet)
-        if start is None:
-            return None
+        start, rows = self.grid(ref.sheet)
         row, col = parse_cell(ref.cell)
-        row, col = row - start[0], col - start[1]
-        if 0 <= row < len(rows) and 0 <= col < len(rows[row]):
-            return clean(rows[row][col])
-        return None
+        return clean(_at(rows, row - start[0], col - start[1]))
 
-    def rows(self, sheet: str) -> list[list[Any]]:
-        return self._grid(sheet, from_a1=True)[1]
+
+def _at(rows: list[list[Any]], row: int, col: int) -> object:
+    if 0 <= row < len(rows) and 0 <= col < len(rows[row]):
+        return rows[row][col]
+    return None
 
 
 def _as_text(value: object) -> str:
@@ -136,10 +129,11 @@ def _as_text(value: object) -> str:
 def _read_meta(sheets: _Sheets, meta_sheet: str) -> dict[str, str]:
     """Key/value rows of the hidden metadata sheet (column A key, column B value)."""
     meta: dict[str, str] = {}
-    for row in sheets.rows(meta_sheet):
-        key = clean(row[0]) if row else None
+    (_, left), rows = sheets.grid(meta_sheet)
+    for i in range(len(rows)):
+        key = clean(_at(rows, i, -left))
         if key is not None:
-            meta[_as_text(key)] = _as_text(clean(row[1]) if len(row) > 1 else None)
+            meta[_as_text(key)] = _as_text(clean(_at(rows, i, 1 - left)))
     return meta
 
 
@@ -208,11 +202,17 @@ def _xlsx_formula_only(path: Path, part: str) -> frozenset[str]:
 
 
 def _xls_names(path: Path) -> dict[str, CellRef]:
-    """Workbook-level single-cell names of an .xls (calamine exposes none; xlrd reads BIFF8)."""
+    """Workbook-level single-cell names of an .xls (calamine exposes none; xlrd reads BIFF8).
+
+    Names are optional (the layout is the fallback), and xlrd meets real files it cannot parse
+    (assertions and ``FormulaError`` in NAME records, a dynamic name with no value, damaged
+    compound files): whatever goes wrong here means "no names", never a failed file.
+    """
     try:
         book = xlrd.open_workbook(file_contents=path.read_bytes(), on_demand=True, logfile=io.StringIO())
-    except (xlrd.XLRDError, xlrd.compdoc.CompDocError, struct.error, IndexError, ValueError) as exc:
-        raise refuse(path, f"bị hỏng, không đọc được tệp .xls ({exc})") from exc
+    except Exception as exc:
+        logger.info("no defined names read from %s (xlrd: %s: %s)", path.name, type(exc).__name__, exc)
+        return {}
     try:
         sheet_names = book.sheet_names()
         names: dict[str, CellRef] = {}
@@ -222,197 +222,18 @@ def _xls_names(path: Path) -> dict[str, CellRef]:
                 if ref is not None and name.scope == -1:
                     names[name.name] = ref
         return names
+    except Exception as exc:
+        logger.info("no defined names read from %s (xlrd: %s: %s)", path.name, type(exc).__name__, exc)
+        return {}
     finally:
         book.release_resources()
 
 
 def _xls_single_cell(name: Any, sheet_names: list[str]) -> CellRef | None:
-    result = name.result
-    if result is None or result.kind != xlrd.oREF or len(result.value) != 1:
+    result = getattr(name, "result", None)
+    if result is None or result.kind != xlrd.oREF or not result.value or len(result.value) != 1:
         return None
     first, last, row, row_end, col, col_end = result.value[0].coords
     if (last - first, row_end - row, col_end - col) != (1, 1, 1) or not 0 <= first < len(sheet_names):
         return None
     return CellRef(sheet_names[first], cell_name(row, col))
-
-
-# ---------------------------------------------------------------- batch reading in workers
-
-_READY = "ready"
-
-
-class _Bug:
-    """A traceback from a worker: an unexpected error is logged in the parent, not lost."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def _serve(conn: Connection, layouts: dict, limits: ReadLimits, kw: dict) -> None:
-    """Worker process: read paths from ``conn`` until ``None``, send back one outcome each."""
-    conn.send(_READY)
-    while (path := conn.recv()) is not None:
-        try:
-            outcome: object = read_workbook(path, layouts, limits=limits, **kw)
-        except WorkbookError as exc:
-            outcome = exc
-        except Exception:  # not swallowed: the parent logs the traceback and reports the file
-            outcome = _Bug(traceback.format_exc())
-        conn.send(outcome)
-
-
-class _Worker:
-    """One persistent reader process and the file it is working on, if any."""
-
-    def __init__(self, ctx: Any, args: tuple) -> None:
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, *args), daemon=True)
-        self.process.start()
-        child.close()
-        self.ready = False
-        self.path: Path | None = None
-        self.deadline = 0.0
-
-    def start(self, path: Path, timeout: float) -> None:
-        self.conn.send(path)
-        self.path, self.deadline = path, time.monotonic() + timeout
-
-    def stop(self, kill: bool = False) -> None:
-        if not kill:
-            try:
-                self.conn.send(None)
-            except OSError:
-                kill = True
-            self.process.join(2)
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join()
-        self.conn.close()
-
-
-def read_workbooks(
-    paths: Sequence[Path],
-    layouts: Layouts,
-    *,
-    workers: int = 0,
-    limits: ReadLimits = ReadLimits(),  # noqa: B008 - frozen dataclass, safe as a default
-    **kw: Any,
-) -> Iterator[tuple[Path, RawWorkbook | WorkbookError]]:
-    """Read many files in worker processes; yield ``(path, RawWorkbook | WorkbookError)``.
-
-    ``workers=0`` means one per CPU. Results come in completion order. A worker that dies or
-    exceeds ``limits.timeout_seconds`` on a file costs that file only (reported as a
-    ``WorkbookError``) and is replaced. Workers are started with ``spawn`` on every platform,
-    as on Windows. ``kw`` goes to ``read_workbook`` (``meta_sheet``, ``version_field``).
-    """
-    paths = [Path(p) for p in paths]
-    pool = ReaderPool(
-        layouts, workers=min(workers or os.cpu_count() or 1, max(len(paths), 1)), limits=limits, **kw
-    )
-    with pool:
-        yield from pool.read(paths)
-
-
-class ReaderPool:
-    """Persistent reader processes: ``read_workbooks`` for callers that start them early.
-
-    Why: a ``spawn`` worker takes ~0.3 s to start (a fresh interpreter importing calamine and
-    xlrd). ``collect`` starts its pool before it hashes and archives the inbox, so that start-up
-    overlaps with that work. ``start()`` begins starting the workers without waiting for them;
-    ``read()`` starts them if needed; leaving the ``with`` block stops them (killing a worker
-    still busy). Raises ``TypeError`` at once for keyword arguments ``read_workbook`` does not take.
-    """
-
-    def __init__(
-        self,
-        layouts: Layouts,
-        *,
-        workers: int = 0,
-        limits: ReadLimits = ReadLimits(),  # noqa: B008 - frozen dataclass, safe as a default
-        **kw: Any,
-    ) -> None:
-        unknown = set(kw) - {"meta_sheet", "version_field"}
-        if unknown:  # caught here, not as one "reader bug" per file in the workers
-            raise TypeError(f"read_workbooks() got unexpected keyword arguments: {sorted(unknown)}")
-        # At most 30: on Windows, connection.wait handles 63 objects and each worker needs two.
-        self.count = min(workers or os.cpu_count() or 1, 30)
-        self.limits = limits
-        self.args = ({version: dict(layout) for version, layout in layouts.items()}, limits, kw)
-        self.ctx = multiprocessing.get_context("spawn")
-        self.workers: list[_Worker] = []
-
-    def __enter__(self) -> ReaderPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def start(self) -> None:
-        """Start the missing workers (they get ready in the background)."""
-        while len(self.workers) < self.count:
-            self.workers.append(_Worker(self.ctx, self.args))
-
-    def close(self) -> None:
-        for worker in self.workers:
-            if worker is not None:  # a generator closed mid-collect may leave a retired slot
-                worker.stop(kill=worker.path is not None)
-        self.workers = []
-
-    def read(self, paths: Iterable[Path]) -> Iterator[tuple[Path, RawWorkbook | WorkbookError]]:
-        """Read ``paths``; yield ``(path, RawWorkbook | WorkbookError)`` in completion order."""
-        pending = deque(Path(p) for p in paths)
-        if not pending:
-            return
-        self.start()
-        pool = self.workers
-        while pending or any(w.path is not None for w in pool):
-            for worker in pool:
-                if worker.ready and worker.path is None and pending:
-                    worker.start(pending.popleft(), self.limits.timeout_seconds)
-            yield from _collect(pool, self.ctx, self.args, bool(pending))
-
-
-def _collect(pool: list[_Worker], ctx: Any, args: tuple, more: bool) -> Iterator[tuple[Path, Any]]:
-    """Wait for the next message, death or deadline among the workers; yield finished files."""
-    running = [w.deadline for w in pool if w.path is not None]
-    timeout = max(0.0, min(running) - time.monotonic()) if running else None
-    ready = set(wait([w.conn for w in pool] + [w.process.sentinel for w in pool], timeout))
-    for i, worker in enumerate(pool):
-        path = worker.path
-        if worker.conn in ready:
-            try:
-                message = worker.conn.recv()
-            except (EOFError, OSError):
-                message = None
-            if isinstance(message, str) and message == _READY:
-                worker.ready = True
-                continue
-            if message is not None and path is not None:
-                worker.path = None
-                yield path, _outcome(path, message)
-                continue
-        elif worker.process.sentinel not in ready and not (path and time.monotonic() >= worker.deadline):
-            continue
-        if not worker.ready:
-            raise BaocaoError("Không khởi động được tiến trình đọc tệp (worker process failed to start)")
-        late = worker.conn not in ready and worker.process.sentinel not in ready
-        worker.stop(kill=True)
-        pool[i] = _Worker(ctx, args) if more else None  # type: ignore[assignment]
-        if path is not None:
-            yield path, _died(path, late, args[1].timeout_seconds)
-    pool[:] = [w for w in pool if w is not None]
-
-
-def _outcome(path: Path, message: object) -> RawWorkbook | WorkbookError:
-    if isinstance(message, _Bug):
-        logger.error("unexpected error while reading %s:\n%s", path, message.text)
-        return WorkbookError(f"Không đọc được tệp '{path.name}': lỗi chương trình đọc (đã ghi nhật ký)")
-    return message  # type: ignore[return-value]
-
-
-def _died(path: Path, late: bool, timeout: float) -> WorkbookError:
-    why = f" (quá {timeout:g} giây)" if late else ""
-    return WorkbookError(
-        f"Không đọc được tệp '{path.name}': chương trình đọc bị dừng bất thường{why};"
-        " hãy mở tệp bằng Excel, lưu lại rồi gửi lại"
-    )

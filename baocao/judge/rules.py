@@ -12,6 +12,7 @@ import statistics
 from collections.abc import Iterator
 from typing import Any
 
+from baocao.judge.convert import MAX_INTEGER
 from baocao.model import Issue, RawWorkbook, Severity, cell_issue
 from baocao.spec.config import PeriodKind
 from baocao.spec.form import Form, Rule
@@ -92,6 +93,13 @@ def check_rules(
             yield from _below_contained(rule, form, raw, values, period, past)
 
 
+def _count(value: Any) -> int | None:
+    """A figure the rules can compute with: a whole number in range (the history in the ledger
+    may hold a figure accepted before that range was checked; it is skipped, not divided)."""
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return value if whole and abs(value) <= MAX_INTEGER else None
+
+
 def _past(history: dict[str, dict[str, Any]], kinds: dict[str, PeriodKind]) -> list[tuple[Period, dict]]:
     """The unit's earlier reports as (period, values), skipping codes no longer configured."""
     past = []
@@ -114,7 +122,7 @@ def _outliers(
         return
     for code in rule.fields:
         value = values.get(code)
-        rates = [old[code] / p.month_count for p, old in past if isinstance(old.get(code), int)]
+        rates = [count / p.month_count for p, old in past if (count := _count(old.get(code))) is not None]
         if not isinstance(value, int) or value < min_value or len(rates) < min_history:
             continue
         median = statistics.median(rates)
@@ -139,8 +147,8 @@ def _below_contained(
         if not period.contains(inner):
             continue
         for code in rule.fields:
-            value, before = values.get(code), old.get(code)
-            if isinstance(value, int) and isinstance(before, int) and value < before:
+            value, before = _count(values.get(code)), _count(old.get(code))
+            if value is not None and before is not None and value < before:
                 yield _rule_issue(
                     rule,
                     form,

@@ -12,16 +12,24 @@ the form spec (``rules``: cross-field errors, then warnings that need history).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import weakref
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
+from baocao.judge.convert import (
+    day,
+    shown,
+    text_of,
+    to_choice,
+    to_date,
+    to_email,
+    to_integer,
+    to_phone,
+    value_problem,
+)
 from baocao.judge.rules import check_rules
 from baocao.model import Issue, RawCell, RawWorkbook, Severity, cell_issue
-from baocao.spec.addresses import AddressError, sendable
 from baocao.spec.form import Field, Form, FormCatalog
 from baocao.spec.identity import Proof, SigningKey
 from baocao.spec.periods import Period, PeriodError, date_bound, parse_period
@@ -29,7 +37,7 @@ from baocao.spec.registry import Registry
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 IDENTITY_ERRORS = frozenset({"unknown_unit", "no_unit", "unit_edited", "period_edited", "unknown_version"})
-PHONE_RE = re.compile(r"^(0\d{9}|\+84\d{9})$")
+USE_THE_TEMPLATE = "hãy dùng biểu mẫu gửi kèm thư nhắc"
 
 
 @dataclass(frozen=True)
@@ -92,90 +100,6 @@ class Outcome:
         return [i for i in self.issues if i.severity == WARNING]
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return unicodedata.normalize("NFC", str(value)).strip()
-
-
-# --- conversion of one value by type: (typed value, problem or None) ---------------------------
-
-
-def to_integer(value: Any) -> tuple[int | None, str | None]:
-    """Whole numbers >= any bound are checked elsewhere; here only "is it a whole number".
-
-    Text "12" is a number; "12 tin", "mười", "1.234" and "1,234" are errors: a separator is
-    ambiguous (thousands in Vietnamese, decimal elsewhere), so we ask rather than guess.
-    """
-    if isinstance(value, bool):
-        return None, f"'{value}' không phải số"
-    if isinstance(value, int):
-        return value, None
-    if isinstance(value, float):
-        if value.is_integer():
-            return int(value), None
-        return None, f"{value:g} không phải số nguyên"
-    if isinstance(value, datetime | date):
-        return None, "ô chứa ngày tháng, cần một số nguyên"
-    text = _text(value)
-    if re.fullmatch(r"[+-]?\d+", text):
-        return int(text), None
-    if re.fullmatch(r"\d{1,3}([.,]\d{3})+", text):
-        return (
-            None,
-            f"'{text}' có dấu phân cách; hãy nhập số không có dấu chấm hay phẩy, "
-            f"ví dụ {re.sub(r'[.,]', '', text)}",
-        )
-    return None, f"'{text}' không phải số; chỉ nhập chữ số, ví dụ 5 (không ghi \"5 tin\")"
-
-
-def to_date(value: Any) -> tuple[date | None, str | None]:
-    if isinstance(value, datetime):
-        return value.date(), None
-    if isinstance(value, date):
-        return value, None
-    text = _text(value)
-    for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).date(), None
-        except ValueError:
-            continue
-    return None, f"'{text}' không phải ngày hợp lệ; nhập dạng ngày/tháng/năm, ví dụ 05/03/2025"
-
-
-def to_phone(value: Any) -> tuple[str | None, str | None]:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        # A General-formatted cell turns 0912345678 into 912345678: restore the leading zero.
-        digits = str(int(value))
-        candidate = "0" + digits if len(digits) == 9 else digits
-    else:
-        candidate = re.sub(r"[\s.\-()]", "", _text(value))
-    if PHONE_RE.match(candidate):
-        return candidate, None
-    return None, f"'{_text(value)}' không phải số điện thoại hợp lệ (10 chữ số bắt đầu bằng 0, hoặc +84)"
-
-
-def to_email(value: Any) -> tuple[str | None, str | None]:
-    """An address the mailer can send to (``addresses.sendable``: what is accepted here is what
-    feedback can later be sent to), kept as typed."""
-    text = _text(value)
-    try:
-        sendable(text)
-    except AddressError as exc:
-        return None, f"'{text}' không phải địa chỉ thư điện tử hợp lệ: {exc}"
-    return text, None
-
-
-def to_choice(value: Any, choices: tuple[str, ...]) -> tuple[str | None, str | None]:
-    text = _text(value)
-    for choice in choices:
-        if text.casefold() == choice.casefold():
-            return choice, None
-    return None, f"'{text}' không có trong danh sách; chọn một trong: {', '.join(choices)}"
-
-
 def check_field(
     f: Field, cell: RawCell | None, period: Period | None, today: date
 ) -> tuple[Any, list[Issue]]:
@@ -201,11 +125,14 @@ def check_field(
         ]
     value: Any
     raw = cell.value
-    if raw is None or _text(raw) == "":
+    if raw is None or text_of(raw) == "":
         if f.required and not f.locked:
             hint = " (ghi 0 nếu không có)" if f.quantitative else ""
             return None, [cell_issue(ERROR, "required", f, cell, f"chưa nhập{hint}")]
         return None, []
+    problem = value_problem(raw)
+    if problem is not None:
+        return None, [cell_issue(ERROR, "bad_value", f, cell, problem)]
     if f.type == "integer":
         value, problem = to_integer(raw)
         if problem is None and f.min is not None and value < f.min:
@@ -218,9 +145,9 @@ def check_field(
             lo = date_bound(f.not_before, period, today) if f.not_before else None
             hi = date_bound(f.not_after, period, today) if f.not_after else None
             if lo and value < lo:
-                problem = f"ngày {value:%d/%m/%Y} sớm hơn {lo:%d/%m/%Y}"
+                problem = f"ngày {day(value)} sớm hơn {day(lo)}"
             elif hi and value > hi:
-                problem = f"ngày {value:%d/%m/%Y} muộn hơn {hi:%d/%m/%Y}" + (
+                problem = f"ngày {day(value)} muộn hơn {day(hi)}" + (
                     " (hôm nay)" if f.not_after == "today" else ""
                 )
     elif f.type == "phone":
@@ -230,7 +157,7 @@ def check_field(
     elif f.type == "choice":
         value, problem = to_choice(raw, f.choices)
     else:
-        value, problem = _text(raw), None
+        value, problem = text_of(raw), None
         if f.min_length and len(value) < f.min_length and value.casefold() != "không":
             problem = f"quá ngắn ({len(value)} ký tự); cần ít nhất {f.min_length} ký tự"
     if problem:
@@ -270,6 +197,12 @@ class Identity:
     issues: list[Issue]
 
 
+def _typed(raw: RawWorkbook, f: Field | None) -> str:
+    """What the workbook holds in a pre-filled identity cell, as text ("" when absent)."""
+    cell = raw.cells.get(f.code) if f is not None else None
+    return text_of(cell.value) if cell is not None else ""
+
+
 def identify(raw: RawWorkbook, ctx: Context) -> Identity:
     """Pick the form version, the unit and the period from the workbook itself (never its name).
 
@@ -287,20 +220,23 @@ def identify(raw: RawWorkbook, ctx: Context) -> Identity:
             Issue(
                 ERROR,
                 "unknown_version",
-                f"Biểu mẫu phiên bản '{version or 'không rõ'}' không còn được dùng; hãy dùng biểu mẫu "
+                f"Biểu mẫu phiên bản '{shown(version) or 'không rõ'}' không còn được dùng; hãy dùng biểu mẫu "
                 f"phiên bản {current.version} do cơ quan tổng hợp gửi",
             )
         )
         form = current
     elif raw.meta.get("form_id") and raw.meta["form_id"] != form.id:
         issues.append(
-            Issue(ERROR, "other_form", f"Tệp là biểu mẫu '{raw.meta['form_id']}', không phải '{form.id}'")
+            Issue(
+                ERROR,
+                "other_form",
+                f"Tệp này là biểu mẫu '{shown(raw.meta['form_id'])}', không phải biểu mẫu báo cáo"
+                f' "{form.title}"; {USE_THE_TEMPLATE}',
+            )
         )
     unit_field, period_field = form.role("unit"), form.role("period")
-    unit_code = _text(raw.cells[unit_field.code].value) if unit_field and unit_field.code in raw.cells else ""
-    period_code = (
-        _text(raw.cells[period_field.code].value) if period_field and period_field.code in raw.cells else ""
-    )
+    unit_code = _typed(raw, unit_field)
+    period_code = _typed(raw, period_field)
     unit_code = unit_code or raw.meta.get("unit", "")
     period_code = (period_code or raw.meta.get("period", "")).upper()
     meta_unit, meta_period = raw.meta.get("unit"), raw.meta.get("period")
@@ -322,22 +258,25 @@ def identify(raw: RawWorkbook, ctx: Context) -> Identity:
     )
     for f, typed, meta, code, wording in edits:
         if meta and f and typed != meta:
-            detail = wording.format(typed=typed, meta=meta)
+            detail = wording.format(typed=shown(typed), meta=shown(meta))
             issues.append(cell_issue(ERROR, code, f, raw.cells.get(f.code), detail))
     proof = _proof(raw, ctx, form, unit_code, period_code)
     if not proof.proven:
-        issues.append(Issue(WARNING, "unverified_identity", _UNPROVEN[proof].format(unit=unit_code or "?")))
+        issues.append(
+            Issue(WARNING, "unverified_identity", _UNPROVEN[proof].format(unit=shown(unit_code) or "?"))
+        )
     period: Period | None = None
     try:
         period = parse_period(period_code, ctx.period_kinds)
-    except PeriodError as exc:
-        issues.append(Issue(ERROR, "bad_period", str(exc), period_field.code if period_field else ""))
+    except PeriodError as exc:  # its message quotes the code: quote it the short way
+        message = str(exc).replace(f"'{period_code}'", f"'{shown(period_code)}'")
+        issues.append(Issue(ERROR, "bad_period", message, period_field.code if period_field else ""))
     unit = unit_code or None
     if unit and period is not None:
         if unit not in reporting_codes(ctx.registry, period):
             known = ctx.registry.get(unit, ctx.registry.reference_day(period))
             why = "không phải đơn vị phải báo cáo" if known else "không có trong danh mục đơn vị"
-            message = f"Mã đơn vị '{unit}' {why} trong kỳ {period.code}"
+            message = f"Mã đơn vị '{shown(unit)}' {why} trong kỳ {period.code}"
             issues.append(Issue(ERROR, "unknown_unit", message, unit_field.code if unit_field else ""))
     elif not unit:
         issues.append(Issue(ERROR, "no_unit", "Không xác định được đơn vị: ô mã đơn vị bị trống"))
@@ -369,13 +308,72 @@ def _proof(raw: RawWorkbook, ctx: Context, form: Form, unit: str, period: str) -
     return ctx.key.check(raw.meta, form.id, form.version, unit, period)
 
 
+def not_a_template(raw: RawWorkbook, form: Form) -> Issue | None:
+    """One issue for a workbook that is not this form's template at all (a random workbook, a
+    table exported from elsewhere): no template information, nothing where the fields are.
+
+    Why: judged field by field it would get "the period '' is not YEAR-KIND" and a list of
+    twenty empty cells, which tells the clerk nothing about what went wrong.
+    """
+    if raw.meta.get("form_id") or raw.meta.get("form_version"):
+        return None
+    if any(c.value is not None or c.formula_without_value for c in raw.cells.values()):
+        return None
+    return Issue(
+        ERROR,
+        "not_a_template",
+        f'Tệp này không phải biểu mẫu báo cáo "{form.title}": không có thông tin của biểu mẫu và'
+        f" không ô nào của biểu mẫu có số liệu; {USE_THE_TEMPLATE}",
+    )
+
+
+def missing_sheets(raw: RawWorkbook) -> list[str]:
+    """Sheets the fields are on that the workbook does not have (deleted or renamed), in order."""
+    if not raw.sheets:  # not known (a reader that does not list them)
+        return []
+    present = {name.casefold() for name in raw.sheets}
+    missing: dict[str, str] = {}
+    for cell in raw.cells.values():
+        if cell.sheet.casefold() not in present:
+            missing.setdefault(cell.sheet.casefold(), cell.sheet)
+    return list(missing.values())
+
+
+def _missing_sheet_issue(sheet: str) -> Issue:
+    return Issue(
+        ERROR,
+        "missing_sheet",
+        f"Tệp không có trang tính '{sheet}', nơi nhập số liệu của biểu mẫu (trang đã bị xoá hoặc đổi"
+        f" tên); {USE_THE_TEMPLATE}, không xoá hay đổi tên trang này",
+        sheet=sheet,
+    )
+
+
 def validate(raw: RawWorkbook, ctx: Context) -> Outcome:
-    """Judge one workbook. Never raises for bad data; errors reject, warnings only flag."""
+    """Judge one workbook. Never raises for bad data; errors reject, warnings only flag.
+
+    A workbook that is not a template of this form, or a template of another form, gets that
+    one issue; a template whose data sheet is gone gets one issue for the sheet instead of one
+    per field.
+    """
+    alien = not_a_template(raw, ctx.catalog.current)
+    if alien is not None:
+        return Outcome(None, None, None, {}, [alien])
     who = identify(raw, ctx)
     form, unit, period, issues = who.form, who.unit, who.period, who.issues
+    other = [i for i in issues if i.code == "other_form"]
+    if other:
+        return Outcome(unit, period.code if period else None, form.version, {}, other, proof=who.proof)
+    missing = missing_sheets(raw)
+    issues.extend(_missing_sheet_issue(sheet) for sheet in missing)
+    gone = {sheet.casefold() for sheet in missing}
     values: dict[str, Any] = {}
     for f in form.fields:
-        value, problems = check_field(f, raw.cells.get(f.code), period, ctx.today)
+        cell = raw.cells.get(f.code)
+        if cell is not None and cell.sheet.casefold() in gone:
+            values[f.code] = None  # said once for the whole sheet
+            continue
+        value, problems = check_field(f, cell, period, ctx.today)
         values[f.code] = value
         issues.extend(problems)
     known = ctx.registry.get(unit, ctx.registry.reference_day(period)) if unit and period else None

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
+from baocao.report.cells import MAX_CELL_TEXT
 from baocao.report.summary import Summary, has_text
 from baocao.spec.form import Form
-
-MAX_CELL_TEXT = 32000  # Excel holds 32,767 characters in a cell
 
 
 def combined_text(summary: Summary, code: str, required: bool) -> str:

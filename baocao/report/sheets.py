@@ -1,88 +1,110 @@
-"""The text and status sheets of the summary workbook: who sent what, what they said, warnings,
-and the comparison with earlier periods. Unit-supplied text is always written with
-``write_string``, so a narrative starting with ``=`` stays text.
+"""The text and status sheets of the summary workbook: who sent what and when, what units said,
+warnings and values that could not be used, and the like-for-like comparison.
+
+Only labels reach these sheets, never internal names (field codes, rule kinds, sheet-qualified
+cell references): a figure is shown as "3. Số văn bản…", a cell as "Ô D32". Unit-supplied text
+is always written with ``write_string``, so a narrative starting with ``=`` stays text.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from baocao.report.compare import Comparison
 from baocao.report.status import STATUS_LABELS
-from baocao.report.style import FONT, MISSING_FILL, WARN_FILL, heading, lines, local, page, style_chart
+from baocao.report.style import A3, FONT, MISSING_FILL, WARN_FILL, Canvas, fit_row, heading, local, page
 
-if TYPE_CHECKING:
-    from baocao.report.xlsx import _Writer
+STATUS_WIDTHS = (5, 11, 30, 22, 15, 12, 16, 9, 8, 40)
 
 
-def write_status(w: _Writer) -> None:
-    s, fmt = w.s, w.fmt
-    ws = w.ws["Tình hình nộp"]
+def write_status(c: Canvas) -> None:
+    s, fmt = c.summary, c.fmt
+    ws = c.ws("Tình hình nộp")
     heads = (
         "STT",
         "Mã đơn vị",
         "Tên đơn vị",
         "Thuộc",
         "Tình trạng",
-        "Thời điểm nhận",
-        "Số ngày chậm",
+        "Hạn nộp (hết ngày)",
+        "Thời điểm nhận bản đạt đầu tiên",
+        "Số ngày chậm / quá hạn",
         "Số tệp đã gửi",
-        "Ghi chú (lỗi đầu tiên nếu bị trả lại)",
+        "Ghi chú (lý do trả lại, bản sửa)",
     )
-    heading(ws, s, f"TÌNH HÌNH GỬI BÁO CÁO – {s.period.name.upper()}", len(heads) - 1, fmt)
-    for col, text in enumerate(heads):
-        ws.write_string(4, col, text, fmt.head)
-    row = 5
-    for block in s.blocks:
-        for r in block.rows:
-            st = r.status
-            ws.write_number(row, 0, row - 4, fmt.center)
-            ws.write_string(row, 1, r.unit.code, fmt.cell)
-            ws.write_string(row, 2, r.unit.name, fmt.cell)
-            ws.write_string(row, 3, block.department.name if block.department else s.level.name, fmt.cell)
-            ws.write_string(row, 4, st.label, fmt.center)
-            received = local(st.received_at, w.tz)
-            if received:
-                ws.write_datetime(row, 5, received, fmt.when)
-            else:
-                ws.write_blank(row, 5, None, fmt.when)
-            ws.write_number(row, 6, st.days_late, fmt.int)
-            ws.write_number(row, 7, st.files, fmt.int)
-            note = ""
-            if st.status == "rejected" and st.issues:
-                first = st.issues[0]
-                note = f"{first.location}: {first.message}" if first.location else first.message
-            elif st.corrected:
-                note = "Đã gửi bản sửa; dùng số liệu bản mới nhất"
-            ws.write_string(row, 8, note, fmt.cell)
-            row += 1
-    for status, color in (("missing", MISSING_FILL), ("rejected", MISSING_FILL), ("late", WARN_FILL)):
-        crit = f'=LEFT($E6,{len(STATUS_LABELS[status])})="{STATUS_LABELS[status]}"'
-        ws.conditional_format(
-            5,
-            0,
-            max(row - 1, 5),
-            8,
-            {"type": "formula", "criteria": crit, "format": w.book.add_format({"bg_color": color})},
-        )
-    for col, width in enumerate((5, 11, 34, 24, 13, 16, 8, 8, 50)):
+    last = len(heads) - 1
+    for col, width in enumerate(STATUS_WIDTHS):
         ws.set_column(col, col, width)
-    ws.set_row(4, 30)
-    ws.freeze_panes(5, 3)
-    ws.autofilter(4, 0, max(row - 1, 4), 8)
-    page(ws, landscape=True, repeat=(4, 4))
+    row = heading(ws, c, f"TÌNH HÌNH GỬI BÁO CÁO – {s.period.name.upper()}", last, sum(STATUS_WIDTHS))
+    head_row = row
+    for col, text in enumerate(heads):
+        ws.write_string(head_row, col, text, fmt.head)
+    fit_row(ws, head_row, list(zip(heads, STATUS_WIDTHS, strict=True)), bold=True)
+    row += 1
+    for number, r in enumerate(s.rows, start=1):
+        st = r.status
+        ws.write_number(row, 0, number, fmt.center)
+        ws.write_string(row, 1, r.unit.code, fmt.cell)
+        ws.write_string(row, 2, r.unit.name, fmt.cell)
+        dept = s.department_name(r)
+        ws.write_string(row, 3, dept, fmt.cell)
+        ws.write_string(row, 4, st.label, fmt.center)
+        if st.deadline:
+            ws.write_string(row, 5, f"{st.deadline:%d/%m/%Y}", fmt.center)
+        else:
+            ws.write_blank(row, 5, None, fmt.center)
+        received = local(st.received_at, c.tz) if st.reported else None
+        if received:
+            ws.write_datetime(row, 6, received, fmt.when)
+        else:
+            ws.write_blank(row, 6, None, fmt.when)
+        ws.write_number(row, 7, st.days_late or st.days_overdue, fmt.int)
+        ws.write_number(row, 8, st.files, fmt.int)
+        note = r.note if r.status.status != "missing" else ""
+        ws.write_string(row, 9, note, fmt.cell)
+        fit_row(
+            ws, row, [(r.unit.name, STATUS_WIDTHS[2]), (dept, STATUS_WIDTHS[3]), (note, STATUS_WIDTHS[9])]
+        )
+        row += 1
+    for status, color in (("missing", MISSING_FILL), ("rejected", MISSING_FILL), ("late", WARN_FILL)):
+        label = STATUS_LABELS[status]
+        crit = f'=LEFT($E{head_row + 2},{len(label)})="{label}"'
+        ws.conditional_format(
+            head_row + 1,
+            0,
+            max(row - 1, head_row + 1),
+            last,
+            {"type": "formula", "criteria": crit, "format": c.book.add_format({"bg_color": color})},
+        )
+    deadlines = "; ".join(
+        f"{'báo cáo gửi ' + LEVEL_TO.get(level, level) if level else 'hạn chung'}: hết ngày {day:%d/%m/%Y}"
+        for level, day in sorted(s.deadlines.items())
+    )
+    note = f"Hạn nộp theo cấp nhận báo cáo ({deadlines}). Số ngày quá hạn tính đến lúc lập bảng."
+    ws.merge_range(row + 1, 0, row + 1, last, note, fmt.italic)
+    fit_row(ws, row + 1, [(note, sum(STATUS_WIDTHS))])
+    ws.freeze_panes(head_row + 1, 3)
+    ws.autofilter(head_row, 0, max(row - 1, head_row), last)
+    page(ws, landscape=True, repeat=(head_row, head_row))
 
 
-def write_assessment(w: _Writer) -> None:
-    s, fmt = w.s, w.fmt
+LEVEL_TO = {"department": "sở, cơ quan chủ quản", "province": "cấp tỉnh"}
+
+
+def write_assessment(c: Canvas) -> None:
+    s, fmt = c.summary, c.fmt
     texts = s.form.text_fields
-    ws = w.ws["Đánh giá"]
+    ws = c.ws("Đánh giá")
+    widths = [5, 26] + [44] * len(texts)
     last = 1 + len(texts)
-    heading(ws, s, f"ĐÁNH GIÁ CỦA CÁC ĐƠN VỊ – {s.period.name.upper()}", last, fmt)
-    ws.write_string(4, 0, "STT", fmt.head)
-    ws.write_string(4, 1, "Đơn vị", fmt.head)
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, width)
+    row = heading(ws, c, f"ĐÁNH GIÁ CỦA CÁC ĐƠN VỊ – {s.period.name.upper()}", last, sum(widths))
+    head_row = row
+    ws.write_string(row, 0, "STT", fmt.head)
+    ws.write_string(row, 1, "Đơn vị", fmt.head)
     for i, f in enumerate(texts):
-        ws.write_string(4, 2 + i, f.label, fmt.head)
-    row, number = 5, 0
+        ws.write_string(row, 2 + i, f.label, fmt.head)
+    fit_row(ws, row, [(f.label, 44) for f in texts])
+    row, number = row + 1, 0
     for block in s.blocks:
         ws.merge_range(row, 0, row, last, block.name, fmt.dept)
         row += 1
@@ -90,122 +112,152 @@ def write_assessment(w: _Writer) -> None:
             number += 1
             ws.write_number(row, 0, number, fmt.center)
             ws.write_string(row, 1, r.unit.name, fmt.cell_top)
-            for i, f in enumerate(texts):
-                text = r.texts.get(f.code, "") if r.reported else ""
-                ws.write_string(row, 2 + i, text, fmt.cell_top)
             if not r.reported:
-                ws.merge_range(row, 2, row, last, f"({r.status.label})", fmt.cell)
+                ws.merge_range(row, 2, row, last, f"({r.status.overdue_label})", fmt.cell)
             else:
-                needed = [lines(r.texts.get(f.code, ""), 36) for f in texts] + [lines(r.unit.name, 24)]
-                ws.set_row(row, min(409, 15 * max(needed) + 4))
+                for i, f in enumerate(texts):
+                    ws.write_string(row, 2 + i, r.texts.get(f.code, ""), fmt.cell_top)
+            fit_row(ws, row, [(r.unit.name, 26)] + [(r.texts.get(f.code, ""), 44) for f in texts])
             row += 1
-    ws.set_column(0, 0, 5)
-    ws.set_column(1, 1, 26)
-    ws.set_column(2, 1 + len(texts), 40)
-    ws.freeze_panes(5, 2)
-    page(ws, landscape=True, repeat=(4, 4))
+    ws.freeze_panes(head_row + 1, 2)
+    page(ws, paper=A3, landscape=True, repeat=(head_row, head_row))
 
 
-def write_warnings(w: _Writer) -> None:
-    s, fmt = w.s, w.fmt
-    ws = w.ws["Cảnh báo"]
-    heads = ("STT", "Mã đơn vị", "Tên đơn vị", "Chỉ tiêu", "Mã trường", "Loại", "Nội dung", "Ô")
-    heading(ws, s, f"CẢNH BÁO TRONG CÁC BÁO CÁO ĐÃ TIẾP NHẬN – {s.period.name.upper()}", 7, fmt)
-    for col, text in enumerate(heads):
-        ws.write_string(4, col, text, fmt.head)
-    labels = {f.code: f.label for f in s.form.fields}
-    for i, (r, issue) in enumerate(s.warnings):
-        row = 5 + i
-        ws.write_number(row, 0, i + 1, fmt.center)
-        for col, text in enumerate(
-            (
-                r.unit.code,
-                r.unit.name,
-                labels.get(issue.field, ""),
-                issue.field,
-                issue.code,
-                issue.message,
-                issue.location,
-            ),
-            start=1,
-        ):
-            ws.write_string(row, col, text, fmt.cell)
-    if not s.warnings:
-        ws.merge_range(5, 0, 5, 7, "Không có cảnh báo.", fmt.cell)
-    for col, width in enumerate((5, 11, 30, 34, 18, 14, 56, 12)):
+def write_warnings(c: Canvas) -> None:
+    """Warnings on accepted reports, then values the summary could not use."""
+    s, fmt = c.summary, c.fmt
+    ws = c.ws("Cảnh báo")
+    widths = (5, 34, 44, 60, 8)
+    heads = ("STT", "Đơn vị", "Chỉ tiêu", "Nội dung", "Ô")
+    for col, width in enumerate(widths):
         ws.set_column(col, col, width)
-    ws.freeze_panes(5, 0)
-    ws.autofilter(4, 0, 5 + max(len(s.warnings) - 1, 0), 7)
-    page(ws, landscape=True, repeat=(4, 4))
-
-
-def write_comparison(w: _Writer) -> None:
-    s, fmt = w.s, w.fmt
-    ws = w.ws["So sánh"]
-    comps = s.comparisons
-    last = 3 + 3 * len(comps)
-    heading(ws, s, "SO SÁNH VỚI KỲ TRƯỚC VÀ CÙNG KỲ NĂM TRƯỚC", last, fmt)
-    heads = ["STT", "Chỉ tiêu", "Đơn vị tính", s.period.name]
-    for comp in comps:
-        heads += [comp.title, "Tăng (+)/giảm (−)", "Tỷ lệ tăng/giảm"]
+    title = f"CẢNH BÁO TRONG CÁC BÁO CÁO ĐÃ TIẾP NHẬN – {s.period.name.upper()}"
+    row = heading(ws, c, title, len(heads) - 1, sum(widths))
+    head_row = row
     for col, text in enumerate(heads):
-        ws.write_string(4, col, text, fmt.head)
-    for i, f in enumerate(w.fields):
-        row = 5 + i
-        now = s.totals[f.code]
-        ws.write_number(row, 0, i + 1, fmt.center)
+        ws.write_string(row, col, text, fmt.head)
+    labels = {f.code: f"{n}. {f.label}" for n, f in c.numbered_fields()}
+    labels |= {f.code: f.label for f in s.form.fields if f.code not in labels}
+    names = {r.unit.code: r.unit.name for r in s.rows}
+    entries = [(r.unit.name, labels.get(i.field, ""), i.message, i.cell) for r, i in s.warnings]
+    entries += [
+        (names.get(p.unit, p.unit), labels.get(p.field, ""), f"Giá trị không dùng được: {p.message}", "")
+        for p in s.problems
+    ]
+    for number, entry in enumerate(entries, start=1):
+        row += 1
+        ws.write_number(row, 0, number, fmt.center)
+        for col, text in enumerate(entry, start=1):
+            ws.write_string(row, col, text, fmt.cell)
+        fit_row(ws, row, list(zip(entry, widths[1:], strict=True)))
+    if not entries:
+        row += 1
+        ws.merge_range(row, 0, row, len(heads) - 1, "Không có cảnh báo.", fmt.cell)
+    ws.freeze_panes(head_row + 1, 0)
+    page(ws, landscape=True, repeat=(head_row, head_row))
+
+
+COMPARE_WIDTHS = (5, 52, 12, 14, 16, 14, 12)
+
+
+def write_comparison(c: Canvas) -> None:
+    s, fmt = c.summary, c.fmt
+    ws = c.ws("So sánh")
+    last = len(COMPARE_WIDTHS) - 1
+    for col, width in enumerate(COMPARE_WIDTHS):
+        ws.set_column(col, col, width)
+    row = heading(ws, c, "SO SÁNH VỚI KỲ TRƯỚC VÀ CÙNG KỲ NĂM TRƯỚC (CÙNG ĐƠN VỊ)", last, sum(COMPARE_WIDTHS))
+    method = (
+        "Cách so sánh: chỉ tính các đơn vị có số liệu ở cả hai kỳ. Đơn vị đổi tên, sáp nhập được so với "
+        "(tổng) các đơn vị mà nó kế thừa, khi tất cả các đơn vị đó đã báo cáo ở kỳ trước; đơn vị mới thành "
+        "lập, đơn vị giải thể không có đơn vị kế thừa không được tính; kỳ khác độ dài không so sánh."
+    )
+    ws.merge_range(row, 0, row, last, method, fmt.italic)
+    fit_row(ws, row, [(method, sum(COMPARE_WIDTHS))])
+    row += 2
+    heads: list[int] = []
+    for comp in s.comparisons:
+        row = _comparison_block(c, ws, row, comp, last, heads)
+    page(ws, landscape=True, repeat=(heads[0], heads[0]) if heads else None)
+
+
+def _comparison_block(c: Canvas, ws, row: int, comp: Comparison, last: int, heads: list[int]) -> int:
+    """One comparison: who is compared, the table, the chart; ``heads`` gets its heading row."""
+    s, fmt = c.summary, c.fmt
+    ws.merge_range(row, 0, row, last, f"So với {comp.words} ({comp.period.name})", fmt.bold)
+    row += 1
+    if not comp.comparable or comp.changes is None:
+        ws.merge_range(row, 0, row, last, comp.reason, fmt.wrap)
+        fit_row(ws, row, [(comp.reason, sum(COMPARE_WIDTHS))])
+        return row + 2
+    names = {r.unit.code: r.unit.name for r in s.rows} | dict(comp.names)
+    lines = [
+        f"Kỳ này: {len(comp.units_now)} đơn vị ({', '.join(names.get(u, u) for u in comp.units_now)}).",
+        f"{comp.words.capitalize()}: {len(comp.units_then)} đơn vị "
+        f"({', '.join(names.get(u, u) for u in comp.units_then)}).",
+    ]
+    if comp.left_out_now:
+        lines.append(
+            f"Không tính (không có số liệu tương ứng ở {comp.words}): "
+            + ", ".join(names.get(u, u) for u in comp.left_out_now)
+            + "."
+        )
+    if comp.left_out_then:
+        lines.append(
+            f"Số liệu {comp.words} không tính (đơn vị giải thể không có đơn vị kế thừa, hoặc đơn vị kế thừa "
+            f"chưa báo cáo kỳ này): {', '.join(names.get(u, u) for u in comp.left_out_then)}."
+        )
+    for text in lines:
+        ws.merge_range(row, 0, row, last, text, fmt.wrap)
+        fit_row(ws, row, [(text, sum(COMPARE_WIDTHS))])
+        row += 1
+    n = len(comp.units_now)
+    titles = (
+        "STT",
+        "Chỉ tiêu",
+        "Đơn vị tính",
+        f"Kỳ này (cùng {n} đơn vị)",
+        f"{comp.words.capitalize()} ({len(comp.units_then)} đơn vị)",
+        "Tăng (+)/ giảm (−)",
+        "Tỷ lệ tăng/ giảm",
+    )
+    for col, text in enumerate(titles):
+        ws.write_string(row, col, text, fmt.head)
+    fit_row(ws, row, list(zip(titles, COMPARE_WIDTHS, strict=True)), bold=True)
+    heads.append(row)
+    first = row + 1
+    for number, f in c.numbered_fields():
+        row += 1
+        ch = comp.changes[f.code]
+        ws.write_number(row, 0, number, fmt.center)
         ws.write_string(row, 1, f.label, fmt.cell)
         ws.write_string(row, 2, f.measure, fmt.center)
-        ws.write_number(row, 3, now, fmt.int)
-        ws.set_row(row, 15 * lines(f.label, 62) + 2)
-        for j, comp in enumerate(comps):
-            col = 4 + 3 * j
-            if comp.totals is None:
-                for k in range(3):
-                    ws.write_string(row, col + k, "—", fmt.center)
-                continue
-            then = comp.totals[f.code]
-            ws.write_number(row, col, then, fmt.int)
-            ws.write_number(row, col + 1, now - then, fmt.int)
-            if then:
-                ws.write_number(row, col + 2, now / then - 1, fmt.pct)
-            else:
-                ws.write_string(row, col + 2, "—", fmt.center)
-    end = 5 + len(w.fields)
-    notes = [f"Số đơn vị có số liệu: {s.period.name}: {s.counts['reported']}"]
-    notes += [f"{c.title}: {c.units if c.totals else 'không có số liệu trong sổ theo dõi'}" for c in comps]
-    ws.merge_range(end + 1, 0, end + 1, last, "; ".join(notes) + ".", fmt.italic)
-    ws.set_row(end + 2, 45)
-    ws.merge_range(
-        end + 2,
-        0,
-        end + 2,
-        last,
-        "Cách tính: số liệu của đơn vị ở kỳ trước được tính cho cấp tổng hợp đang nắm giữ đơn vị đó hoặc "
-        "đơn vị kế thừa của nó (đơn vị đổi tên, sáp nhập); đơn vị giải thể không có đơn vị kế thừa được "
-        "tính theo cơ quan chủ quản cũ và đơn vị kế thừa của cơ quan đó.",
-        fmt.wrap,
-    )
-    ws.set_row(4, 45)
-    ws.set_column(0, 0, 5)
-    ws.set_column(1, 1, 50)
-    ws.set_column(2, 2, 11)
-    ws.set_column(3, last, 12)
-    ws.freeze_panes(5, 2)
-    if any(c.totals is not None for c in comps):
-        chart = w.book.add_chart({"type": "bar"})
-        series = [(s.period.name, 3)] + [(c.title, 4 + 3 * j) for j, c in enumerate(comps) if c.totals]
-        for name, col in series:
+        ws.write_number(row, 3, ch.now, fmt.int)
+        ws.write_number(row, 4, ch.then, fmt.int)
+        ws.write_number(row, 5, ch.delta, fmt.int)
+        if ch.ratio is None:
+            ws.write_string(row, 6, "—", fmt.center)
+        else:
+            ws.write_number(row, 6, ch.ratio, fmt.pct)
+        fit_row(ws, row, [(f.label, 52)])
+    if "compare" not in c.charts:
+        chart = c.book.add_chart({"type": "bar"})
+        for name, col in ((f"Kỳ này (cùng {n} đơn vị)", 3), (f"{comp.title}", 4)):
             chart.add_series(
                 {
                     "name": name,
-                    "categories": ["So sánh", 5, 1, end - 1, 1],
-                    "values": ["So sánh", 5, col, end - 1, col],
+                    "categories": ["So sánh", first, 1, row, 1],
+                    "values": ["So sánh", first, col, row, col],
                     "gap": 60,
                 }
             )
-        style_chart(chart, "So sánh tổng số theo chỉ tiêu")
+        chart.set_title(
+            {"name": f"So sánh cùng {n} đơn vị với {comp.words}", "name_font": {"name": FONT, "size": 12}}
+        )
+        chart.set_legend({"position": "bottom", "font": {"name": FONT, "size": 9}})
         chart.set_y_axis({"reverse": True, "num_font": {"name": FONT, "size": 8}})
-        chart.set_size({"width": 1050, "height": 640})
-        w.compare_chart = chart
-    page(ws, landscape=True, repeat=(4, 4))
+        chart.set_size({"width": 960, "height": 560})
+        ws.insert_chart(row + 2, 1, chart)
+        c.charts["compare"] = chart
+        return row + 32
+    return row + 3

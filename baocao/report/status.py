@@ -1,21 +1,25 @@
 """Who has reported for a period, on time or late, from what the ledger recorded (pure).
 
 A unit's status follows its *first* accepted submission: on time if that arrived by the
-deadline, even when a later file corrects it (the correction's values are used). Without an
-accepted file it is ``rejected`` if it sent something that was refused, else ``missing``.
+deadline of the level it reports to, even when a later file corrects it (the correction's values
+are used). Without an accepted file it is ``rejected`` if it sent something that was refused,
+else ``missing``; once that deadline has passed, ``days_overdue`` counts the days since.
+
+Every list of units that leaders read (status, summary, scorecard) comes in one order,
+``unit_order``: departments in registry order, their units in registry order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from baocao.model import FileRecord, Issue, Submission
 from baocao.spec.periods import Period, days_late
-from baocao.spec.registry import Unit
+from baocao.spec.registry import Registry, Unit
 
 STATUSES = ("on_time", "late", "rejected", "missing")
 STATUS_LABELS = {
@@ -42,11 +46,20 @@ class UnitStatus:
     files: int = 0
     corrected: bool = False
     extra: dict = field(default_factory=dict)
+    deadline: date | None = None  # the last on-time day of the level the unit reports to
+    days_overdue: int = 0  # rejected or missing: days since that deadline (0 before it)
 
     @property
     def label(self) -> str:
         label = STATUS_LABELS[self.status]
         return f"{label} {self.days_late} ngày" if self.status == "late" else label
+
+    @property
+    def overdue_label(self) -> str:
+        """``Bị trả lại, quá hạn 2 ngày`` once the deadline has passed; else the plain label."""
+        if self.days_overdue and not self.reported:
+            return f"{STATUS_LABELS[self.status]}, quá hạn {self.days_overdue} ngày"
+        return self.label
 
     @property
     def reported(self) -> bool:
@@ -60,6 +73,8 @@ class UnitStatus:
             "status": self.status,
             "received_at": self.received_at.isoformat() if self.received_at else None,
             "days_late": self.days_late,
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "days_overdue": self.days_overdue,
             "last_file": self.last_file,
             "last_received_at": self.last_received_at.isoformat() if self.last_received_at else None,
             "files": self.files,
@@ -76,11 +91,13 @@ def period_status(
     tz: ZoneInfo,
     inclusive: bool = False,
     levels: Mapping[str, str | None] | None = None,
+    now: datetime | None = None,
 ) -> list[UnitStatus]:
     """The status of each of ``units`` for ``period`` from the period's files and submissions.
 
     ``levels`` maps a unit code to the level it reports to (``Deployment.level_of``): lateness
-    counts from that level's deadline; a unit not in it uses the period's top deadline.
+    counts from that level's deadline; a unit not in it uses the period's top deadline. With
+    ``now``, a unit without an accepted report gets ``days_overdue`` past that deadline.
     """
     by_unit: dict[str, list[FileRecord]] = {}
     for rec in files:
@@ -95,10 +112,13 @@ def period_status(
             "last_received_at": last.received_at if last else None,
             "files": len(recs),
         }
+        level = (levels or {}).get(unit.code)
+        common["deadline"] = period.last_on_time_day(inclusive, level)
         accepted = [r for r in recs if r.status == "accepted"]
+        overdue = days_late(now, period, tz, inclusive, level) if now is not None else 0
         if accepted:
             first = accepted[0]
-            late = days_late(first.received_at, period, tz, inclusive, (levels or {}).get(unit.code))
+            late = days_late(first.received_at, period, tz, inclusive, level)
             sub = current.get(unit.code)
             out.append(
                 UnitStatus(
@@ -119,11 +139,12 @@ def period_status(
                     status="rejected",
                     received_at=last.received_at,
                     issues=tuple(last.errors),
+                    days_overdue=overdue,
                     **common,
                 )
             )
         else:
-            out.append(UnitStatus(unit=unit, status="missing", **common))
+            out.append(UnitStatus(unit=unit, status="missing", days_overdue=overdue, **common))
     return out
 
 
@@ -135,3 +156,25 @@ def counts(statuses: list[UnitStatus]) -> dict[str, int]:
     result["expected"] = len(statuses)
     result["reported"] = result["on_time"] + result["late"]
     return result
+
+
+def order_key(registry: Registry) -> Callable[[str, date], tuple[int, int]]:
+    """The sort key of every list leaders read, for unit ``code`` as it is on ``day``: its
+    department's first row in the registry, then its own row (units without a department last)."""
+    position: dict[str, int] = {}
+    for index, row in enumerate(registry.units):
+        position.setdefault(row.code, index)
+    top = len(registry.units)
+
+    def key(code: str, day: date) -> tuple[int, int]:
+        group = registry.group_of(code, day)
+        return (position.get(group.code, top) if group else top, position.get(code, top))
+
+    return key
+
+
+def unit_order(registry: Registry, units: list[Unit], day: date) -> list[Unit]:
+    """``units`` grouped by their department on ``day`` (departments in registry order), each
+    group in registry order: the one order of status, summary and scorecard."""
+    key = order_key(registry)
+    return sorted(units, key=lambda u: key(u.code, day))

@@ -1,9 +1,10 @@
 """The summary of one period for one level (province or department): the model and how it is built.
 
 ``build_summary`` is pure: registry + form + the ledger's records in, a ``Summary`` out. It never
-reads a unit's workbook again; what the ledger accepted is what counts. The renderers
-(``report.xlsx``, ``report.docx``…) take a ``Summary``; ``baocao.consolidate`` is the edge that
-opens the ledger, builds it and places the files.
+reads a unit's workbook again; what the ledger accepted is what counts. The renderers (the
+workbook, the CSV and JSON of ``report.plain``, the Word draft) take a ``Summary`` and compute
+nothing of their own, so they cannot disagree; ``baocao.consolidate`` is the edge that opens the
+ledger, builds it and places the files.
 
 Who counts: the units *reporting* in the period according to the registry (active leaves on the
 period's reference day), under the level asked for, grouped by their department on that day.
@@ -11,59 +12,62 @@ So 2024 periods consolidate with the 2024 structure and 2025 periods with the 20
 submission from a unit that does not report at this level (a department's own roll-up when its
 units are in this registry) is not counted: its figures are already in its units' rows.
 
-Comparison rule (previous period, same period last year): an earlier submission of unit U counts
-towards this level when the unit that now stands for U lies inside the level. The unit that now
-stands for U is the first code of U's successor chain (``Registry.successors``) that exists for
-the current period; when the chain ends at a closed unit, U's department at the time is followed
-the same way (a closed unit without successor counts where its department went). At the top
-level every earlier submission counts, since the province holds everything that was in it.
+Comparisons with earlier periods are like for like (``report.compare``); targets are judged at
+the level the form sets (``report.targets``); a value the summary cannot use costs that unit's
+cell only and is listed in ``problems`` (``report.cells``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from baocao.errors import UsageError
 from baocao.model import FileRecord, Issue, Submission
-from baocao.report.status import UnitStatus, counts, period_status
+from baocao.report.cells import CellProblem, clean_figure, clean_text, safe_text
+from baocao.report.compare import Comparison, compare
+from baocao.report.status import UnitStatus, counts, period_status, unit_order
+from baocao.report.targets import Verdict, judge
 from baocao.spec.config import PeriodKind
-from baocao.spec.form import Form, Rule
+from baocao.spec.form import Form
 from baocao.spec.periods import Period, previous_period, same_period_last_year
 from baocao.spec.registry import Registry, Unit
 
 NO_TEXT = {"", "không", "không có", "khong"}
 
-
-@dataclass(frozen=True)
-class Target:
-    """The per-month minimum of one field (the form's ``min_per_month`` rule) for a period."""
-
-    field: str
-    label: str
-    measure: str
-    per_month: float
-    months: int
-
-    @property
-    def value(self) -> float:
-        return self.per_month * self.months
+Figures = dict[str, int | None]
 
 
 @dataclass(frozen=True)
 class UnitRow:
-    """One reporting unit's line: its status and, when accepted, its figures and texts."""
+    """One reporting unit's line: its status and, when accepted, its usable figures and texts.
+
+    ``values`` is ``None`` without an accepted report; inside it a ``None`` figure is one the
+    summary could not use (see ``Summary.problems``) and that counts in no total.
+    """
 
     unit: Unit
     status: UnitStatus
-    values: dict[str, int] | None  # None: no accepted submission
+    values: Figures | None
     texts: dict[str, str]
-    meets_target: bool | None  # None: no submission or no target rule
+    verdicts: tuple[Verdict, ...] = ()  # targets that apply to each unit
+    department: Unit | None = None  # the department it belongs to (None: directly under the level)
 
     @property
     def reported(self) -> bool:
         return self.values is not None
+
+    @property
+    def note(self) -> str:
+        """Why a unit stands out: the first reason its file was refused, or its correction."""
+        st = self.status
+        if st.status == "rejected" and st.issues:
+            return st.issues[0].message
+        if st.status == "missing":
+            return "Chưa gửi tệp nào"
+        return "Đã gửi bản sửa; dùng số liệu bản mới nhất" if st.corrected else ""
 
 
 @dataclass(frozen=True)
@@ -73,21 +77,15 @@ class Block:
     department: Unit | None
     rows: tuple[UnitRow, ...]
     totals: dict[str, int]
+    verdicts: tuple[Verdict, ...] = ()  # targets that apply to the department's total
 
     @property
     def name(self) -> str:
         return self.department.name if self.department else "Đơn vị trực thuộc"
 
-
-@dataclass(frozen=True)
-class Comparison:
-    """The level's totals in an earlier period, or ``totals`` None when the ledger has none."""
-
-    kind: str  # "previous" | "last_year"
-    title: str
-    period: Period
-    totals: dict[str, int] | None
-    units: int
+    @property
+    def reported(self) -> int:
+        return sum(1 for r in self.rows if r.reported)
 
 
 @dataclass(frozen=True)
@@ -96,49 +94,76 @@ class Summary:
     period: Period
     level: Unit
     organisation: str
-    made_at: datetime
-    provisional: bool  # made before the deadline: later files are not in it
+    made_at: datetime  # local time of the deployment
+    tz: ZoneInfo
+    provisional: bool  # made before the last deadline of its units: later files are not in it
     blocks: tuple[Block, ...]
     totals: dict[str, int]
     counts: dict[str, int]
-    target: Target | None
+    verdicts: tuple[Verdict, ...] = ()  # province-level targets (unit and department ones: rows, blocks)
     comparisons: tuple[Comparison, ...] = ()
-    warnings: tuple[tuple[UnitRow, Issue], ...] = field(default=())
+    warnings: tuple[tuple[UnitRow, Issue], ...] = ()
+    problems: tuple[CellProblem, ...] = ()
+    deadlines: dict[str, date] = field(default_factory=dict)  # level kind -> last on-time day
 
     @property
     def rows(self) -> list[UnitRow]:
         return [r for b in self.blocks for r in b.rows]
 
     @property
-    def target_met(self) -> int:
-        return sum(1 for r in self.rows if r.meets_target)
+    def all_verdicts(self) -> list[Verdict]:
+        """Every verdict: province, then each department's, then each unit's."""
+        return [
+            *self.verdicts,
+            *(v for b in self.blocks for v in b.verdicts),
+            *(v for r in self.rows for v in r.verdicts),
+        ]
 
     @property
-    def target_judged(self) -> int:
-        return sum(1 for r in self.rows if r.meets_target is not None)
+    def heading(self) -> str:
+        """``Tỉnh Lạng Sơn – Quý I năm 2025 (số liệu từ 01/01/2025 đến 31/03/2025, …)``."""
+        p = self.period
+        estimates = "; sau ngày lập báo cáo là số ước thực hiện" if p.includes_estimates else ""
+        return f"{self.level.name} – {p.name} ({p.window_text}{estimates})"
 
+    @property
+    def state(self) -> str:
+        """When it was made and whether the figures are final."""
+        made = self.made_at
+        state = (
+            "số liệu tạm thời, lập trước hạn báo cáo: báo cáo nhận sau thời điểm này chưa được tính"
+            if self.provisional
+            else "số liệu chính thức (đã hết hạn báo cáo)"
+        )
+        return f"Lập lúc {made:%H:%M} ngày {made:%d/%m/%Y} – {state}"
 
-def target_of(form: Form, period: Period) -> Target | None:
-    """The portal target from the form's ``min_per_month`` rule (the first one), if any."""
-    rule: Rule | None = next((r for r in form.rules if r.kind == "min_per_month"), None)
-    if rule is None:
-        return None
-    code = rule.params["field"]
-    f = form.field(code)
-    return Target(code, f.label, lower_first(f.measure), rule.params["per_month"], period.month_count)
+    @property
+    def completeness(self) -> str:
+        """``Đã tiếp nhận báo cáo của 7/9 đơn vị (78 %): đúng hạn 6, chậm hạn 1; …``."""
+        c = self.counts
+        share = f" ({round(100 * c['reported'] / c['expected'])} %)" if c["expected"] else ""
+        return (
+            f"Đã tiếp nhận báo cáo của {c['reported']}/{c['expected']} đơn vị{share}: đúng hạn "
+            f"{c['on_time']}, chậm hạn {c['late']}; bị trả lại chưa gửi lại bản đạt {c['rejected']}; "
+            f"chưa nộp {c['missing']}."
+        )
 
+    def attention(self) -> list[UnitRow]:
+        """The units a leader must hear about: missing, rejected, late (in that order)."""
+        order = {"missing": 0, "rejected": 1, "late": 2}
+        return sorted(
+            (r for r in self.rows if r.status.status in order), key=lambda r: order[r.status.status]
+        )
 
-def lower_first(text: str) -> str:
-    """``Tin, bài`` -> ``tin, bài`` for use inside a sentence; acronyms (``TTHC``) stay."""
-    return text if text[:2].isupper() else text[:1].lower() + text[1:]
+    def department_name(self, row: UnitRow) -> str:
+        return row.department.name if row.department else self.level.name
 
+    def headline_totals(self) -> list[tuple[str, int]]:
+        """(label, total) of every figure, for a message that cannot carry the workbook."""
+        return [(f.label, self.totals[f.code]) for f in self.form.quantitative_fields]
 
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def sum_values(rows: Sequence[Mapping[str, object]], codes: tuple[str, ...]) -> dict[str, int]:
-    return {c: sum(_int(v.get(c)) for v in rows) for c in codes}
+    def comparison(self, kind: str) -> Comparison | None:
+        return next((c for c in self.comparisons if c.kind == kind), None)
 
 
 def has_text(text: str) -> bool:
@@ -156,8 +181,34 @@ def level_unit(registry: Registry, period: Period, unit: str | None) -> Unit:
     return level
 
 
-def _is_top(level: Unit) -> bool:
+def is_top(level: Unit) -> bool:
     return level.kind == "province" or level.parent is None
+
+
+def sum_figures(rows: list[Figures], codes: tuple[str, ...]) -> dict[str, int]:
+    return {c: sum(r.get(c) or 0 for r in rows) for c in codes}
+
+
+def _clean(form: Form, unit: Unit, sub: Submission) -> tuple[Figures, dict[str, str], list[CellProblem]]:
+    """The usable figures and texts of one accepted report, and the problems met."""
+    problems = []
+    values: Figures = {}
+    for f in form.quantitative_fields:
+        values[f.code], why = clean_figure(sub.values.get(f.code))
+        if why:
+            problems.append(CellProblem(unit.code, f.code, f"{why}; không tính vào tổng"))
+    texts = {}
+    for f in form.text_fields:
+        texts[f.code], why = clean_text(sub.values.get(f.code))
+        if why:
+            problems.append(CellProblem(unit.code, f.code, why))
+    return values, texts, problems
+
+
+def _clean_issue(issue: Issue) -> Issue:
+    return Issue(
+        issue.severity, issue.code, safe_text(issue.message, 1000), issue.field, issue.sheet, issue.cell
+    )
 
 
 def build_summary(
@@ -171,7 +222,7 @@ def build_summary(
     current: Mapping[str, Submission],
     earlier: Mapping[str, Mapping[str, Submission]],
     kinds: dict[str, PeriodKind],
-    tz,
+    tz: ZoneInfo,
     inclusive: bool,
     now: datetime,
 ) -> Summary:
@@ -179,94 +230,105 @@ def build_summary(
 
     ``current``: the ledger's submissions in force for the period; ``files``: its file records
     (for status); ``earlier``: submissions in force for other periods by period code (used for
-    the comparisons, missing periods mean "no data").
+    the comparisons; a period missing or empty means "no data").
     """
     day = registry.reference_day(period)
-    under = None if _is_top(level) else level.code
-    units = registry.reporting_units(period, under=under)
+    under = None if is_top(level) else level.code
+    units = unit_order(registry, registry.reporting_units(period, under=under), day)
     levels = {u.code: registry.reports_to(u.code, day) for u in units}
-    statuses = period_status(period, units, files, dict(current), tz, inclusive, levels)
+    statuses = period_status(period, units, files, dict(current), tz, inclusive, levels, now=now)
     codes = tuple(f.code for f in form.quantitative_fields)
-    texts = tuple(f.code for f in form.text_fields)
-    target = target_of(form, period)
+    unit_rules = [r for r in form.targets if r.level == "unit"]
     grouped: dict[str | None, list[UnitRow]] = {}
     departments: dict[str | None, Unit | None] = {}
     warnings: list[tuple[UnitRow, Issue]] = []
+    problems: list[CellProblem] = []
     for st in statuses:
         sub = st.submission
-        values = {c: _int(sub.values.get(c)) for c in codes} if sub else None
-        meets = None
-        if values is not None and target is not None:
-            meets = values[target.field] >= target.value
+        values: Figures | None = None
+        texts: dict[str, str] = {}
+        if sub is not None:
+            values, texts, found = _clean(form, st.unit, sub)
+            problems += found
         row = UnitRow(
             unit=st.unit,
             status=st,
             values=values,
-            texts={c: str(sub.values.get(c) or "") for c in texts} if sub else {},
-            meets_target=meets,
+            texts=texts,
+            verdicts=tuple(judge(r, form, period, st.unit, [values]) for r in unit_rules),
+            department=dept
+            if (dept := registry.group_of(st.unit.code, day)) and dept.code != level.code
+            else None,
         )
-        dept = registry.group_of(st.unit.code, day)
-        key = None if dept is None or dept.code == level.code else dept.code
-        departments[key] = None if key is None else dept
+        key = row.department.code if row.department else None
+        departments[key] = row.department
         grouped.setdefault(key, []).append(row)
-        warnings += [(row, issue) for issue in (sub.warnings if sub else ())]
+        warnings += [(row, _clean_issue(issue)) for issue in (sub.warnings if sub else ())]
     blocks = tuple(
-        Block(departments[k], tuple(rows), sum_values([r.values for r in rows if r.values], codes))
-        for k, rows in grouped.items()
+        _block(form, period, level, departments[k], tuple(rows), codes) for k, rows in grouped.items()
     )
-    totals = sum_values([r.values for b in blocks for r in b.rows if r.values], codes)
+    reported = {r.unit.code: r.values for b in blocks for r in b.rows if r.values is not None}
+    totals = sum_figures(list(reported.values()), codes)
     comparisons = []
     for kind, other in (
         ("previous", previous_period(period, kinds)),
         ("last_year", same_period_last_year(period)),
     ):
-        subs = _mapped(registry, period, level, other, earlier.get(other.code, {}))
-        title = ("Kỳ trước: " if kind == "previous" else "Cùng kỳ năm trước: ") + other.name
+        then = {code: _usable(sub) for code, sub in earlier.get(other.code, {}).items()}
         comparisons.append(
-            Comparison(
-                kind, title, other, sum_values([s.values for s in subs], codes) if subs else None, len(subs)
+            compare(
+                kind,
+                registry=registry,
+                period=period,
+                other=other,
+                level=level,
+                units=units,
+                now_values=reported,
+                then_values=then,
+                codes=codes,
             )
         )
+    all_rows = [r.values for b in blocks for r in b.rows]
+    deadlines = {kind or "": period.last_on_time_day(inclusive, kind) for kind in set(levels.values())}
     return Summary(
         form=form,
         period=period,
         level=level,
-        organisation=organisation if _is_top(level) else level.name,
-        made_at=now,
-        provisional=now <= period.deadline(tz, inclusive),
+        organisation=organisation if is_top(level) else level.name,
+        made_at=now.astimezone(tz),
+        tz=tz,
+        provisional=any(
+            now <= period.deadline(tz, inclusive, kind) for kind in set(levels.values()) or {None}
+        ),
         blocks=blocks,
         totals=totals,
         counts=counts(statuses),
-        target=target,
+        verdicts=tuple(
+            judge(r, form, period, level, all_rows) for r in form.targets if r.level == "province"
+        ),
         comparisons=tuple(comparisons),
         warnings=tuple(warnings),
+        problems=tuple(problems),
+        deadlines=deadlines,
     )
 
 
-def holder_now(registry: Registry, code: str | None, then: date, now: date) -> str | None:
-    """The unit that stands today (``now``) for unit ``code`` as it was on ``then`` (see module doc)."""
-    seen: set[str] = set()
-    while code and code not in seen:
-        seen.add(code)
-        for candidate in registry.successors(code):
-            if registry.get(candidate, now) is not None:
-                return candidate
-        old = registry.get(code, then) or registry.latest(code)
-        code = old.parent if old else None
-    return None
+def _block(
+    form: Form, period: Period, level: Unit, department: Unit | None, rows: tuple[UnitRow, ...], codes
+) -> Block:
+    """A department's rows with its subtotal and the verdicts of department-level targets."""
+    scope = department or (level if level.kind == "department" else None)
+    verdicts: tuple[Verdict, ...] = ()
+    if scope is not None:
+        figures = [r.values for r in rows]
+        verdicts = tuple(
+            judge(r, form, period, scope, figures) for r in form.targets if r.level == "department"
+        )
+    return Block(
+        department, rows, sum_figures([r.values for r in rows if r.values is not None], codes), verdicts
+    )
 
 
-def _mapped(
-    registry: Registry, period: Period, level: Unit, other: Period, subs: Mapping[str, Submission]
-) -> list[Submission]:
-    """The submissions of ``other`` that count towards ``level`` in ``period``'s structure."""
-    if _is_top(level):
-        return list(subs.values())
-    now, then = registry.reference_day(period), registry.reference_day(other)
-    inside = {u.code for u in registry.subtree(level.code, now)}
-    out = []
-    for code, sub in subs.items():
-        holder = holder_now(registry, code, then, now)
-        if holder in inside:
-            out.append(sub)
-    return out
+def _usable(sub: Submission) -> dict[str, object]:
+    """An earlier report's figures with the unusable ones dropped (they count as 0 there too)."""
+    return {code: clean_figure(value)[0] for code, value in sub.values.items()}

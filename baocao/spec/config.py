@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import calendar
 import re
-import tomllib
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from baocao.errors import ConfigError
 from baocao.names import ascii_slug
 from baocao.spec.addresses import AddressError, is_sendable, sendable
+from baocao.spec.tomlfile import BACKSLASH_ADVICE, read_toml
 
 PATH_KEYS = ("templates", "inbox", "archive", "feedback", "output", "ledger", "outbox", "logs")
 DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -105,6 +105,25 @@ class CollectSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """The ``[report]`` table: what the Word draft of a summary prints in the administrative form
+    of Nghị định 30/2020/NĐ-CP. An empty value is printed as a highlighted placeholder, so an
+    unfinished draft stands out and is not sent by mistake.
+
+    The cơ quan chủ quản is ``organisation.issuing_body`` (``UBND TỈNH LẠNG SƠN``); ``agency`` is
+    the cơ quan ban hành as it is actually named (``Sở Nội vụ``, printed ``SỞ NỘI VỤ``).
+    """
+
+    agency: str = ""  # cơ quan ban hành: "Sở Nội vụ"
+    number_suffix: str = ""  # ký hiệu after the number: "BC-SNV" -> "Số:      /BC-SNV"
+    plan: str = ""  # "Kế hoạch số 25/KH-SNV ngày 20/01/2025 của Sở Nội vụ về …": the opening sentence
+    recipients: tuple[str, ...] = ()  # Nơi nhận, one line each: "UBND tỉnh (b/c)", "Lưu: VT, CCHC"
+    signer_authority: str = ""  # thẩm quyền ký: "KT. GIÁM ĐỐC" (empty when the head signs)
+    signer_title: str = ""  # "PHÓ GIÁM ĐỐC"
+    signer_name: str = ""
+
+
+@dataclass(frozen=True)
 class ImapSettings:
     """The ``[intake.imap]`` table: a mailbox that units e-mail their reports to.
 
@@ -154,6 +173,7 @@ class Settings:
     contact_phone: str = ""
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     collect: CollectSettings = field(default_factory=CollectSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     imap: ImapSettings | None = None
     key_name: str = ""  # which signing key (spec.identity); the organisation's slug by default
 
@@ -184,6 +204,15 @@ def _text(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(key, f"giá trị {value!r} không hợp lệ", "một chuỗi không rỗng")
     return unicodedata.normalize("NFC", value.strip())
+
+
+def _path_text(key: str, value: Any) -> str:
+    """A path. One with a control character came from a Windows path between double quotes whose
+    backslashes TOML read as escapes (``"D:\\baocao\\new"``: ``\\b`` and ``\\n`` are valid ones)."""
+    text = _text(key, value)
+    if any(ch < " " for ch in text):
+        raise ConfigError(f"config.toml: khóa '{key}': {BACKSLASH_ADVICE}")
+    return text
 
 
 def _int_in(lo: int, hi: int) -> Callable[[str, Any], int]:
@@ -236,6 +265,19 @@ def _emails(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise _fail(key, f"giá trị {value!r} không hợp lệ", "một danh sách địa chỉ thư")
     return tuple(_email(f"{key}[{i}]", v) for i, v in enumerate(value))
+
+
+def _blank_or_text(key: str, value: Any) -> str:
+    """A string that may be empty (an empty value is a deliberate "leave it for a person")."""
+    if not isinstance(value, str):
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", "một chuỗi (có thể rỗng)")
+    return unicodedata.normalize("NFC", value.strip())
+
+
+def _texts(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", 'một danh sách chuỗi, ví dụ ["UBND tỉnh (b/c)"]')
+    return tuple(_text(f"{key}[{i}]", v) for i, v in enumerate(value))
 
 
 def _days(key: str, value: Any) -> tuple[int, ...]:
@@ -403,6 +445,7 @@ TOP_KEYS = {
     "mail",
     "schedule",
     "collect",
+    "report",
     "intake",
 }
 
@@ -414,14 +457,7 @@ def load_config(path: str | Path) -> Settings:
     naming the key for a missing file, bad TOML, an unknown key or a wrong value.
     """
     config_file = Path(path).resolve()
-    try:
-        data = tomllib.loads(config_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"Không tìm thấy tệp cấu hình {config_file}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{config_file.name}: sai cú pháp TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{config_file.name}: tệp phải được lưu với mã UTF-8") from None
+    data = read_toml(config_file)
     for key in data:
         if key not in TOP_KEYS:
             raise _fail(key, "khóa không được hỗ trợ", "một trong: " + ", ".join(sorted(TOP_KEYS)))
@@ -453,7 +489,7 @@ def load_config(path: str | Path) -> Settings:
             "organisation.timezone", f"không biết múi giờ {tz_name!r}", 'ví dụ "Asia/Ho_Chi_Minh"'
         ) from None
 
-    path_values = _table(data, "paths", {key: _text for key in PATH_KEYS})
+    path_values = _table(data, "paths", {key: _path_text for key in PATH_KEYS})
     paths = {key: (base / path_values.get(key, f"workbooks/{key}")).resolve() for key in PATH_KEYS}
     if "ledger" not in path_values:
         paths["ledger"] = (base / "workbooks/ledger.sqlite").resolve()
@@ -461,8 +497,8 @@ def load_config(path: str | Path) -> Settings:
     for key in ("form", "registry"):
         if key not in data:
             raise _fail(key, "thiếu khóa bắt buộc", "đường dẫn tới tệp")
-    form_file = (base / _text("form", data["form"])).resolve()
-    registry_file = (base / _text("registry", data["registry"])).resolve()
+    form_file = (base / _path_text("form", data["form"])).resolve()
+    registry_file = (base / _path_text("registry", data["registry"])).resolve()
 
     raw_periods = data.get("periods")
     if not isinstance(raw_periods, dict) or not raw_periods:
@@ -530,6 +566,21 @@ def load_config(path: str | Path) -> Settings:
             },
         )
     )
+    report = ReportSettings(
+        **_table(
+            data,
+            "report",
+            {
+                "agency": _blank_or_text,
+                "number_suffix": _blank_or_text,
+                "plan": _blank_or_text,
+                "recipients": _texts,
+                "signer_authority": _blank_or_text,
+                "signer_title": _blank_or_text,
+                "signer_name": _blank_or_text,
+            },
+        )
+    )
     return Settings(
         imap=_imap(data),
         config_file=config_file,
@@ -549,5 +600,6 @@ def load_config(path: str | Path) -> Settings:
         contact_phone=org.get("contact_phone", ""),
         schedule=schedule,
         collect=collect,
+        report=report,
         key_name=org.get("key_name") or ascii_slug(org["name"], 60),
     )

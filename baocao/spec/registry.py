@@ -15,18 +15,16 @@ roll-up file.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import re
-import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from baocao.errors import ConfigError
 from baocao.spec.addresses import AddressError, sendable
 from baocao.spec.periods import Period
+from baocao.spec.registry_file import cell_text, read_rows
 
 KINDS = ("province", "department", "unit")
 COLUMNS = ("code", "name", "parent", "kind", "email", "valid_from", "valid_to", "successor")
@@ -181,7 +179,7 @@ def _parse_date(value: object, where: str) -> date | None:
 
 
 def _clean(value: object) -> str:
-    return unicodedata.normalize("NFC", str(value).strip()) if value is not None else ""
+    return cell_text(value)
 
 
 def _unit_from_row(row: dict[str, object], where: str) -> Unit:
@@ -215,27 +213,6 @@ def _unit_from_row(row: dict[str, object], where: str) -> Unit:
     return unit
 
 
-def _rows_from_csv(path: Path) -> list[dict[str, object]]:
-    text = path.read_bytes().decode("utf-8-sig")
-    sample = text[:2048]
-    delimiter = ";" if sample.count(";") > sample.count(",") else ","
-    return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
-
-
-def _rows_from_xlsx(path: Path) -> list[dict[str, object]]:
-    from openpyxl import load_workbook  # only registries in xlsx need it
-
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        rows = list(workbook.worksheets[0].iter_rows(values_only=True))
-    finally:
-        workbook.close()
-    if not rows:
-        return []
-    header = [_clean(h).lower() for h in rows[0]]
-    return [dict(zip(header, r, strict=False)) for r in rows[1:] if any(v is not None for v in r)]
-
-
 def _check_consistency(units: list[Unit], source: str) -> None:
     codes = {u.code for u in units}
     for unit in units:
@@ -262,21 +239,63 @@ def load_registry(path: str | Path) -> Registry:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Không tìm thấy danh mục đơn vị {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        rows = _rows_from_csv(path)
-    elif suffix in (".xlsx", ".xlsm"):
-        rows = _rows_from_xlsx(path)
-    else:
+    if path.suffix.lower() not in (".csv", ".xlsx", ".xlsm"):
         raise ConfigError(f"Danh mục đơn vị {path.name}: cần tệp .csv hoặc .xlsx")
+    rows = read_rows(path)
     if rows:
-        missing = [c for c in ("code", "name", "kind") if c not in rows[0]]
+        missing = [c for c in ("code", "name", "kind") if c not in rows[0][1]]
         if missing:
             raise ConfigError(
                 f"{path.name}: thiếu cột {', '.join(missing)}; cần các cột {', '.join(COLUMNS)}"
+                f" (dòng đầu tiên có: {', '.join(rows[0][1]) or 'không có gì'})"
             )
-    units = [_unit_from_row(row, f"{path.name} dòng {i}") for i, row in enumerate(rows, start=2)]
+    units = [_unit_from_row(row, f"{path.name} dòng {line}") for line, row in rows]
     if not units:
         raise ConfigError(f"Danh mục đơn vị {path.name} không có đơn vị nào")
     _check_consistency(units, path.name)
+    _check_cycles(units, path.name)
     return Registry(units)
+
+
+def _check_cycles(units: list[Unit], source: str) -> None:
+    """Refuse parent links that loop (on any day: the structure changes on validity dates) and
+    successors that loop. Why: a unit in a loop has a child, so it is never a leaf that
+    reports, and it is under no province: it would silently vanish from every list."""
+    days = sorted(
+        {date.min}
+        | {u.valid_from for u in units if u.valid_from}
+        | {u.valid_to + timedelta(days=1) for u in units if u.valid_to and u.valid_to < date.max}
+    )
+    for day in days:
+        parents = {u.code: u.parent for u in units if u.valid_on(day) and u.parent}
+        loop = _loop(parents)
+        if loop:
+            when = "" if day == date.min else f" (từ ngày {day:%d/%m/%Y})"
+            raise ConfigError(
+                f"{source}: cấp trên của các đơn vị tạo thành vòng lặp {' → '.join(loop)}{when}; mỗi đơn vị"
+                " phải có một chuỗi cấp trên dẫn tới đơn vị cấp tỉnh, hãy sửa cột parent"
+            )
+    successors = {u.code: u.successor for u in units if u.successor}
+    loop = _loop(successors)
+    if loop:
+        raise ConfigError(
+            f"{source}: đơn vị kế thừa tạo thành vòng lặp {' → '.join(loop)}; một đơn vị không thể kế thừa"
+            " đơn vị đã kế thừa nó, hãy sửa cột successor"
+        )
+
+
+def _loop(links: dict[str, str]) -> list[str]:
+    """The first cycle in a code -> code mapping, as ``[A, B, A]``; ``[]`` when there is none."""
+    done: set[str] = set()
+    for start in links:
+        path: list[str] = []
+        seen: dict[str, int] = {}
+        code: str | None = start
+        while code is not None and code not in done:
+            if code in seen:
+                return [*path[seen[code] :], code]
+            seen[code] = len(path)
+            path.append(code)
+            code = links.get(code)
+        done.update(path)
+    return []

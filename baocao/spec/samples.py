@@ -48,10 +48,10 @@ class Flaw:
 
 
 def _integer(f: Field, rng: random.Random) -> int:
-    """A count between the field's bounds; mostly small, now and then in the hundreds."""
+    """A plausible count for one unit and period: a few dozen at most (rules adjust pairs)."""
     low = f.min or 0
-    high = f.max if f.max is not None else low + 400
-    return min(high, low + int(rng.random() ** 3 * (high - low)))
+    high = f.max if f.max is not None else low + 30
+    return rng.randint(low, max(low, min(high, low + 30)))
 
 
 def _date(f: Field, period: Period, today: date, rng: random.Random) -> date:
@@ -115,8 +115,11 @@ def sample_values(
         if rule.kind == "warn_if_equals":
             choices = [c for c in form.field(p["field"]).choices if c != p["equals"]]
             values[p["field"]] = choices[0] if choices else None
-        elif rule.kind == "requires_positive" and values[p["field"]] and not values[p["other"]]:
-            values[p["other"]] = rng.randint(1, 3)
+        elif rule.kind == "requires_positive":
+            # "participants need a class": a few events, each with tens of people (or none at all)
+            events = rng.randint(0, 4)
+            values[p["other"]] = events
+            values[p["field"]] = events * rng.randint(10, 60)
         elif rule.kind == "min_per_month" and rule.level == level:
             target = round(p["per_month"] * period.month_count)
             current = values[p["field"]]

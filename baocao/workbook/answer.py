@@ -96,10 +96,10 @@ def feedback_job(
     )
     source = archive / rec.archive_path
     rebuild = None
-    # only a file openpyxl cannot write back (.xls, .ods) needs a fresh template; it is signed,
-    # so only a file that proved whose it is gets one (else it would mint signed templates)
+    # only a file openpyxl cannot write back (.xls, .ods, Strict .xlsx) needs a fresh template; it
+    # is signed, so only a file that proved whose it is gets one (else it would mint signed templates)
     proven = outcome.proof.proven and outcome.filed_under is not None
-    if proven and outcome.unit and period and source.suffix.lower() not in (".xlsx", ".xlsm"):
+    if proven and outcome.unit and period and raw.format not in ("xlsx", "xlsm"):
         unit = dep.registry.get(outcome.unit, dep.registry.reference_day(period))
         if unit is not None:
             form = dep.catalog.get(outcome.form_version or "") or dep.form

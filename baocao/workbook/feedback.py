@@ -18,6 +18,7 @@ import logging
 import math
 import multiprocessing
 import os
+import zipfile
 from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -219,14 +220,16 @@ def feedback_bytes(
     """The marked-up workbook made from ``source`` (the archived original, only read).
 
     ``rebuild`` is the template context and form used when the original cannot be written back
-    (.xls, .ods). An .xlsx goes through ``xlsxpatch`` when it can (see ``fast_feedback``),
-    else openpyxl.
+    (.xls, .ods, and ISO 29500 Strict .xlsx, of which openpyxl loads no sheet: saving it again
+    would lose the unit's data). An .xlsx goes through ``xlsxpatch`` when it can (see
+    ``fast_feedback``; it refuses Strict), else openpyxl.
     """
     if source.suffix.lower() == ".xlsx":
         content = fast_feedback(source.read_bytes(), issues, page)
         if content is not None:
             return content
-    if source.suffix.lower() in (".xlsx", ".xlsm"):
+    strict = (raw is not None and raw.format == "xlsx-strict") or is_strict(source)
+    if source.suffix.lower() in (".xlsx", ".xlsm") and not strict:
         book = openpyxl.load_workbook(source)  # macros are dropped: the feedback is a plain .xlsx
     elif rebuild is not None and raw is not None:
         book = _template_with_values(rebuild[0], rebuild[1], raw)
@@ -243,6 +246,30 @@ def feedback_bytes(
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+_STRICT_MAIN = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
+
+
+def is_strict(source: Path) -> bool:
+    """Whether an .xlsx is ISO 29500 Strict (its workbook part in the Strict namespace).
+
+    Reads the start of the workbook part only; the source already passed the package check.
+    """
+    if source.suffix.lower() not in (".xlsx", ".xlsm"):
+        return False
+    try:
+        with zipfile.ZipFile(source) as zf:
+            names = {name.replace("\\", "/").lower(): name for name in zf.namelist()}
+            part = names.get("xl/workbook.xml") or next(
+                (name for key, name in names.items() if key.endswith("workbook.xml")), None
+            )
+            if part is None:
+                return False
+            with zf.open(part) as fp:
+                return _STRICT_MAIN in fp.read(8192)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
+        return False
 
 
 def write_feedback(

@@ -234,8 +234,11 @@ def _write_body(ws, form: Form, ctx: TemplateContext, values: dict[str, object],
                 if rule:
                     ws.data_validation(row, VALUE_COLUMN, row, VALUE_COLUMN, rule)
             height = points(lines(label, WIDTHS[LABEL_COLUMN]))
-            if f.multiline:  # narrative answers get room: about eight lines of the wide column
-                height = max(height, 140 if f.required else 100)
+            if f.multiline:  # narrative answers get room: about eight lines of the wide column,
+                # more for a filled one (a department's roll-up joins its units' texts)
+                filled = str(values.get(f.code) or "")
+                need = points(lines(filled, WIDTHS[VALUE_COLUMN])) if filled else 0
+                height = min(409.0, max(height, 140 if f.required else 100, need))  # Excel's limit
             if not shown(f):
                 ws.set_row(row, height, None, {"hidden": True})
             else:
