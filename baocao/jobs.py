@@ -33,7 +33,7 @@ from pathlib import Path
 import schedule
 
 from baocao.collect import CollectReport, collect, local_time
-from baocao.consolidate import consolidate
+from baocao.consolidate import consolidate, summary_for
 from baocao.errors import BaocaoError, ConfigError, LockedError, UsageError
 from baocao.files import write_if_changed
 from baocao.intake.folder import scan_inbox
@@ -41,7 +41,8 @@ from baocao.model import FileRecord
 from baocao.names import printable
 from baocao.notify import letters, mail
 from baocao.notify.dispatch import plan, send_pending
-from baocao.report.status import UnitStatus, counts, period_status
+from baocao.report.plain import headline
+from baocao.report.status import UnitStatus, period_status
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import Period, PeriodError, days_late, periods_of_year
 from baocao.spec.registry import Unit
@@ -259,52 +260,51 @@ class _Job:
         keys = {r: letters.message_key("summary", period.code, r, event.stage) for r in recipients}
         if all(self.ledger.message(k) is not None for k in keys.values()):
             return
-        statuses = self.statuses(period)
         attachments: list[mail.Attachment] = []
+        # a failure here skips this summary for this run (it is retried next run), never the
+        # reminders and answers around it
         if self.report.dry_run:
+            summary = summary_for(self.dep, period.code, now=self.now)  # built, nothing written
             self.report.summaries.append(f"(sẽ lập) {period.code}")
         else:
-            # a failure here skips this summary for this run (it is retried next run), never
-            # the reminders and answers around it
             result = consolidate(self.dep, period.code, docx=self.dep.settings.mail.attach_docx, now=self.now)
             for path in (result.xlsx, result.docx):
-                found = (
-                    letters.attachment(path, DOCX if str(path).endswith(".docx") else XLSX) if path else None
-                )
+                found = letters.attachment(path, DOCX if str(path).endswith(".docx") else XLSX)
                 if found is not None:
                     attachments.append(found)
             self.report.summaries.append(str(result.xlsx))
-        c = counts(statuses)
-        totals = _totals(self.dep, statuses)
-        texts = dict.fromkeys(self.dep.due_text(st.unit, period) for st in statuses)
+            assert result.summary is not None
+            summary = result.summary
+        # the e-mail says what the workbook says: the report's own counts, lists and sentences
+        rows = summary.rows
+        texts = dict.fromkeys(self.dep.due_text(r.unit, period) for r in rows)
         due = letters.Due(
             period.code, period.name, "; ".join(texts) or period.due_text(), period.last_on_time_day()
         )
 
         def names(status: str) -> list[str]:
-            return [st.unit.name for st in statuses if st.status == status]
+            return [r.unit.name for r in rows if r.status.status == status]
 
         for recipient, key in keys.items():
-
-            def compose(recipient: str = recipient) -> mail.OutgoingMessage:
-                return mail.compose_summary(
-                    letter=self.letter,
-                    recipients=[recipient],
-                    due=due,
-                    final=final,
-                    made_at=self.now,
-                    expected=c["expected"],
-                    on_time=c["on_time"],
-                    late=c["late"],
-                    headline_totals=totals,
-                    missing_units=names("missing"),
-                    rejected_units=names("rejected"),
-                    late_units=[
-                        f"{st.unit.name} ({st.label.lower()})" for st in statuses if st.status == "late"
-                    ],
-                    attachments=attachments,
-                )
-
+            compose = partial(
+                mail.compose_summary,
+                letter=self.letter,
+                recipients=[recipient],
+                due=due,
+                final=final,
+                made_at=self.now,
+                expected=summary.counts["expected"],
+                on_time=summary.counts["on_time"],
+                late=summary.counts["late"],
+                headline_totals=summary.headline_totals(),
+                findings=headline(summary)[1:],  # the comparisons and targets, with their coverage
+                missing_units=names("missing"),
+                rejected_units=names("rejected"),
+                late_units=[
+                    f"{r.unit.name} ({r.status.label.lower()})" for r in rows if r.status.status == "late"
+                ],
+                attachments=attachments,
+            )
             self.plan(key, compose)
 
     def send_pending(self) -> None:
@@ -338,19 +338,6 @@ def _last_files(files: list[FileRecord]) -> dict[str, FileRecord]:
     for rec in sorted(files, key=lambda r: (r.received_at, r.id or 0)):
         if rec.unit and rec.status in ("accepted", "rejected"):
             out[rec.unit] = rec
-    return out
-
-
-def _totals(dep: Deployment, statuses: list[UnitStatus]) -> list[tuple[str, int]]:
-    """Province totals of every quantitative field, over the units with accepted values."""
-    out = []
-    for f in dep.form.quantitative_fields:
-        total = sum(
-            value
-            for st in statuses
-            if st.submission is not None and isinstance(value := st.submission.values.get(f.code), int)
-        )
-        out.append((f.label, total))
     return out
 
 

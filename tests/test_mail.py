@@ -217,6 +217,8 @@ def test_summary_counts_are_the_lengths_of_its_lists():
     assert "Bị trả lại, chưa gửi lại bản đạt (1):\n  - Phòng Tư pháp" in text
     assert "Một số chỉ tiêu chính (cộng của 38/45 đơn vị đã báo cáo)" in text and "12.345" in text
     assert "<td" in message.html and message.unit is None
+    noted = summary(findings=["So với cùng kỳ năm trước (Quý I năm 2024): cùng 4 đơn vị."]).text
+    assert "\n\nSo với cùng kỳ năm trước (Quý I năm 2024): cùng 4 đơn vị.\n\n" in noted
 
 
 def test_inputs_are_nfc_normalised():

@@ -355,13 +355,16 @@ def compose_summary(
     rejected_units: Sequence[str],
     late_units: Sequence[str] = (),
     attachments: Sequence[Attachment] = (),
+    findings: Sequence[str] = (),
 ) -> OutgoingMessage:
     """The summary for coordinators: completeness, headline totals, who is missing or returned.
 
     The counts are the lengths of the lists they name, so the table and the lists cannot
     disagree: reported = on time + late; the rest is either missing (sent nothing) or
-    rejected (sent only files that were returned). ``final`` marks the summary made after the
-    deadline (official figures); before it the figures are provisional and the text says so.
+    rejected (sent only files that were returned). ``findings`` are the summary's own sentences
+    on comparisons and targets, each with its coverage (``report.plain.headline``). ``final``
+    marks the summary made after the deadline (official figures); before it the figures are
+    provisional and the text says so.
     """
     report = _report(letter, due)
     reported = on_time + late
@@ -393,6 +396,7 @@ def compose_summary(
         blocks.append(
             Table(f"Một số chỉ tiêu chính (cộng của {reported}/{expected} đơn vị đã báo cáo)", rows)
         )
+    blocks += [Para(one_line(text)) for text in findings]
     for title, names in (
         ("Chưa gửi báo cáo", missing_units),
         ("Bị trả lại, chưa gửi lại bản đạt", rejected_units),
