@@ -144,7 +144,7 @@ def test_a_simulated_quarter_sends_exactly_the_expected_messages(tmp_path, serve
     body = final.message.get_body(("plain",)).get_content()
     assert "chính thức" in body
     # the summary e-mail says what the workbook says: its counts, its lists, its sentences
-    assert "Chưa gửi báo cáo (6):" in body and "Bị trả lại" not in body  # DT_VP sent a good one
+    assert "Chưa gửi báo cáo (6):" in body and "bản đạt (" not in body  # DT_VP sent a good one
     assert "Không so sánh với kỳ trước (Năm 2024)" in body
     names = [part.get_filename() for part in final.message.iter_attachments()]
     assert any(n.endswith(".xlsx") for n in names) and any(n.endswith(".docx") for n in names)
