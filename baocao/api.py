@@ -11,19 +11,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from baocao.collect import CollectReport, collect, judging_context, local_time, same_key
+from baocao.collect import CollectReport, collect, local_time, same_key
 from baocao.collect import release as release_held
 from baocao.consolidate import ConsolidationResult, ScorecardResult, consolidate, scorecard
-from baocao.errors import WorkbookError
+from baocao.errors import UsageError, WorkbookError
 from baocao.files import write_if_changed
 from baocao.jobs import DueReport, run, run_due, setup_logging
 from baocao.judge.validate import Outcome, validate
 from baocao.judge.workers import read_workbooks
+from baocao.judging import judging_context, reopen_in
 from baocao.model import FileRecord, Issue, Severity
+from baocao.rebuild import RebuildResult, rebuild
 from baocao.report.status import UnitStatus, period_status, unit_order
 from baocao.spec.deployment import Deployment, load_deployment
 from baocao.spec.periods import Period
-from baocao.store.ledger import Ledger
+from baocao.store import archive_of, open_store
 from baocao.workbook.template import render_template, template_context, template_path
 
 __all__ = [
@@ -31,14 +33,20 @@ __all__ = [
     "ConsolidationResult",
     "Deployment",
     "DueReport",
+    "RebuildResult",
+    "ReopenResult",
     "ScorecardResult",
     "check",
     "collect",
     "consolidate",
+    "failed",
     "held",
     "info",
+    "ledger_rebuild",
     "load_deployment",
+    "locked",
     "release",
+    "reopen",
     "run",
     "run_due",
     "scorecard",
@@ -146,7 +154,7 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
     """
     p = dep.period(period)
     targets = dep.registry.reporting_units(p) if unit is None else [dep.unit(unit, p)]
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         same_key(dep, ledger)  # templates signed with another key would all be held later
     out = []
     for u in targets:
@@ -160,7 +168,7 @@ def status(dep: Deployment, period: str, now: datetime | None = None) -> list[Un
     """Every reporting unit of ``period`` with on time / late / rejected / missing, from the ledger."""
     p = dep.period(period)
     units = unit_order(dep.registry, dep.registry.reporting_units(p), dep.registry.reference_day(p))
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         files = ledger.files(p.code)
         current = ledger.current_submissions(p.code)
     levels = {u.code: dep.level_of(u, p) for u in units}
@@ -176,16 +184,79 @@ def unattributed(dep: Deployment, period: str) -> list[FileRecord]:
     """
     p = dep.period(period)
     since = datetime.combine(p.start, datetime.min.time(), tzinfo=dep.settings.timezone)
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         return ledger.unattributed(since)
+
+
+def locked(dep: Deployment, period: str) -> list[FileRecord]:
+    """Files for ``period`` kept after it closed (final summary): they replace nothing until the
+    coordinator reopens the period for their unit (``reopen``)."""
+    p = dep.period(period)
+    with open_store(dep.settings) as ledger:
+        return ledger.files(period=p.code, status="locked")
+
+
+def failed(dep: Deployment, period: str) -> list[FileRecord]:
+    """Files received since ``period`` began on which the program failed (archived, kept for the
+    coordinator; ``ledger rebuild`` judges them again once the cause is fixed)."""
+    p = dep.period(period)
+    since = datetime.combine(p.start, datetime.min.time(), tzinfo=dep.settings.timezone)
+    with open_store(dep.settings) as ledger:
+        return [f for f in ledger.files(status="failed") if f.received_at >= since]
+
+
+@dataclass(frozen=True)
+class ReopenResult:
+    """A reopening recorded: the kept file it lets in (judged by the next collect), if any."""
+
+    period: str
+    unit: str
+    opened_at: datetime
+    file: FileRecord | None
+
+    def to_dict(self) -> dict:
+        return {
+            "period": self.period,
+            "unit": self.unit,
+            "opened_at": self.opened_at.isoformat(),
+            "file": {"id": self.file.id, "name": self.file.original_name} if self.file else None,
+        }
+
+
+def reopen(dep: Deployment, period: str, unit: str, now: datetime | None = None) -> ReopenResult:
+    """Let one more file of closed ``period`` in for ``unit``, on purpose, recorded in the ledger
+    and kept in the archive (a rebuilt ledger has it too).
+
+    The latest file kept for the unit after the period closed is judged again by the next
+    collect and replaces the unit's report; without one, the unit's next file does. Raises
+    ``UsageError`` for an unknown period or unit, or a period not closed yet.
+    """
+    now = local_time(now, dep.settings.timezone)
+    p = dep.period(period)
+    u = dep.unit(unit, p)
+    closes = dep.closes_at(p)
+    if now < closes:
+        raise UsageError(
+            f"Kỳ {p.code} chưa khóa sổ (khóa lúc {closes:%H:%M %d/%m/%Y}, sau tổng hợp cuối kỳ): "
+            "tệp mới của đơn vị vẫn thay thế bản trước, không cần mở lại"
+        )
+    archive_of(dep.settings).journal_reopening(p.code, u.code, now)
+    with open_store(dep.settings) as ledger, ledger.transaction():
+        held = reopen_in(ledger, p.code, u.code, now)
+    return ReopenResult(p.code, u.code, now, held)
+
+
+def ledger_rebuild(dep: Deployment, now: datetime | None = None, force: bool = False) -> RebuildResult:
+    """Rebuild the ledger from the archive (``baocao ledger rebuild``; see ``baocao.rebuild``)."""
+    return rebuild(dep, now, force=force)
 
 
 def held(dep: Deployment, period: str) -> list[FileRecord]:
     """Files of ``period`` waiting for the coordinator: they name a unit but do not prove it
     (no valid template signature), so they replace nothing until ``release``d."""
     p = dep.period(period)
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        return ledger.held(p.code)
+    with open_store(dep.settings) as ledger:
+        return ledger.files(period=p.code, status="held")
 
 
 def release(dep: Deployment, file_id: int, now: datetime | None = None) -> CollectReport:
@@ -212,5 +283,5 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
         return Outcome(None, None, None, {}, [Issue(Severity.ERROR, "unreadable", str(raw))])
     if not dep.settings.path("ledger").exists():
         return validate(raw, judging_context(dep, raw, now.date(), None))
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         return validate(raw, judging_context(dep, raw, now.date(), ledger))

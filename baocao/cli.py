@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO, cast
 
 from baocao import __version__, api
-from baocao.errors import BaocaoError, ConfigError, FormSpecError, LockedError, UsageError
+from baocao.errors import BaocaoError, ConfigError, FormSpecError, LockedError, StoreError, UsageError
 from baocao.names import printable
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
@@ -199,6 +199,8 @@ def cmd_collect(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
     out.write(
         f"Tiếp nhận {report.count('accepted')}, trả lại {report.count('rejected')}, "
         f"chờ xác minh {report.count('held')}, trùng lặp {report.count('duplicate')}, "
+        f"kỳ đã khóa {report.count('locked')}, lỗi khi xử lý {report.count('failed')}, "
+        f"bỏ qua {len(report.skipped)}, "
         f"chờ tệp chép xong {len(report.waiting)}\n"
     )
     return EXIT_DATA if report.had_problems else EXIT_OK
@@ -209,6 +211,8 @@ RESULT_LABELS = {
     "rejected": "trả lại",
     "held": "chờ xác minh",
     "duplicate": "trùng lặp",
+    "locked": "kỳ đã khóa",
+    "failed": "lỗi xử lý",
 }
 
 
@@ -219,8 +223,12 @@ def _write_results(report: api.CollectReport, out: TextIO) -> None:
         warnings = [i for i in r.issues if i.severity == "warning"]
         if r.status == "held":
             first = next((i.message for i in warnings if i.code == "unverified_identity"), "")
+        if r.status == "locked":
+            first = next((i.message for i in warnings if i.code == "period_locked"), first)
         note = first or (f"{len(warnings)} lưu ý" if warnings else "")
         out.write(f"{RESULT_LABELS[r.status]:<12} {r.unit or '?':<9} {r.period or '?':<8} {r.name}  {note}\n")
+    for name, reason in report.skipped:
+        out.write(f"{'bỏ qua':<12} {'?':<9} {'?':<8} {name}  {reason}\n")
 
 
 def cmd_release(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
@@ -257,11 +265,14 @@ def cmd_check(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int
 def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     rows = api.status(dep, args.period)
     held, strays = api.held(dep, args.period), api.unattributed(dep, args.period)
+    kept, failures = api.locked(dep, args.period), api.failed(dep, args.period)
     if args.json:
         data = {
             "period": args.period,
             "units": [r.to_dict() for r in rows],
             "held": [rec.to_dict() for rec in held],
+            "locked": [rec.to_dict() for rec in kept],
+            "failed": [rec.to_dict() for rec in failures],
             "unattributed": [rec.to_dict() for rec in strays],
         }
         _print_json(data, out)
@@ -295,6 +306,7 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
             when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
             reason = next((i.message for i in rec.issues if i.code == "unverified_identity"), "")
             item(f"số {rec.id}  {when}  {rec.unit}  {rec.inbox_path}: {reason}")
+    _write_kept(kept, failures, args.period, tz, out)
     if strays:
         item(f"{len(strays)} tệp bị trả lại không tính cho đơn vị nào (chỉ báo lại người gửi):")
         for rec in strays:
@@ -302,6 +314,58 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
             reason = rec.errors[0].message if rec.errors else (rec.issues[0].message if rec.issues else "")
             claim = f" (ghi mã {rec.claimed_unit})" if rec.claimed_unit else ""
             item(f"{when}  {rec.inbox_path}{claim}: {reason}")
+    return EXIT_OK
+
+
+def _write_kept(kept: list, failures: list, period: str, tz: Any, out: TextIO) -> None:
+    """Files the coordinator must look at: kept after the period closed, or failed in processing."""
+    if kept:
+        out.write(
+            f"\n{len(kept)} tệp gửi sau khi kỳ đã khóa sổ (được lưu, không thay thế báo cáo đã tiếp nhận; "
+            f"cho vào bằng: baocao reopen --period {period} --unit MÃ):\n"
+        )
+        for rec in kept:
+            when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+            out.write(f"  {when}  {rec.unit or '?'}  {rec.inbox_path}\n")
+    if failures:
+        out.write(f"\n{len(failures)} tệp chương trình gặp lỗi khi xử lý (đã lưu trữ; xem nhật ký):\n")
+        for rec in failures:
+            when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+            out.write(f"  {when}  {rec.inbox_path}: {rec.issues[0].message if rec.issues else ''}\n")
+
+
+def cmd_reopen(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    result = api.reopen(dep, args.period, args.unit, now=args.now)
+    if args.json:
+        _print_json(result.to_dict(), out)
+        return EXIT_OK
+    out.write(
+        f"Đã mở lại kỳ {result.period} cho đơn vị {result.unit} (ghi vào sổ theo dõi và thư mục lưu trữ).\n"
+    )
+    if result.file is not None:
+        when = result.file.received_at.astimezone(dep.settings.timezone).strftime("%d/%m/%Y %H:%M")
+        out.write(
+            f"Tệp '{result.file.original_name}' (nhận lúc {when}) sẽ được xét lại và thay thế báo cáo "
+            "hiện có ở lần thu nhận tới (baocao collect hoặc run-due).\n"
+        )
+    else:
+        out.write("Chưa có tệp nào đang chờ: tệp tiếp theo của đơn vị cho kỳ này sẽ được nhận.\n")
+    return EXIT_OK
+
+
+def cmd_ledger(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    result = api.ledger_rebuild(dep, now=args.now, force=args.force)
+    if args.json:
+        _print_json(result.to_dict(), out)
+        return EXIT_OK
+    counts = ", ".join(f"{RESULT_LABELS.get(k, k)} {v}" for k, v in sorted(result.counts.items()))
+    out.write(f"Đã dựng lại sổ theo dõi {result.ledger} từ thư mục lưu trữ: {result.files} tệp ({counts}).\n")
+    if result.reopenings:
+        out.write(f"Đã áp dụng lại {result.reopenings} lần mở lại kỳ.\n")
+    if result.old_ledger:
+        out.write(f"Sổ cũ được giữ lại ở {result.old_ledger}.\n")
+    for note in result.notes:
+        out.write(f"  lưu ý: {note}\n")
     return EXIT_OK
 
 
@@ -419,6 +483,8 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "release": (cmd_release, "Cho vào một tệp đang chờ xác minh (số tệp in trong baocao status)"),
     "consolidate": (cmd_consolidate, "Lập bảng tổng hợp (Excel, CSV, dự thảo Word) của một kỳ"),
     "scorecard": (cmd_scorecard, "Bảng chấm điểm đúng hạn của các đơn vị trong một năm"),
+    "reopen": (cmd_reopen, "Mở lại một kỳ đã khóa sổ cho một đơn vị, để nhận tệp gửi muộn"),
+    "ledger": (cmd_ledger, "Dựng lại sổ theo dõi từ thư mục lưu trữ (ledger rebuild)"),
     "run-due": (
         cmd_run_due,
         "Làm mọi việc đến hạn: thu nhận, phản hồi, nhắc hạn, gửi tổng hợp (mỗi thư một lần)",
@@ -512,7 +578,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument_group("tham số").add_argument(
                 "file", metavar="TỆP", help="tệp bảng tính cần kiểm tra"
             )
-        if name in ("collect", "run-due", "consolidate", "scorecard", "check", "release"):
+        if name == "ledger":
+            p.add_argument_group("tham số").add_argument(
+                "action", choices=["rebuild"], metavar="rebuild", help="dựng lại sổ từ thư mục lưu trữ"
+            )
+            opt.add_argument("--force", action="store_true", help="dựng lại cả khi sổ hiện tại vẫn đọc được")
+        if name in ("collect", "run-due", "consolidate", "scorecard", "check", "release", "reopen", "ledger"):
             opt.add_argument(
                 "--now",
                 type=_now,
@@ -538,10 +609,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "--as-submission", action="store_true", help="lập tệp báo cáo của sở để gửi cấp trên"
             )
             opt.add_argument("--phone", metavar="SỐ", help="số điện thoại ghi vào tệp gửi cấp trên")
-        if name in ("units", "templates", "status", "consolidate"):
+        if name in ("units", "templates", "status", "consolidate", "reopen"):
             opt.add_argument("--period", required=True, metavar="KỲ", help="kỳ báo cáo, ví dụ 2025-Q1")
         if name == "templates":
             opt.add_argument("--unit", metavar="MÃ", help="chỉ tạo cho một đơn vị (mã đơn vị)")
+        if name == "reopen":
+            opt.add_argument("--unit", required=True, metavar="MÃ", help="mã đơn vị được nộp lại")
     return parser
 
 
@@ -563,7 +636,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         if getattr(args, "now", None) is not None and args.now.tzinfo is None:
             args.now = args.now.replace(tzinfo=dep.settings.timezone)  # a naive --now is local time
         return COMMANDS[args.command][0](dep, args, out)
-    except (ConfigError, FormSpecError, UsageError, LockedError) as exc:
+    except (ConfigError, FormSpecError, UsageError, LockedError, StoreError) as exc:
         if args.debug:
             raise
         err.write(f"baocao: {exc}\n")

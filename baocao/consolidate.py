@@ -33,7 +33,7 @@ from baocao.report.scorecard_xlsx import render_scorecard
 from baocao.report.summary import Summary, build_summary, level_unit
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import periods_of_year, previous_period, same_period_last_year
-from baocao.store.ledger import Ledger
+from baocao.store import open_store
 from baocao.workbook.template import render_template, template_context, template_filename
 
 
@@ -79,7 +79,7 @@ def _summary_and_current(
     p = dep.period(period)
     level = level_unit(dep.registry, p, unit)
     kinds = dep.settings.period_kinds
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         earlier = {
             other.code: ledger.current_submissions(other.code)
             for other in (previous_period(p, kinds), same_period_last_year(p))
@@ -264,7 +264,7 @@ def scorecard(dep: Deployment, year: int, *, now: datetime, out: Path | None = N
         out, inside(settings.path("output"), f"cham-diem_{year}.xlsx"), "cần tên tệp .xlsx hoặc một thư mục"
     )
     periods = periods_of_year(year, settings.period_kinds)
-    with Ledger(settings.path("ledger")) as ledger:
+    with open_store(settings) as ledger:
         files = {p.code: ledger.files(p.code) for p in periods}
         current = {p.code: ledger.current_submissions(p.code) for p in periods}
     result = build_scorecard(

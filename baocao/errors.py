@@ -40,6 +40,13 @@ class LockedError(BaocaoError):
     """Another baocao process holds the lock on the working area (e.g. a second collect)."""
 
 
+class StoreError(BaocaoError):
+    """The ledger or the archive cannot be used: missing, damaged, newer, or not writable.
+
+    The coordinator must act (restore, rebuild, fix permissions) before collecting again.
+    """
+
+
 class MailboxError(BaocaoError):
     """The intake mailbox could not be read (IMAP server down, login refused, connection lost).
 

@@ -4,6 +4,10 @@ Everything baocao writes for people (templates, feedback workbooks, summaries, e
 outbox) goes through a temporary file in the same folder renamed into place, so nobody watching
 a share ever opens a half-written file. Summaries add one more rule: a file a coordinator has
 open in Excel is never clobbered; a new name is used instead.
+
+Files are created with the permissions the process umask gives (``0666 & ~umask``), not the
+owner-only 0600 of ``tempfile.mkstemp``: other accounts on a share must be able to open a
+summary or a feedback workbook, exactly as if the file had been saved by hand.
 """
 
 from __future__ import annotations
@@ -14,11 +18,58 @@ from pathlib import Path
 
 from baocao.errors import BaocaoError
 
+TEMP_PREFIX = ".tmp-"  # temporary files; the inbox ignores them, collect sweeps leftovers
+
+
+def _process_umask() -> int:
+    """The umask, read once (setting it back at once; there is no getter before Python 3.13)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_MODE = 0o666 & ~_process_umask()
+
+
+def create_temp(folder: Path, suffix: str = "") -> tuple[int, Path]:
+    """A new temporary file in ``folder`` (created if missing): (open descriptor, path).
+
+    Its permissions are those of a file the process would create normally (see the module
+    docstring). Raises ``OSError``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
+    if hasattr(os, "fchmod"):  # POSIX; on Windows the folder's ACLs decide, as for any new file
+        try:
+            os.fchmod(fd, _MODE)
+        except BaseException:
+            os.close(fd)
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return fd, Path(tmp)
+
+
+def sweep_temporary(folder: Path) -> list[Path]:
+    """Remove the temporary files a killed run left below ``folder``; return them.
+
+    Only for folders nobody else writes while the caller holds its lock (collect's archive and
+    feedback folders): a temporary file of a write in progress elsewhere must not be removed.
+    """
+    swept = []
+    if folder.is_dir():
+        for leftover in folder.rglob(TEMP_PREFIX + "*"):
+            try:
+                if leftover.is_file() and not leftover.is_symlink():
+                    leftover.unlink()
+                    swept.append(leftover)
+            except OSError:
+                continue
+    return swept
+
 
 def atomic_write(path: Path, content: bytes) -> Path:
     """Write ``content`` to ``path`` through a temporary file and a rename (``OSError`` on failure)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    fd, tmp = create_temp(path.parent, suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)

@@ -36,17 +36,17 @@ from baocao.collect import CollectReport, collect, local_time
 from baocao.consolidate import consolidate, summary_for
 from baocao.errors import BaocaoError, ConfigError, LockedError, UsageError
 from baocao.files import write_if_changed
-from baocao.intake.folder import scan_inbox
-from baocao.model import FileRecord
+from baocao.intake.folder import list_inbox
+from baocao.model import FileRecord, MessageRecord
 from baocao.names import printable
 from baocao.notify import letters, mail
-from baocao.notify.dispatch import plan, send_pending
+from baocao.notify.dispatch import plan, send_lock_path, send_pending
 from baocao.report.plain import headline
 from baocao.report.status import UnitStatus, period_status
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import Period, PeriodError, days_late, periods_of_year
 from baocao.spec.registry import Unit
-from baocao.store.ledger import Ledger
+from baocao.store import LedgerError, Store, open_store
 from baocao.workbook.layout import item_numbers
 from baocao.workbook.template import render_template, template_context, template_path
 
@@ -138,13 +138,12 @@ def due_events(dep: Deployment, now: datetime) -> list[Event]:
                 if slots:
                     events.append(Event("reminder", period, str(min(slots)), due))
             deadline = period.deadline(tz, inclusive)
-            last = period.last_on_time_day(inclusive)
             if (
                 now <= deadline
                 and _at(period.due_before - timedelta(days=s.mail.summary_days_before), send, tz) <= now
             ):
                 events.append(Event("summary", period, "truoc-han"))
-            final_at = _at(last + timedelta(days=s.mail.final_summary_days_after), send, tz)
+            final_at = dep.closes_at(period)  # the same moment closes the period (collect)
             if final_at <= now <= final_at + FINAL_SUMMARY_CATCH_UP:
                 events.append(Event("summary", period, "sau-han"))
     return events
@@ -154,7 +153,7 @@ def due_events(dep: Deployment, now: datetime) -> list[Event]:
 
 
 class _Job:
-    def __init__(self, dep: Deployment, ledger: Ledger, now: datetime, report: DueReport):
+    def __init__(self, dep: Deployment, ledger: Store, now: datetime, report: DueReport):
         self.dep, self.ledger, self.now, self.report = dep, ledger, now, report
         self.letter = letters.letterhead(dep)
         self.numbers = item_numbers(dep.form)
@@ -310,23 +309,28 @@ class _Job:
     def send_pending(self) -> None:
         settings = self.dep.settings
         sent = send_pending(
-            self.ledger, settings.mail, settings.path("outbox"), self.now, expired=self._reminder_expired
+            self.ledger,
+            settings.mail,
+            settings.path("outbox"),
+            self.now,
+            lock=send_lock_path(settings.path("ledger")),
+            expired=self._reminder_expired,
         )
         self.report.sent += sent.sent
         self.report.failed += sent.failed
         self.report.uncertain += sent.uncertain
         self.report.notes += sent.notes
 
-    def _reminder_expired(self, row) -> str | None:
+    def _reminder_expired(self, row: MessageRecord) -> str | None:
         """A reminder that can no longer go out: its unit's deadline has passed."""
-        if row["kind"] != "reminder":
+        if row.kind != "reminder":
             return None
         try:
-            period = self.dep.period(row["period"])
+            period = self.dep.period(row.period)
         except PeriodError:
             return None
         s = self.dep.settings
-        level = self.dep.level_of(row["unit"], period) if row["unit"] else None
+        level = self.dep.level_of(row.unit, period) if row.unit else None
         if self.now > period.deadline(s.timezone, s.inclusive_deadline, level):
             return "hết hạn báo cáo trước khi gửi được thư nhắc"
         return None
@@ -352,18 +356,18 @@ def run_due(dep: Deployment, now: datetime | None = None, dry_run: bool = False)
     report = DueReport(now=now, dry_run=dry_run)
     events = due_events(dep, now)
     if dry_run:
-        report.inbox_files = [p.name for p in scan_inbox(dep.settings.path("inbox"))]
+        report.inbox_files = list_inbox(dep.settings.path("inbox"))
     else:
         try:
             report.collected = collect(dep, now=now)
         except LockedError as exc:
             report.notes.append(str(exc))
-        except (ConfigError, UsageError):
-            raise  # the deployment itself is wrong (another signing key…): nothing may go out
+        except (ConfigError, UsageError, LedgerError):
+            raise  # the deployment itself is wrong (another key, a lost ledger): nothing may go out
         except Exception as exc:  # the inbox may be broken; what is due by mail still goes out
             logger.exception("Lỗi khi thu nhận")
             report.errors.append(f"Thu nhận: {exc}")
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         job = _Job(dep, ledger, now, report)
         job.step("trả lời các tệp", job.answers)
         for event in events:

@@ -137,9 +137,25 @@ class RawWorkbook:
 # --- what the store remembers (row types shared by the store, the stages and the reports) ---
 
 
+# What a file turned out to be. ``archived``: taken, not judged yet; ``container``: an e-mail
+# (or other envelope) kept as received, its attachments recorded as files of their own;
+# ``locked``: judged, but its period was closed (final summary) and it supersedes nothing;
+# ``failed``: the program failed on it (a bug or a broken disk), kept for the coordinator;
+# ``held``: it names a unit without proving it (template signature), waiting for the coordinator.
+FILE_STATUSES = ("archived", "accepted", "rejected", "duplicate", "held", "locked", "failed", "container")
+
+
 @dataclass
 class FileRecord:
-    """One file taken from the inbox, as the ledger remembers it."""
+    """One arrival taken by an intake, as the store remembers it.
+
+    ``inbox_path`` says where it sat (the path below the inbox folder, or an intake's own
+    description of where it came from); ``arrival_key`` is the intake's key for "already
+    taken"; ``parent_id`` links an attachment to the e-mail it came in; ``archive_path`` is
+    empty when nothing was archived (a file refused before it was copied, e.g. too large).
+    ``removed_from_inbox``: the intake has released the original (deleted it from the folder,
+    moved the message out of the mailbox's inbox), or there is nothing left to release.
+    """
 
     sha256: str
     original_name: str
@@ -158,6 +174,10 @@ class FileRecord:
     duplicate_of: int | None = None
     feedback_path: str | None = None
     contact: str | None = None
+    source: str = "folder"
+    sender: str | None = None
+    parent_id: int | None = None
+    arrival_key: str | None = None
     proof: str | None = None  # what the file proved about its unit (``spec.identity.Proof``)
     claimed_unit: str | None = None  # the unit it named, even when it is filed under none
 
@@ -173,6 +193,8 @@ class FileRecord:
             "period": self.period,
             "proof": self.proof,
             "contact": self.contact,
+            "source": self.source,
+            "sender": self.sender,
             "issues": [i.to_dict() for i in self.issues],
         }
 
@@ -201,3 +223,51 @@ class Submission:
     values: dict[str, object]
     warnings: tuple[Issue, ...]
     superseded_by: int | None = None
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A file seen in the inbox folder and not taken yet (for the stability wait and its
+    received time): when it was first seen, when it last changed, and the last inbox scan that
+    did not see it (``not_seen_at``, the earliest it can have arrived)."""
+
+    inbox_path: str
+    size: int
+    mtime_ns: int
+    first_seen: datetime
+    last_seen: datetime
+    not_seen_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """One message baocao decided to send, with its exact bytes and its delivery state."""
+
+    key: str
+    kind: str
+    period: str
+    unit: str | None
+    recipient: str  # the first envelope recipient (for lists)
+    status: str  # pending | sending | sent | failed | uncertain (``MESSAGE_STATUSES``)
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    message_id: str | None
+    outbox_file: str | None
+    file_id: int | None
+    subject: str | None
+    body: bytes
+    recipients: tuple[str, ...] = ()  # every envelope recipient: To then Cc
+
+
+@dataclass(frozen=True)
+class Reopening:
+    """A coordinator's decision to let one more file of a closed period in for one unit
+    (``baocao reopen``); ``file_id`` is the file it let in, once one was."""
+
+    id: int
+    period: str
+    unit: str
+    opened_at: datetime
+    file_id: int | None = None

@@ -341,10 +341,10 @@ def stage_rerun(root: Path, args: argparse.Namespace) -> dict:
         report = api.collect(dep, now=NOW)
         rounds.append(time.perf_counter() - start)
         assert not report.results, "a rerun found work to do"
-    from baocao.store.ledger import Ledger
+    from baocao.store import open_store
 
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        archived = ledger.count_files()
+    with open_store(dep.settings) as store:
+        archived = len(store.files())
     return {"seconds": rounds, "archived": archived}
 
 

@@ -9,6 +9,7 @@ import sys
 from datetime import datetime
 
 from conftest import REPO, write_config
+from helpers import inbox, make_submission, stored_files
 
 from baocao import api
 from baocao.cli import COMMANDS, main
@@ -231,7 +232,6 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise():
 
 
 def test_check_judges_one_file_like_collect_and_records_nothing(config_file, deployment, tmp_path):
-    from helpers import make_submission
 
     bad = make_submission(
         deployment, "DT_TG", "2025-Q1", tmp_path / "bad.xlsx", luot_tap_huan=35, lop_tap_huan=0
@@ -249,9 +249,24 @@ def test_check_judges_one_file_like_collect_and_records_nothing(config_file, dep
     out = io.StringIO()
     assert main(["--config", str(config_file), "check", str(good), "--now", "2025-03-08T09:00"], out=out) == 0
     assert "ĐẠT: sẽ được tiếp nhận" in out.getvalue()
-    from baocao.store.ledger import Ledger
-
     # the ledger exists (``templates`` records the signing key's id) but holds no file
-    with Ledger(deployment.settings.path("ledger")) as ledger:
-        assert ledger.files() == [] and ledger.sightings() == {}
+    assert stored_files(deployment) == []
     assert bad.exists()
+
+
+def test_exit_codes_for_errors_are_0_1_or_2_as_the_readme_says(tmp_path, config_file, deployment):
+    assert run("--config", str(config_file), "collect", "--now", "2025-03-08T09:00")[0] == 0  # nothing to do
+    make_submission(deployment, "DT_TG", "2025-Q1", inbox(deployment) / "a.xlsx", nguoi_lap=None)
+    assert run("--config", str(config_file), "collect", "--now", "2025-03-08T09:00")[0] == 1  # rejected
+    assert run("--config", str(config_file), "status", "--period", "2025-Q1")[0] == 0
+    assert run("--config", str(config_file), "status", "--period", "2025-X9")[0] == 2  # unknown period
+    assert run("--config", str(config_file), "status")[0] == 2  # a required option missing
+    bad = tmp_path / "bad" / "config.toml"
+    bad.parent.mkdir()
+    bad.write_text("form = [", encoding="utf-8")
+    assert run("--config", str(bad), "collect")[0] == 2  # broken config.toml
+    deployment.settings.path("ledger").write_bytes(b"not a ledger" * 400)
+    for suffix in ("-wal", "-shm"):
+        deployment.settings.path("ledger").with_name("ledger.sqlite" + suffix).unlink(missing_ok=True)
+    code, _, err = run("--config", str(config_file), "collect")
+    assert code == 2 and "bị hỏng" in err  # a damaged ledger: the coordinator must act

@@ -2,50 +2,43 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 import unicodedata
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-from conftest import REPO, write_config
+from conftest import REPO
 from filelock import FileLock
-from helpers import make_submission
-from test_package import billion_laughs, encrypted, external_entity, random_bytes, truncated, zip_bomb
+from helpers import (
+    BEFORE_DEADLINE,
+    TZ,
+    by_name,
+    collect_command,
+    current,
+    deployment_with,
+    hostile_files,
+    inbox,
+    make_submission,
+    sha,
+    stored_files,
+)
 
 from baocao import api
 from baocao.cli import main
-from baocao.collect import lock_path
+from baocao.collect import _Taker, folder_intake, lock_path
 from baocao.errors import LockedError
-from baocao.store.ledger import Ledger
+from baocao.judging import CollectReport
+from baocao.store import archive_of, open_store
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-BEFORE_DEADLINE = datetime(2025, 3, 8, 9, 0, tzinfo=TZ)
 LO = Path(__file__).parent / "fixtures" / "libreoffice"
-
-
-def inbox(dep) -> Path:
-    path = dep.settings.path("inbox")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def by_name(report):
-    return {r.name: r for r in report.results}
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_a_mixed_batch_hostile_files_do_not_stop_good_ones(deployment, tmp_path):
@@ -54,12 +47,8 @@ def test_a_mixed_batch_hostile_files_do_not_stop_good_ones(deployment, tmp_path)
     make_submission(deployment, "NV_CCHC", "2025-Q1", box / "Phòng CCHC" / "BAO CAO QUY 1.XLSX")
     shutil.copy(LO / "DT_TG_2025-Q1_saved_by_libreoffice.ods", box / "dt_tg.ods")
     shutil.copy(LO / "DT_TG_2025-Q1_saved_by_libreoffice.xls", box / "dt_tg_cu.xls")
-    hostile = {}
-    (tmp_path / "hostile").mkdir()
-    for make in (truncated, random_bytes, encrypted, zip_bomb, billion_laughs, external_entity):
-        made = make(tmp_path / "hostile")
-        hostile[make.__name__] = box / f"{make.__name__}{made.suffix}"
-        shutil.copy(made, hostile[make.__name__])
+    good = make_submission(deployment, "DT_VP", "2025-Q1", tmp_path / "good.xlsx")
+    hostile = hostile_files(good, box)
     (box / "ghi chu.docx").write_bytes(b"not a report")
     for ignored in ("~$nv_vp.xlsx", ".~lock.nv_vp.xlsx#", "desktop.ini", "Thumbs.db", "._nv_vp.xlsx"):
         (box / ignored).write_bytes(b"x")
@@ -88,8 +77,7 @@ def test_every_file_is_archived_unmodified_and_recorded(deployment):
     made = [make_submission(deployment, u, "2025-Q1", box / f"{u}.xlsx") for u in ("NV_VP", "DT_TG")]
     hashes = {sha(p) for p in made}
     api.collect(deployment, now=BEFORE_DEADLINE)
-    with Ledger(deployment.settings.path("ledger")) as ledger:
-        files = ledger.files()
+    files = stored_files(deployment)
     archive = deployment.settings.path("archive")
     assert {f.sha256 for f in files} == hashes
     assert all(sha(archive / f.archive_path) == f.sha256 for f in files)
@@ -108,8 +96,7 @@ def test_nfd_file_names_and_text(deployment):
     report = api.collect(deployment, now=BEFORE_DEADLINE)
     assert report.results[0].status == "accepted"
     assert report.results[0].name == unicodedata.normalize("NFC", name)
-    with Ledger(deployment.settings.path("ledger")) as ledger:
-        values = ledger.current_submissions("2025-Q1")["DT_TG"].values
+    values = current(deployment)["DT_TG"].values
     assert values["nguoi_lap"] == "Lê Thị Ánh" and unicodedata.is_normalized("NFC", values["nguoi_lap"])
 
 
@@ -118,15 +105,12 @@ def test_resubmission_supersedes_and_status_follows_the_first_accepted(deploymen
     make_submission(deployment, "DT_TG", "2025-Q1", box / "v1.xlsx", tin_bai_cong_ttdt=13)
     api.collect(deployment, now=BEFORE_DEADLINE)
     make_submission(deployment, "DT_TG", "2025-Q1", box / "v2.xlsx", tin_bai_cong_ttdt=21)
-    api.collect(deployment, now=datetime(2025, 3, 15, 10, 0, tzinfo=TZ))  # a correction, late
+    api.collect(deployment, now=datetime(2025, 3, 10, 7, 0, tzinfo=TZ))  # late, before the final summary
     rows = {r.unit.code: r for r in api.status(deployment, "2025-Q1")}
     dt = rows["DT_TG"]
     assert (dt.status, dt.received_at, dt.corrected) == ("on_time", BEFORE_DEADLINE, True)
     assert dt.submission.values["tin_bai_cong_ttdt"] == 21
-    with Ledger(deployment.settings.path("ledger")) as ledger:
-        history = ledger.accepted_history("2025-Q1")
-    assert [s.values["tin_bai_cong_ttdt"] for s in history] == [13, 21]
-    assert history[0].superseded_by == history[1].id and history[1].superseded_by is None
+    assert [f.status for f in stored_files(deployment)] == ["accepted", "accepted"]
 
 
 def test_late_rejected_and_missing(deployment):
@@ -160,18 +144,12 @@ def test_identical_file_again_is_a_duplicate(deployment):
     (box / "a (copy).xlsx").write_bytes(copy)
     report = api.collect(deployment, now=BEFORE_DEADLINE)
     assert [r.status for r in report.results] == ["duplicate"]
-    with Ledger(deployment.settings.path("ledger")) as ledger:
-        assert len(ledger.accepted_history("2025-Q1")) == 1
-        assert [f.status for f in ledger.files()] == ["accepted", "duplicate"]
+    files = stored_files(deployment)
+    assert [f.status for f in files] == ["accepted", "duplicate"] and files[1].duplicate_of == files[0].id
 
 
 def test_a_file_still_being_copied_is_left_for_the_next_run(tmp_path):
-    config = write_config(tmp_path)
-    config.write_text(
-        config.read_text(encoding="utf-8").replace("stable_seconds = 0", "stable_seconds = 1"),
-        encoding="utf-8",
-    )
-    dep = api.load_deployment(config)
+    dep = deployment_with(tmp_path, stable_seconds=1)
     source = make_submission(dep, "DT_TG", "2025-Q1", tmp_path / "src.xlsx").read_bytes()
     target = inbox(dep) / "dang-chep.xlsx"
     stop = threading.Event()
@@ -206,20 +184,6 @@ def test_a_second_collect_exits_with_a_clear_message(deployment, config_file):
     assert code == 2 and "Một lần thu nhận khác đang chạy" in err.getvalue()
 
 
-def collect_command(config_file: Path) -> list[str]:
-    """``baocao collect`` as its own process, at a moment before the 2025-Q1 deadline."""
-    return [
-        sys.executable,
-        "-m",
-        "baocao",
-        "--config",
-        str(config_file),
-        "collect",
-        "--now",
-        "2025-03-08T09:00",
-    ]
-
-
 def test_two_concurrent_collect_processes(deployment, config_file):
     box = inbox(deployment)
     for i, unit in enumerate(("NV_VP", "NV_CCHC", "DT_TG", "DT_VP")):
@@ -231,8 +195,7 @@ def test_two_concurrent_collect_processes(deployment, config_file):
     outs = [p.communicate(timeout=120) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes in ([0, 0], [0, 2]), outs
-    with Ledger(deployment.settings.path("ledger")) as ledger:
-        assert sorted(f.status for f in ledger.files()) == ["accepted"] * 4
+    assert sorted(f.status for f in stored_files(deployment)) == ["accepted"] * 4
     if codes == [0, 2]:
         assert any("Một lần thu nhận khác đang chạy" in err.decode() for _, err in outs)
 
@@ -256,18 +219,14 @@ def test_a_collect_killed_in_the_middle_loses_nothing(deployment, config_file):
         time.sleep(0.005)
     proc.kill()
     assert proc.wait() != 0, "collect finished before it could be killed: the test proved nothing"
-    with Ledger(deployment.settings.path("ledger")) as ledger:
-        assert 0 < len(ledger.files()) < 40  # killed with work done and work left
-    for leftover in archive.rglob(".tmp-*"):
-        leftover.unlink()  # a half-written temporary copy is never recorded; it may be swept
+    assert 0 < len(stored_files(deployment)) < 40  # killed with work done and work left
     api.collect(deployment, now=BEFORE_DEADLINE)
-    with Ledger(deployment.settings.path("ledger")) as ledger:
-        files = ledger.files()
-        current = ledger.current_submissions("2025-Q1")
+    files = stored_files(deployment)
+    assert list(archive.rglob(".tmp-*")) == []  # a half-written copy of the killed run is swept
     assert sorted(f.sha256 for f in files) == sorted(made.values())
     assert all(f.status == "accepted" and f.removed_from_inbox for f in files)
     assert [p for p in box.rglob("*") if p.is_file()] == []
-    assert current["DT_TG"].values["tthc_niem_yet"] == 139
+    assert current(deployment)["DT_TG"].values["tthc_niem_yet"] == 139
 
 
 def test_status_json_lists_every_unit(config_file, deployment):
@@ -300,13 +259,12 @@ def test_collect_exit_code_is_1_when_a_file_was_rejected(config_file, deployment
 def test_unjudged_files_from_an_interrupted_run_are_judged_next_time(deployment):
     # the state a crash after archiving and before judging leaves behind, made for real
     path = make_submission(deployment, "DT_TG", "2025-Q1", inbox(deployment) / "a.xlsx")
-    from baocao.collect import _Run
-
-    with Ledger(deployment.settings.path("ledger")) as ledger:
-        run = _Run(deployment, ledger, BEFORE_DEADLINE, True, None)
-        for p, key, first in run.stable_files():
-            run.take(p, key, first)
-        assert [f.status for f in ledger.files()] == ["archived"]
+    with open_store(deployment.settings) as store:
+        intake = folder_intake(deployment, store, BEFORE_DEADLINE, True)
+        report = CollectReport()
+        taker = _Taker(store, archive_of(deployment.settings), report, 2**20)
+        taker.take_all(intake, intake.arrivals())
+        assert [f.status for f in store.files()] == ["archived"]
     assert not path.exists()
     report = api.collect(deployment, now=BEFORE_DEADLINE)
     assert [r.status for r in report.results] == ["accepted"]
@@ -314,11 +272,7 @@ def test_unjudged_files_from_an_interrupted_run_are_judged_next_time(deployment)
 
 
 def test_with_two_workers_every_feedback_workbook_is_written_and_recorded(tmp_path):
-    config = write_config(tmp_path)
-    config.write_text(
-        config.read_text(encoding="utf-8").replace("workers = 1", "workers = 2"), encoding="utf-8"
-    )
-    dep = api.load_deployment(config)
+    dep = deployment_with(tmp_path, workers=2)
     box = inbox(dep)
     make_submission(dep, "DT_TG", "2025-Q1", box / "loi.xlsx", luot_du_thi=5, cuoc_thi=0)
     make_submission(dep, "NV_VP", "2025-Q1", box / "canh-bao.xlsx", co_ke_hoach="Không")
@@ -326,8 +280,7 @@ def test_with_two_workers_every_feedback_workbook_is_written_and_recorded(tmp_pa
     report = api.collect(dep, now=BEFORE_DEADLINE)
     results = by_name(report)
     assert results["tot.xlsx"].feedback is None
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        recorded = {f.inbox_path: f.feedback_path for f in ledger.files()}
+    recorded = {f.inbox_path: f.feedback_path for f in stored_files(dep)}
     for name, colour in (("loi.xlsx", "FFC7CE"), ("canh-bao.xlsx", "F4B084")):
         path = results[name].feedback
         assert path is not None and path.is_file() and recorded[name] == str(path)

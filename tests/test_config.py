@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import unicodedata
 from datetime import time
@@ -10,6 +11,7 @@ from datetime import time
 import pytest
 from conftest import REPO, config_text
 
+from baocao.cli import main
 from baocao.errors import ConfigError
 from baocao.spec.config import load_config
 
@@ -155,6 +157,35 @@ def test_imap_section_with_defaults_and_without_it(tmp_path):
     assert imap.processed_folder == "Đã xử lý"
     assert imap.allowed_senders == ("langson.gov.vn", "vanthu@truong.edu.vn")
     assert "password" not in {f.name for f in dataclasses.fields(imap)}
+
+
+@pytest.mark.parametrize(
+    ("paths", "message"),
+    [
+        ('inbox = "chung"\narchive = "chung/luu-tru"', "[paths] archive (thư mục lưu trữ"),
+        ('inbox = "chung"\nfeedback = "chung"', "trùng với [paths] inbox"),
+        ('inbox = "workbooks/output/nop"', "[paths] output (thư mục kết quả"),
+        ('ledger = "workbooks/inbox/so.sqlite"', "[paths] ledger (sổ theo dõi"),
+        ('archive = "workbooks/feedback"', "[paths] feedback (thư mục phản hồi"),
+    ],
+)
+def test_folders_that_overlap_the_inbox_or_the_archive_are_refused(tmp_path, paths, message):
+    path = tmp_path / "config.toml"
+    path.write_text(config_text(extra=f"[paths]\n{paths}\n"), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert message in str(caught.value) and "phải tách riêng" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_info_shows_overlapping_folders_too(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(
+        config_text(extra='[paths]\ninbox = "chung"\narchive = "chung/luu-tru"\n'), encoding="utf-8"
+    )
+    err = io.StringIO()
+    assert main(["--config", str(path), "info"], out=io.StringIO(), err=err) == 2
+    assert "nằm trong [paths] inbox" in err.getvalue()
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"], ids=["bom", "notepad_unicode"])

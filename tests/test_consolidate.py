@@ -18,7 +18,7 @@ from helpers import INJECTION, TZ, codes, fill_workbook, seed_quarter, total
 
 from baocao import api
 from baocao.consolidate import consolidate
-from baocao.store.ledger import Ledger
+from baocao.store import open_store
 
 NOW = datetime(2025, 3, 20, 9, 0, tzinfo=TZ)
 
@@ -210,7 +210,7 @@ def test_rollup_is_collected_by_the_level_above(seeded, tmp_path: Path):
     )
     for minute in (0, 1):
         collect.collect(upper, now=datetime(2025, 3, 20, 10, minute, tzinfo=TZ))
-    with Ledger(upper.settings.path("ledger")) as ledger:
+    with open_store(upper.settings) as ledger:
         current = ledger.current_submissions("2025-Q1")
         files = ledger.files("2025-Q1")
     assert [f.status for f in files] == ["accepted"], [i.message for f in files for i in f.issues]

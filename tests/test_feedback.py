@@ -19,7 +19,7 @@ from openpyxl.comments import Comment
 from baocao import api
 from baocao.model import Issue, Severity
 from baocao.spec.form import load_form
-from baocao.store.ledger import Ledger
+from baocao.store import open_store
 from baocao.workbook import xlsxpatch
 from baocao.workbook.feedback import (
     ACCEPTED_SHEET,
@@ -221,7 +221,7 @@ def test_collect_with_two_workers_patches_in_process_and_sends_fallbacks_to_the_
     report = api.collect(dep, now=datetime(2025, 3, 8, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
     results = {r.name: r for r in report.results}
     assert results["tot.xlsx"].status == "accepted" and results["tot.xlsx"].feedback is None
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         recorded = {f.inbox_path: f.feedback_path for f in ledger.files()}
     for name in ("nhanh.xlsx", "co-ghi-chu.xlsx"):
         path = results[name].feedback

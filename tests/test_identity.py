@@ -29,7 +29,7 @@ from baocao import api
 from baocao.cli import main
 from baocao.errors import ConfigError, UsageError
 from baocao.spec.identity import SECRET_ENV, Proof, SigningKey, load_signing_key
-from baocao.store.ledger import Ledger
+from baocao.store import open_store
 from baocao.workbook.template import render_template
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -114,9 +114,9 @@ def test_a_file_without_the_units_signature_never_replaces_its_report(deployment
     forged(dep, tmp_path, how).rename(inbox(dep) / "ban-sua.xlsx")
     [result] = api.collect(dep, now=LATER).results
     assert (result.status, result.unit) == ("held", "DT_TG")
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         current = ledger.current_submissions("2025-Q1")["DT_TG"]
-        [held] = ledger.held("2025-Q1")
+        [held] = ledger.files(period="2025-Q1", status="held")
     assert current.values["tin_bai_cong_ttdt"] == 15  # the unit's own figure still stands
     assert held.proof == {"no_signature": "missing", "other_key": "other_key"}.get(how, "invalid")
     assert held.claimed_unit == "DT_TG" and held.contact == SENDER
@@ -162,10 +162,10 @@ def test_the_coordinator_sees_held_files_and_lets_one_in_on_purpose(config_file,
         ["--config", str(config_file), "release", str(entry["file_id"]), "--now", "2025-03-08T10:00"], out=out
     )
     assert code == 0 and out.getvalue().startswith("tiếp nhận")
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        assert ledger.held() == []
+    with open_store(dep.settings) as ledger:
+        assert ledger.files(status="held") == []
         current = ledger.current_submissions("2025-Q1")["DT_TG"]
-        assert ledger.file(current.file_id).proof == Proof.VOUCHED
+        assert {f.id: f for f in ledger.files()}[current.file_id].proof == Proof.VOUCHED
     assert current.values["tin_bai_cong_ttdt"] == 99  # the released file is the newer: it supersedes
     assert current.received_at == LATER  # its received time is when it arrived, not when released
     with pytest.raises(UsageError):

@@ -23,7 +23,9 @@ from smtp_server import SmtpServer
 from baocao import api
 from baocao.cli import main
 from baocao.jobs import due_events
-from baocao.store.ledger import Ledger, LedgerError
+from baocao.store import open_store
+from baocao.store.ledger import Ledger
+from baocao.store.messages import ClaimLost
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 COORDINATORS = ["cchc@snv.langson.example", "lanhdao@snv.langson.example"]
@@ -148,7 +150,7 @@ def test_a_simulated_quarter_sends_exactly_the_expected_messages(tmp_path, serve
     assert "Không so sánh với kỳ trước (Năm 2024)" in body
     names = [part.get_filename() for part in final.message.iter_attachments()]
     assert any(n.endswith(".xlsx") for n in names) and any(n.endswith(".docx") for n in names)
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         assert ledger.messages("pending") == []
         assert len(ledger.messages("sent")) == sum(expected.values())
 
@@ -158,14 +160,14 @@ def test_smtp_down_then_up_nothing_lost_nothing_twice(tmp_path, server):
     server.stop()
     report = api.run_due(dep, now=at("2025-03-03", 8))
     assert report.sent == [] and len(report.failed) == 9
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         pending = ledger.messages("pending")
     assert len(pending) == 9
     for row in pending:  # the exact sentence, with the reason the system gave
-        assert row["last_error"].startswith(
+        assert (row.last_error or "").startswith(
             f"Không gửi được thư: không kết nối được máy chủ thư 127.0.0.1:{server.port} "
             "(lý do kỹ thuật: ConnectionRefusedError: "
-        ), row["last_error"]
+        ), row.last_error
     api.run_due(dep, now=at("2025-03-03", 9))  # still down: still pending, retried later
     server.start()
     report = api.run_due(dep, now=at("2025-03-03", 10))
@@ -183,10 +185,10 @@ def test_one_refused_recipient_does_not_block_the_others(tmp_path, server):
     assert len(report.sent) == 8 and len(report.failed) == 1
     api.run_due(dep, now=at("2025-03-03", 9))  # a permanent refusal is not retried
     assert sum(received(server).values()) == 8
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         [failed] = ledger.messages("failed")
-    assert failed["recipient"] == "csdt@sdttg.langson.example"
-    assert failed["last_error"] == "csdt@sdttg.langson.example: 550 5.1.1 Mailbox unavailable"
+    assert failed.recipient == "csdt@sdttg.langson.example"
+    assert failed.last_error == "csdt@sdttg.langson.example: 550 5.1.1 Mailbox unavailable"
 
 
 def test_no_reminder_after_the_deadline_even_if_the_machine_was_off(tmp_path, server):
@@ -205,7 +207,7 @@ def test_dry_run_changes_nothing(tmp_path, server):
     assert "1 tệp trong thư mục nộp" in out.getvalue() and "reminder" in out.getvalue()
     assert server.messages == []
     assert (dep.settings.path("inbox") / "x.xlsx").exists()
-    with Ledger(dep.settings.path("ledger")) as ledger:
+    with open_store(dep.settings) as ledger:
         assert ledger.messages() == [] and ledger.files() == []
 
 
@@ -355,7 +357,7 @@ def test_a_bad_address_in_one_units_file_costs_that_address_only(tmp_path, serve
     make_submission(dep, "DT_TG", "2025-Q1", box / "a.xlsx", nguoi_lap=None)
     make_submission(dep, "DT_VP", "2025-Q1", box / "b.xlsx", nguoi_lap=None)
     api.collect(dep, now=at("2025-03-03", 8))
-    with Ledger(dep.settings.path("ledger")) as ledger:  # as an older, laxer validator let it in
+    with open_store(dep.settings) as ledger:  # as an older, laxer validator let it in
         ledger.db.execute("UPDATE files SET contact='an..nv@donvi.vn' WHERE original_name='a.xlsx'")
     report = api.run_due(dep, now=at("2025-03-03", 9))
     feedback = {
@@ -416,8 +418,8 @@ def test_a_sender_killed_while_the_server_holds_a_message_never_sends_it_twice(t
     out = restart.stdout.decode("utf-8")
     assert restart.returncode == 1 and out.count("không chắc đã gửi:") == len(held)
     dep = api.load_deployment(config)
-    with Ledger(dep.settings.path("ledger")) as ledger:
-        uncertain = {r["unit"] for r in ledger.messages("uncertain")}
+    with open_store(dep.settings) as ledger:
+        uncertain = {r.unit for r in ledger.messages("uncertain")}
         assert uncertain == held and ledger.messages("pending") == [] and ledger.messages("sending") == []
         assert len(ledger.messages("sent")) == 8
 
@@ -430,11 +432,11 @@ def test_claims_are_taken_by_one_process_only(tmp_path):
                        now=now, subject="s", body=b"m")  # fmt: skip
         assert a.claim_message("k", "A", now) and not b.claim_message("k", "B", now)
         a.message_committing("k", "A")
-        with pytest.raises(LedgerError):
+        with pytest.raises(ClaimLost):
             b.message_committing("k", "B")
-        assert [r["key"] for r in b.messages("sending")] == ["k"]
+        assert [r.key for r in b.messages("sending")] == ["k"]
         assert b.release_claims(now) == ["k"]  # a dead sender after the commit mark: uncertain
-        assert a.message("k")["status"] == "uncertain"
+        assert a.message("k").status == "uncertain"
 
 
 def test_a_marked_file_that_is_gone_costs_the_attachment_only(tmp_path, server):

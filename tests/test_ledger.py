@@ -1,71 +1,207 @@
-"""The ledger file itself: WAL mode, a schema version, and refusal of a newer schema."""
+"""The SQLite store itself: named migrations, upgrade in place, transactions, supersession.
+
+Tests of the SQLite class may read its tables with ``sqlite3`` directly: that is what they test.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from helpers import BEFORE_DEADLINE
 
-from baocao.store.ledger import SCHEMA_VERSION, Ledger, LedgerError
+from baocao.model import FileRecord, Issue, Severity
+from baocao.store.ledger import Ledger, LedgerError
+from baocao.store.migrations import MIGRATIONS
+
+V1 = Path(__file__).parent / "fixtures" / "ledger" / "v1-schema-made-by-4d4e826.sql"
+V2 = Path(__file__).parent / "fixtures" / "ledger" / "v2-identity-made-by-d2424e0.sql"
 
 
-def test_new_ledger_is_wal_with_the_current_schema(tmp_path):
+def v1_ledger(path: Path) -> Path:
+    """A ledger file exactly as baocao 4d4e826 left it (schema version 1, real rows)."""
+    db = sqlite3.connect(path)
+    db.executescript(V1.read_text(encoding="utf-8"))
+    db.close()
+    return path
+
+
+def table(path: Path, query: str) -> list[tuple]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(query).fetchall()
+    finally:
+        db.close()
+
+
+def test_new_ledger_is_wal_with_every_named_step_applied(tmp_path):
     path = tmp_path / "so" / "ledger.sqlite"
+    with Ledger(path):
+        pass
+    names = [m.name for m in MIGRATIONS]
+    assert [r[0] for r in table(path, "SELECT name FROM _migrations ORDER BY rowid")] == names
+    assert table(path, "PRAGMA user_version") == [(len(names),)]
+    assert table(path, "PRAGMA journal_mode") == [("wal",)]
+    tables = {r[0] for r in table(path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"files", "submissions", "sightings", "messages", "state", "reopenings", "_migrations"}
+    with Ledger(path):  # reopening applies nothing again
+        pass
+    assert len(table(path, "SELECT * FROM _migrations")) == len(names)
+
+
+def test_a_ledger_made_by_the_first_release_upgrades_in_place(tmp_path):
+    path = v1_ledger(tmp_path / "ledger.sqlite")
+    before = table(path, "SELECT id, sha256, status, unit, period, received_at FROM files ORDER BY id")
     with Ledger(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION
-        assert ledger.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        tables = {r[0] for r in ledger.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"files", "submissions", "sightings", "messages", "deployment"}
-    with Ledger(path) as again:  # reopening migrates nothing and loses nothing
-        assert again.schema_version == SCHEMA_VERSION
+        files = ledger.files()
+        current = ledger.current_submissions("2025-Q1")
+        [message] = ledger.messages("sent")
+        sightings = ledger.sightings()
+    assert [(f.id, f.sha256, f.status, f.unit, f.period, f.received_at.isoformat()) for f in files] == before
+    assert [f.status for f in files] == ["accepted", "rejected", "rejected", "accepted", "duplicate"]
+    assert all(f.source == "folder" and f.arrival_key is None and f.parent_id is None for f in files)
+    assert current["DT_TG"].file_id == 4 and current["DT_TG"].values["tin_bai_cong_ttdt"] == 21
+    assert message.recipient == "vp@x.example" and message.body.startswith(b"Subject: x")
+    assert sightings["dang-chep.xlsx"].size == 7 and sightings["dang-chep.xlsx"].not_seen_at is None
+    applied = [r[0] for r in table(path, "SELECT name FROM _migrations ORDER BY rowid")]
+    assert applied == [m.name for m in MIGRATIONS]
+    assert table(path, "PRAGMA foreign_key_check") == []
+    with Ledger(path) as ledger:  # the old CHECK on status is gone: new outcomes can be stored
+        ledger.record_outcome(2, status="failed", processed_at=BEFORE_DEADLINE, issues=[])
+        assert ledger.files(status="failed")[0].id == 2
+        assert ledger.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        with pytest.raises(sqlite3.IntegrityError):  # links survived: a submission points to it
+            ledger.db.execute("DELETE FROM files WHERE id=1")
+
+
+def test_a_ledger_made_by_the_identity_release_upgrades_in_place(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(V2.read_text(encoding="utf-8"))
+    db.close()
+    with Ledger(path) as ledger:
+        accepted, held = ledger.files()
+        assert (accepted.status, accepted.proof, accepted.claimed_unit) == ("accepted", "signed", "DT_TG")
+        assert (held.status, held.proof, held.issues[0].code) == ("held", "unsigned", "unverified_identity")
+        assert ledger.current_submissions("2025-Q1")["DT_TG"].values == {"x": 1}
+        assert ledger.claim_key("k-1234") is None and ledger.claim_key("k-9999") == "k-1234"
+    tables = {r[0] for r in table(path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "deployment" not in tables and table(path, "PRAGMA foreign_key_check") == []
 
 
 def test_a_ledger_from_a_newer_baocao_is_refused(tmp_path):
     path = tmp_path / "ledger.sqlite"
+    with Ledger(path):
+        pass
     db = sqlite3.connect(path)
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.execute("INSERT INTO _migrations VALUES ('m999_from_the_future', NULL)")
+    db.commit()
     db.close()
     with pytest.raises(LedgerError, match="phiên bản baocao mới hơn"):
         Ledger(path)
+    old = tmp_path / "old.sqlite"  # no _migrations table, only a higher user_version
+    db = sqlite3.connect(old)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(LedgerError, match="phiên bản baocao mới hơn"):
+        Ledger(old)
 
 
 def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path):
     path = tmp_path / "ledger.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(LedgerError, match="Không mở được sổ theo dõi"):
+    with pytest.raises(LedgerError, match=r"bị hỏng hoặc không phải sổ của baocao.*ledger rebuild"):
         Ledger(path)
 
 
-def test_a_version_1_ledger_is_migrated_keeping_its_files_and_links(tmp_path):
-    """Schema 2 rebuilds ``files`` (a 'held' status): rows, ids and the links to them survive."""
-    from baocao.store.ledger import MIGRATIONS
-
+def test_a_ledger_damaged_in_the_middle_gives_a_clear_error_inside_the_block(tmp_path):
     path = tmp_path / "ledger.sqlite"
-    db = sqlite3.connect(path)
-    db.executescript(MIGRATIONS[1] + "PRAGMA user_version = 1;")
-    db.execute(
-        "INSERT INTO files (id, sha256, original_name, inbox_path, archive_path, size, received_at, status,"
-        " unit, period, form_version) VALUES (7, 'ab', 'a.xlsx', 'a.xlsx', 'x/a.xlsx', 1, '2025-03-05T09:00:00+07:00',"
-        " 'accepted', 'DT_TG', '2025-Q1', '2025.1')"
-    )
-    db.execute(
-        "INSERT INTO submissions (file_id, unit, period, form_version, received_at, vals)"
-        " VALUES (7, 'DT_TG', '2025-Q1', '2025.1', '2025-03-05T09:00:00+07:00', '{\"x\": 1}')"
-    )
-    db.commit()
-    db.close()
     with Ledger(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION
+        for n in range(300):
+            ledger.add_file(record(n, BEFORE_DEADLINE))
+    [(root, size)] = table(
+        path,
+        "SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_master WHERE name='files'",
+    )
+    data = bytearray(path.read_bytes())
+    start = (root - 1) * size  # the files table's root page overwritten, the file header intact
+    data[start : start + size] = b"\xff" * size
+    path.write_bytes(bytes(data))
+    with pytest.raises(LedgerError, match="bị hỏng"), Ledger(path) as ledger:
+        ledger.files()
+
+
+def record(n: int, received: datetime) -> FileRecord:
+    return FileRecord(f"{n:064d}", f"f{n}.xlsx", f"f{n}.xlsx", f"2025-03-08/{n}.xlsx", 100, received)
+
+
+def test_a_failed_transaction_leaves_nothing_and_a_failed_savepoint_only_its_own_part(tmp_path):
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        with pytest.raises(RuntimeError), ledger.transaction():
+            ledger.add_file(record(1, BEFORE_DEADLINE))
+            raise RuntimeError("crash after the insert")
+        assert ledger.files() == []
+        with ledger.transaction():
+            ledger.add_file(record(2, BEFORE_DEADLINE))
+            with pytest.raises(RuntimeError), ledger.transaction():
+                ledger.add_file(record(3, BEFORE_DEADLINE))
+                raise RuntimeError("one file's work fails")
+            ledger.add_file(record(4, BEFORE_DEADLINE))
+        assert [f.original_name for f in ledger.files()] == ["f2.xlsx", "f4.xlsx"]
+
+
+def test_an_outcome_that_cannot_be_stored_changes_nothing(tmp_path):
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        file_id = ledger.add_file(record(1, BEFORE_DEADLINE))
+        with pytest.raises(TypeError):  # a value the ledger cannot store, half-way through the work
+            ledger.record_outcome(
+                file_id,
+                status="accepted",
+                processed_at=BEFORE_DEADLINE,
+                issues=[],
+                unit="DT_TG",
+                period="2025-Q1",
+                form_version="2025.1",
+                values={"tin_bai_cong_ttdt": {1, 2}},
+            )
         [rec] = ledger.files()
-        assert (rec.id, rec.status, rec.unit, rec.proof, rec.claimed_unit) == (
-            7,
-            "accepted",
-            "DT_TG",
-            None,
-            None,
-        )
-        assert ledger.current_submissions("2025-Q1")["DT_TG"].values == {"x": 1}
-        assert ledger.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-        ledger.db.execute("UPDATE files SET status='held' WHERE id=7")  # the widened CHECK
-        with pytest.raises(sqlite3.IntegrityError):
-            ledger.db.execute("DELETE FROM files WHERE id=7")  # the submission still points to it
+        assert rec.status == "archived" and ledger.current_submissions("2025-Q1") == {}
+
+
+def accept(ledger: Ledger, n: int, received: datetime, value: int) -> int:
+    file_id = ledger.add_file(record(n, received))
+    warning = Issue(Severity.WARNING, "below_target", "thấp", "tin_bai_cong_ttdt")
+    ledger.record_outcome(
+        file_id,
+        status="accepted",
+        processed_at=BEFORE_DEADLINE,
+        issues=[warning],
+        unit="DT_TG",
+        period="2025-Q1",
+        form_version="2025.1",
+        values={"tin_bai_cong_ttdt": value},
+    )
+    return file_id
+
+
+def test_a_late_arriving_older_file_does_not_replace_the_newer_one(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as ledger:
+        accept(ledger, 1, BEFORE_DEADLINE, 13)
+        accept(ledger, 2, BEFORE_DEADLINE + timedelta(hours=2), 21)  # the correction
+        # judged last, received first: the e-mail that sat in a queue, a copy restored late
+        accept(ledger, 3, BEFORE_DEADLINE + timedelta(hours=1), 17)
+        current = ledger.current_submissions("2025-Q1")["DT_TG"]
+        assert current.values == {"tin_bai_cong_ttdt": 21} and current.file_id == 2
+        assert [w.code for w in current.warnings] == ["below_target"]
+    chain = table(path, "SELECT file_id, superseded_by FROM submissions ORDER BY id")
+    ids = {file_id: sub_id for sub_id, (file_id, _) in enumerate(chain, start=1)}
+    assert chain == [(1, ids[2]), (2, None), (3, ids[2])]
+
+
+def test_a_ledger_that_cannot_be_created_says_so(tmp_path):
+    (tmp_path / "not-a-folder").write_bytes(b"")
+    with pytest.raises(LedgerError, match=r"Không ghi được sổ theo dõi.*quyền ghi"):
+        Ledger(tmp_path / "not-a-folder" / "ledger.sqlite")

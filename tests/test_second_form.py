@@ -23,7 +23,7 @@ from helpers import fill_workbook
 from baocao import api
 from baocao.consolidate import consolidate
 from baocao.spec.samples import sample_values, with_flaw
-from baocao.store.ledger import Ledger
+from baocao.store import open_store
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MINI = REPO / "tests" / "forms" / "mini.toml"
@@ -92,7 +92,7 @@ def test_a_second_form_goes_from_template_to_rollup_and_reminders(tmp_path):
     }
     fill_workbook(rollup.rollup, blanks, upper.settings.path("inbox") / rollup.rollup.name)  # the office
     api.collect(upper, now=datetime(2025, 3, 14, tzinfo=TZ))
-    with Ledger(upper.settings.path("ledger")) as ledger:
+    with open_store(upper.settings) as ledger:
         current = ledger.current_submissions("2025-Q1")
     assert set(current) == {"SDTTG"}
     for f in form.quantitative_fields:

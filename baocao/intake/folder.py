@@ -1,22 +1,59 @@
-"""The inbox edge: which files are there, and copying one into the archive with its hash.
+"""The shared-folder intake: files units save into the inbox folder (or its subfolders).
 
-Only file-system work lives here (no ledger, no judgement), so the rules a coordinator cares
-about — which names are never submissions, how an archived copy is named — are in one place.
+What it vouches for:
+- **complete**: a file is delivered once its size and modification time have stopped changing
+  for ``stable_seconds`` (a copy over the network is still growing);
+- **regular**: only regular files are opened, without following links (``O_NOFOLLOW`` where
+  the system has it, and the opened file must be the one listed); symbolic links, junctions,
+  FIFOs, devices and sockets are skipped and reported, never read; the size limit is checked
+  before anything is copied;
+- **received time** (``received_time``): when the file arrived on the share, as the file
+  system records it in a way saving cannot set — Windows and BSD/macOS: the creation time;
+  Linux: the inode change time (set by creating, renaming into the folder or writing the file,
+  and by nothing a unit does when saving makes it earlier). It is bounded below by the last scan
+  of the inbox that did not see the file and above by the first scan that did. So a file saved
+  on time while the collecting machine was off counts as on time, and a file moved in from
+  elsewhere (keeping an old creation time) counts from when it could first have been seen.
+  Trust assumption: units write to the share but do not administer it (someone who can set
+  creation times on purpose, e.g. with PowerShell, can only move the time back to the last
+  scan before the file appeared);
+- **release**: the original is deleted only if it is still the file that was archived (same
+  file identity, size and modification time), checked after moving it aside under a temporary
+  name so a save landing at that moment is not lost; a file saved over in the meantime (Excel
+  writes a new file and renames it over the old one) stays for the next run. A file that cannot
+  be deleted (open in Excel on Windows, a read-only share) is recorded once and left; later runs
+  only try the deletion again.
+
+Names: file names that are not valid UTF-8 (an old Windows share in windows-1258) are decoded
+for people and the ledger (``display_name``); the file itself is opened by its real name.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import os
-import re
-import tempfile
+import secrets
+import stat
+import time
 import unicodedata
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
-from baocao.names import ascii_slug, safe_name
+from baocao.files import TEMP_PREFIX
+from baocao.intake.base import Arrival, Changed, IntakeBase, Refused
+from baocao.model import FileRecord, Sighting
+from baocao.store.archive import file_hash
+from baocao.store.base import Store
+
+logger = logging.getLogger(__name__)
 
 IGNORED_NAMES = {"desktop.ini", "thumbs.db", ".ds_store"}
-CHUNK = 1 << 20
+SCANNED_AT = "folder.scanned_at"  # store state: when the inbox was last listed
+ASIDE = ".baocao-xoa-"  # prefix of an original moved aside for the moment of its deletion
+_NAME_SURROGATE = 0x20000000  # Windows reparse tags that redirect to another name (links, junctions)
 
 
 def is_ignored(name: str) -> bool:
@@ -25,61 +62,377 @@ def is_ignored(name: str) -> bool:
     lower = name.lower()
     return (
         lower in IGNORED_NAMES
-        or name.startswith(("~$", ".~lock.", "._", ".tmp-"))
+        or name.startswith(("~$", ".~lock.", "._", TEMP_PREFIX))
         or lower.endswith((".tmp", ".crdownload", ".part"))
     )
 
 
-def scan_inbox(inbox: Path) -> list[Path]:
-    """Every candidate file below ``inbox`` (recursively), lock and system files left out."""
-    if not inbox.is_dir():
-        return []
-    found = []
-    for folder, dirs, files in os.walk(inbox):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found += [Path(folder) / name for name in files if not is_ignored(name)]
-    return sorted(found)
+def display_name(name: str) -> str:
+    """A file name as people read it: NFC, and decoded from windows-1258 when it is not UTF-8.
 
-
-def inbox_key(path: Path, inbox: Path) -> str:
-    """The file's path relative to the inbox, NFC, with forward slashes (stable across OSes)."""
-    return unicodedata.normalize("NFC", path.relative_to(inbox).as_posix())
-
-
-def copy_and_hash(source: Path, folder: Path) -> tuple[Path, str, int]:
-    """Copy ``source`` into a temporary file in ``folder`` while hashing it.
-
-    Returns (temporary path, SHA-256, size). Reading and hashing in one pass means a file is
-    read once before the verification read of the copy.
+    On POSIX a name that is not UTF-8 arrives with its bytes escaped (``surrogateescape``); an
+    old Vietnamese Windows share writes windows-1258. Anything still undecodable becomes ``�``.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
-        with source.open("rb") as src, os.fdopen(fd, "wb") as dst:
-            while chunk := src.read(CHUNK):
-                digest.update(chunk)
-                dst.write(chunk)
-                size += len(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp), digest.hexdigest(), size
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(name) if os.name != "nt" else name.encode("utf-8", "surrogatepass")
+        try:
+            name = raw.decode("cp1258")
+        except UnicodeDecodeError:
+            name = raw.decode("utf-8", "replace")
+        name = name.encode("utf-8", "replace").decode("utf-8")
+    return unicodedata.normalize("NFC", name)
 
 
-def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+def received_time(
+    filed_at: datetime, first_seen: datetime, not_seen_at: datetime | None, now: datetime
+) -> datetime:
+    """When a file arrived: its file-system time, no earlier than the last scan that did not
+    see it, no later than the first scan that did (nor than ``now``)."""
+    when = filed_at if not_seen_at is None else max(filed_at, not_seen_at)
+    return min(when, first_seen, now)
 
 
-def archive_name(sha256: str, original: str) -> str:
-    """``<hash12>_<ascii name>``: unique by content, still recognisable by a person."""
-    stem, suffix = os.path.splitext(original.replace("\\", "/").rsplit("/", 1)[-1])
-    suffix = suffix.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,5}", suffix) else ""
-    return safe_name(f"{sha256[:12]}_{ascii_slug(stem, 60)}{suffix}")
+def filed_time(st: os.stat_result) -> float:
+    """Seconds since the epoch when the file was created in (or moved into) its folder."""
+    birth = getattr(st, "st_birthtime", None)  # Windows (3.12+), macOS, BSD
+    return birth if birth else st.st_ctime  # Windows 3.11: creation; Linux: inode change
+
+
+def _special(st: os.stat_result) -> str | None:
+    """Why an entry (``lstat``) is not a file to open, or None for a regular file."""
+    tag = getattr(st, "st_reparse_tag", 0)
+    attributes = getattr(st, "st_file_attributes", 0)
+    if attributes & stat.FILE_ATTRIBUTE_REPARSE_POINT and tag & _NAME_SURROGATE:
+        return "là lối tắt (liên kết) tới nơi khác"
+    if stat.S_ISLNK(st.st_mode):
+        return "là liên kết (symlink) tới nơi khác"
+    if stat.S_ISDIR(st.st_mode):
+        return "là thư mục"
+    if not stat.S_ISREG(st.st_mode):
+        return "không phải tệp thông thường (FIFO, thiết bị hoặc socket)"
+    return None
+
+
+def _same_file(st: os.stat_result, size: int, mtime_ns: int, ino: int | None) -> bool:
+    return (st.st_size, st.st_mtime_ns) == (size, mtime_ns) and (not ino or not st.st_ino or st.st_ino == ino)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    path: Path
+    location: str
+    stat: os.stat_result
+
+
+def scan(inbox: Path) -> tuple[list[_Entry], list[tuple[str, str]]]:
+    """Every candidate file below ``inbox`` (regular files, by path below the inbox), and the
+    entries set aside with the reason (links, FIFOs, devices, unreadable folders)."""
+    found: list[_Entry] = []
+    skipped: list[tuple[str, str]] = []
+    _walk(inbox, "", found, skipped)
+    return sorted(found, key=lambda e: e.location), skipped
+
+
+def _walk(folder: Path, prefix: str, found: list[_Entry], skipped: list[tuple[str, str]]) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        skipped.append((prefix or ".", f"không đọc được thư mục: {exc.strerror or exc}"))
+        return
+    for entry in entries:
+        location = f"{prefix}{display_name(entry.name)}"
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue  # gone since the listing
+        if stat.S_ISDIR(st.st_mode) and not _special_link(st):
+            if not entry.name.startswith("."):
+                _walk(Path(entry.path), f"{location}/", found, skipped)
+            continue
+        if is_ignored(entry.name) or entry.name.startswith(ASIDE):
+            continue
+        reason = _special(st)
+        if reason:
+            skipped.append((location, f"bỏ qua, {reason}; hãy lưu báo cáo thành tệp bình thường"))
+            continue
+        found.append(_Entry(Path(entry.path), location, st))
+
+
+def list_inbox(inbox: Path) -> list[str]:
+    """What a collect would consider in ``inbox`` (paths below it), for a dry run."""
+    return [e.location for e in scan(inbox)[0]]
+
+
+def folder_key(location: str, size: int, mtime_ns: int) -> str:
+    """The arrival key of a version of a file in the folder: same path, size and time."""
+    return f"{size}:{mtime_ns}:{location}"
+
+
+def parse_key(key: str) -> tuple[int, int, str] | None:
+    try:
+        size, mtime, location = key.split(":", 2)
+        return int(size), int(mtime), location
+    except ValueError:
+        return None
+
+
+class FolderIntake(IntakeBase):
+    """The inbox folder as an intake (see the module docstring).
+
+    ``store`` keeps the sightings (stability wait, received-time bounds); ``now`` is the run's
+    clock; ``simulated`` (a replay with ``--now``) counts a file unchanged for ``stable_seconds``
+    of real time as complete at once; ``max_bytes`` refuses larger files before copying.
+    """
+
+    source = "folder"
+
+    def __init__(
+        self,
+        inbox: Path,
+        store: Store,
+        now: datetime,
+        *,
+        stable_seconds: float = 5.0,
+        simulated: bool = False,
+        max_bytes: int | None = None,
+    ) -> None:
+        self.inbox = inbox
+        self.store = store
+        self.now = now
+        self.stable_seconds = stable_seconds
+        self.simulated = simulated
+        self.max_bytes = max_bytes
+        self._waiting: list[str] = []
+        self._skipped: list[tuple[str, str]] = []
+        self._opened: dict[str, os.stat_result] = {}
+
+    # --- listing -----------------------------------------------------------------------------
+
+    def _scan(self) -> list[_Entry]:
+        entries, self._skipped = scan(self.inbox)
+        return entries
+
+    def arrivals(self) -> list[Arrival]:
+        """Complete files not taken yet, with their received times (sightings updated)."""
+        entries = self._scan()
+        taken = self.store.taken_keys(
+            folder_key(e.location, e.stat.st_size, e.stat.st_mtime_ns) for e in entries
+        )
+        fresh = [
+            e for e in entries if folder_key(e.location, e.stat.st_size, e.stat.st_mtime_ns) not in taken
+        ]
+        previous = self.store.state(SCANNED_AT)
+        not_seen_at = datetime.fromisoformat(previous) if previous else None
+        before = self.store.sightings()
+        ready: list[tuple[_Entry, Sighting]] = []
+        unsure: list[tuple[_Entry, Sighting]] = []
+        with self.store.transaction():  # one commit for all sightings, not one per file
+            for e in fresh:
+                st = e.stat
+                sighting = self.store.see(e.location, st.st_size, st.st_mtime_ns, self.now, not_seen_at)
+                if self._complete(e, before.get(e.location)):
+                    ready.append((e, sighting))
+                else:
+                    unsure.append((e, sighting))
+            self.store.forget_sightings({e.location for e in fresh})
+            self.store.set_state(SCANNED_AT, self.now.isoformat())
+        if unsure:
+            time.sleep(self.stable_seconds)  # one look again after the wait, for the whole batch
+            ready += self._settled(unsure)
+        return [self._arrival(e, s) for e, s in sorted(ready, key=lambda pair: pair[0].location)]
+
+    def _complete(self, e: _Entry, old: Sighting | None) -> bool:
+        wait = self.stable_seconds
+        if wait <= 0:
+            return True
+        st = e.stat
+        unchanged = old is not None and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
+        if unchanged and old is not None and (self.now - old.last_seen).total_seconds() >= wait:
+            return True
+        return self.simulated and time.time() - st.st_mtime >= wait  # replaying: an old file is complete
+
+    def _settled(self, unsure: list[tuple[_Entry, Sighting]]) -> list[tuple[_Entry, Sighting]]:
+        settled = []
+        with self.store.transaction():
+            for e, sighting in unsure:
+                try:
+                    st = os.lstat(e.path)
+                except OSError:
+                    continue
+                if (st.st_size, st.st_mtime_ns) == (e.stat.st_size, e.stat.st_mtime_ns):
+                    settled.append((e, sighting))
+                else:
+                    self.store.see(e.location, st.st_size, st.st_mtime_ns, self.now, sighting.not_seen_at)
+                    self._waiting.append(e.location)
+        return settled
+
+    def _arrival(self, e: _Entry, sighting: Sighting) -> Arrival:
+        filed = datetime.fromtimestamp(filed_time(e.stat), self.now.tzinfo)
+        return Arrival(
+            key=folder_key(e.location, e.stat.st_size, e.stat.st_mtime_ns),
+            name=e.location.rsplit("/", 1)[-1],
+            location=e.location,
+            received_at=received_time(filed, sighting.first_seen, sighting.not_seen_at, self.now),
+            source=self.source,
+            size=e.stat.st_size,
+            path=e.path,
+        )
+
+    def waiting(self) -> list[str]:
+        return list(self._waiting)
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return list(self._skipped)
+
+    # --- taking ------------------------------------------------------------------------------
+
+    def open(self, arrival: Arrival) -> AbstractContextManager[BinaryIO]:
+        """Open the listed file itself: never a link, never anything but a regular file."""
+        assert arrival.path is not None
+        if self.max_bytes is not None and (arrival.size or 0) > self.max_bytes:
+            raise Refused(_too_large(arrival.size or 0, self.max_bytes), "too_large")
+        flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+        flags |= getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in after the listing cannot hang us
+        fd = os.open(arrival.path, flags)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise Refused(f"'{arrival.location}' không phải tệp thông thường; bỏ qua")
+            parsed = parse_key(arrival.key)
+            if parsed and (st.st_size, st.st_mtime_ns) != parsed[:2]:
+                raise Changed(arrival.location)
+            if self.max_bytes is not None and st.st_size > self.max_bytes:
+                raise Refused(_too_large(st.st_size, self.max_bytes), "too_large")
+            self._opened[arrival.key] = st
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def unchanged(self, arrival: Arrival) -> bool:
+        """The file at the listed path is still the one that was opened and copied."""
+        opened = self._opened.get(arrival.key)
+        if opened is None or arrival.path is None:
+            return False
+        try:
+            st = os.lstat(arrival.path)
+        except OSError:
+            return False
+        return _same_file(st, opened.st_size, opened.st_mtime_ns, opened.st_ino)
+
+    # --- releasing ---------------------------------------------------------------------------
+
+    def release(self, arrival: Arrival) -> bool:
+        """Delete the original if it is still what was archived (see the module docstring)."""
+        assert arrival.path is not None
+        opened = self._opened.get(arrival.key)
+        parsed = parse_key(arrival.key)
+        if opened is not None:
+            done = remove_if_same(arrival.path, opened.st_size, opened.st_mtime_ns, opened.st_ino)
+        elif parsed is not None:
+            done = remove_if_same(arrival.path, parsed[0], parsed[1], None)
+        else:
+            done = False
+        self.store.drop_sightings({arrival.location})
+        return done
+
+    def release_pending(self, records: list[FileRecord]) -> list[int]:
+        """Originals recorded by an earlier run and not deleted yet (open in Excel, read-only
+        share, a run killed after its commit): delete those still unchanged; a changed or vanished
+        file is no longer ours to delete."""
+        if not records:
+            return []
+        where = {e.location: e for e in self._scan()}
+        done = []
+        for rec in records:
+            entry = where.get(rec.inbox_path)
+            parsed = parse_key(rec.arrival_key or "")
+            if entry is None:
+                done.append(rec.saved_id)  # gone (deleted by a person, or by a run killed before marking)
+            elif parsed is not None:
+                if remove_if_same(entry.path, parsed[0], parsed[1], None):
+                    done.append(rec.saved_id)
+            elif _legacy_remove(entry.path, rec.sha256):
+                done.append(rec.saved_id)
+        return done
+
+
+def _special_link(st: os.stat_result) -> bool:
+    """A directory entry that is a junction or directory link (never walked into)."""
+    attributes = getattr(st, "st_file_attributes", 0)
+    return bool(
+        attributes & stat.FILE_ATTRIBUTE_REPARSE_POINT and getattr(st, "st_reparse_tag", 0) & _NAME_SURROGATE
+    )
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"Tệp lớn {size / 2**20:.1f} MB, vượt giới hạn {limit / 2**20:g} MB; tệp được để lại trong thư mục "
+        "nộp và không được lưu trữ. Hãy gửi lại tệp biểu mẫu đã điền (thường chỉ vài chục KB)"
+    )
+
+
+def remove_if_same(path: Path, size: int, mtime_ns: int, ino: int | None) -> bool:
+    """Delete ``path`` if it is still the file with this size, time (and identity); True when
+    nothing is left to do (deleted, gone, or replaced by a new version that stays)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    if not _same_file(st, size, mtime_ns, ino):
+        return True  # saved over since: the new version is a new arrival, left for the next run
+    aside = path.with_name(f"{ASIDE}{secrets.token_hex(4)}-{path.name}")
+    try:
+        os.rename(path, aside)  # Windows refuses while Excel holds the file open
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        logger.warning("Đã lưu trữ nhưng chưa xóa được %s: %s", display_name(str(path)), exc)
+        return False
+    try:
+        moved = os.lstat(aside)
+        if _same_file(moved, size, mtime_ns, ino or st.st_ino):
+            os.unlink(aside)
+            return True
+    except OSError as exc:
+        logger.warning("Đã lưu trữ nhưng chưa xóa được %s: %s", display_name(str(path)), exc)
+        _put_back(aside, path)
+        return False
+    _put_back(aside, path)  # a save landed between the check and the move: keep it
+    return True
+
+
+def _put_back(aside: Path, path: Path) -> None:
+    """Give ``aside`` its name back without overwriting a file saved there meanwhile."""
+    try:
+        if os.name == "nt":
+            os.rename(aside, path)  # fails if the name is taken
+        else:
+            os.link(aside, path)  # fails if the name is taken
+            os.unlink(aside)
+        return
+    except FileExistsError:
+        pass
+    except OSError:
+        if not path.exists():
+            os.rename(aside, path)
+            return
+    keep = path.with_name(f"{path.stem} (ban-truoc-{secrets.token_hex(3)}){path.suffix}")
+    os.rename(aside, keep)  # visible, so the next run takes it: nothing is lost
+
+
+def _legacy_remove(path: Path, sha256: str) -> bool:
+    """Records from before arrival keys: delete the original if its bytes are still the same."""
+    try:
+        st = os.lstat(path)
+        if file_hash(path) != sha256:
+            return True
+    except OSError:
+        return False
+    return remove_if_same(path, st.st_size, st.st_mtime_ns, st.st_ino)

@@ -27,7 +27,6 @@ harmless and nothing is ever uncertain.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -40,6 +39,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from baocao.errors import DeliveryError
+from baocao.model import MessageRecord
 from baocao.notify.mail import (
     OutgoingMessage,
     Transport,
@@ -50,7 +50,8 @@ from baocao.notify.mail import (
     to_email,
 )
 from baocao.spec.config import MailSettings
-from baocao.store.ledger import Ledger, LedgerError
+from baocao.store import Store
+from baocao.store.messages import ClaimLost
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class Planned:
 
 
 def plan(
-    ledger: Ledger,
+    ledger: Store,
     settings: MailSettings,
     key: str,
     compose: Callable[[], OutgoingMessage],
@@ -153,51 +154,53 @@ def _owner() -> str:
 
 
 def send_pending(
-    ledger: Ledger,
+    ledger: Store,
     settings: MailSettings,
     outbox: Path,
     now: datetime,
     *,
-    expired: Callable[[dict], str | None] = lambda row: None,
+    lock: Path,
+    expired: Callable[[MessageRecord], str | None] = lambda row: None,
     transport: Transport | None = None,
 ) -> SendReport:
     """Send every pending message of ``ledger`` once, under the send lock.
 
-    ``expired(row)`` returns a reason when a message must not go out any more (a reminder past
+    ``lock`` is the send lock's file (``send_lock_path`` of the ledger). ``expired(row)`` returns
+    a reason when a message must not go out any more (a reminder past
     its unit's deadline): it is then marked failed for good. A failure to deliver leaves the
     message pending for the next run; a recipient the server refuses for good (5xx) marks it
     failed and does not hold up the others.
     """
     report = SendReport()
-    lock = FileLock(send_lock_path(ledger.path), timeout=0)
+    held = FileLock(lock, timeout=0)
     try:
-        lock.acquire()
+        held.acquire()
     except Timeout:
         report.notes.append("Một lần chạy khác đang gửi thư; các thư còn lại sẽ được gửi ở lần chạy sau")
         return report
     try:
         for key in ledger.release_claims(now):
             row = ledger.message(key)
-            report.uncertain.append((key, row["last_error"] if row else ""))
+            report.uncertain.append((key, (row.last_error or "") if row else ""))
         transport = transport or Transport(settings, outbox)
         owner = _owner()
         for row in ledger.messages("pending"):
-            _send_one(ledger, transport, dict(row), owner, now, expired, report)
+            _send_one(ledger, transport, row, owner, now, expired, report)
     finally:
-        lock.release()
+        held.release()
     return report
 
 
 def _send_one(
-    ledger: Ledger,
+    ledger: Store,
     transport: Transport,
-    row: dict,
+    row: MessageRecord,
     owner: str,
     now: datetime,
-    expired: Callable[[dict], str | None],
+    expired: Callable[[MessageRecord], str | None],
     report: SendReport,
 ) -> None:
-    key = row["key"]
+    key = row.key
     if not ledger.claim_message(key, owner, now):
         return  # another sender took it
     reason = expired(row)
@@ -205,15 +208,14 @@ def _send_one(
         ledger.message_failed(key, reason, final=True)
         report.failed.append((key, reason))
         return
-    created = datetime.fromisoformat(row["created_at"])
     try:
         result = transport.send(
-            bytes(row["body"]),
-            tuple(json.loads(row["recipients"])),
-            kind=row["kind"],
-            unit=row["unit"],
+            row.body,
+            row.recipients,
+            kind=row.kind,
+            unit=row.unit,
             message_id_key=key,
-            day=created.date(),
+            day=row.created_at.date(),
             on_commit=lambda: ledger.message_committing(key, owner),
         )
     except UncertainDelivery as exc:
@@ -226,7 +228,7 @@ def _send_one(
         report.failed.append((key, str(exc)))
         logger.warning("Chưa gửi được %s: %s", key, exc)
         return
-    except LedgerError as exc:  # the claim was lost (released by another run): leave it alone
+    except ClaimLost as exc:  # the claim was released by another run: leave the message alone
         report.notes.append(str(exc))
         return
     if result.refused:

@@ -12,6 +12,7 @@ moved (or mounted on another drive letter on Windows) without editing it.
 from __future__ import annotations
 
 import calendar
+import os
 import re
 import unicodedata
 from collections.abc import Callable
@@ -436,6 +437,52 @@ def _imap(data: dict[str, Any]) -> ImapSettings | None:
     return ImapSettings(**values)
 
 
+PATH_LABELS = {
+    "inbox": "thư mục nộp báo cáo",
+    "archive": "thư mục lưu trữ",
+    "templates": "thư mục biểu mẫu",
+    "feedback": "thư mục phản hồi",
+    "output": "thư mục kết quả",
+    "outbox": "thư mục thư đi",
+    "logs": "thư mục nhật ký",
+    "ledger": "sổ theo dõi",
+}
+
+
+def _within(inner: Path, outer: Path) -> bool:
+    """``inner`` is ``outer`` or below it (case-insensitive where the system is, e.g. Windows)."""
+    a, b = os.path.normcase(str(inner)), os.path.normcase(str(outer))
+    return a == b or a.startswith(b.rstrip("\\/") + os.sep)
+
+
+def _check_separate(paths: dict[str, Path]) -> None:
+    """The inbox and the archive share no folder with anything else (either way round).
+
+    Why: collect takes every file below the inbox, so an archive, feedback or output folder
+    inside it would be collected again (its own archive eaten, feedback judged as reports); a
+    rebuild reads every file below the archive as an original.
+    """
+    for key in ("inbox", "archive"):
+        for other, path in paths.items():
+            if other == key or (key == "archive" and other == "inbox"):
+                continue
+            if _within(path, paths[key]) or _within(paths[key], path):
+                where = (
+                    "trùng với"
+                    if _within(path, paths[key]) and _within(paths[key], path)
+                    else ("nằm trong" if _within(path, paths[key]) else "chứa")
+                )
+                raise ConfigError(
+                    f"config.toml: [paths] {other} ({PATH_LABELS[other]} {path}) {where} [paths] {key} "
+                    f"({PATH_LABELS[key]} {paths[key]}); hai thư mục này phải tách riêng, nếu không "
+                    + (
+                        "baocao sẽ thu nhận lại chính các tệp của mình"
+                        if key == "inbox"
+                        else "tệp khác sẽ bị coi là bản lưu trữ"
+                    )
+                )
+
+
 TOP_KEYS = {
     "organisation",
     "paths",
@@ -493,6 +540,7 @@ def load_config(path: str | Path) -> Settings:
     paths = {key: (base / path_values.get(key, f"workbooks/{key}")).resolve() for key in PATH_KEYS}
     if "ledger" not in path_values:
         paths["ledger"] = (base / "workbooks/ledger.sqlite").resolve()
+    _check_separate(paths)
 
     for key in ("form", "registry"):
         if key not in data:

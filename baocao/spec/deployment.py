@@ -7,7 +7,7 @@ only place where config.toml, the form spec and the registry are read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -38,6 +38,14 @@ class Deployment:
 
     def period(self, code: str) -> Period:
         return parse_period(code, self.settings.period_kinds)
+
+    def closes_at(self, period: Period) -> datetime:
+        """The final-summary moment of ``period`` (``[mail] final_summary_days_after`` days after
+        its last on-time day, at ``summary_time``): from then on the period is closed, and a file
+        for a unit that already has an accepted report is kept without replacing it."""
+        s = self.settings
+        day = period.last_on_time_day(s.inclusive_deadline) + timedelta(days=s.mail.final_summary_days_after)
+        return datetime.combine(day, s.mail.summary_time, tzinfo=s.timezone)
 
     def level_of(self, unit: Unit | str, period: Period) -> str | None:
         """The level ``unit`` reports to in ``period`` (picks its deadline, ``Period.due_before_for``)."""

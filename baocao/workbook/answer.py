@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from baocao.judge.validate import Outcome
-from baocao.model import FileRecord, RawWorkbook, Severity
+from baocao.model import FileRecord, Issue, RawWorkbook, Severity
 from baocao.names import inside, printable, safe_name
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import Period, PeriodError
@@ -40,6 +40,7 @@ def issues_page(
     notes: int,
     unit: str | None,
     period: Period | None,
+    locked: bool = False,
 ) -> IssuesPage:
     """The title and the lines on what to do, by when and where, above the list of cells."""
     form, s = dep.form, dep.settings
@@ -50,6 +51,14 @@ def issues_page(
     about = f"{form.report_name} {period.name}" if period else form.report_name
     who = f" – {registered.name}" if registered else ""
     intro: tuple[str, ...]
+    if locked:
+        title = f"{about}{who}: ĐÃ LƯU, KHÔNG THAY THẾ BÁO CÁO ĐÃ TIẾP NHẬN"
+        intro = (
+            f"Tệp “{original_name}” nhận lúc {when} được lưu lại nhưng không thay thế báo cáo đã tiếp "
+            "nhận: kỳ báo cáo đã khóa sổ.",
+            f"Nếu cần sửa số liệu, xin liên hệ {s.contact}.",
+        )
+        return IssuesPage(title, True, intro, form.sheet, item_numbers(form))
     if accepted:
         title = f"{about}{who}: ĐÃ TIẾP NHẬN (có {notes} lưu ý)"
         intro = (
@@ -70,9 +79,19 @@ def issues_page(
 
 
 def feedback_job(
-    dep: Deployment, rec: FileRecord, raw: RawWorkbook, outcome: Outcome, archive: Path
+    dep: Deployment,
+    rec: FileRecord,
+    raw: RawWorkbook,
+    outcome: Outcome,
+    source: Path,
+    issues: list[Issue] | None = None,
 ) -> FeedbackJob:
-    """What it takes to write the marked-up workbook for a file with issues."""
+    """What it takes to write the marked-up workbook for a file with issues.
+
+    ``source`` is the archived copy; ``issues`` what the file is answered with (the outcome's,
+    unless the caller added one, such as "the period is closed").
+    """
+    issues = outcome.issues if issues is None else issues
     tz = dep.settings.timezone
     received = rec.received_at.astimezone(tz)
     folder = inside(dep.settings.path("feedback"), outcome.period or "khong-ro-ky")
@@ -82,7 +101,7 @@ def feedback_job(
             period = dep.period(outcome.period)
         except PeriodError:
             period = None
-    errors = sum(1 for i in outcome.issues if i.severity == Severity.ERROR)
+    errors = sum(1 for i in issues if i.severity == Severity.ERROR)
     page = issues_page(
         dep,
         # the name is shown in a cell: control characters would make openpyxl refuse the workbook
@@ -90,11 +109,11 @@ def feedback_job(
         received_at=received,
         accepted=outcome.accepted,
         errors=errors,
-        notes=len(outcome.issues) - errors,
+        notes=len(issues) - errors,
         unit=outcome.filed_under,  # a file that proves no unit is not worded as that unit's
         period=period,
+        locked=any(i.code == "period_locked" for i in issues),
     )
-    source = archive / rec.archive_path
     rebuild = None
     # only a file openpyxl cannot write back (.xls, .ods, Strict .xlsx) needs a fresh template; it
     # is signed, so only a file that proved whose it is gets one (else it would mint signed templates)
@@ -105,4 +124,4 @@ def feedback_job(
             form = dep.catalog.get(outcome.form_version or "") or dep.form
             rebuild = (template_context(dep, unit, period), form)
     name = feedback_name(outcome.unit, outcome.period, received)
-    return FeedbackJob(rec.original_name, source, raw, outcome.issues, inside(folder, name), page, rebuild)
+    return FeedbackJob(rec.original_name, source, raw, issues, inside(folder, name), page, rebuild)

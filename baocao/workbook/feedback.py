@@ -8,7 +8,9 @@ the clerk still gets the same marked cells.
 Two ways to write it: ``xlsxpatch`` edits the package's XML (~2 ms), used for every
 .xlsx it understands; openpyxl (load, mark, save: ~40 ms) for everything else, i.e. .xlsm,
 rebuilt templates, sheets that already carry comments and the odd structures listed in
-``xlsxpatch``. Both give the same marks and the same issues sheet.
+``xlsxpatch``. Both give the same marks and the same issues sheet. Which route a workbook
+takes, and the time and memory it may use, is ``feedback_writer``'s business; a workbook that
+cannot be marked up within those bounds gets ``write_issues_only``.
 """
 
 from __future__ import annotations
@@ -16,14 +18,10 @@ from __future__ import annotations
 import io
 import logging
 import math
-import multiprocessing
-import os
 import zipfile
-from collections.abc import Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import openpyxl
 from openpyxl.comments import Comment
@@ -326,9 +324,6 @@ def fast_feedback(content: bytes, issues: list[Issue], page: IssuesPage) -> byte
         return None
 
 
-# --- writing many: in-process or in a pool ------------------------------------------------
-
-
 def write_fast_feedback(source: Path, issues: list[Issue], out: Path, *, page: IssuesPage) -> Path | None:
     """Write the feedback workbook of an .xlsx through ``xlsxpatch`` (at ``out`` or the next free
     name) and return where; None (nothing written) when it needs openpyxl: then call
@@ -352,78 +347,20 @@ class FeedbackJob:
     rebuild: tuple | None
 
 
-def write_feedback_job(job: FeedbackJob) -> tuple[Path | None, str | None]:
-    """Write one feedback workbook; never let it fail the file (the verdict stands without it)."""
-    try:
-        path = write_feedback(job.source, job.raw, job.issues, job.out, page=job.page, rebuild=job.rebuild)
-        return path, None
-    except Exception as exc:  # openpyxl cannot re-save every file
-        return None, str(exc)
+def write_feedback_job(job: FeedbackJob) -> Path:
+    """Write one feedback workbook (any exception is the caller's to contain)."""
+    return write_feedback(job.source, job.raw, job.issues, job.out, page=job.page, rebuild=job.rebuild)
 
 
-class FeedbackWriter:
-    """Feedback workbooks written in-process (one worker), or by a pool of ``workers`` processes.
+def write_issues_only(job: FeedbackJob) -> Path:
+    """The feedback workbook without the unit's own sheets: just the page and the list of issues.
 
-    Most workbooks are .xlsx that ``feedback.write_fast_feedback`` patches in ~2 ms: those are
-    written here in the parent even when pooled. The rest (openpyxl, ~40 ms: .xls/.ods rebuilt
-    from a template, .xlsm, sheets with comments) go to a pool, which spreads them over the cores
-    while the parent goes on judging; it starts (``spawn``, as on Windows) on the first such
-    file. At most ``JOBS_PER_WORKER`` jobs per worker wait in its queue (each holds the file's
-    values and issues), so memory does not grow with the batch. ``submit`` takes an opaque
-    ``result`` (collect's record of the file) that ``finished`` hands back with the path.
+    For a workbook too large to mark up within bounds, or one whose mark-up failed: the unit
+    still gets every issue with its cell, in a file that costs nothing to write.
     """
-
-    JOBS_PER_WORKER = 4
-
-    def __init__(self, workers: int) -> None:
-        self.size = workers or os.cpu_count() or 1
-        self.pooled = self.size > 1
-        self.pool: ProcessPoolExecutor | None = None
-        self.jobs: list[tuple[Future, Any, str]] = []
-        self.done: list[tuple[Any, Path | None]] = []
-
-    def __enter__(self) -> FeedbackWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
-
-    def write(self, job: FeedbackJob) -> Path | None:
-        path, error = write_feedback_job(job)
-        if error is not None:
-            logger.warning("Không tạo được tệp phản hồi cho %s: %s", job.original_name, error)
-        return path
-
-    def submit(self, job: FeedbackJob, result: Any) -> None:
-        try:
-            path = write_fast_feedback(job.source, job.issues, job.out, page=job.page)
-        except OSError as exc:  # the pool tries again and reports it if it fails there too
-            logger.debug("fast feedback for %s failed: %s", job.original_name, exc)
-            path = None
-        if path is not None:
-            self.done.append((result, path))
-            return
-        limit = self.JOBS_PER_WORKER * self.size
-        # futures finish in order, so "none of the last `limit` done" means `limit` are queued
-        queued = [future for future, _, _ in self.jobs[-limit:] if not future.done()]
-        if len(queued) >= limit:
-            wait(queued, return_when=FIRST_COMPLETED)
-        if self.pool is None:
-            context = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(max_workers=min(self.size, 30), mp_context=context)
-        self.jobs.append((self.pool.submit(write_feedback_job, job), result, job.original_name))
-
-    def finished(self) -> Iterator[tuple[Any, Path | None]]:
-        """Wait for every submitted workbook; yield (file result, path or None if it failed)."""
-        yield from self.done
-        self.done = []
-        for future, result, name in self.jobs:
-            try:
-                path, error = future.result()
-            except Exception as exc:  # a worker that died (BrokenProcessPool) costs the feedback only
-                path, error = None, f"{type(exc).__name__}: {exc}"
-            if error is not None:
-                logger.warning("Không tạo được tệp phản hồi cho %s: %s", name, error)
-            yield result, path
-        self.jobs = []
+    book = openpyxl.Workbook()
+    _issues_sheet(book, job.issues, job.page)
+    del book[book.sheetnames[-1]]  # the empty default sheet
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return write_unique(job.out, buffer.getvalue())

@@ -1,0 +1,142 @@
+"""What every intake delivers, and the little collect asks of it.
+
+An intake (the shared folder today, a mailbox and a web upload next) only knows where files come
+from. It delivers ``Arrival``s: the bytes (a path or the content), the name the sender gave, an
+arrival time it can vouch for, where it came from, and a key for "already taken". Everything
+after that — archiving, reading, judging, recording, feedback — is ``baocao.collect``, the same
+code for every intake. After the ledger has committed an arrival, collect calls ``release`` and
+the intake lets the original go (the folder deletes it if it is unchanged; a mailbox moves the
+message to its processed folder).
+
+Containers: an e-mail is archived first as an arrival of its own (``container=True``); collect
+then asks the intake to ``expand`` the archived copy into its attachments, each an arrival whose
+``parent`` is the container's key, archived, judged and recorded like any file, with the link
+to the message kept in the ledger (``FileRecord.parent_id``). Only top-level arrivals are
+released, after their children are recorded.
+"""
+
+from __future__ import annotations
+
+import io
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from baocao.model import FileRecord
+
+SOURCES = ("folder", "imap", "web", "archive")
+
+
+class Refused(Exception):
+    """An arrival that must not be opened or kept (not a regular file, too large…).
+
+    ``message`` is Vietnamese, for the coordinator; the arrival stays where it is.
+    """
+
+    def __init__(self, message: str, code: str = "refused") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class Changed(Exception):
+    """The original changed while it was being taken: left for the next run."""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One thing an intake delivers (plain data: picklable, comparable, printable).
+
+    ``key``: stable for "already taken" (the folder: path, size and time; a mailbox:
+    UIDVALIDITY and UID). ``name``: the name the sender gave, NFC, printable. ``location``:
+    where it sat, for people (path below the inbox; mailbox folder and UID). ``received_at``: the
+    arrival time the intake vouches for (see the intake's docstring for how). ``content`` or
+    ``path`` hold the bytes. ``archive_path``: already in the archive (a rebuild), not copied.
+    """
+
+    key: str
+    name: str
+    location: str
+    received_at: datetime
+    source: str = "folder"
+    sender: str | None = None
+    size: int | None = None
+    path: Path | None = None
+    content: bytes | None = None
+    container: bool = False
+    parent: str | None = None
+    archive_path: str | None = None
+
+
+class Intake(Protocol):
+    """Where arrivals come from (see the module docstring)."""
+
+    source: str
+
+    def arrivals(self) -> list[Arrival]:
+        """What is complete and not taken yet, in a stable order."""
+        ...
+
+    def waiting(self) -> list[str]:
+        """Locations seen but not complete yet (a copy still being written)."""
+        ...
+
+    def skipped(self) -> list[tuple[str, str]]:
+        """(location, Vietnamese reason) of things refused before they were opened."""
+        ...
+
+    def open(self, arrival: Arrival) -> AbstractContextManager[BinaryIO]:
+        """The bytes of ``arrival``. Raises ``Refused`` (not to be taken), ``Changed`` (try
+        again next run) or ``OSError`` (unreadable now)."""
+        ...
+
+    def unchanged(self, arrival: Arrival) -> bool:
+        """After copying: the original is still what was opened (else the copy is not kept)."""
+        ...
+
+    def expand(self, container: Arrival, archived: Path) -> list[Arrival]:
+        """The arrivals inside a container, read from its verified archived copy."""
+        ...
+
+    def release(self, arrival: Arrival) -> bool:
+        """The arrival is recorded: let the original go. True when there is nothing left to do
+        for it (released, or gone/changed so it is no longer ours); False to try next run."""
+        ...
+
+    def release_pending(self, records: list[FileRecord]) -> list[int]:
+        """Try again to release originals an earlier run recorded but could not release;
+        return the ids of the records that are now done."""
+        ...
+
+
+class IntakeBase:
+    """Defaults for intakes that hold bytes in memory and have no containers or stability wait."""
+
+    source = "folder"
+
+    def waiting(self) -> list[str]:
+        return []
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return []
+
+    def open(self, arrival: Arrival) -> AbstractContextManager[BinaryIO]:
+        if arrival.content is not None:
+            return io.BytesIO(arrival.content)
+        if arrival.path is None:
+            raise Refused(f"'{arrival.location}' không có nội dung")
+        return arrival.path.open("rb")
+
+    def unchanged(self, arrival: Arrival) -> bool:
+        return True
+
+    def expand(self, container: Arrival, archived: Path) -> list[Arrival]:
+        return []
+
+    def release(self, arrival: Arrival) -> bool:
+        return True
+
+    def release_pending(self, records: list[FileRecord]) -> list[int]:
+        return [r.saved_id for r in records]

@@ -1,0 +1,351 @@
+"""The judging step of collect: read each archived file, validate it, record the verdict.
+
+Shared by ``collect`` (files just taken, and files an interrupted run left unjudged) and by
+``ledger rebuild`` (every archived file again, in received order). It holds no SQL: the store
+does the recording.
+
+Three rules beyond validation live here:
+- **one file, one cost**: an error while judging, recording or preparing the feedback of a file
+  records that file as ``failed`` with the reason (the traceback goes to the log) and the run
+  goes on with the others;
+- **closed periods**: after a period's final-summary moment (``Deployment.closes_at``) a file
+  for a unit that already has an accepted report is recorded as ``locked``: kept, listed for the
+  coordinator, superseding nothing, unless ``baocao reopen`` let one in on purpose;
+- **feedback is a courtesy**: the marked-up workbook is written by ``FeedbackWriter`` (bounded in
+  time and memory); the verdict is recorded whether or not it could be written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from types import TracebackType
+
+from baocao.errors import StoreError, WorkbookError
+from baocao.judge.validate import Context, Outcome, identify, validate
+from baocao.judge.workers import ReaderPool
+from baocao.model import FileRecord, Issue, RawWorkbook, Severity
+from baocao.spec.deployment import Deployment
+from baocao.spec.identity import Proof
+from baocao.spec.periods import PeriodError
+from baocao.store.archive import Archive
+from baocao.store.base import Store
+from baocao.workbook.answer import feedback_job
+from baocao.workbook.feedback import FeedbackJob
+from baocao.workbook.feedback_writer import FeedbackWriter
+
+logger = logging.getLogger(__name__)
+
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+BATCH = 200  # outcomes per ledger commit
+BATCH_SECONDS = 1.0  # ... or less, so that a long run never holds the write lock for long
+
+
+@dataclass
+class FileResult:
+    """What happened to one arrival in this run."""
+
+    name: str
+    status: str  # accepted | rejected | held | duplicate | locked | failed
+    unit: str | None = None
+    period: str | None = None
+    issues: list[Issue] = field(default_factory=list)
+    feedback: Path | None = None
+    file_id: int | None = None
+    received_at: datetime | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "unit": self.unit,
+            "period": self.period,
+            "received_at": self.received_at.isoformat() if self.received_at else None,
+            "feedback": str(self.feedback) if self.feedback else None,
+            "issues": [i.to_dict() for i in self.issues],
+        }
+
+
+@dataclass
+class CollectReport:
+    """The outcome of one collect run."""
+
+    results: list[FileResult] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def had_problems(self) -> bool:
+        """Something for a person to act on: a file refused, held, failed, or skipped."""
+        return bool(self.skipped) or any(r.status in ("rejected", "held", "failed") for r in self.results)
+
+    def to_dict(self) -> dict:
+        return {
+            "accepted": self.count("accepted"),
+            "rejected": self.count("rejected"),
+            "held": self.count("held"),
+            "duplicate": self.count("duplicate"),
+            "locked": self.count("locked"),
+            "failed": self.count("failed"),
+            "waiting": self.waiting,
+            "skipped": [{"name": name, "reason": reason} for name, reason in self.skipped],
+            "files": [r.to_dict() for r in self.results],
+        }
+
+
+class Batches:
+    """Store transactions of ``BATCH`` units of work or ``BATCH_SECONDS``, whichever comes first.
+
+    Call ``tick()`` after each unit of work. An error rolls back the open batch only: its files
+    stay 'archived' and the next run judges them again.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.count = 0
+        self.since = time.monotonic()
+        self._open = store.transaction()
+
+    def __enter__(self) -> Batches:
+        self._open.__enter__()
+        return self
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count >= BATCH or time.monotonic() - self.since >= BATCH_SECONDS:
+            self._open.__exit__(None, None, None)
+            self._open = self.store.transaction()
+            self._open.__enter__()
+            self.count, self.since = 0, time.monotonic()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._open.__exit__(kind, exc, tb)
+
+
+class Judge:
+    """Judges the store's unjudged files; results go into ``report`` (a ``CollectReport``).
+
+    ``today`` (a function of the file) is the day validation takes as today: the run's day in
+    collect, the day a file was received in a rebuild. ``feedback=False`` writes no workbooks.
+    """
+
+    def __init__(
+        self,
+        dep: Deployment,
+        store: Store,
+        archive: Archive,
+        now: datetime,
+        report: CollectReport,
+        progress: Callable[[int, int, str], None] | None = None,
+        *,
+        today: Callable[[FileRecord], datetime] | None = None,
+        feedback: bool = True,
+    ) -> None:
+        self.dep = dep
+        self.store = store
+        self.archive = archive
+        self.now = now
+        self.report = report
+        self.progress = progress
+        self.today = today or (lambda rec: now)
+        self.write_feedback = feedback
+        self.feedback = FeedbackWriter(1, dep.settings.collect.read_timeout_seconds)  # set in judge_all
+
+    def judge_all(self, readers: ReaderPool) -> None:
+        pending = {self.archive.path(rec.archive_path): rec for rec in self.store.unprocessed()}
+        if not pending:
+            return
+        settings = self.dep.settings.collect
+        readable = [
+            p for p, rec in pending.items() if Path(rec.original_name).suffix.lower() in SPREADSHEET_SUFFIXES
+        ]
+        with FeedbackWriter(settings.workers, settings.read_timeout_seconds) as self.feedback:
+            with Batches(self.store) as batch:
+                for path in sorted(set(pending) - set(readable), key=lambda p: pending[p].saved_id):
+                    self.judge_safely(pending[path], None, [unsupported_issue(pending[path].original_name)])
+                    batch.tick()
+                for done, (path, result) in enumerate(readers.read(readable), start=1):
+                    rec = pending[path]
+                    if isinstance(result, WorkbookError):
+                        # the reader names the archived copy; the unit knows the file by its own name
+                        message = str(result).replace(path.name, rec.original_name)
+                        self.judge_safely(rec, None, [Issue(Severity.ERROR, "unreadable", message)])
+                    else:
+                        self.judge_safely(rec, result, None)
+                    batch.tick()
+                    if self.progress:
+                        self.progress(done, len(readable), rec.original_name)
+            written = list(self.feedback.finished())
+        if written:
+            with self.store.transaction():
+                for result, feedback in written:
+                    result.feedback = feedback
+                    self.store.set_feedback_path(result.file_id, str(feedback) if feedback else None)
+
+    def judge_safely(self, rec: FileRecord, raw: RawWorkbook | None, file_issues: list[Issue] | None) -> None:
+        """``judge``, and when it fails, record the file as failed instead of stopping the run."""
+        try:
+            with self.store.transaction():
+                self.judge(rec, raw, file_issues)
+        except StoreError:
+            raise
+        except Exception as exc:
+            logger.exception("Lỗi khi xét tệp %s (%s)", rec.original_name, rec.archive_path)
+            self.record_failure(rec, exc)
+
+    def record_failure(self, rec: FileRecord, exc: Exception) -> None:
+        issue = Issue(
+            Severity.ERROR,
+            "internal_error",
+            f"Tệp '{rec.original_name}' đã được lưu trữ nhưng chương trình gặp lỗi khi xét "
+            f"({type(exc).__name__}: {str(exc)[:200]}); cán bộ tổng hợp sẽ xem lại, chưa cần gửi lại",
+        )
+        self.store.record_outcome(rec.saved_id, status="failed", processed_at=self.now, issues=[issue])
+        self.report.results.append(
+            FileResult(rec.inbox_path, "failed", issues=[issue], file_id=rec.id, received_at=rec.received_at)
+        )
+
+    def judge(self, rec: FileRecord, raw: RawWorkbook | None, file_issues: list[Issue] | None) -> None:
+        if raw is None:
+            outcome = Outcome(None, None, None, {}, file_issues or [])
+        else:
+            outcome = validate(raw, self.context_for(rec, raw, vouched=rec.proof == Proof.VOUCHED))
+        status, unit = outcome.verdict, outcome.filed_under
+        issues = list(outcome.issues)
+        if status == "accepted" and self.closed_for(rec, unit, outcome.period):
+            status = "locked"
+            issues.append(self.locked_issue(outcome.period or ""))
+        self.store.record_outcome(
+            rec.saved_id,
+            status=status,
+            processed_at=self.now,
+            issues=issues,
+            unit=unit,
+            period=outcome.period,
+            form_version=outcome.form_version,
+            values=outcome.values if status == "accepted" else None,
+            contact=self.contact(outcome),
+            proof=outcome.proof if raw is not None else None,
+            claimed_unit=outcome.unit,
+        )
+        result = FileResult(
+            rec.inbox_path, status, unit, outcome.period, issues, None, rec.id, rec.received_at
+        )
+        self.report.results.append(result)
+        # a held file gets a notice (jobs), not a marked-up workbook
+        if self.write_feedback and issues and raw is not None and status != "held":
+            self.submit_feedback(rec, raw, outcome, issues, result)
+
+    def submit_feedback(
+        self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome, issues: list[Issue], result: FileResult
+    ) -> None:
+        """Hand the feedback workbook to the writer (bounded; recorded when written, see
+        ``judge_all``). A failure here costs the feedback, never the verdict."""
+        try:
+            self.feedback.submit(self.feedback_job(rec, raw, outcome, issues), result)
+        except Exception:
+            logger.exception("Không tạo được tệp phản hồi cho %s", rec.original_name)
+
+    def closed_for(self, rec: FileRecord, unit: str | None, period: str | None) -> bool:
+        """True when the file must not replace the unit's accepted report: its period closed
+        before the file arrived, the unit has a report in force, and no reopening lets it in
+        (a reopening that does is used up by this file)."""
+        if not (unit and period):
+            return False
+        try:
+            closes = self.dep.closes_at(self.dep.period(period))
+        except PeriodError:
+            return False
+        if rec.received_at < closes or unit not in self.store.current_submissions(period):
+            return False
+        reopening = self.store.open_reopening(period, unit)
+        if reopening is None:
+            return True
+        self.store.use_reopening(reopening.id, rec.saved_id)
+        return False
+
+    def locked_issue(self, period_code: str) -> Issue:
+        closes = self.dep.closes_at(self.dep.period(period_code)).astimezone(self.dep.settings.timezone)
+        return Issue(
+            Severity.WARNING,
+            "period_locked",
+            f"Kỳ {period_code} đã khóa sổ từ {closes:%H:%M %d/%m/%Y} (đã gửi tổng hợp cuối kỳ): tệp được "
+            "lưu lại nhưng không thay thế báo cáo đã tiếp nhận. Nếu cần sửa số liệu, hãy liên hệ cán bộ "
+            "tổng hợp",
+        )
+
+    def contact(self, outcome: Outcome) -> str | None:
+        """The address typed in the file (the form's ``contact_email`` role), where feedback also goes."""
+        form = self.dep.catalog.get(outcome.form_version or "") or self.dep.form
+        field = form.role("contact_email")
+        value = outcome.values.get(field.code) if field else None
+        return value if isinstance(value, str) and value else None
+
+    def context_for(self, rec: FileRecord, raw: RawWorkbook, vouched: bool = False) -> Context:
+        today = self.today(rec).astimezone(self.dep.settings.timezone).date()
+        return judging_context(self.dep, raw, today, self.store, vouched)
+
+    def feedback_job(
+        self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome, issues: list[Issue]
+    ) -> FeedbackJob:
+        """What it takes to write the marked-up workbook for a file with issues (``workbook.answer``)."""
+        return feedback_job(self.dep, rec, raw, outcome, self.archive.path(rec.archive_path), issues)
+
+
+def judging_context(
+    dep: Deployment, raw: RawWorkbook, today: date, store: Store | None, vouched: bool = False
+) -> Context:
+    """What validation needs for ``raw`` (``collect`` and ``check`` alike).
+
+    The unit's earlier reports (``history``, from ``store``) only when the file proves it is that
+    unit's: warnings quote them, and a forged file must not read another unit's figures.
+    """
+    ctx = Context(
+        catalog=dep.catalog,
+        registry=dep.registry,
+        period_kinds=dep.settings.period_kinds,
+        today=today,
+        key=dep.signing_key,
+        vouched=vouched,
+    )
+    who = identify(raw, ctx)
+    if store is None or not (who.proof.proven and who.unit):
+        return ctx
+    period = who.period.code if who.period else None
+    return replace(ctx, history=store.unit_history(who.unit, exclude_period=period))
+
+
+def reopen_in(store: Store, period: str, unit: str, at: datetime) -> FileRecord | None:
+    """Record a reopening of ``period`` for ``unit`` at ``at`` and queue the file it lets in: the
+    latest kept (locked) before it, else the first kept after it. Returns that file, or None when
+    the reopening waits for the unit's next file. The caller holds a transaction."""
+    store.add_reopening(period, unit, at)
+    mine = [r for r in store.files(period=period, status="locked") if r.unit == unit]
+    before = [r for r in mine if r.received_at <= at]
+    held = (
+        max(before, key=lambda r: (r.received_at, r.saved_id))
+        if before
+        else min(mine, key=lambda r: (r.received_at, r.saved_id), default=None)
+    )
+    if held is not None:
+        store.requeue(held.saved_id)
+    return held
+
+
+def unsupported_issue(name: str) -> Issue:
+    suffix = Path(name).suffix or "(không có đuôi)"
+    return Issue(
+        Severity.ERROR,
+        "unsupported_format",
+        f"Tệp '{name}' có định dạng {suffix} không được nhận; hãy gửi bảng tính .xlsx "
+        "(hoặc .xls, .ods) theo biểu mẫu",
+    )

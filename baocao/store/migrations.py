@@ -1,0 +1,281 @@
+"""The ledger's schema as named, ordered steps (in the manner of sqlite-utils' migrations).
+
+Each step is a Python function applied once, in its own transaction, and recorded by name in
+``_migrations``; a ledger made by any earlier baocao upgrades in place when it is opened. A new
+column or table is a new step appended at the end, never an edit of an old one (ledgers in the
+field have run the old ones). ``PRAGMA user_version`` is kept equal to the number of steps
+applied, so an older baocao (which compares it with its own count) refuses a newer ledger.
+
+Steps execute statements one at a time: no SQL is split on ';'.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+Step = Callable[[sqlite3.Connection], None]
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    apply: Step
+
+
+MIGRATIONS: list[Migration] = []
+
+
+def migration(step: Step) -> Step:
+    """Register ``step`` as the next migration, under its function name."""
+    MIGRATIONS.append(Migration(step.__name__, step))
+    return step
+
+
+def _run(db: sqlite3.Connection, *statements: str) -> None:
+    for statement in statements:
+        db.execute(statement)
+
+
+_FILES_V1 = """
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        original_name TEXT NOT NULL,
+        inbox_path TEXT NOT NULL,
+        archive_path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        received_at TEXT NOT NULL,
+        removed_from_inbox INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL CHECK (status IN ('archived','accepted','rejected','duplicate')),
+        processed_at TEXT,
+        unit TEXT,
+        period TEXT,
+        form_version TEXT,
+        issues TEXT NOT NULL DEFAULT '[]',
+        duplicate_of INTEGER REFERENCES files(id),
+        feedback_path TEXT,
+        contact TEXT
+    )"""
+
+_FILES_INDEXES = (
+    "CREATE INDEX files_sha ON files(sha256)",
+    "CREATE INDEX files_period_unit ON files(period, unit)",
+    "CREATE INDEX files_status ON files(status)",
+)
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    """The schema of the first release (``user_version`` 1)."""
+    _run(
+        db,
+        _FILES_V1,
+        *_FILES_INDEXES,
+        """CREATE TABLE submissions (
+            id INTEGER PRIMARY KEY,
+            file_id INTEGER NOT NULL UNIQUE REFERENCES files(id),
+            unit TEXT NOT NULL,
+            period TEXT NOT NULL,
+            form_version TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            vals TEXT NOT NULL,
+            warnings TEXT NOT NULL DEFAULT '[]',
+            superseded_by INTEGER REFERENCES submissions(id)
+        )""",
+        "CREATE INDEX submissions_period_unit ON submissions(period, unit, superseded_by)",
+        "CREATE INDEX submissions_unit ON submissions(unit, superseded_by)",
+        """CREATE TABLE sightings (
+            inbox_path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        )""",
+        """CREATE TABLE messages (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            period TEXT NOT NULL,
+            unit TEXT,
+            recipient TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending','sent','failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            message_id TEXT,
+            outbox_file TEXT,
+            file_id INTEGER REFERENCES files(id),
+            subject TEXT,
+            body BLOB
+        )""",
+        "CREATE INDEX messages_file ON messages(file_id)",
+        "CREATE INDEX messages_status ON messages(status)",
+    )
+
+
+@migration
+def m002_file_status_checked_in_code(db: sqlite3.Connection) -> None:
+    """Drop the CHECK on ``files.status`` (SQLite cannot alter one: the table is rebuilt).
+
+    Why: every new outcome (locked, failed, container, held…) would otherwise need another
+    table rebuild; the allowed values live in ``model.FILE_STATUSES`` and the store checks them.
+    The rebuild keeps whatever columns the table has (a ledger of the identity release, schema
+    version 2, also has ``proof`` and ``claimed_unit``).
+    """
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='files'").fetchone()[0]
+    unchecked = re.sub(r"\s+CHECK\s*\(status IN \([^)]*\)\)", "", sql)
+    columns = ", ".join(r[1] for r in db.execute("PRAGMA table_info(files)"))
+    _run(
+        db,
+        re.sub(r"^CREATE TABLE\s+\"?files\"?", "CREATE TABLE files_new", unchecked),
+        f"INSERT INTO files_new ({columns}) SELECT {columns} FROM files",
+        "DROP TABLE files",
+        "ALTER TABLE files_new RENAME TO files",
+        *_FILES_INDEXES,
+    )
+
+
+@migration
+def m003_file_origin(db: sqlite3.Connection) -> None:
+    """Where a file came from: the intake (folder, imap, web), the sender, the e-mail it was
+    attached to, and the intake's key for "already taken"."""
+    _run(
+        db,
+        "ALTER TABLE files ADD COLUMN source TEXT NOT NULL DEFAULT 'folder'",
+        "ALTER TABLE files ADD COLUMN sender TEXT",
+        "ALTER TABLE files ADD COLUMN parent_id INTEGER REFERENCES files(id)",
+        "ALTER TABLE files ADD COLUMN arrival_key TEXT",
+        "CREATE INDEX files_arrival_key ON files(arrival_key)",
+        "CREATE INDEX files_not_released ON files(removed_from_inbox)",
+    )
+
+
+@migration
+def m004_sighting_lower_bound(db: sqlite3.Connection) -> None:
+    """The last inbox scan that did not see a file: the earliest it can have arrived."""
+    _run(db, "ALTER TABLE sightings ADD COLUMN not_seen_at TEXT")
+
+
+@migration
+def m005_state(db: sqlite3.Connection) -> None:
+    """Small named facts about the store itself (last inbox scan, when it was rebuilt)."""
+    _run(db, "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@migration
+def m006_reopenings(db: sqlite3.Connection) -> None:
+    """``baocao reopen``: a closed period opened again for one unit, and the file it let in."""
+    _run(
+        db,
+        """CREATE TABLE reopenings (
+            id INTEGER PRIMARY KEY,
+            period TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            file_id INTEGER REFERENCES files(id)
+        )""",
+        "CREATE INDEX reopenings_period_unit ON reopenings(period, unit)",
+    )
+
+
+@migration
+def m007_file_identity(db: sqlite3.Connection) -> None:
+    """What a file proved about its unit (``proof``) and the unit it named (``claimed_unit``);
+    the signing key's id moves from the identity release's ``deployment`` table into ``state``."""
+    _add_column(db, "files", "proof TEXT")
+    _add_column(db, "files", "claimed_unit TEXT")
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='deployment'").fetchone():
+        db.execute(
+            "INSERT OR IGNORE INTO state SELECT 'signing_key_id', value FROM deployment WHERE key='key_id'"
+        )
+        db.execute("DROP TABLE deployment")
+
+
+@migration
+def m008_message_claims(db: sqlite3.Connection) -> None:
+    """Messages to several recipients (To + Cc, ``recipients``) and claims, so that no two runs
+    and no crash send one twice: ``sending`` (claimed by ``claimed_by``), ``committing`` once the
+    server may hold it, ``uncertain`` when a sender died after that point (never resent blindly).
+    The CHECK on ``messages.status`` goes (like the files' one, m002): the store checks values."""
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='messages'").fetchone()[0]
+    unchecked = re.sub(r"\s+CHECK\s*\(status IN \([^)]*\)\)", "", sql)
+    columns = ", ".join(r[1] for r in db.execute("PRAGMA table_info(messages)"))
+    _run(
+        db,
+        re.sub(r"^CREATE TABLE\s+\"?messages\"?", "CREATE TABLE messages_new", unchecked),
+        f"INSERT INTO messages_new ({columns}) SELECT {columns} FROM messages",
+        "DROP TABLE messages",
+        "ALTER TABLE messages_new RENAME TO messages",
+        "CREATE INDEX messages_file ON messages(file_id)",
+        "CREATE INDEX messages_status ON messages(status)",
+        "ALTER TABLE messages ADD COLUMN recipients TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE messages ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE messages ADD COLUMN claimed_at TEXT",
+        "ALTER TABLE messages ADD COLUMN committing INTEGER NOT NULL DEFAULT 0",
+    )
+    # the one recipient of every earlier message (addresses hold no quote: they were validated)
+    db.execute("""UPDATE messages SET recipients = '["' || recipient || '"]'""")
+
+
+def _add_column(db: sqlite3.Connection, table: str, definition: str) -> None:
+    """``ALTER TABLE … ADD COLUMN`` unless a ledger of the identity release already has it."""
+    if definition.split()[0] not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
+
+
+class NewerSchema(Exception):
+    """The ledger has steps this baocao does not know: it was upgraded by a newer release."""
+
+
+def applied(db: sqlite3.Connection) -> list[str]:
+    """Names of the steps already applied (a ledger from before ``_migrations`` counts by
+    ``user_version``)."""
+    has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='_migrations'").fetchone()
+    if has_table:
+        return [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    return [m.name for m in MIGRATIONS[:version]] if version <= len(MIGRATIONS) else ["?"] * version
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply the steps ``db`` has not had yet, each in its own transaction; return their names.
+
+    Raises ``NewerSchema`` when the ledger records steps this release does not know.
+    ``db`` must be in autocommit mode (``isolation_level=None``) and outside a transaction.
+    """
+    done = applied(db)
+    known = {m.name for m in MIGRATIONS}
+    if any(name not in known for name in done):
+        raise NewerSchema(len(done))
+    todo = [m for m in MIGRATIONS if m.name not in done]
+    if not todo:
+        return []
+    db.execute("PRAGMA foreign_keys=OFF")  # a table rebuild drops the table others refer to
+    try:
+        for step in todo:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+                for name in done:  # a ledger from before the table: record what it had
+                    db.execute("INSERT OR IGNORE INTO _migrations VALUES (?, NULL)", (name,))
+                step.apply(db)
+                db.execute(
+                    "INSERT INTO _migrations VALUES (?, ?)", (step.name, datetime.now(UTC).isoformat())
+                )
+                broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise sqlite3.IntegrityError(f"migration {step.name} broke foreign keys: {broken[:3]}")
+                count = db.execute("SELECT COUNT(*) FROM _migrations").fetchone()[0]
+                db.execute(f"PRAGMA user_version = {int(count)}")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            done.append(step.name)
+    finally:
+        db.execute("PRAGMA foreign_keys=ON")
+    return [m.name for m in todo]
