@@ -457,3 +457,28 @@ def test_a_marked_file_that_is_gone_costs_the_attachment_only(tmp_path, server):
     [template] = list(mine["reminder"].iter_attachments())
     assert template.get_filename() == "DT_TG_2025-Q1_phong-quan-ly-ton-giao.xlsx"
     assert "bị trả lại" in mine["reminder"]["Subject"]
+
+
+def test_messages_of_an_older_ledger_keep_their_recipient_and_state(tmp_path):
+    """m008 on a ledger made before it: every message kept, its one recipient in ``recipients``."""
+    import sqlite3
+
+    from baocao.store.migrations import MIGRATIONS
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    for step in MIGRATIONS[:7]:
+        step.apply(db)
+        db.execute("INSERT INTO _migrations VALUES (?, NULL)", (step.name,))
+    db.execute("PRAGMA user_version = 7")
+    db.execute(
+        "INSERT INTO messages (key, kind, period, unit, recipient, status, created_at, body) "
+        "VALUES ('r|2025-Q1|DT_TG|a@b.vn|truoc-7-ngay', 'reminder', '2025-Q1', 'DT_TG', 'a@b.vn', "
+        "'sent', '2025-03-03T08:00:00+07:00', x'00')"
+    )
+    db.close()
+    with Ledger(path) as ledger:
+        [row] = ledger.messages()
+        assert (row.status, row.recipient, row.recipients) == ("sent", "a@b.vn", ("a@b.vn",))
+        assert ledger.claim_message(row.key, "me", at("2025-03-03")) is False  # sent stays sent
