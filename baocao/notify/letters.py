@@ -11,6 +11,7 @@ function composing it, so a message that cannot be composed costs that message o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -25,6 +26,7 @@ from baocao.notify.mailtext import (
 )
 from baocao.notify.message import Attachment, Due, Letterhead, OutgoingMessage, Recipient, Returned, SentFile
 from baocao.spec.deployment import Deployment
+from baocao.spec.links import receipt_number, unit_link
 from baocao.spec.periods import Period, PeriodError
 from baocao.spec.registry import Unit
 
@@ -65,6 +67,7 @@ def due(dep: Deployment, unit: Unit | str, period: Period) -> Due:
         period_name=period.name,
         text=dep.due_text(unit, period),
         last_day=dep.last_on_time_day(unit, period),
+        link=unit_link(dep, unit if isinstance(unit, str) else unit.code, period.code),
     )
 
 
@@ -130,7 +133,9 @@ def file_answers(
         if unit is not None and period is not None
         else unknown_period_due(rec.period or "", day)
     )
-    sent = SentFile(rec.original_name, rec.received_at, tuple(rec.issues))
+    sent = SentFile(
+        rec.original_name, rec.received_at, tuple(rec.issues), receipt_number(rec.id) if rec.id else ""
+    )
     version = version or f"tep-{rec.id}"
     code = unit.code if unit else None
     period_code = rec.period or "-"
@@ -139,7 +144,15 @@ def file_answers(
         planned: list[Planned] = []
         for address in dict.fromkeys(a for a in (unit.email if unit else "", rec.contact) if a):
             who = Recipient(code or "", unit.name if unit else "", (address,))
-            compose = partial(compose_held, letter=letter, unit=who, claimed=claimed, due=when, sent=sent)
+            # no unit link here: the address typed in an unproven file may be anyone's
+            compose = partial(
+                compose_held,
+                letter=letter,
+                unit=who,
+                claimed=claimed,
+                due=replace(when, link=None),
+                sent=sent,
+            )
             planned.append((message_key("held", period_code, address, version, code), compose))
         return planned
     if unit is not None:

@@ -135,7 +135,10 @@ def _split(issues: Sequence[Issue]) -> tuple[list[Issue], list[Issue]]:
 
 
 def _where_to_send(letter: Letterhead, due: Due) -> str:
-    return f"Gửi {due.text} vào: {one_line(letter.submit_to)}." if letter.submit_to else f"Gửi {due.text}."
+    where = f"Gửi {due.text} vào: {one_line(letter.submit_to)}" if letter.submit_to else f"Gửi {due.text}"
+    if due.link:
+        where += f"; hoặc nộp trên trang riêng của đơn vị: {due.link} (biết kết quả kiểm tra ngay)"
+    return where + "."
 
 
 # --- reminders ------------------------------------------------------------------------------
@@ -323,6 +326,10 @@ def compose_receipt(
             f"{_when(sent.received_at)} – {report} của đơn vị ({timing}). Đơn vị không cần gửi lại."
         ),
     ]
+    if sent.receipt:
+        blocks.append(Para(f"Số biên nhận: {sent.receipt}."))
+    if due.link:
+        blocks.append(Para(f"Các lần nộp của đơn vị trong kỳ: {due.link}"))
     if notes:
         blocks.append(_issue_items(f"Điểm cần lưu ý ({len(notes)}):", notes, numbers, MAX_LISTED_ISSUES))
         fix = "sửa tệp đính kèm (các ô tô màu cam)" if marked is not None else "sửa tệp"

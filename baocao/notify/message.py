@@ -84,6 +84,7 @@ class Due:
     period_name: str
     text: str
     last_day: date
+    link: str | None = None  # the unit's own web page for the period (``baocao serve``), if any
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class SentFile:
     name: str
     received_at: datetime
     issues: tuple[Issue, ...] = ()
+    receipt: str = ""  # the number the unit can quote (``BN-000042``), for a recorded file
 
     @property
     def errors(self) -> int:
