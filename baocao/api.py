@@ -42,6 +42,7 @@ from baocao.report.scorecard_xlsx import render_scorecard
 from baocao.report.status import UnitStatus, period_status, unit_order
 from baocao.spec.deployment import Deployment, load_deployment
 from baocao.spec.links import unit_link
+from baocao.spec.periods import Period
 from baocao.store import Store, archive_of, open_store
 from baocao.workbook.template import render_template, template_context, template_path
 
@@ -78,9 +79,40 @@ __all__ = [
 ]
 
 
-def info(dep: Deployment) -> dict:
-    """What a coordinator needs to trust the setup: files, paths, form, periods, units."""
+LEVEL_NAMES = {"department": "đơn vị nộp về sở", "province": "sở nộp về tỉnh"}
+
+
+def _period_info(dep: Deployment, year: int) -> list[dict]:
+    """Each period kind as it reads this ``year``: its name, data window and deadline per level."""
     s = dep.settings
+    out = []
+    for kind in s.period_kinds.values():
+        period = Period(year, kind)
+        levels = dict(kind.due_by_level)
+        due = {level: period.due_text(s.inclusive_deadline, level) for level in levels} or {
+            "": period.due_text(s.inclusive_deadline)
+        }
+        out.append(
+            {
+                "kind": kind.code,
+                "label": kind.label,
+                "code": period.code,
+                "name": period.name,
+                "months": list(kind.months),
+                "window": period.window_text,
+                "estimates": period.includes_estimates,
+                "due_before": f"{kind.due_day:02d}/{kind.due_month:02d}",
+                "due": due,
+            }
+        )
+    return out
+
+
+def info(dep: Deployment, now: datetime | None = None) -> dict:
+    """What a coordinator needs to trust the setup: files, paths, form, periods (named and dated
+    for the year of ``now``), units, where mail goes and whom units are told to call."""
+    s = dep.settings
+    year = local_time(now, s.timezone).year
     return {
         "config_file": str(s.config_file),
         "organisation": s.organisation,
@@ -96,18 +128,17 @@ def info(dep: Deployment) -> dict:
             "fields": len(dep.form.fields),
             "known_versions": list(dep.catalog.versions),
         },
-        "periods": [
-            {
-                "kind": k.code,
-                "label": k.label,
-                "months": list(k.months),
-                "due_before": f"{k.due_day:02d}/{k.due_month:02d}",
-                "estimates": k.estimates,
-            }
-            for k in s.period_kinds.values()
-        ],
+        "year": year,
+        "periods": _period_info(dep, year),
         "units": len({u.code for u in dep.registry.units}),
-        "mail": {"backend": s.mail.backend, "coordinators": list(s.mail.coordinators)},
+        "mail": {
+            "backend": s.mail.backend,
+            "coordinators": list(s.mail.coordinators),
+            "reply_to": list(s.mail.reply_to),
+            "receipts": s.mail.receipts,
+            "copy_parent": s.mail.copy_parent,
+        },
+        "contact": s.contact,
         "imap": {
             "host": s.imap.host,
             "port": s.imap.effective_port,

@@ -29,15 +29,14 @@ from baocao.errors import StoreError, WorkbookError
 from baocao.judge.validate import Context, Outcome, identify, validate
 from baocao.judge.workers import ReaderPool
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
-from baocao.names import inside, printable
 from baocao.spec.deployment import Deployment
 from baocao.spec.identity import Proof
 from baocao.spec.periods import PeriodError
 from baocao.store.archive import Archive
 from baocao.store.base import Store
+from baocao.workbook.answer import feedback_job
 from baocao.workbook.feedback import FeedbackJob
 from baocao.workbook.feedback_writer import FeedbackWriter
-from baocao.workbook.template import template_context
 
 logger = logging.getLogger(__name__)
 
@@ -307,34 +306,8 @@ class Judge:
     def feedback_job(
         self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome, issues: list[Issue]
     ) -> FeedbackJob:
-        """What it takes to write the marked-up workbook for a file with issues."""
-        stamp = rec.received_at.astimezone(self.dep.settings.timezone).strftime("%Y%m%d-%H%M%S")
-        # the unit code and period come from cells the unit typed: made safe, kept in the folder
-        who = f"{outcome.unit or 'khong-ro-don-vi'}_{outcome.period or 'khong-ro-ky'}"
-        out = inside(
-            self.dep.settings.path("feedback"),
-            outcome.period or "khong-ro-ky",
-            f"{who}_{stamp}_{rec.sha256[:8]}_phan-hoi.xlsx",
-        )
-        verdict = "BỊ TRẢ LẠI" if not outcome.accepted else "ĐÃ TIẾP NHẬN (có lưu ý)"
-        # the name is shown in a cell: control characters would make openpyxl refuse the workbook
-        title = f"Kết quả kiểm tra tệp '{printable(rec.original_name)}': {verdict}"
-        source = self.archive.path(rec.archive_path)
-        rebuild = None
-        # only a file openpyxl cannot write back (.xls, .ods, Strict .xlsx) needs a fresh template;
-        # it is signed, so only a file that proved whose it is gets one (else it would mint signed
-        # templates)
-        proven = outcome.proof.proven and outcome.filed_under is not None
-        if proven and outcome.unit and outcome.period and raw.format not in ("xlsx", "xlsm"):
-            try:
-                period = self.dep.period(outcome.period)
-                unit = self.dep.registry.get(outcome.unit, self.dep.registry.reference_day(period))
-                if unit is not None:
-                    form = self.dep.catalog.get(outcome.form_version or "") or self.dep.form
-                    rebuild = (template_context(self.dep, unit, period), form)
-            except Exception:  # feedback is a courtesy; the verdict stands without it
-                rebuild = None
-        return FeedbackJob(rec.original_name, source, raw, issues, out, title, rebuild)
+        """What it takes to write the marked-up workbook for a file with issues (``workbook.answer``)."""
+        return feedback_job(self.dep, rec, raw, outcome, self.archive.path(rec.archive_path), issues)
 
 
 def judging_context(

@@ -88,6 +88,42 @@ def make_submission(dep: api.Deployment, unit: str, period: str, out: Path, **ov
     return fill_workbook(template, valid_values(p.start, **overrides), out)
 
 
+def strict_headers(raw: bytes) -> list[tuple[str, str]]:
+    """Every header of a message's raw bytes as a strict RFC 2047 decoder reads it.
+
+    Checks on the way what every client needs: 7-bit ASCII, CRLF line ends, lines of at most
+    76 characters for headers baocao folds itself (998 for any), folds only before whitespace.
+    Decoding is ``email.header.decode_header`` (whitespace between adjacent encoded words is
+    dropped, as RFC 2047 says and Thunderbird and Outlook do), not Python's lenient parser.
+    """
+    import email.header
+    import re
+
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(b < 128 for b in head), "headers must be 7-bit ASCII"
+    text = head.decode("ascii")
+    assert "\n" not in text.replace("\r\n", ""), "bare LF in the header block"
+    lines = text.split("\r\n")
+    assert all(len(line) <= 998 for line in lines)
+    headers: list[tuple[str, str]] = []
+    for line in lines:
+        if line[:1] in (" ", "\t"):
+            name, value = headers[-1]
+            headers[-1] = (name, value + " " + line.strip())  # unfolding: the CRLF goes
+        else:
+            name, _, value = line.partition(":")
+            headers.append((name, value.strip()))
+    ours = {"From", "To", "Cc", "Reply-To", "Subject"}
+    for name, _ in headers:
+        if name in ours:
+            block = re.search(rf"(?m)^{name}:.*(?:\r\n[ \t].*)*", text)
+            assert block is not None
+            assert all(len(line) <= 76 for line in block.group(0).split("\r\n")), name
+    return [
+        (name, str(email.header.make_header(email.header.decode_header(value)))) for name, value in headers
+    ]
+
+
 def rewrite_entry(path: Path, name: str, change: Callable[[bytes], bytes]) -> Path:
     """Rewrite one zip entry of ``path`` in place: for XML written by hand inside a real package
     (what Excel writes but openpyxl and xlsxwriter refuse to: control characters, NaN…)."""

@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from baocao.errors import ConfigError
 from baocao.names import ascii_slug
+from baocao.spec.addresses import AddressError, is_sendable, sendable
 from baocao.spec.tomlfile import BACKSLASH_ADVICE, read_toml
 
 PATH_KEYS = ("templates", "inbox", "archive", "feedback", "output", "ledger", "outbox", "logs")
-EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -79,6 +79,10 @@ class MailSettings:
     attach_docx: bool = True
     timeout_seconds: float = 30.0
     keyring_service: str = "baocao"
+    reply_to: tuple[str, ...] = ()  # where units' replies go; default: the coordinators
+    reply_to_name: str = ""  # display name of reply_to; default: [organisation] coordinator
+    receipts: bool = True  # a receipt for every accepted file
+    copy_parent: bool = False  # Cc reminders and feedback to the unit's department (its office)
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,8 @@ class Settings:
     registry_file: Path
     period_kinds: dict[str, PeriodKind]
     mail: MailSettings = field(default_factory=MailSettings)
+    contact_name: str = ""  # a person units can call, printed in every e-mail and on templates
+    contact_phone: str = ""
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     collect: CollectSettings = field(default_factory=CollectSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
@@ -199,6 +205,18 @@ class Settings:
 
     def path(self, key: str) -> Path:
         return self.paths[key]
+
+    @property
+    def contact(self) -> str:
+        """``Bà Hoàng Thị Lan, Phòng CCHC – điện thoại 0205 … – thư điện tử cchc@…``: whom a unit
+        can call, printed in every e-mail and on every template (``contact_name`` and
+        ``contact_phone`` of ``[organisation]``, else the coordinating office; where replies go)."""
+        parts = [self.contact_name or self.coordinator]
+        if self.contact_phone:
+            parts.append(f"điện thoại {self.contact_phone}")
+        if self.mail.reply_to:
+            parts.append(f"thư điện tử {', '.join(self.mail.reply_to)}")
+        return " – ".join(parts)
 
 
 # --- small checkers: each returns the converted value or raises ConfigError with the key ---
@@ -256,10 +274,17 @@ def _one_of(*choices: str) -> Callable[[str, Any], str]:
     return check
 
 
-def _email(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not EMAIL_RE.match(value.strip()):
+def _email(key: str, value: Any, dotless: bool = False) -> str:
+    """An address the mailer can send to (``addresses.sendable``), kept as written."""
+    if not isinstance(value, str):
         raise _fail(key, f"{value!r} không phải địa chỉ thư điện tử", "dạng ten@coquan.gov.vn")
-    return value.strip()
+    try:
+        sendable(value, dotless)
+    except AddressError as exc:
+        raise _fail(
+            key, f"{value!r} không phải địa chỉ thư điện tử ({exc})", "dạng ten@coquan.gov.vn"
+        ) from None
+    return unicodedata.normalize("NFC", value.strip())
 
 
 def _emails(key: str, value: Any) -> tuple[str, ...]:
@@ -312,7 +337,7 @@ def _senders(key: str, value: Any) -> tuple[str, ...]:
     found = []
     for i, item in enumerate(value):
         text = item.strip().lower().lstrip("@") if isinstance(item, str) else None
-        if not text or not (EMAIL_RE.match(text) or DOMAIN_RE.match(text)):
+        if not text or not (is_sendable(text) or DOMAIN_RE.match(text)):
             raise _fail(
                 f"{key}[{i}]",
                 f"{item!r} không phải địa chỉ thư hay tên miền",
@@ -529,6 +554,8 @@ def load_config(path: str | Path) -> Settings:
             "timezone": _text,
             "inclusive_deadline": _bool,
             "submit_to": _text,
+            "contact_name": _text,
+            "contact_phone": _text,
             "key_name": _text,
         },
     )
@@ -574,7 +601,7 @@ def load_config(path: str | Path) -> Settings:
             "port": _int_in(1, 65535),
             "security": _one_of("none", "starttls", "ssl"),
             "user": _optional_text,
-            "sender": _email,
+            "sender": lambda k, v: _email(k, v, dotless=True),
             "sender_name": _text,
             "coordinators": _emails,
             "reminder_days": _days,
@@ -584,8 +611,14 @@ def load_config(path: str | Path) -> Settings:
             "attach_docx": _bool,
             "timeout_seconds": _float_in(1, 600),
             "keyring_service": _text,
+            "reply_to": _emails,
+            "reply_to_name": _text,
+            "receipts": _bool,
+            "copy_parent": _bool,
         },
     )
+    mail_values.setdefault("reply_to", mail_values.get("coordinators", ()))
+    mail_values.setdefault("reply_to_name", org.get("coordinator", org.get("name", "")))
     mail = MailSettings(**mail_values)
     if mail.backend == "smtp" and "host" not in mail_values:
         raise _fail("mail.host", 'thiếu khi backend = "smtp"', "tên máy chủ SMTP")
@@ -660,6 +693,8 @@ def load_config(path: str | Path) -> Settings:
         registry_file=registry_file,
         period_kinds=kinds,
         mail=mail,
+        contact_name=org.get("contact_name", ""),
+        contact_phone=org.get("contact_phone", ""),
         schedule=schedule,
         collect=collect,
         report=report,

@@ -31,17 +31,16 @@ from baocao.model import (
     FILE_STATUSES,
     FileRecord,
     Issue,
-    MessageRecord,
     Reopening,
     Sighting,
     Submission,
 )
 from baocao.store.actions import ActionLog
+from baocao.store.messages import MessageStore
 from baocao.store.migrations import NewerSchema, migrate
 from baocao.store.rows import (
     dumps,
     file_from_row,
-    message_from_row,
     reopening_from_row,
     sighting_from_row,
     submission_from_row,
@@ -77,7 +76,7 @@ def damaged(path: Path, exc: BaseException) -> StoreError:
     )
 
 
-class Ledger(ActionLog):
+class Ledger(ActionLog, MessageStore):
     """The SQLite store; use as a context manager (``with Ledger(path) as ledger``).
 
     A damaged file, one locked for longer than ``timeout`` or one from a newer baocao raises
@@ -429,60 +428,9 @@ class Ledger(ActionLog):
     def use_reopening(self, reopening_id: int, file_id: int) -> None:
         self.db.execute("UPDATE reopenings SET file_id=? WHERE id=?", (file_id, reopening_id))
 
-    # --- messages ---------------------------------------------------------------------------
-
-    def message(self, key: str) -> MessageRecord | None:
-        row = self.db.execute("SELECT * FROM messages WHERE key=?", (key,)).fetchone()
-        return message_from_row(row) if row else None
-
-    def plan_message(
-        self,
-        key: str,
-        *,
-        kind: str,
-        period: str,
-        unit: str | None,
-        recipient: str,
-        now: datetime,
-        subject: str,
-        body: bytes,
-        file_id: int | None = None,
-    ) -> bool:
-        """Store a composed message as pending; False if that key was planned before.
-
-        The exact bytes are kept so that a retry after an SMTP failure sends the same message
-        (same Message-ID), and a key is planned at most once whatever happens later.
-        """
-        cur = self.db.execute(
-            """INSERT OR IGNORE INTO messages (key, kind, period, unit, recipient, status, created_at,
-                   file_id, subject, body)
-               VALUES (?,?,?,?,?, 'pending', ?,?,?,?)""",
-            (key, kind, period, unit, recipient, now.isoformat(), file_id, subject, body),
-        )
-        return cur.rowcount == 1
-
-    def message_sent(self, key: str, now: datetime, message_id: str, outbox_file: str | None = None) -> None:
-        self.db.execute(
-            """UPDATE messages SET status='sent', sent_at=?, attempts=attempts+1, message_id=?,
-                   outbox_file=?, last_error=NULL WHERE key=?""",
-            (now.isoformat(), message_id, outbox_file, key),
-        )
-
-    def message_failed(self, key: str, error: str, final: bool = False) -> None:
-        """Record a failed attempt: ``final`` gives up (permanent refusal), else retry next run."""
-        self.db.execute(
-            "UPDATE messages SET status=?, attempts=attempts+1, last_error=? WHERE key=?",
-            ("failed" if final else "pending", error, key),
-        )
-
-    def messages(self, status: str | None = None) -> list[MessageRecord]:
-        rows = self.db.execute(
-            "SELECT * FROM messages WHERE (? IS NULL OR status=?) ORDER BY created_at, key", (status, status)
-        )
-        return [message_from_row(r) for r in rows]
-
-    def files_without_feedback(self, since: datetime) -> list[FileRecord]:
-        """Files judged since ``since`` with issues and someone to tell, with no message planned yet.
+    def files_without_feedback(self, since: datetime, receipts: bool = False) -> list[FileRecord]:
+        """Judged files since ``since`` with someone to tell and no answer planned yet: those with
+        issues, and with ``receipts`` every accepted file too.
 
         Someone to tell: the unit the file is filed under, or (unattributed) the contact address
         typed in it. ``since`` keeps a scheduler started on an old ledger from mailing stale
@@ -490,10 +438,11 @@ class Ledger(ActionLog):
         """
         rebuilt = self.state(REBUILT_AT) or ""
         return self._files(
-            """f WHERE status IN ('accepted','rejected','held') AND issues != '[]'
+            """f WHERE status IN ('accepted','rejected','held')
+                   AND (issues != '[]' OR (? AND status = 'accepted'))
                    AND (unit IS NOT NULL OR contact IS NOT NULL) AND processed_at >= ? AND processed_at > ?
-                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id AND m.kind =
-                       CASE f.status WHEN 'held' THEN 'held' ELSE 'feedback' END)
+                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id
+                       AND (m.kind = 'held') = (f.status = 'held'))
                ORDER BY id""",
-            (since.isoformat(), rebuilt),
+            (int(receipts), since.isoformat(), rebuilt),
         )

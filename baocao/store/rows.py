@@ -83,6 +83,7 @@ def message_from_row(row: sqlite3.Row) -> MessageRecord:
         file_id=row["file_id"],
         subject=row["subject"],
         body=bytes(row["body"] or b""),
+        recipients=tuple(json.loads(row["recipients"])),
     )
 
 

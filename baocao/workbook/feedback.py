@@ -19,12 +19,14 @@ import io
 import logging
 import math
 import zipfile
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import openpyxl
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
 from baocao.files import write_if_changed
@@ -34,15 +36,54 @@ from baocao.workbook.template import TemplateContext, render_template
 
 logger = logging.getLogger(__name__)
 
-ISSUES_SHEET = "Lỗi cần sửa"
+REJECTED_SHEET = "Lỗi cần sửa"  # the issues sheet of a rejected file
+ACCEPTED_SHEET = "Kết quả kiểm tra"  # ... of an accepted file with notes
+ISSUES_SHEETS = (REJECTED_SHEET, ACCEPTED_SHEET)
+ISSUES_SHEET = REJECTED_SHEET  # the usual case (kept for callers that name one)
 ERROR_RGB, WARNING_RGB = "FFC7CE", "F4B084"
 ERROR_FILL = PatternFill("solid", start_color="FF" + ERROR_RGB)
 WARNING_FILL = PatternFill("solid", start_color="FF" + WARNING_RGB)
 HEADERS = ("STT", "Mức độ", "Ô", "Nội dung")
-WIDTHS = (6, 10, 14, 90)  # with landscape A4 fit to one page wide, the message column never breaks
+WIDTHS = (6, 10, 18, 86)  # with landscape A4 fit to one page wide, the message column never breaks
 FONT = "Times New Roman"
+LINK_RGB = "0563C1"
 _THIN = Side(style="thin")
 _BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+
+
+@dataclass(frozen=True)
+class IssuesPage:
+    """What the first sheet of a feedback workbook says before the list.
+
+    ``accepted`` names the sheet ("Kết quả kiểm tra" for an accepted file with notes, "Lỗi cần
+    sửa" for a rejected one); ``intro`` are the two or three lines on what to do, by when and
+    where; ``sheet`` is the form's sheet and ``numbers`` its item numbers (field code ->
+    "II.9"), so a cell reads "D32 – mục II.9" and links to the cell.
+    """
+
+    title: str
+    accepted: bool = False
+    intro: tuple[str, ...] = ()
+    sheet: str = ""
+    numbers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return ACCEPTED_SHEET if self.accepted else REJECTED_SHEET
+
+    def place(self, issue: Issue) -> str:
+        """``D32 – mục II.9`` (``Khác!B4`` on another sheet; the sheet alone without a cell)."""
+        if not issue.cell:
+            return issue.sheet
+        where = issue.cell if issue.sheet in ("", self.sheet) else f"{issue.sheet}!{issue.cell}"
+        number = self.numbers.get(issue.field, "")
+        return f"{where} – mục {number}" if number else where
+
+    @staticmethod
+    def text(issue: Issue) -> str:
+        """The message without the cell it starts with (the "Ô" column already shows it)."""
+        parts = issue.label_and_detail
+        return f"{parts[0]}: {parts[1]}" if parts else issue.message
 
 
 def _rgb(issue: Issue) -> str:
@@ -57,20 +98,34 @@ def _note(issue: Issue) -> str:
     return f"{'LỖI' if issue.severity == Severity.ERROR else 'LƯU Ý'}: {issue.message}"
 
 
-def _height(message: str) -> float:
-    """Points for a message in the 90-wide column: ~95 characters of 11 pt a line."""
-    lines = sum(max(1, math.ceil(len(part) / 95)) for part in message.split("\n"))
+def _height(message: str, width: int = 95) -> float:
+    """Points for a message in a column ``width`` characters of 11 pt wide."""
+    lines = sum(max(1, math.ceil(len(part) / width)) for part in message.split("\n"))
     return 15.0 * lines + 2
 
 
-def _marked(issues: list[Issue]) -> list[Issue]:
-    """Issues tied to a cell, errors first: a cell with an error and a warning is red."""
-    return sorted((i for i in issues if i.cell and i.sheet), key=lambda i: i.severity != Severity.ERROR)
+def _link(issue: Issue) -> str | None:
+    """The in-workbook target of an issue's cell, ``'BaoCao'!D32``."""
+    if not (issue.cell and issue.sheet):
+        return None
+    return f"'{issue.sheet.replace(chr(39), chr(39) * 2)}'!{issue.cell}"
 
 
-def _mark(sheet: Worksheet, issue: Issue) -> None:
-    cell = sheet[issue.cell]
-    text = _note(issue)
+def _marks(issues: list[Issue]) -> list[tuple[str, str, Issue, str]]:
+    """(sheet, cell, issue, comment) for every cell to mark, errors first (a cell with an error
+    and a warning is red); a cross-field issue marks the other cells it compared too."""
+    out = []
+    for issue in sorted(
+        (i for i in issues if i.cell and i.sheet), key=lambda i: i.severity != Severity.ERROR
+    ):
+        out.append((issue.sheet, issue.cell, issue, _note(issue)))
+        for other in issue.also:
+            out.append((issue.sheet, other, issue, f"{_note(issue)} (xem ô {issue.cell})"))
+    return out
+
+
+def _mark(sheet: Worksheet, cell_ref: str, issue: Issue, text: str) -> None:
+    cell = sheet[cell_ref]
     if cell.comment is not None:
         text = cell.comment.text + "\n" + text
     else:  # the first (most severe) issue of a cell sets its colour
@@ -78,28 +133,51 @@ def _mark(sheet: Worksheet, issue: Issue) -> None:
     cell.comment = Comment(text, "baocao", width=320, height=120)
 
 
-def _issues_sheet(book: openpyxl.Workbook, issues: list[Issue], title: str) -> None:
-    if ISSUES_SHEET in book.sheetnames:
-        del book[ISSUES_SHEET]
+def _rows(issues: list[Issue], page: IssuesPage) -> list[xlsxpatch.IssueRow]:
+    return [
+        xlsxpatch.IssueRow(
+            n, _level(i), page.place(i), page.text(i), _rgb(i), _height(page.text(i)), _link(i)
+        )
+        for n, i in enumerate(issues, 1)
+    ]
+
+
+def _intro(page: IssuesPage) -> list[tuple[str, float]]:
+    return [(line, _height(line, 120)) for line in page.intro]
+
+
+def _issues_sheet(book: openpyxl.Workbook, issues: list[Issue], page: IssuesPage) -> None:
+    for name in ISSUES_SHEETS:  # a file sent back again carries the sheet of the last check
+        if name in book.sheetnames:
+            del book[name]
     for sheet in book.worksheets:  # one selected tab: two would group the sheets
         sheet.sheet_view.tabSelected = False
-    sheet = book.create_sheet(ISSUES_SHEET, 0)
-    sheet["A1"] = title
+    sheet = book.create_sheet(page.name, 0)
+    sheet["A1"] = page.title
     sheet["A1"].font = Font(bold=True, size=13, name=FONT)
     sheet["A1"].alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     sheet.merge_cells("A1:D1")
-    sheet.row_dimensions[1].height = 22 if len(title) <= 90 else 40
+    sheet.row_dimensions[1].height = 22 if len(page.title) <= 90 else 40
+    for row, (line, height) in enumerate(_intro(page), start=2):
+        cell = sheet.cell(row=row, column=1, value=line)
+        cell.data_type = "s"
+        cell.font = Font(name=FONT)
+        cell.alignment = Alignment(horizontal="left", vertical="top", wrap_text=True)
+        sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=4)
+        sheet.row_dimensions[row].height = height
+    head = len(page.intro) + 3
     for col, text in enumerate(HEADERS, start=1):
-        cell = sheet.cell(row=3, column=col, value=text)
+        cell = sheet.cell(row=head, column=col, value=text)
         cell.font = Font(bold=True, name=FONT)
         cell.fill = PatternFill("solid", start_color="FFD9E1F2")
         cell.border = _BOX
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for row, issue in enumerate(issues, start=4):
+    for offset, item in enumerate(_rows(issues, page), start=1):
+        row = head + offset
         # Text from the unit's file goes in as text: openpyxl would store "=…" as a formula.
-        for col, value in enumerate((row - 3, _level(issue), issue.location, issue.message), start=1):
+        for col, value in enumerate((item.number, item.level, item.place, item.message), start=1):
             cell = sheet.cell(row=row, column=col)
-            cell.value = value
+            cell.value = value or None
             if col > 1:
                 cell.data_type = "s"
             cell.font = Font(name=FONT, bold=col == 2)
@@ -107,11 +185,15 @@ def _issues_sheet(book: openpyxl.Workbook, issues: list[Issue], title: str) -> N
             cell.alignment = Alignment(
                 horizontal="left" if col == 4 else "center", vertical="top", wrap_text=True
             )
-        sheet.row_dimensions[row].height = _height(issue.message)
-        sheet.cell(row=row, column=2).fill = PatternFill("solid", start_color="FF" + _rgb(issue))
+        if item.link:
+            link = sheet.cell(row=row, column=3)
+            link.hyperlink = Hyperlink(ref=link.coordinate, location=item.link, display=item.place)
+            link.font = Font(name=FONT, color="FF" + LINK_RGB, underline="single")
+        sheet.row_dimensions[row].height = item.height
+        sheet.cell(row=row, column=2).fill = PatternFill("solid", start_color="FF" + item.rgb)
     for letter, width in zip("ABCD", WIDTHS, strict=True):
         sheet.column_dimensions[letter].width = width
-    sheet.freeze_panes = "A4"
+    sheet.freeze_panes = f"A{head + 1}"
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
     sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
@@ -126,25 +208,24 @@ def _template_with_values(ctx: TemplateContext, form, raw: RawWorkbook) -> openp
     return openpyxl.load_workbook(io.BytesIO(content))
 
 
-def write_feedback(
+def feedback_bytes(
     source: Path,
     raw: RawWorkbook | None,
     issues: list[Issue],
-    out: Path,
-    *,
-    title: str,
+    page: IssuesPage,
     rebuild: tuple[TemplateContext, object] | None = None,
-) -> Path:
-    """Write the marked-up workbook to ``out`` (atomically) and return its path.
+) -> bytes:
+    """The marked-up workbook made from ``source`` (the archived original, only read).
 
-    ``source`` is the archived original (never modified: it is only read). ``rebuild`` is the
-    template context and form used when the original cannot be written back (.xls, .ods, and
-    ISO 29500 Strict .xlsx, of which openpyxl loads no sheet: saving it again would lose the
-    unit's data). An .xlsx goes through ``xlsxpatch`` when it can (see ``fast_feedback``; it
-    refuses Strict), else openpyxl.
+    ``rebuild`` is the template context and form used when the original cannot be written back
+    (.xls, .ods, and ISO 29500 Strict .xlsx, of which openpyxl loads no sheet: saving it again
+    would lose the unit's data). An .xlsx goes through ``xlsxpatch`` when it can (see
+    ``fast_feedback``; it refuses Strict), else openpyxl.
     """
-    if write_fast_feedback(source, issues, out, title=title) is not None:
-        return out
+    if source.suffix.lower() == ".xlsx":
+        content = fast_feedback(source.read_bytes(), issues, page)
+        if content is not None:
+            return content
     strict = (raw is not None and raw.format == "xlsx-strict") or is_strict(source)
     if source.suffix.lower() in (".xlsx", ".xlsm") and not strict:
         book = openpyxl.load_workbook(source)  # macros are dropped: the feedback is a plain .xlsx
@@ -153,17 +234,16 @@ def write_feedback(
     else:
         book = openpyxl.Workbook()
         book.worksheets[0].title = "Tệp gốc"
-    for issue in _marked(issues):
-        if issue.sheet in book.sheetnames:
+    for sheet, cell, issue, text in _marks(issues):
+        if sheet in book.sheetnames:
             try:
-                _mark(book[issue.sheet], issue)
+                _mark(book[sheet], cell, issue, text)
             except ValueError:  # a cell address the workbook cannot hold: listed anyway
                 continue
-    _issues_sheet(book, issues, title)
+    _issues_sheet(book, issues, page)
     buffer = io.BytesIO()
     book.save(buffer)
-    write_if_changed(out, buffer.getvalue())
-    return out
+    return buffer.getvalue()
 
 
 _STRICT_MAIN = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
@@ -190,29 +270,53 @@ def is_strict(source: Path) -> bool:
         return False
 
 
-def write_fast_feedback(source: Path, issues: list[Issue], out: Path, *, title: str) -> Path | None:
-    """Write the feedback workbook of an .xlsx through ``xlsxpatch`` and return ``out``; None
-    (nothing written) when it needs openpyxl: then call ``write_feedback``. Raises ``OSError``."""
-    if source.suffix.lower() != ".xlsx":
-        return None
-    content = fast_feedback(source.read_bytes(), issues, title)
-    if content is None:
-        return None
-    write_if_changed(out, content)
-    return out
+def write_feedback(
+    source: Path,
+    raw: RawWorkbook | None,
+    issues: list[Issue],
+    out: Path,
+    *,
+    page: IssuesPage,
+    rebuild: tuple[TemplateContext, object] | None = None,
+) -> Path:
+    """Write the marked-up workbook at ``out`` (or ``out-2``… if another file took that name)
+    and return where it went. Raises ``OSError``."""
+    return write_unique(out, feedback_bytes(source, raw, issues, page, rebuild))
 
 
-def fast_feedback(content: bytes, issues: list[Issue], title: str) -> bytes | None:
+def write_unique(out: Path, content: bytes) -> Path:
+    """Write ``content`` at ``out``, or at ``<stem>-2<suffix>``… when ``out`` holds something
+    else: two files of one unit judged in the same minute keep one feedback each, and writing
+    the same feedback again (a rerun after a crash) reuses its own file.
+
+    A name is claimed by creating it exclusively, so two worker processes never pick the same.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for number in range(1, 1000):
+        path = out if number == 1 else out.with_name(f"{out.stem}-{number}{out.suffix}")
+        try:
+            with path.open("xb"):
+                pass
+        except FileExistsError:
+            try:
+                if path.read_bytes() == content:
+                    return path
+            except OSError:
+                pass
+            continue
+        write_if_changed(path, content)
+        return path
+    raise OSError(f"quá nhiều tệp phản hồi trùng tên {out.name}")
+
+
+def fast_feedback(content: bytes, issues: list[Issue], page: IssuesPage) -> bytes | None:
     """The feedback workbook made by editing the package's XML, or None when ``xlsxpatch``
     does not handle this package (the reason is logged at debug level; use openpyxl then).
 
     ``content`` must have passed ``package.inspect_package``.
     """
-    marks = [xlsxpatch.Mark(i.sheet, i.cell, _rgb(i), _note(i)) for i in _marked(issues)]
-    rows = [
-        (n, _level(i), i.location, i.message, _rgb(i), _height(i.message)) for n, i in enumerate(issues, 1)
-    ]
-    sheet = xlsxpatch.IssuesSheet(ISSUES_SHEET, title, HEADERS, WIDTHS, rows)
+    marks = [xlsxpatch.Mark(sheet, cell, _rgb(i), text) for sheet, cell, i, text in _marks(issues)]
+    sheet = xlsxpatch.IssuesSheet(page.name, page.title, HEADERS, WIDTHS, _rows(issues, page), _intro(page))
     try:
         return xlsxpatch.add_feedback(content, marks, sheet)
     except xlsxpatch.Unpatchable as exc:
@@ -220,7 +324,14 @@ def fast_feedback(content: bytes, issues: list[Issue], title: str) -> bytes | No
         return None
 
 
-# --- one job, as the writer (``feedback_writer``) hands it to a worker process --------------
+def write_fast_feedback(source: Path, issues: list[Issue], out: Path, *, page: IssuesPage) -> Path | None:
+    """Write the feedback workbook of an .xlsx through ``xlsxpatch`` (at ``out`` or the next free
+    name) and return where; None (nothing written) when it needs openpyxl: then call
+    ``write_feedback``. Raises ``OSError``."""
+    if source.suffix.lower() != ".xlsx":
+        return None
+    content = fast_feedback(source.read_bytes(), issues, page)
+    return None if content is None else write_unique(out, content)
 
 
 @dataclass
@@ -232,25 +343,24 @@ class FeedbackJob:
     raw: RawWorkbook
     issues: list[Issue]
     out: Path
-    title: str
+    page: IssuesPage
     rebuild: tuple | None
 
 
 def write_feedback_job(job: FeedbackJob) -> Path:
     """Write one feedback workbook (any exception is the caller's to contain)."""
-    return write_feedback(job.source, job.raw, job.issues, job.out, title=job.title, rebuild=job.rebuild)
+    return write_feedback(job.source, job.raw, job.issues, job.out, page=job.page, rebuild=job.rebuild)
 
 
 def write_issues_only(job: FeedbackJob) -> Path:
-    """The feedback workbook without the unit's own sheets: just the list of issues.
+    """The feedback workbook without the unit's own sheets: just the page and the list of issues.
 
     For a workbook too large to mark up within bounds, or one whose mark-up failed: the unit
     still gets every issue with its cell, in a file that costs nothing to write.
     """
     book = openpyxl.Workbook()
-    _issues_sheet(book, job.issues, job.title)
+    _issues_sheet(book, job.issues, job.page)
     del book[book.sheetnames[-1]]  # the empty default sheet
     buffer = io.BytesIO()
     book.save(buffer)
-    write_if_changed(job.out, buffer.getvalue())
-    return job.out
+    return write_unique(job.out, buffer.getvalue())

@@ -83,7 +83,7 @@ class FeedbackWriter:
         size = 0 if rebuilt else unpacked_size(job.source)
         if size <= self.fast_max and not rebuilt:
             try:
-                path = write_fast_feedback(job.source, job.issues, job.out, title=job.title)
+                path = write_fast_feedback(job.source, job.issues, job.out, page=job.page)
             except (OSError, ValueError) as exc:  # the worker tries again and reports it
                 logger.debug("fast feedback for %s failed: %s", job.original_name, exc)
                 path = None
