@@ -37,6 +37,7 @@ from baocao.consolidate import consolidate, summary_for
 from baocao.errors import BaocaoError, ConfigError, LockedError, UsageError
 from baocao.files import write_if_changed
 from baocao.intake.folder import list_inbox
+from baocao.mailanswers import mail_replies, sender_answer
 from baocao.model import FileRecord, MessageRecord
 from baocao.names import printable
 from baocao.notify import letters, mail
@@ -205,11 +206,18 @@ class _Job:
     def answer(self, rec: FileRecord, version: str | None = None) -> None:
         """Plan the answer to ``rec``; ``version`` keys it (default ``tep-<id>``; a resend is new)."""
         today = self.now.astimezone(self.dep.settings.timezone).date()
+        sender, muted = sender_answer(self.ledger, rec, self.now)  # a file that came by e-mail
         for key, compose in letters.file_answers(
             self.dep, rec, letter=self.letter, numbers=self.numbers, today=today,
-            days_late=partial(self.lateness, rec=rec), version=version,
+            days_late=partial(self.lateness, rec=rec), version=version, sender=sender, muted=muted,
         ):  # fmt: skip
             self.plan(key, compose, file_id=rec.id)
+
+    def mail_replies(self) -> None:
+        """The one reply owed to each e-mail that brought no report (see ``mailanswers``)."""
+        since = self.now - FEEDBACK_CATCH_UP
+        for key, compose, file_id in mail_replies(self.dep, self.ledger, self.now, since, self.letter):
+            self.plan(key, compose, file_id=file_id)
 
     def lateness(self, unit: Unit, period: Period, rec: FileRecord) -> int:
         """Days late of the unit's report as status counts it (its first accepted file)."""
@@ -372,6 +380,7 @@ def run_due(dep: Deployment, now: datetime | None = None, dry_run: bool = False)
     with open_store(dep.settings) as ledger:
         job = _Job(dep, ledger, now, report)
         job.step("trả lời các tệp", job.answers)
+        job.step("trả lời thư không có báo cáo", job.mail_replies)
         for event in events:
             if event.kind == "reminder":
                 job.step(f"thư nhắc {event.period.code}", partial(job.reminders, event))

@@ -58,6 +58,12 @@ from baocao.store.base import Store
 logger = logging.getLogger(__name__)
 
 _KEY = re.compile(rf"{SOURCE}:(\d+):(\d+)")
+PARTIAL = "_phan-dau.eml"  # the name of a message kept as its first bytes (over the size limit)
+
+
+def partial_copy(name: str) -> bool:
+    """Whether an archived message is only the first bytes of one over the size limit."""
+    return name.endswith(PARTIAL)
 
 
 def message_key(entry: MailboxEntry) -> str:
@@ -168,7 +174,7 @@ class ImapIntake(IntakeBase):
         stem = f"thu-{entry.uid}_{ascii_slug(subject or 'khong-tieu-de', 40)}"
         return Arrival(
             key=key,
-            name=f"{stem}{'_phan-dau' if partial else ''}.eml",
+            name=f"{stem}{PARTIAL if partial else '.eml'}",
             location=f"thư của {sender or 'người gửi không rõ'} (UID {entry.uid})",
             received_at=entry.internaldate.astimezone(self.now.tzinfo),
             source=self.source,

@@ -44,16 +44,33 @@ def folder_intake(dep: Deployment, store: Store, now: datetime, simulated: bool)
 def imap_intake(dep: Deployment, store: Store, now: datetime, simulated: bool) -> Intake:
     """The ``[intake.imap]`` mailbox of ``dep`` as an intake (a message costs at most these
     limits; an attachment the same as a file in the folder)."""
-    settings = dep.settings
-    if settings.imap is None:
+    if dep.settings.imap is None:
         raise UsageError(NOT_CONFIGURED)
-    limits = MailLimits(
-        max_message_bytes=int(settings.imap.max_message_mb * 2**20),
-        max_attachments=settings.imap.max_attachments,
+    return ImapIntake(
+        dep.settings.imap,
+        store,
+        now,
+        limits=mail_limits(dep),
+        own_addresses=own_addresses(dep),
+        simulated=simulated,
+    )
+
+
+def mail_limits(dep: Deployment) -> MailLimits:
+    """What one e-mail may cost (``[intake.imap]``), its attachments as much as a file."""
+    imap = dep.settings.imap
+    if imap is None:
+        return MailLimits(read=read_limits(dep))
+    return MailLimits(
+        max_message_bytes=int(imap.max_message_mb * 2**20),
+        max_attachments=imap.max_attachments,
         read=read_limits(dep),
     )
-    own = frozenset(a.lower() for a in (settings.mail.sender,) if a)
-    return ImapIntake(settings.imap, store, now, limits=limits, own_addresses=own, simulated=simulated)
+
+
+def own_addresses(dep: Deployment) -> frozenset[str]:
+    """baocao's own sending address: a message from it is never a submission, never answered."""
+    return frozenset(a.lower() for a in (dep.settings.mail.sender,) if a)
 
 
 INTAKES: dict[str, IntakeFactory] = {"folder": folder_intake, "imap": imap_intake}

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from baocao.model import FileRecord
+from baocao.model import FileRecord, MailThread
 from baocao.notify.mailtext import (
     compose_feedback,
     compose_held,
@@ -85,14 +85,18 @@ def office_of(dep: Deployment, unit: Unit, day: date) -> Unit | None:
 
 
 def recipient(dep: Deployment, unit: Unit, day: date, also: Iterable[str | None] = ()) -> Recipient:
-    """``unit``'s registered address (and ``also``: the address typed in its file) in To; its
-    department's office in Cc when ``[mail] copy_parent`` is on (the 2025 plan makes the Văn
-    phòng "kiểm tra, đôn đốc các phòng")."""
-    to = tuple(dict.fromkeys(a for a in (unit.email, *also) if a))
+    """``unit``'s registered address (and ``also``: the address typed in its file, the address
+    it was e-mailed from) in To, each once whatever its case; its department's office in Cc when
+    ``[mail] copy_parent`` is on (the 2025 plan makes the Văn phòng "kiểm tra, đôn đốc các phòng")."""
+    first: dict[str, str] = {}
+    for address in (unit.email, *also):
+        if address:
+            first.setdefault(address.lower(), address)
+    to = tuple(first.values())
     cc: tuple[str, ...] = ()
     if dep.settings.mail.copy_parent:
         office = office_of(dep, unit, day)
-        if office is not None and office.email not in to:
+        if office is not None and office.email.lower() not in {a.lower() for a in to}:
             cc = (office.email,)
     return Recipient(code=unit.code, name=unit.name, to=to, cc=cc)
 
@@ -106,11 +110,19 @@ def file_answers(
     today: date,
     days_late: Callable[[Unit, Period], int],
     version: str | None = None,
+    sender: str = "",
+    muted: frozenset[str] = frozenset(),
 ) -> list[Planned]:
     """The messages answering one judged file, once, and only to whom it concerns.
 
     ``version`` goes into each message's key: ``tep-<id>`` by default, another one when a
     coordinator asks for the answer again (a new message, sent once).
+
+    A file that came by e-mail: ``sender`` is the address it came from when that may be
+    answered (never a machine; ``""`` otherwise), and is answered too, threaded under the
+    e-mail (In-Reply-To/References); a unit told about a file e-mailed from an address other
+    than its registered one is told so. ``muted`` addresses get nothing now (the daily cap on
+    answers to one sender, which makes a loop with an auto-responder impossible).
 
     Filed under a unit: one message to that unit's registered address and the address typed in
     the file (Cc its department's office when configured): feedback if rejected, a receipt if
@@ -134,7 +146,11 @@ def file_answers(
         else unknown_period_due(rec.period or "", day)
     )
     sent = SentFile(
-        rec.original_name, rec.received_at, tuple(rec.issues), receipt_number(rec.id) if rec.id else ""
+        rec.original_name,
+        rec.received_at,
+        tuple(rec.issues),
+        receipt_number(rec.id) if rec.id else "",
+        sent_from=_foreign_sender(rec, unit),
     )
     version = version or f"tep-{rec.id}"
     code = unit.code if unit else None
@@ -142,7 +158,8 @@ def file_answers(
     if rec.status == "held":
         claimed = rec.claimed_unit or code or ""
         planned: list[Planned] = []
-        for address in dict.fromkeys(a for a in (unit.email if unit else "", rec.contact) if a):
+        told = (unit.email if unit else "", rec.contact, sender)
+        for address in dict.fromkeys(a for a in told if a and a.lower() not in muted):
             who = Recipient(code or "", unit.name if unit else "", (address,))
             # no unit link here: the address typed in an unproven file may be anyone's
             compose = partial(
@@ -153,19 +170,29 @@ def file_answers(
                 due=replace(when, link=None),
                 sent=sent,
             )
-            planned.append((message_key("held", period_code, address, version, code), compose))
+            key = message_key("held", period_code, address, version, code)
+            planned.append((key, partial(_threaded, compose, rec.mail)))
         return planned
     if unit is not None:
-        who = recipient(dep, unit, day, also=[rec.contact])
+        who = recipient(dep, unit, day, also=[rec.contact, sender])
+    elif rec.source == "imap":  # tied to no unit: back to whoever e-mailed it, nobody else
+        who = Recipient("", "", (sender,) if sender else ())
     else:
         who = Recipient("", "", (rec.contact,) if rec.contact else ())
+    who = replace(
+        who,
+        to=tuple(a for a in who.to if a.lower() not in muted),
+        cc=tuple(a for a in who.cc if a.lower() not in muted),
+    )
+    if not who.to and not who.cc:
+        return []
     if rec.status != "accepted":
         key = message_key("feedback", period_code, "*", version, code)
         compose = partial(
             _feedback, letter=letter, unit=who, due=when, today=today, sent=sent, path=rec.feedback_path,
             numbers=numbers,
         )  # fmt: skip
-        return [(key, compose)]
+        return [(key, partial(_threaded, compose, rec.mail))]
     if unit is None or period is None:  # an accepted file always has both; nothing to confirm else
         return []
     key = message_key("receipt", period_code, "*", version, code)
@@ -180,7 +207,23 @@ def file_answers(
         numbers=numbers,
         late=late,
     )
-    return [(key, compose)]
+    return [(key, partial(_threaded, compose, rec.mail))]
+
+
+def _foreign_sender(rec: FileRecord, unit: Unit | None) -> str:
+    """The address a file was e-mailed from when it is not the registered address of the unit
+    it names (that unit is told), else ``""``."""
+    if rec.source != "imap" or not rec.sender or unit is None:
+        return ""
+    return "" if rec.sender.lower() == (unit.email or "").lower() else rec.sender
+
+
+def _threaded(compose: Callable[[], OutgoingMessage], thread: MailThread | None) -> OutgoingMessage:
+    """The composed answer, threaded under the e-mail the file came in (if it did)."""
+    message = compose()
+    if thread is None or not thread.message_id:
+        return message
+    return replace(message, in_reply_to=thread.message_id, references=thread.references)
 
 
 def _feedback(*, path: str | None, **kwargs: Any) -> OutgoingMessage:

@@ -134,6 +134,20 @@ def _split(issues: Sequence[Issue]) -> tuple[list[Issue], list[Issue]]:
     return errors, [i for i in issues if i.severity != Severity.ERROR]
 
 
+def _sent_from(sent: SentFile, unit: Recipient) -> list[Block]:
+    """The sentence that tells a unit its file came from an address other than its registered
+    one: someone else sent it in the unit's name, or the unit should register that address."""
+    if not sent.sent_from:
+        return []
+    return [
+        Para(
+            f"Tệp này được gửi bằng thư điện tử từ địa chỉ {one_line(sent.sent_from)}, không phải địa chỉ "
+            f"đã đăng ký của {one_line(unit.name) or 'đơn vị'}. Nếu đơn vị không gửi tệp này, xin báo "
+            "ngay cho bộ phận tổng hợp."
+        )
+    ]
+
+
 def _where_to_send(letter: Letterhead, due: Due) -> str:
     where = f"Gửi {due.text} vào: {one_line(letter.submit_to)}" if letter.submit_to else f"Gửi {due.text}"
     if due.link:
@@ -239,6 +253,7 @@ def compose_feedback(
             f"{_when(sent.received_at)} – {report} của đơn vị. Báo cáo CHƯA được tiếp nhận vì còn "
             f"{len(errors)} lỗi dưới đây."
         ),
+        *_sent_from(sent, unit),
         _issue_items(f"Lỗi cần sửa ({len(errors)}):", errors, numbers, MAX_LISTED_ISSUES),
     ]
     if notes:
@@ -285,6 +300,7 @@ def compose_held(
             f"do {org} gửi cho đơn vị, nên đang được giữ lại chờ xác minh: chưa được tính và không thay "
             "thế báo cáo nào đã nộp."
         ),
+        *_sent_from(sent, unit),
         _issue_items("Lý do:", reasons, None, MAX_REMINDER_ISSUES),
         Items(
             (
@@ -326,6 +342,7 @@ def compose_receipt(
             f"{_when(sent.received_at)} – {report} của đơn vị ({timing}). Đơn vị không cần gửi lại."
         ),
     ]
+    blocks += _sent_from(sent, unit)
     if sent.receipt:
         blocks.append(Para(f"Số biên nhận: {sent.receipt}."))
     if due.link:

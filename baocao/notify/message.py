@@ -95,6 +95,7 @@ class SentFile:
     received_at: datetime
     issues: tuple[Issue, ...] = ()
     receipt: str = ""  # the number the unit can quote (``BN-000042``), for a recorded file
+    sent_from: str = ""  # e-mailed from this address, which is not the unit's registered one
 
     @property
     def errors(self) -> int:

@@ -428,19 +428,35 @@ class Ledger(ActionLog, MessageStore):
     def use_reopening(self, reopening_id: int, file_id: int) -> None:
         self.db.execute("UPDATE reopenings SET file_id=? WHERE id=?", (file_id, reopening_id))
 
+    def unanswered_mail(self, since: datetime) -> list[FileRecord]:
+        """E-mails received since ``since`` that brought no file (no attachment, winmail.dat, too
+        large…) and have no answer planned: the intake may owe their sender one reply. E-mails
+        taken by a ``ledger rebuild`` are never answered again (their senders had theirs)."""
+        rebuilt = self.state(REBUILT_AT) or ""
+        return self._files(
+            """f WHERE status = 'container' AND source = 'imap' AND received_at >= ? AND received_at > ?
+                   AND NOT EXISTS (SELECT 1 FROM files c WHERE c.parent_id = f.id)
+                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id)
+               ORDER BY id""",
+            (since.isoformat(), rebuilt),
+        )
+
     def files_without_feedback(self, since: datetime, receipts: bool = False) -> list[FileRecord]:
         """Judged files since ``since`` with someone to tell and no answer planned yet: those with
         issues, and with ``receipts`` every accepted file too.
 
         Someone to tell: the unit the file is filed under, or (unattributed) the contact address
-        typed in it. ``since`` keeps a scheduler started on an old ledger from mailing stale
-        feedback; files judged by a ``ledger rebuild`` are never mailed again (the units had theirs).
+        typed in it, or, for a file that came by e-mail, its sender when it may be answered.
+        ``since`` keeps a scheduler started on an old ledger from mailing stale feedback; files
+        judged by a ``ledger rebuild`` are never mailed again (the units had theirs).
         """
         rebuilt = self.state(REBUILT_AT) or ""
         return self._files(
             """f WHERE status IN ('accepted','rejected','held')
                    AND (issues != '[]' OR (? AND status = 'accepted'))
-                   AND (unit IS NOT NULL OR contact IS NOT NULL) AND processed_at >= ? AND processed_at > ?
+                   AND (unit IS NOT NULL OR (contact IS NOT NULL AND source != 'imap')
+                        OR json_extract(mail, '$.answer_to') != '')
+                   AND processed_at >= ? AND processed_at > ?
                    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id
                        AND (m.kind = 'held') = (f.status = 'held'))
                ORDER BY id""",

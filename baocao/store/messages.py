@@ -10,6 +10,7 @@ sender that died. Status values are checked here (the table has no CHECK since m
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -155,3 +156,15 @@ class MessageStore:
             "SELECT * FROM messages WHERE (? IS NULL OR status=?) ORDER BY created_at, key", (status, status)
         )
         return [message_from_row(r) for r in rows]
+
+    def answers_to(self, address: str, since: datetime, kinds: Sequence[str]) -> int:
+        """How many messages of ``kinds`` were planned for ``address`` (To or Cc) since ``since``,
+        failed ones included: the daily cap on answers to one e-mail sender counts them."""
+        pattern = '%"' + re.sub(r"([\\%_])", r"\\\1", address.lower()) + '"%'
+        marks = ",".join("?" * len(kinds))
+        row = self.db.execute(
+            f"""SELECT COUNT(*) FROM messages WHERE created_at >= ? AND kind IN ({marks})
+                   AND lower(recipients) LIKE ? ESCAPE '\\'""",
+            (since.isoformat(), *kinds, pattern),
+        ).fetchone()
+        return int(row[0])
