@@ -9,6 +9,7 @@ recognised, and a mailbox that fails costing the mailbox only.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import signal
@@ -291,6 +292,32 @@ def test_hostile_and_odd_messages_cost_that_message_only(dep, dovecot, user, tmp
     assert "cấu trúc MIME" in text
     assert len(archived(dep, ".eml")) == len(odd) + 1  # every message kept as it came
     assert dovecot.uids(user, "INBOX") == []  # and filed away: each was recorded
+
+
+def test_a_windows_1258_name_and_another_periods_template_are_taken_like_files(dep, dovecot, user, tmp_path):
+    """A real report whose name is raw windows-1258 bytes (an old webmail), and NV_VP's template
+    of last year's annual report: each judged like a file in the folder, by its content."""
+
+    data = make_submission(dep, "DT_TG", "2025-Q1", tmp_path / "a.xlsx").read_bytes()
+    raw_1258 = (
+        b"From: vanthu@donvi.langson.example\r\nTo: cchc@snv.langson.example\r\nSubject: bc\r\n"
+        b"Message-ID: <cu@donvi>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+        b"--XX\r\nContent-Type: text/plain\r\n\r\nxin gui\r\n--XX\r\n"
+        b'Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="'
+        b'B\xe1o c\xe1o Quy\xec I.xlsx"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + base64.encodebytes(data).replace(b"\n", b"\r\n")
+        + b"--XX--\r\n"
+    )
+    dovecot.append(user, raw_1258, BEFORE_DEADLINE)
+    last_year = make_submission(dep, "NV_VP", "2024-Y", tmp_path / "b.xlsx", ngay_lap=datetime(2024, 12, 5))
+    dovecot.append(
+        user, raw(message(attachments=[("bao-cao-nam.xlsx", last_year.read_bytes())])), BEFORE_DEADLINE
+    )
+    results = {r.unit: r for r in api.collect(dep, now=BEFORE_DEADLINE).results}
+    assert results["DT_TG"].status == "accepted"
+    assert results["DT_TG"].name == f"Báo cáo Quý I.xlsx (thư của {SENDER})"  # NFC, decoded
+    assert results["NV_VP"].period == "2024-Y"  # filed by what it is, not when it came
+    assert {s.unit.code: s.status for s in api.status(dep, "2025-Q1")}["NV_VP"] == "missing"
 
 
 def test_a_message_over_the_size_limit_is_kept_as_its_first_bytes_and_filed_away(tmp_path, dovecot, user):
