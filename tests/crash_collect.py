@@ -8,8 +8,7 @@ POINT is where the process kills itself, the way a power cut or ``kill -9`` woul
 - ``archived``: the e-mail's raw message is archived and journaled, the ledger has not committed;
 - ``children``: its attachments are archived and journaled too, still nothing committed;
 - ``committed``: the ledger has committed, the message has not been moved (release not begun);
-- ``moved``: the message is in the processed folder, the ledger does not know it was moved;
-- ``judging``: everything taken and released, nothing judged yet.
+- ``moved``: the message is in the processed folder, the ledger does not know it was moved.
 
 Each point is a real function wrapped so the kill comes right after (or instead of) it; the rest
 of the process is the real ``baocao`` command line.
@@ -24,7 +23,6 @@ import sys
 from baocao.cli import main
 from baocao.intake.imap import ImapIntake
 from baocao.intake.mailbox import Mailbox
-from baocao.judging import Judge
 from baocao.store.archive import Archive
 
 
@@ -58,8 +56,6 @@ def arm(point: str) -> None:
         instead(ImapIntake, "release")
     elif point == "moved":
         after(Mailbox, "file_away", lambda self, entries: bool(entries))
-    elif point == "judging":
-        instead(Judge, "judge_all")
     else:
         raise SystemExit(f"unknown point {point!r}")
 
