@@ -201,7 +201,14 @@ class _Job:
     def answers(self) -> None:
         receipts = self.dep.settings.mail.receipts
         for rec in self.ledger.files_without_feedback(since=self.now - FEEDBACK_CATCH_UP, receipts=receipts):
+            if not receipts and rec.status == "accepted" and not rec.issues and not self.foreign(rec):
+                continue  # no receipts here; only a unit whose report came from a stranger is told
             self.step(f"trả lời tệp {rec.original_name}", partial(self.answer, rec))
+
+    def foreign(self, rec: FileRecord) -> bool:
+        """The file was e-mailed from an address that is not its unit's registered one."""
+        unit = self.dep.registry.latest(rec.unit) if rec.unit else None
+        return bool(letters.foreign_sender(rec, unit))
 
     def answer(self, rec: FileRecord, version: str | None = None) -> None:
         """Plan the answer to ``rec``; ``version`` keys it (default ``tep-<id>``; a resend is new)."""

@@ -44,9 +44,9 @@ def user(dovecot, monkeypatch) -> str:
     return dovecot.new_user()
 
 
-@pytest.fixture
-def dep(tmp_path, dovecot, user, smtp) -> api.Deployment:
-    mail = f"""
+def smtp_table(smtp: SmtpServer, more: str = "") -> str:
+    """``[mail]`` sending through the test SMTP server."""
+    return f"""
 [mail]
 backend = "smtp"
 host = "127.0.0.1"
@@ -54,8 +54,13 @@ port = {smtp.port}
 security = "none"
 sender = "baocao@snv.langson.example"
 timeout_seconds = 5
+{more}
 """
-    return api.load_deployment(mailbox_config(tmp_path, dovecot, user, extra=mail))
+
+
+@pytest.fixture
+def dep(tmp_path, dovecot, user, smtp) -> api.Deployment:
+    return api.load_deployment(mailbox_config(tmp_path, dovecot, user, extra=smtp_table(smtp)))
 
 
 def report(dep, tmp_path: Path, unit: str = "DT_TG", **values) -> bytes:
@@ -262,3 +267,15 @@ def test_an_auto_responder_without_markers_cannot_keep_a_loop_going(
     assert len(to_responder) == 3
     # the unit's registered address still hears about every file sent in its name
     assert len([m for m in answers(smtp) if DT_TG in m.rcpt_tos]) == 5
+
+
+def test_without_receipts_a_unit_is_still_told_of_a_report_from_a_stranger(tmp_path, dovecot, user, smtp):
+    table = smtp_table(smtp, "receipts = false")
+    dep = api.load_deployment(mailbox_config(tmp_path, dovecot, user, extra=table))
+    dovecot.append(user, mail([("a.xlsx", report(dep, tmp_path))], ident="<la@x>"), SENT)
+    dovecot.append(
+        user, mail([("b.xlsx", report(dep, tmp_path, "NV_VP"))], sender="vp@snv.langson.example"), SENT
+    )
+    api.run_due(dep, now=RUN)
+    [told] = answers(smtp)  # NV_VP's own address sent its own report: no receipt asked for
+    assert DT_TG in told.rcpt_tos and f"từ địa chỉ {STRANGER}" in text(told)

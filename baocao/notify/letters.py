@@ -150,7 +150,7 @@ def file_answers(
         rec.received_at,
         tuple(rec.issues),
         receipt_number(rec.id) if rec.id else "",
-        sent_from=_foreign_sender(rec, unit),
+        sent_from=foreign_sender(rec, unit),
     )
     version = version or f"tep-{rec.id}"
     code = unit.code if unit else None
@@ -210,7 +210,7 @@ def file_answers(
     return [(key, partial(_threaded, compose, rec.mail))]
 
 
-def _foreign_sender(rec: FileRecord, unit: Unit | None) -> str:
+def foreign_sender(rec: FileRecord, unit: Unit | None) -> str:
     """The address a file was e-mailed from when it is not the registered address of the unit
     it names (that unit is told), else ``""``."""
     if rec.source != "imap" or not rec.sender or unit is None:

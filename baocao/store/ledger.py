@@ -443,7 +443,8 @@ class Ledger(ActionLog, MessageStore):
 
     def files_without_feedback(self, since: datetime, receipts: bool = False) -> list[FileRecord]:
         """Judged files since ``since`` with someone to tell and no answer planned yet: those with
-        issues, and with ``receipts`` every accepted file too.
+        issues, and with ``receipts`` every accepted file too (every e-mailed one in any case: its
+        unit may have to be told it came from another address).
 
         Someone to tell: the unit the file is filed under, or (unattributed) the contact address
         typed in it, or, for a file that came by e-mail, its sender when it may be answered.
@@ -453,7 +454,7 @@ class Ledger(ActionLog, MessageStore):
         rebuilt = self.state(REBUILT_AT) or ""
         return self._files(
             """f WHERE status IN ('accepted','rejected','held')
-                   AND (issues != '[]' OR (? AND status = 'accepted'))
+                   AND (issues != '[]' OR (status = 'accepted' AND (? OR source = 'imap')))
                    AND (unit IS NOT NULL OR (contact IS NOT NULL AND source != 'imap')
                         OR json_extract(mail, '$.answer_to') != '')
                    AND processed_at >= ? AND processed_at > ?
