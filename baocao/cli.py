@@ -31,9 +31,19 @@ from baocao.names import printable
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 
 
+class _OneLine(logging.Formatter):
+    """A log record on the console as one line: the traceback, if any, goes to the log file only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "baocao: " + record.getMessage().splitlines()[0]
+
+
 _CONSOLE_LOG = logging.StreamHandler()
 _CONSOLE_LOG.setLevel(logging.WARNING)
-_CONSOLE_LOG.setFormatter(logging.Formatter("baocao: %(message)s"))
+_CONSOLE_LOG.setFormatter(_OneLine())
+_CONSOLE_LOG.addFilter(lambda record: not getattr(record, "file_only", False))
+# commands that take, judge, send or serve: what goes wrong in them is kept in the log file
+LOGGED_COMMANDS = {"collect", "run-due", "release", "reopen", "ledger", "consolidate", "scorecard", "serve"}
 
 
 class Shown:
@@ -737,6 +747,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         dep = api.load_deployment(Path(args.config))
         if getattr(args, "now", None) is not None and args.now.tzinfo is None:
             args.now = args.now.replace(tzinfo=dep.settings.timezone)  # a naive --now is local time
+        if args.command in LOGGED_COMMANDS:
+            api.setup_logging(dep)
         return COMMANDS[args.command][0](dep, args, out)
     except (ConfigError, FormSpecError, UsageError, LockedError, StoreError) as exc:
         if args.debug:
@@ -753,6 +765,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except Exception as exc:  # a bug: one line for the user, the traceback behind --debug
         if args.debug:
             raise
+        logging.getLogger("baocao.cli").error(
+            "lỗi không lường trước trong lệnh %s", args.command, exc_info=True, extra={"file_only": True}
+        )
         err.write(
             f"baocao: lỗi không lường trước ({type(exc).__name__}: {exc}); "
             "chạy lại với --debug để xem chi tiết\n"

@@ -331,10 +331,14 @@ def test_run_due_still_reminds_when_collect_fails(tmp_path, server):
     inbox = dep.settings.path("inbox")
     inbox.parent.mkdir(parents=True, exist_ok=True)
     inbox.write_text("a file where the inbox folder should be", encoding="utf-8")  # collect raises
-    out = io.StringIO()
-    assert main(["--config", str(config), "run-due", "--now", "2025-03-03T08:30"], out=out) == 1
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--config", str(config), "run-due", "--now", "2025-03-03T08:30"], out=out, err=err) == 1
     assert sum(received(server).values()) == 9  # every reminder went out all the same
     assert "lỗi: Thu nhận:" in out.getvalue()
+    # the console gets one line; the traceback is kept in the deployment's log file
+    assert "Traceback" not in err.getvalue() and "Traceback" not in out.getvalue()
+    log = (dep.settings.path("logs") / "baocao.log").read_text(encoding="utf-8")
+    assert "Traceback" in log
 
 
 def test_a_summary_that_cannot_be_made_skips_itself_only(tmp_path, server):
