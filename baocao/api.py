@@ -8,39 +8,46 @@ once) and returns plain data that the CLI can print as a table or as JSON.
 from __future__ import annotations
 
 import importlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from baocao.errors import UsageError, WorkbookError
+from baocao.errors import BaocaoError, LockedError, UsageError, WorkbookError
 from baocao.files import write_if_changed
-from baocao.model import FileRecord, Issue, Severity
+from baocao.model import Action, FileRecord, Issue, Severity
 from baocao.spec.deployment import Deployment, load_deployment, local_time
-from baocao.store import archive_of, open_store, same_key
+from baocao.spec.links import unit_link
+from baocao.spec.periods import Period
+from baocao.store import Store, archive_of, open_store, same_key
 
 if TYPE_CHECKING:
-    from baocao.collect import CollectReport, collect
+    from baocao.collect import CollectReport
     from baocao.consolidate import ConsolidationResult, ScorecardResult, consolidate, scorecard
-    from baocao.jobs import DueReport, run, run_due
+    from baocao.jobs import DueReport, resend_feedback, run, run_due
     from baocao.judge.validate import Outcome
+    from baocao.logs import setup_logging
     from baocao.rebuild import RebuildResult
+    from baocao.report.scorecard import Scorecard
     from baocao.report.status import UnitStatus
     from baocao.workbook.template import template_context, template_path
 
 # What this module hands on from the stages, imported when first asked for: a command imports
-# only what it uses (``check`` never loads consolidation, mail or the scheduler).
+# only what it uses (``check`` loads neither consolidation, nor mail, nor the scheduler).
 _ELSEWHERE = {
     "CollectReport": "baocao.judging",
-    "collect": "baocao.collect",
     "ConsolidationResult": "baocao.consolidate",
     "ScorecardResult": "baocao.consolidate",
     "consolidate": "baocao.consolidate",
     "scorecard": "baocao.consolidate",
     "DueReport": "baocao.jobs",
+    "resend_feedback": "baocao.jobs",
     "run": "baocao.jobs",
     "run_due": "baocao.jobs",
     "RebuildResult": "baocao.rebuild",
+    "setup_logging": "baocao.logs",
     "template_context": "baocao.workbook.template",
     "template_path": "baocao.workbook.template",
 }
@@ -74,10 +81,13 @@ __all__ = [
     "locked",
     "release",
     "reopen",
+    "resend_feedback",
     "run",
     "run_due",
     "scorecard",
+    "setup_logging",
     "status",
+    "submit",
     "template_context",
     "template_path",
     "templates",
@@ -86,9 +96,40 @@ __all__ = [
 ]
 
 
-def info(dep: Deployment) -> dict:
-    """What a coordinator needs to trust the setup: files, paths, form, periods, units."""
+LEVEL_NAMES = {"department": "đơn vị nộp về sở", "province": "sở nộp về tỉnh"}
+
+
+def _period_info(dep: Deployment, year: int) -> list[dict]:
+    """Each period kind as it reads this ``year``: its name, data window and deadline per level."""
     s = dep.settings
+    out = []
+    for kind in s.period_kinds.values():
+        period = Period(year, kind)
+        levels = dict(kind.due_by_level)
+        due = {level: period.due_text(s.inclusive_deadline, level) for level in levels} or {
+            "": period.due_text(s.inclusive_deadline)
+        }
+        out.append(
+            {
+                "kind": kind.code,
+                "label": kind.label,
+                "code": period.code,
+                "name": period.name,
+                "months": list(kind.months),
+                "window": period.window_text,
+                "estimates": period.includes_estimates,
+                "due_before": f"{kind.due_day:02d}/{kind.due_month:02d}",
+                "due": due,
+            }
+        )
+    return out
+
+
+def info(dep: Deployment, now: datetime | None = None) -> dict:
+    """What a coordinator needs to trust the setup: files, paths, form, periods (named and dated
+    for the year of ``now``), units, where mail goes and whom units are told to call."""
+    s = dep.settings
+    year = local_time(now, s.timezone).year
     return {
         "config_file": str(s.config_file),
         "organisation": s.organisation,
@@ -104,18 +145,28 @@ def info(dep: Deployment) -> dict:
             "fields": len(dep.form.fields),
             "known_versions": list(dep.catalog.versions),
         },
-        "periods": [
-            {
-                "kind": k.code,
-                "label": k.label,
-                "months": list(k.months),
-                "due_before": f"{k.due_day:02d}/{k.due_month:02d}",
-                "estimates": k.estimates,
-            }
-            for k in s.period_kinds.values()
-        ],
+        "year": year,
+        "periods": _period_info(dep, year),
         "units": len({u.code for u in dep.registry.units}),
-        "mail": {"backend": s.mail.backend, "coordinators": list(s.mail.coordinators)},
+        "mail": {
+            "backend": s.mail.backend,
+            "coordinators": list(s.mail.coordinators),
+            "reply_to": list(s.mail.reply_to),
+            "receipts": s.mail.receipts,
+            "copy_parent": s.mail.copy_parent,
+        },
+        "contact": s.contact,
+        "imap": {
+            "host": s.imap.host,
+            "port": s.imap.effective_port,
+            "security": s.imap.security,
+            "user": s.imap.user,
+            "folder": s.imap.folder,
+            "processed_folder": s.imap.processed_folder,
+            "allowed_senders": list(s.imap.allowed_senders),
+        }
+        if s.imap
+        else None,
         "signing_key": {"source": dep.signing_key.source, "key_id": dep.signing_key.key_id},
     }
 
@@ -163,15 +214,39 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
     return out
 
 
+def collect(
+    dep: Deployment,
+    now: datetime | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    source: str | None = None,
+) -> CollectReport:
+    """Take, archive, judge and record what has arrived (see ``baocao.collect.collect``).
+
+    ``source``: ``folder`` or ``imap`` alone; by default the folder and, when ``[intake.imap]``
+    is configured, the mailbox. A mailbox that cannot be read costs the mailbox only
+    (``CollectReport.unavailable``).
+    """
+    from baocao.collect import collect as collect_from
+    from baocao.intake.sources import intakes_for
+
+    return collect_from(dep, now=now, progress=progress, intakes=intakes_for(dep, source))
+
+
 def status(dep: Deployment, period: str, now: datetime | None = None) -> list[UnitStatus]:
-    """Every reporting unit of ``period`` with on time / late / rejected / missing, from the ledger."""
+    """Every reporting unit of ``period`` with on time / late / rejected / missing, from the ledger.
+
+    Reading never creates a ledger: before the first collect every unit is missing.
+    """
     from baocao.report.status import period_status, unit_order
 
     p = dep.period(period)
     units = unit_order(dep.registry, dep.registry.reporting_units(p), dep.registry.reference_day(p))
-    with open_store(dep.settings) as ledger:
-        files = ledger.files(p.code)
-        current = ledger.current_submissions(p.code)
+    files: list[FileRecord] = []
+    current: dict = {}
+    if dep.settings.path("ledger").exists():
+        with open_store(dep.settings) as ledger:
+            files = ledger.files(p.code)
+            current = ledger.current_submissions(p.code)
     levels = {u.code: dep.level_of(u, p) for u in units}
     s = dep.settings
     return period_status(p, units, files, current, s.timezone, s.inclusive_deadline, levels, now=now)
@@ -185,6 +260,8 @@ def unattributed(dep: Deployment, period: str) -> list[FileRecord]:
     """
     p = dep.period(period)
     since = datetime.combine(p.start, datetime.min.time(), tzinfo=dep.settings.timezone)
+    if not dep.settings.path("ledger").exists():
+        return []
     with open_store(dep.settings) as ledger:
         return ledger.unattributed(since)
 
@@ -224,14 +301,19 @@ class ReopenResult:
         }
 
 
-def reopen(dep: Deployment, period: str, unit: str, now: datetime | None = None) -> ReopenResult:
+def reopen(
+    dep: Deployment, period: str, unit: str, now: datetime | None = None, actor: str | None = None
+) -> ReopenResult:
     """Let one more file of closed ``period`` in for ``unit``, on purpose, recorded in the ledger
     and kept in the archive (a rebuilt ledger has it too).
 
     The latest file kept for the unit after the period closed is judged again by the next
     collect and replaces the unit's report; without one, the unit's next file does. Raises
-    ``UsageError`` for an unknown period or unit, or a period not closed yet.
+    ``UsageError`` for an unknown period or unit, or a period not closed yet. ``actor``: the
+    account that asked (the web desk), recorded with the act.
     """
+    from baocao.judging import reopen_in
+
     now = local_time(now, dep.settings.timezone)
     p = dep.period(period)
     u = dep.unit(unit, p)
@@ -241,11 +323,12 @@ def reopen(dep: Deployment, period: str, unit: str, now: datetime | None = None)
             f"Kỳ {p.code} chưa khóa sổ (khóa lúc {closes:%H:%M %d/%m/%Y}, sau tổng hợp cuối kỳ): "
             "tệp mới của đơn vị vẫn thay thế bản trước, không cần mở lại"
         )
-    from baocao.judging import reopen_in
-
     archive_of(dep.settings).journal_reopening(p.code, u.code, now)
     with open_store(dep.settings) as ledger, ledger.transaction():
         held = reopen_in(ledger, p.code, u.code, now)
+        if actor:
+            kept = f"tệp {held.original_name} sẽ được kiểm tra lại" if held else "tệp tiếp theo được nhận"
+            ledger.add_action(at=now, actor=actor, action="reopen", period=p.code, unit=u.code, detail=kept)
     return ReopenResult(p.code, u.code, now, held)
 
 
@@ -260,6 +343,8 @@ def held(dep: Deployment, period: str) -> list[FileRecord]:
     """Files of ``period`` waiting for the coordinator: they name a unit but do not prove it
     (no valid template signature), so they replace nothing until ``release``d."""
     p = dep.period(period)
+    if not dep.settings.path("ledger").exists():
+        return []
     with open_store(dep.settings) as ledger:
         return ledger.files(period=p.code, status="held")
 
@@ -293,3 +378,207 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
         return validate(raw, judging_context(dep, raw, now.date(), None))
     with open_store(dep.settings) as ledger:
         return validate(raw, judging_context(dep, raw, now.date(), ledger))
+
+
+# --- the web desk's library twins (``baocao serve`` calls these) ------------------------------
+
+
+def submit(
+    dep: Deployment,
+    name: str,
+    content: bytes,
+    *,
+    period: str,
+    unit: str,
+    now: datetime | None = None,
+    wait_seconds: float = 0.0,
+) -> FileRecord:
+    """Take one file a unit uploaded through its link, exactly as collect takes any arrival.
+
+    The web upload is an intake (``intake.upload``): collect archives the bytes (hashed,
+    verified, journalled) and records them before anything else, then reads the file in a worker
+    process, judges, records and writes the marked-up workbook; the scheduled job mails feedback
+    as for any file. Returns the file as the ledger now has it (its id is the receipt number).
+    ``wait_seconds``: how long to wait for a running collect before giving up with
+    ``LockedError``; nothing is kept then (the sender still has the file and is told to retry).
+    """
+    from baocao.collect import collect as collect_from
+    from baocao.intake.upload import UploadIntake, upload_arrival, web_location
+
+    now = local_time(now, dep.settings.timezone)
+    arrival = upload_arrival(name, content, period=period, unit=unit, received_at=now)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            collect_from(dep, now=now, intakes=[lambda *_: UploadIntake([arrival])])
+            break
+        except LockedError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.25)
+    with open_store(dep.settings) as ledger:
+        mine = [r for r in ledger.files_at(web_location(period, unit)) if r.arrival_key == arrival.key]
+    if not mine:  # the copy could not be made or verified: nothing was kept
+        raise BaocaoError("Tệp chưa được lưu (lỗi ghi đĩa trên máy chủ); hãy gửi lại")
+    return mine[-1]
+
+
+def unit_template(dep: Deployment, period: str, unit: str) -> tuple[str, bytes]:
+    """The pre-filled template of ``unit`` for ``period`` as (file name, xlsx bytes), for a download.
+
+    Like ``templates`` it first makes sure the key it is signed with is the deployment's own.
+    """
+    from baocao.workbook.template import render_template, template_context, template_path
+
+    p = dep.period(period)
+    u = dep.unit(unit, p)
+    with open_store(dep.settings) as ledger:
+        same_key(dep, ledger)
+    return template_path(dep, u, p).name, render_template(dep.form, template_context(dep, u, p))
+
+
+def key_in_use(dep: Deployment) -> None:
+    """Refuse to serve links and templates made with another key than the ledger's (``ConfigError``);
+    without a ledger yet there is nothing to compare with, and none is created."""
+    if dep.settings.path("ledger").exists():
+        with open_store(dep.settings) as ledger:
+            same_key(dep, ledger)
+
+
+def _reading(dep: Deployment) -> Store | None:
+    """The store to read, or None before the first collect (a look never creates a ledger)."""
+    return open_store(dep.settings) if dep.settings.path("ledger").exists() else None
+
+
+def unit_files(dep: Deployment, period: str, unit: str) -> list[FileRecord]:
+    """The unit's history for ``period``, oldest first: every file recorded for ``unit`` or naming
+    it, and every file sent through its web link for that period (whatever the file turned out
+    to be: another unit's template, another period, unreadable)."""
+    from baocao.intake.upload import web_location
+
+    p = dep.period(period)
+    store = _reading(dep)
+    if store is None:
+        return []
+    with store:
+        mine = {r.saved_id: r for r in store.files(p.code) if unit in (r.unit, r.claimed_unit)}
+        mine.update({r.saved_id: r for r in store.files_at(web_location(p.code, unit))})
+    return sorted(mine.values(), key=lambda r: r.saved_id)
+
+
+def period_files(dep: Deployment, period: str) -> list[FileRecord]:
+    """Every file recorded for ``period``, oldest first."""
+    p = dep.period(period)
+    store = _reading(dep)
+    if store is None:
+        return []
+    with store:
+        return store.files(p.code)
+
+
+def file_record(dep: Deployment, file_id: int) -> FileRecord:
+    """One recorded file by its ledger id (``UsageError`` if there is none)."""
+    store = _reading(dep)
+    found = None
+    if store is not None:
+        with store:
+            found = store.file(file_id)
+    if found is None:
+        raise UsageError(f"Không có tệp số {file_id} trong sổ theo dõi")
+    return found
+
+
+def actions(dep: Deployment, period: str | None = None, limit: int = 100) -> list[Action]:
+    """The coordinators' recorded acts (reopen, resend feedback), latest first."""
+    store = _reading(dep)
+    if store is None:
+        return []
+    with store:
+        return store.actions(period, limit)
+
+
+SUMMARY_KINDS = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+def _require_ledger(dep: Deployment) -> None:
+    """Summaries read the ledger; a download must not create an empty one."""
+    if not dep.settings.path("ledger").exists():
+        raise UsageError("Chưa có dữ liệu: chưa thu nhận tệp báo cáo nào")
+
+
+def summary_file(dep: Deployment, period: str, kind: str, *, now: datetime) -> tuple[str, bytes]:
+    """The province summary of ``period`` as one file (``xlsx``, ``csv`` or ``docx``), in memory.
+
+    The same renderings ``consolidate`` writes, of the ledger as it is now; nothing is written
+    (a download must not change the output folder the scheduled job mails from).
+    """
+    from baocao.consolidate import summary_for
+    from baocao.report import docx as summary_docx
+    from baocao.report import xlsx as summary_xlsx
+    from baocao.report.plain import render_csv
+
+    if kind not in SUMMARY_KINDS:
+        raise UsageError(f"Không có dạng tổng hợp '{kind}'")
+    _require_ledger(dep)
+    summary = summary_for(dep, period, now=now)
+    if kind == "xlsx":
+        content = summary_xlsx.render_summary(summary)
+    elif kind == "csv":
+        content = render_csv(summary)
+    else:
+        content = summary_docx.render_docx(summary, dep.settings)
+    return f"tong-hop_{summary.period.code}_{summary.level.code}.{kind}", content
+
+
+def summary_headline(dep: Deployment, period: str, *, now: datetime) -> list[str]:
+    """The summary's first sentences (completeness, what is comparable, targets), as ``consolidate``
+    prints them; none before anything was collected (and no ledger is created)."""
+    from baocao.consolidate import summary_for
+    from baocao.report.plain import headline
+
+    if not dep.settings.path("ledger").exists():
+        return []
+    return headline(summary_for(dep, period, now=now))
+
+
+def scorecard_data(dep: Deployment, year: int, *, now: datetime) -> tuple[Scorecard, bytes]:
+    """The scorecard of ``year`` and its workbook bytes, without writing a file."""
+    from baocao.consolidate import scorecard_of
+    from baocao.report.scorecard_xlsx import render_scorecard
+
+    _require_ledger(dep)
+    result = scorecard_of(dep, year, now=now)
+    return result, render_scorecard(result, dep.settings.organisation)
+
+
+def links(dep: Deployment, period: str, unit: str | None = None) -> list[dict]:
+    """Each reporting unit's web link for ``period`` (or just ``unit``'s), to hand out.
+
+    Raises ``UsageError`` when ``[web] base_url`` is not set: a link needs the address units type.
+    """
+    p = dep.period(period)
+    if not dep.settings.web.base_url:
+        raise UsageError("Chưa khai báo [web] base_url trong config.toml: chưa có địa chỉ để gửi đơn vị")
+    targets = dep.registry.reporting_units(p) if unit is None else [dep.unit(unit, p)]
+    return [
+        {"unit": u.code, "name": u.name, "email": u.email, "link": unit_link(dep, u.code, p.code)}
+        for u in targets
+    ]
+
+
+def health(dep: Deployment) -> dict:
+    """A plain liveness answer for monitoring: the ledger opens and answers (raises otherwise).
+
+    A deployment with no ledger yet is healthy (nothing collected); the check never creates one.
+    """
+    now = local_time(None, dep.settings.timezone).isoformat()
+    store = _reading(dep)
+    if store is None:
+        return {"ledger": None, "time": now}
+    with store:
+        store.state("health")  # a real read: a damaged or locked ledger raises here
+    return {"ledger": "ok", "time": now}

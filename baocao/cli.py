@@ -9,15 +9,20 @@ the traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import getpass
 import json
 import logging
 import os
+import re
+import shutil
 import sys
+import textwrap
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, NoReturn, TextIO, cast
 
 from baocao import __version__, api
 from baocao.errors import BaocaoError, ConfigError, FormSpecError, LockedError, StoreError, UsageError
@@ -26,9 +31,19 @@ from baocao.names import printable
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 
 
+class _OneLine(logging.Formatter):
+    """A log record on the console as one line: the traceback, if any, goes to the log file only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "baocao: " + record.getMessage().splitlines()[0]
+
+
 _CONSOLE_LOG = logging.StreamHandler()
 _CONSOLE_LOG.setLevel(logging.WARNING)
-_CONSOLE_LOG.setFormatter(logging.Formatter("baocao: %(message)s"))
+_CONSOLE_LOG.setFormatter(_OneLine())
+_CONSOLE_LOG.addFilter(lambda record: not getattr(record, "file_only", False))
+# commands that take, judge, send or serve: what goes wrong in them is kept in the log file
+LOGGED_COMMANDS = {"collect", "run-due", "release", "reopen", "ledger", "consolidate", "scorecard", "serve"}
 
 
 class Shown:
@@ -53,16 +68,56 @@ def _width(text: str) -> int:
     return sum(0 if unicodedata.combining(ch) else 1 for ch in text)
 
 
-def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    """A plain aligned text table (Vietnamese letters count as one column each)."""
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` columns, with "…" when something was cut."""
+    if _width(text) <= limit:
+        return text
+    out, used = "", 0
+    for ch in text:
+        step = 0 if unicodedata.combining(ch) else 1
+        if used + step > limit - 1:
+            break
+        out, used = out + ch, used + step
+    return out + "…"
+
+
+def console_width() -> int:
+    """The terminal's width (``COLUMNS`` if set), 120 when the output is not a terminal."""
+    return max(60, shutil.get_terminal_size((120, 24)).columns)
+
+
+def format_table(
+    rows: Sequence[Sequence[Any]],
+    headers: Sequence[str],
+    width: int | None = None,
+    clip: dict[int, int] | None = None,
+) -> str:
+    """A plain aligned text table (Vietnamese letters count as one column each).
+
+    ``clip`` caps some columns (index -> columns, cut with "…"); with ``width`` the last column
+    wraps onto indented continuation lines so that no line is longer than ``width``.
+    """
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    for index, limit in (clip or {}).items():
+        for row in cells:
+            row[index] = _clip(row[index], limit)
     widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    last = len(headers) - 1
+    if width is not None:
+        indent = sum(widths[:last]) + 2 * last
+        widths[last] = max(12, min(widths[last], width - indent))
 
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths, strict=False)).rstrip()
+    def line(values: Sequence[str]) -> list[str]:
+        head = [v + " " * (w - _width(v)) for v, w in zip(values[:last], widths, strict=False)]
+        tail = values[last] if len(values) > last else ""
+        parts = textwrap.wrap(tail, widths[last]) if width is not None and tail else [tail]
+        first = "  ".join([*head, parts[0]]).rstrip()
+        indent = " " * (sum(widths[:last]) + 2 * last)
+        return [first, *(indent + part for part in parts[1:])]
 
-    out = [line(headers), line(["-" * w for w in widths])]
-    out += [line(r) for r in cells]
+    out = line(headers) + line(["-" * w for w in widths])
+    for row in cells:
+        out += line(row)
     return "\n".join(out)
 
 
@@ -78,21 +133,35 @@ def cmd_info(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         _print_json(data, out)
         return EXIT_OK
+    mail = data["mail"]
     out.write(f"Tệp cấu hình : {data['config_file']}\n")
     out.write(f"Cơ quan      : {data['organisation']} ({data['coordinator']})\n")
+    out.write(f"Liên hệ      : {data['contact']}\n")
     out.write(f"Múi giờ      : {data['timezone']}\n")
     out.write(f"Biểu mẫu     : {data['form']['id']} phiên bản {data['form']['version']}")
     out.write(f" ({data['form']['fields']} trường) – {data['form_file']}\n")
     out.write(f"Danh mục     : {data['units']} đơn vị – {data['registry_file']}\n")
-    out.write(f"Thư          : {data['mail']['backend']}\n")
+    out.write(
+        f"Thư          : {mail['backend']}; trả lời về {', '.join(mail['reply_to']) or '(không)'}; "
+        f"xác nhận tiếp nhận: {'có' if mail['receipts'] else 'không'}; "
+        f"đồng gửi văn phòng sở: {'có' if mail['copy_parent'] else 'không'}\n"
+    )
+    box = data["imap"]
+    if box:
+        out.write(
+            f"Hộp thư nhận : {box['user']} tại {box['host']}:{box['port']} ({box['security']}), "
+            f"đọc {box['folder']!r}, thư đã xử lý chuyển vào {box['processed_folder']!r}\n"
+        )
     key = data["signing_key"]
     out.write(f"Khóa ký      : mã {key['key_id']} – {key['source']}\n\nThư mục:\n")
-    out.write(format_table(list(data["paths"].items()), ["khóa", "đường dẫn"]) + "\n\nCác kỳ báo cáo:\n")
-    rows = [
-        (p["kind"], p["label"], ", ".join(map(str, p["months"])), "trước " + p["due_before"])
-        for p in data["periods"]
-    ]
-    out.write(format_table(rows, ["kỳ", "tên", "tháng", "hạn nộp"]) + "\n")
+    out.write(format_table(list(data["paths"].items()), ["khóa", "đường dẫn"]) + "\n")
+    out.write(f"\nCác kỳ báo cáo năm {data['year']}:\n")
+    rows = []
+    for p in data["periods"]:
+        due = "; ".join(f"{api.LEVEL_NAMES.get(k, k)}: {v}" if k else v for k, v in p["due"].items())
+        window = p["window"].removeprefix("số liệu ") + ("; có số ước" if p["estimates"] else "")
+        rows.append((p["code"], p["name"], window, due))
+    out.write(format_table(rows, ["kỳ", "tên", "số liệu", "hạn nộp"], width=console_width()) + "\n")
     return EXIT_OK
 
 
@@ -139,7 +208,7 @@ def _progress(err: TextIO) -> Callable[[int, int, str], None]:
 
 
 def cmd_collect(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
-    report = api.collect(dep, now=args.now, progress=_progress(sys.stderr))
+    report = api.collect(dep, now=args.now, progress=_progress(sys.stderr), source=args.source)
     if args.json:
         _print_json(report.to_dict(), out)
         return EXIT_DATA if report.had_problems else EXIT_OK
@@ -152,6 +221,17 @@ def cmd_collect(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
         f"chờ tệp chép xong {len(report.waiting)}\n"
     )
     return EXIT_DATA if report.had_problems else EXIT_OK
+
+
+SOURCE_LABELS = {"folder": "thư mục nộp báo cáo", "imap": "hộp thư"}
+
+
+def via(source: str | None, sender: str | None) -> str:
+    """Where a unit's last file came from, for the status table: the folder, or the e-mail
+    address it was sent from."""
+    if source == "imap":
+        return f"thư {sender}" if sender else "thư điện tử"
+    return {"folder": "thư mục", "web": "trang web", None: ""}.get(source, source or "")
 
 
 RESULT_LABELS = {
@@ -177,6 +257,8 @@ def _write_results(report: api.CollectReport, out: TextIO) -> None:
         out.write(f"{RESULT_LABELS[r.status]:<12} {r.unit or '?':<9} {r.period or '?':<8} {r.name}  {note}\n")
     for name, reason in report.skipped:
         out.write(f"{'bỏ qua':<12} {'?':<9} {'?':<8} {name}  {reason}\n")
+    for source, reason in report.unavailable:
+        out.write(f"{'chưa đọc được':<12} {SOURCE_LABELS.get(source, source)}: {reason}\n")
 
 
 def cmd_release(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
@@ -230,30 +312,38 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
     for r in rows:
         when = r.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if r.received_at else ""
         note = r.issues[0].message if r.status == "rejected" and r.issues else (r.last_file or "")
-        table.append((r.unit.code, r.unit.name, r.label, when, note))
-    out.write(format_table(table, ["mã", "đơn vị", "tình trạng", "nhận lúc", "ghi chú / tệp"]) + "\n")
+        table.append((r.unit.code, r.unit.name, r.label, when, via(r.source, r.sender), note))
+    headers = ["mã", "đơn vị", "tình trạng", "nhận lúc", "nộp qua", "ghi chú / tệp"]
+    out.write(format_table(table, headers, width=console_width(), clip={1: 34, 4: 40}) + "\n")
     counts = {s: sum(1 for r in rows if r.status == s) for s in ("on_time", "late", "rejected", "missing")}
     out.write(
         f"{len(rows)} đơn vị: đúng hạn {counts['on_time']}, chậm {counts['late']}, "
         f"bị trả lại {counts['rejected']}, chưa nộp {counts['missing']}\n"
     )
-    if held:
+
+    def item(text: str) -> None:  # a list line, wrapped to the console like the table
         out.write(
-            f"\n{len(held)} tệp chờ xác minh (không có chữ ký hợp lệ của biểu mẫu đơn vị; "
-            "chưa thay thế báo cáo nào; cho vào bằng: baocao release SỐ):\n"
+            "\n".join(textwrap.wrap(text, console_width(), initial_indent="  ", subsequent_indent="      "))
+        )
+        out.write("\n")
+
+    if held:
+        item(
+            f"{len(held)} tệp chờ xác minh (không có chữ ký hợp lệ; chưa thay thế báo cáo nào; "
+            "cho vào bằng: baocao release SỐ):"
         )
         for rec in held:
             when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
             reason = next((i.message for i in rec.issues if i.code == "unverified_identity"), "")
-            out.write(f"  số {rec.id}  {when}  {rec.unit}  {rec.inbox_path}: {reason}\n")
+            item(f"số {rec.id}  {when}  {rec.unit}  {rec.inbox_path}: {reason}")
     _write_kept(kept, failures, args.period, tz, out)
     if strays:
-        out.write(f"\n{len(strays)} tệp bị trả lại không tính cho đơn vị nào (chỉ báo lại người gửi):\n")
+        item(f"{len(strays)} tệp bị trả lại không tính cho đơn vị nào (chỉ báo lại người gửi):")
         for rec in strays:
             when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
             reason = rec.errors[0].message if rec.errors else (rec.issues[0].message if rec.issues else "")
             claim = f" (ghi mã {rec.claimed_unit})" if rec.claimed_unit else ""
-            out.write(f"  {when}  {rec.inbox_path}{claim}: {reason}\n")
+            item(f"{when}  {rec.inbox_path}{claim}: {reason}")
     return EXIT_OK
 
 
@@ -364,7 +454,7 @@ def cmd_run_due(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
     report = api.run_due(dep, now=args.now, dry_run=args.dry_run)
     if args.json:
         _print_json(report.to_dict(), out)
-        return EXIT_OK
+        return EXIT_DATA if report.had_problems else EXIT_OK
     prefix = "(thử, không thay đổi gì) " if report.dry_run else ""
     if report.dry_run:
         out.write(f"{prefix}{len(report.inbox_files)} tệp trong thư mục nộp sẽ được thu nhận\n")
@@ -374,6 +464,8 @@ def cmd_run_due(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
             f"Thu nhận: {c.count('accepted')} tiếp nhận, {c.count('rejected')} trả lại, "
             f"{c.count('held')} chờ xác minh, {c.count('duplicate')} trùng\n"
         )
+        for source, reason in c.unavailable:
+            out.write(f"  chưa đọc được {SOURCE_LABELS.get(source, source)}: {reason}\n")
     for entry in report.planned:
         out.write(
             f"{prefix}thư {entry['kind']:<8} {entry['period']:<8} {entry['unit'] or '':<9} -> {entry['to']}\n"
@@ -384,9 +476,13 @@ def cmd_run_due(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
         out.write(f"Đã gửi {len(report.sent)} thư, chưa gửi được {len(report.failed)}\n")
     for key, error in report.failed:
         out.write(f"  chưa gửi: {key}: {error}\n")
+    for key, error in report.uncertain:
+        out.write(f"  không chắc đã gửi: {key}: {error}\n")
+    for error in report.errors:
+        out.write(f"  lỗi: {error}\n")
     for note in report.notes:
         out.write(f"  lưu ý: {note}\n")
-    return EXIT_DATA if report.failed else EXIT_OK
+    return EXIT_DATA if report.had_problems else EXIT_OK
 
 
 def cmd_run(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
@@ -405,6 +501,63 @@ def cmd_demo(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     result = demo(dep, say=say)
     if args.json:
         _print_json(result, out)
+    return EXIT_OK
+
+
+# The web desk: imported when used, so the scheduled commands never load the web framework.
+
+
+def cmd_serve(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    from baocao.web.serve import serve
+
+    def say(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    serve(dep, host=args.host, port=args.port, say=say)
+    return EXIT_OK
+
+
+def _new_password(err: TextIO) -> str:
+    """From ``BAOCAO_WEB_PASSWORD``, a line of standard input when it is not a terminal, or typed
+    twice at a prompt that does not echo."""
+    if os.environ.get("BAOCAO_WEB_PASSWORD"):
+        return os.environ["BAOCAO_WEB_PASSWORD"]
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mật khẩu mới: ")
+    if getpass.getpass("Nhập lại mật khẩu: ") != first:
+        raise UsageError("Hai lần nhập mật khẩu không khớp")
+    return first
+
+
+def cmd_web_user(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    from baocao.web.users import remove_user, set_password
+
+    path = dep.settings.web.users_file
+    assert path is not None  # load_config always sets it
+    if args.remove:
+        if not remove_user(path, args.name):
+            raise UsageError(f"Không có tài khoản '{args.name}' trong {path}")
+        out.write(f"Đã xóa tài khoản {args.name} ({path})\n")
+        return EXIT_OK
+    created = set_password(path, args.name, _new_password(sys.stderr))
+    out.write(f"{'Đã tạo tài khoản' if created else 'Đã đổi mật khẩu'} {args.name.lower()} ({path})\n")
+    return EXIT_OK
+
+
+def cmd_links(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
+    entries = api.links(dep, args.period, unit=args.unit)
+    if args.json:
+        _print_json(entries, out)
+        return EXIT_OK
+    out.write(
+        format_table(
+            [(e["unit"], e["name"], e["email"], e["link"]) for e in entries],
+            ["mã", "đơn vị", "thư điện tử", "đường dẫn"],
+        )
+        + "\n"
+    )
     return EXIT_OK
 
 
@@ -427,6 +580,9 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     ),
     "run": (cmd_run, "Chạy liên tục, gọi run-due theo lịch; dừng bằng Ctrl+C"),
     "demo": (cmd_demo, "Chạy thử toàn bộ quy trình trên bộ dữ liệu mẫu (make demo)"),
+    "serve": (cmd_serve, "Chạy trang web nộp báo cáo cho đơn vị và trang theo dõi cho cán bộ tổng hợp"),
+    "web-user": (cmd_web_user, "Tạo, đổi mật khẩu hoặc xóa tài khoản trang theo dõi"),
+    "links": (cmd_links, "In đường dẫn riêng của từng đơn vị để nộp báo cáo trên web"),
 }
 
 
@@ -439,53 +595,138 @@ def _now(value: str) -> datetime:
         ) from None
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout with a Vietnamese "usage:"."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, "Cách dùng: " if prefix is None else prefix)
+
+
+# argparse's own error sentences (Python 3.11+) and their Vietnamese: every other message of
+# baocao is Vietnamese, so "usage:", "error:" and "the following arguments…" are too
+_ERRORS = (
+    (r"the following arguments are required: (.+)", r"thiếu tham số bắt buộc: \1"),
+    (r"unrecognized arguments: (.+)", r"tham số không dùng được: \1"),
+    (
+        r"argument (\S+): invalid choice: (.+?) \(choose from (.+)\)",
+        r"\1: không có \2; chọn một trong: \3",
+    ),
+    (r"argument (\S+): expected one argument", r"tham số \1 cần một giá trị"),
+    (r"argument (\S+): invalid (\w+) value: (.+)", r"tham số \1: giá trị \3 không hợp lệ"),
+    (r"argument (\S+): (.+)", r"tham số \1: \2"),
+    (r"ambiguous option: (\S+) could match (.+)", r"tùy chọn \1 không rõ ràng, có thể là: \2"),
+)
+
+
+def translate_error(message: str) -> str:
+    for pattern, replacement in _ERRORS:
+        if re.fullmatch(pattern, message):
+            return re.sub(pattern, replacement, message)
+    return message
+
+
+class VietnameseParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that speaks Vietnamese: its usage line, section titles, help and
+    version lines and its error messages (``translate_error``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self.options = self.add_argument_group("tùy chọn")
+        self.options.add_argument("-h", "--help", action="help", help="in hướng dẫn này rồi thoát")
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: lỗi: {translate_error(message)}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = VietnameseParser(
         prog="baocao",
         description=(
             "Tổng hợp báo cáo định kỳ bằng bảng tính: biểu mẫu, thu nhận, kiểm tra, tổng hợp, gửi thư."
         ),
+        epilog="Xem hướng dẫn của từng lệnh: baocao LỆNH --help",
     )
-    parser.add_argument("--config", default="config.toml", help="tệp cấu hình (mặc định ./config.toml)")
-    parser.add_argument("--debug", action="store_true", help="hiện toàn bộ thông tin lỗi (traceback)")
-    parser.add_argument("--version", action="version", version=f"baocao {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="LỆNH")
+    options = parser.options
+    options.add_argument(
+        "--config", default="config.toml", metavar="TỆP", help="tệp cấu hình (mặc định ./config.toml)"
+    )
+    options.add_argument("--debug", action="store_true", help="hiện toàn bộ thông tin lỗi (traceback)")
+    options.add_argument(
+        "--version", action="version", version=f"baocao {__version__}", help="in phiên bản rồi thoát"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="LỆNH", title="lệnh")
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
+        opt = p.options
+        opt.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
         if name == "release":
-            p.add_argument("file_id", type=int, metavar="SỐ", help="số của tệp chờ xác minh")
+            p.add_argument_group("tham số").add_argument(
+                "file_id", type=int, metavar="SỐ", help="số của tệp chờ xác minh"
+            )
         if name == "check":
-            p.add_argument("file", help="tệp bảng tính cần kiểm tra")
+            p.add_argument_group("tham số").add_argument(
+                "file", metavar="TỆP", help="tệp bảng tính cần kiểm tra"
+            )
         if name == "ledger":
-            p.add_argument("action", choices=["rebuild"], help="rebuild: dựng lại sổ từ thư mục lưu trữ")
-            p.add_argument("--force", action="store_true", help="dựng lại cả khi sổ hiện tại vẫn đọc được")
+            p.add_argument_group("tham số").add_argument(
+                "action", choices=["rebuild"], metavar="rebuild", help="dựng lại sổ từ thư mục lưu trữ"
+            )
+            opt.add_argument("--force", action="store_true", help="dựng lại cả khi sổ hiện tại vẫn đọc được")
         if name in ("collect", "run-due", "consolidate", "scorecard", "check", "release", "reopen", "ledger"):
-            p.add_argument("--now", type=_now, help="đặt đồng hồ cho cả lần chạy (ISO), để chạy lại một kỳ")
+            opt.add_argument(
+                "--now",
+                type=_now,
+                metavar="THỜI_ĐIỂM",
+                help="đặt đồng hồ cho cả lần chạy (ISO), để chạy lại một kỳ",
+            )
+        if name == "collect":
+            opt.add_argument(
+                "--source",
+                choices=["folder", "imap"],
+                metavar="NGUỒN",
+                help="chỉ thu nhận từ một nguồn: folder (thư mục nộp) hoặc imap (hộp thư); mặc định cả hai",
+            )
         if name == "run-due":
-            p.add_argument(
+            opt.add_argument(
                 "--dry-run", action="store_true", help="chỉ in những việc sẽ làm, không thay đổi gì"
             )
         if name == "scorecard":
-            p.add_argument("--year", type=int, required=True, help="năm, ví dụ 2025")
-            p.add_argument("--out", help="tệp kết quả (mặc định trong thư mục output)")
+            opt.add_argument("--year", type=int, required=True, metavar="NĂM", help="năm, ví dụ 2025")
+            opt.add_argument("--out", metavar="TỆP", help="tệp kết quả (mặc định trong thư mục output)")
         if name == "consolidate":
-            p.add_argument("--unit", help="chỉ tổng hợp khối của một sở/ban (mã đơn vị)")
-            p.add_argument(
+            opt.add_argument("--unit", metavar="MÃ", help="chỉ tổng hợp khối của một sở/ban (mã đơn vị)")
+            opt.add_argument(
                 "--out",
+                metavar="TỆP",
                 help="tên tệp bảng tổng hợp .xlsx hoặc một thư mục (CSV, Word ghi cạnh nó, cùng tên)",
             )
-            p.add_argument("--docx", action="store_true", help="lập thêm dự thảo báo cáo bằng Word")
-            p.add_argument(
+            opt.add_argument("--docx", action="store_true", help="lập thêm dự thảo báo cáo bằng Word")
+            opt.add_argument(
                 "--as-submission", action="store_true", help="lập tệp báo cáo của sở để gửi cấp trên"
             )
-            p.add_argument("--phone", help="số điện thoại ghi vào tệp gửi cấp trên")
+            opt.add_argument("--phone", metavar="SỐ", help="số điện thoại ghi vào tệp gửi cấp trên")
         if name in ("units", "templates", "status", "consolidate", "reopen"):
-            p.add_argument("--period", required=True, help="kỳ báo cáo, ví dụ 2025-Q1")
+            opt.add_argument("--period", required=True, metavar="KỲ", help="kỳ báo cáo, ví dụ 2025-Q1")
         if name == "templates":
-            p.add_argument("--unit", help="chỉ tạo cho một đơn vị (mã đơn vị)")
+            opt.add_argument("--unit", metavar="MÃ", help="chỉ tạo cho một đơn vị (mã đơn vị)")
         if name == "reopen":
-            p.add_argument("--unit", required=True, help="mã đơn vị được nộp lại")
+            opt.add_argument("--unit", required=True, metavar="MÃ", help="mã đơn vị được nộp lại")
+        if name == "serve":
+            opt.add_argument(
+                "--host", metavar="ĐỊA_CHỈ", help="địa chỉ lắng nghe (mặc định [web] host, 127.0.0.1)"
+            )
+            opt.add_argument("--port", type=int, metavar="CỔNG", help="cổng (mặc định [web] port, 8080)")
+        if name == "web-user":
+            p.add_argument_group("tham số").add_argument(
+                "name", metavar="TÊN", help="tên tài khoản (chữ thường không dấu)"
+            )
+            opt.add_argument("--remove", action="store_true", help="xóa tài khoản này")
+        if name == "links":
+            opt.add_argument("--period", required=True, metavar="KỲ", help="kỳ báo cáo, ví dụ 2025-Q1")
+            opt.add_argument("--unit", metavar="MÃ", help="chỉ in cho một đơn vị (mã đơn vị)")
     return parser
 
 
@@ -497,14 +738,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     if _CONSOLE_LOG not in logging.getLogger("baocao").handlers:
         logging.getLogger("baocao").addHandler(_CONSOLE_LOG)
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
+    try:  # help and usage errors go to the same streams as everything else
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage message
         return EXIT_USAGE if exc.code else EXIT_OK
     try:
         dep = api.load_deployment(Path(args.config))
         if getattr(args, "now", None) is not None and args.now.tzinfo is None:
             args.now = args.now.replace(tzinfo=dep.settings.timezone)  # a naive --now is local time
+        if args.command in LOGGED_COMMANDS:
+            api.setup_logging(dep)
         return COMMANDS[args.command][0](dep, args, out)
     except (ConfigError, FormSpecError, UsageError, LockedError, StoreError) as exc:
         if args.debug:
@@ -521,6 +765,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except Exception as exc:  # a bug: one line for the user, the traceback behind --debug
         if args.debug:
             raise
+        logging.getLogger("baocao.cli").error(
+            "lỗi không lường trước trong lệnh %s", args.command, exc_info=True, extra={"file_only": True}
+        )
         err.write(
             f"baocao: lỗi không lường trước ({type(exc).__name__}: {exc}); "
             "chạy lại với --debug để xem chi tiết\n"

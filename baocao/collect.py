@@ -18,6 +18,7 @@ stops the run, with a message saying what to do.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -29,8 +30,7 @@ from filelock import FileLock, Timeout
 from baocao.errors import LockedError, UsageError
 from baocao.files import sweep_temporary
 from baocao.filework import PRELOAD, work
-from baocao.intake.base import Intake
-from baocao.intake.folder import FolderIntake
+from baocao.intake.sources import IntakeFactory, intakes_for
 from baocao.judge.workers import reading_of
 from baocao.judging import CollectReport, Judge
 from baocao.spec.deployment import Deployment, local_time
@@ -45,7 +45,6 @@ __all__ = [
     "CollectReport",
     "_Taker",
     "collect",
-    "folder_intake",
     "local_time",
     "release",
     "same_key",
@@ -55,22 +54,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
-IntakeFactory = Callable[[Deployment, Store, datetime, bool], Intake]
-
-
-def folder_intake(dep: Deployment, store: Store, now: datetime, simulated: bool) -> Intake:
-    """The shared inbox folder of ``dep`` as an intake."""
-    settings = dep.settings
-    inbox = settings.path("inbox")
-    inbox.mkdir(parents=True, exist_ok=True)
-    return FolderIntake(
-        inbox,
-        store,
-        now,
-        stable_seconds=settings.collect.stable_seconds,
-        simulated=simulated,
-        max_bytes=int(settings.collect.max_file_mb * 2**20),
-    )
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -118,12 +101,15 @@ def collect(
     dep: Deployment,
     now: datetime | None = None,
     progress: Progress | None = None,
-    intakes: Sequence[IntakeFactory] = (folder_intake,),
+    intakes: Sequence[IntakeFactory] | None = None,
 ) -> CollectReport:
     """Take what every intake delivers, archive and judge it, record everything in the ledger.
 
-    ``now`` sets the clock for the whole run (received time bounds, stability, on-time
-    arithmetic) so a period can be replayed; without it, the system clock. Raises
+    ``intakes``: where from (``intakes_for``); by default the folder and, when configured, the
+    mailbox. An intake that cannot be read (a mail server down) is reported in
+    ``CollectReport.unavailable`` and costs that intake only. ``now`` sets the clock for the
+    whole run (received time bounds, stability, on-time arithmetic) so a period can be
+    replayed; without it, the system clock. Raises
     ``LockedError`` when another collect holds the lock and ``StoreError`` when the ledger or
     the archive cannot be used. Bad files never raise: they are rejected with their issues, or
     recorded as failed.
@@ -140,7 +126,8 @@ def collect(
                 archive = archive_of(dep.settings)
                 for leftover in archive.sweep() + sweep_temporary(dep.settings.path("feedback")):
                     logger.info("Đã dọn tệp tạm dở dang của lần chạy bị ngắt: %s", leftover)
-                return _run(dep, store, archive, now, simulated, progress, intakes, pool)
+                factories = intakes or intakes_for(dep)
+                return _run(dep, store, archive, now, simulated, progress, factories, pool)
         finally:
             lock.release()
 
@@ -157,23 +144,29 @@ def _run(
 ) -> CollectReport:
     report = CollectReport()
     limit = int(dep.settings.collect.max_file_mb * 2**20)
-    intakes = [make(dep, store, now, simulated) for make in factories]
-    batches = []
-    for intake in intakes:
-        done = intake.release_pending(store.not_released(intake.source))
-        with store.transaction():
-            for file_id in done:
-                store.mark_released(file_id)
-        batches.append((intake, intake.arrivals()))
-    judge = Judge(dep, store, archive, now, report, progress)
-    judge.total = sum(len(a) for _, a in batches)
-    taker = _Taker(store, archive, report, limit, judge, pool)
-    with judge.working(pool):
-        for intake, found in batches:
-            taker.take_all(intake, found)
-            report.waiting += intake.waiting()
-            report.skipped += intake.skipped()
-        judge.judge_all(pool)  # what an interrupted run left unjudged
+    with contextlib.ExitStack() as opened:
+        batches = []
+        for make in factories:
+            intake = make(dep, store, now, simulated)
+            opened.callback(intake.close)
+            done = intake.release_pending(store.not_released(intake.source))
+            with store.transaction():
+                for file_id in done:
+                    store.mark_released(file_id)
+            batches.append((intake, intake.arrivals()))
+        judge = Judge(dep, store, archive, now, report, progress)
+        judge.total = sum(len(a) for _, a in batches)
+        taker = _Taker(store, archive, report, limit, judge, pool)
+        with judge.working(pool):
+            for intake, found in batches:
+                taker.take_all(intake, found)
+                intake.close()  # nothing more to fetch or move: no idle connection while judging
+                report.waiting += intake.waiting()
+                report.skipped += intake.skipped()
+                why = intake.failure()
+                if why:
+                    report.unavailable.append((intake.source, why))
+            judge.judge_all(pool)  # what an interrupted run left unjudged
     return report
 
 

@@ -256,19 +256,14 @@ class ScorecardResult:
         return {**self.scorecard.to_dict(), "path": str(self.path), "message": self.message}
 
 
-def scorecard(dep: Deployment, year: int, *, now: datetime, out: Path | None = None) -> ScorecardResult:
-    """Build the scorecard of ``year`` and write ``<output>/cham-diem_<year>.xlsx`` (or ``out``: a
-    ``.xlsx`` name or a folder). Returns it with the path actually written (a new name if the
-    file is open in Excel)."""
+def scorecard_of(dep: Deployment, year: int, *, now: datetime) -> Scorecard:
+    """The scorecard of ``year`` from the ledger (reads only: the web desk shows it as it is now)."""
     settings = dep.settings
-    target = _workbook_path(
-        out, inside(settings.path("output"), f"cham-diem_{year}.xlsx"), "cần tên tệp .xlsx hoặc một thư mục"
-    )
     periods = periods_of_year(year, settings.period_kinds)
     with open_store(settings) as ledger:
         files = {p.code: ledger.files(p.code) for p in periods}
         current = {p.code: ledger.current_submissions(p.code) for p in periods}
-    result = build_scorecard(
+    return build_scorecard(
         registry=dep.registry,
         year=year,
         periods=periods,
@@ -278,7 +273,18 @@ def scorecard(dep: Deployment, year: int, *, now: datetime, out: Path | None = N
         inclusive=settings.inclusive_deadline,
         now=now.astimezone(settings.timezone),
     )
-    from baocao.report.scorecard_xlsx import render_scorecard
+
+
+def scorecard(dep: Deployment, year: int, *, now: datetime, out: Path | None = None) -> ScorecardResult:
+    """Build the scorecard of ``year`` and write ``<output>/cham-diem_<year>.xlsx`` (or ``out``: a
+    ``.xlsx`` name or a folder). Returns it with the path actually written (a new name if the
+    file is open in Excel)."""
+    settings = dep.settings
+    target = _workbook_path(
+        out, inside(settings.path("output"), f"cham-diem_{year}.xlsx"), "cần tên tệp .xlsx hoặc một thư mục"
+    )
+    result = scorecard_of(dep, year, now=now)
+    from baocao.report.scorecard_xlsx import render_scorecard  # it imports xlsxwriter
 
     written = write_output(target, render_scorecard(result, settings.organisation))
     message = (

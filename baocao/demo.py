@@ -123,8 +123,9 @@ def demo(dep: api.Deployment, say: Callable[[str], None] = print) -> dict:
         for key in report.sent:
             sent[key.split("|")[0]] += 1
     say(
-        f"3. Mô phỏng 03/03–11/03/2025: thư nhắc hạn {sent['reminder']}, phản hồi {sent['feedback']}, "
-        f"tổng hợp {sent['summary']} — các tệp .eml ở {dep.settings.path('outbox')}"
+        f"3. Mô phỏng 03/03–11/03/2025: thư nhắc hạn {sent['reminder']}, báo trả lại {sent['feedback']}, "
+        f"xác nhận tiếp nhận {sent['receipt']}, tổng hợp {sent['summary']} — các tệp .eml ở "
+        f"{dep.settings.path('outbox')}"
     )
     rows = api.status(dep, DEMO_PERIOD)
     say("4. Tình hình nộp báo cáo:")

@@ -34,15 +34,14 @@ from baocao.judge.context import judging_context
 from baocao.judge.validate import Context, Outcome, validate
 from baocao.judge.workers import outcome
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
-from baocao.names import inside, printable
 from baocao.spec.deployment import Deployment
 from baocao.spec.identity import Proof
 from baocao.spec.periods import PeriodError
 from baocao.store.archive import Archive
 from baocao.store.base import Store
+from baocao.workbook.answer import feedback_job
 from baocao.workbook.feedback import FeedbackJob
 from baocao.workbook.feedback_writer import FeedbackWriter
-from baocao.workbook.template import template_context
 from baocao.workers import Inline, Pool
 
 logger = logging.getLogger(__name__)
@@ -85,6 +84,7 @@ class CollectReport:
     results: list[FileResult] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    unavailable: list[tuple[str, str]] = field(default_factory=list)  # (intake, why it could not be read)
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -92,7 +92,11 @@ class CollectReport:
     @property
     def had_problems(self) -> bool:
         """Something for a person to act on: a file refused, held, failed, or skipped."""
-        return bool(self.skipped) or any(r.status in ("rejected", "held", "failed") for r in self.results)
+        return (
+            bool(self.skipped)
+            or bool(self.unavailable)
+            or any(r.status in ("rejected", "held", "failed") for r in self.results)
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -104,6 +108,7 @@ class CollectReport:
             "failed": self.count("failed"),
             "waiting": self.waiting,
             "skipped": [{"name": name, "reason": reason} for name, reason in self.skipped],
+            "unavailable": [{"source": source, "reason": reason} for source, reason in self.unavailable],
             "files": [r.to_dict() for r in self.results],
         }
 
@@ -142,8 +147,11 @@ class Batches:
 class Judge:
     """Judges the store's unjudged files; results go into ``report`` (a ``CollectReport``).
 
-    ``today`` (a function of the file) is the day validation takes as today: the run's day in
-    collect, the day a file was received in a rebuild. ``feedback=False`` writes no workbooks.
+    ``today`` (a function of the file) is the day validation takes as today; by default the day
+    the file was received, so a verdict does not depend on when the run that judges it happens
+    (an e-mail read days after it reached the mailbox, a file found after the machine was off,
+    a rebuild): a report dated after it arrived is dated in the future whenever it is judged.
+    ``feedback=False`` writes no workbooks.
     """
 
     def __init__(
@@ -164,7 +172,7 @@ class Judge:
         self.now = now
         self.report = report
         self.progress = progress
-        self.today = today or (lambda rec: now)
+        self.today = today or (lambda rec: rec.received_at)
         self.write_feedback = feedback
         self.feedback: FeedbackWriter | None = None  # set by ``working``
         self.done = 0
@@ -345,34 +353,8 @@ class Judge:
     def feedback_job(
         self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome, issues: list[Issue]
     ) -> FeedbackJob:
-        """What it takes to write the marked-up workbook for a file with issues."""
-        stamp = rec.received_at.astimezone(self.dep.settings.timezone).strftime("%Y%m%d-%H%M%S")
-        # the unit code and period come from cells the unit typed: made safe, kept in the folder
-        who = f"{outcome.unit or 'khong-ro-don-vi'}_{outcome.period or 'khong-ro-ky'}"
-        out = inside(
-            self.dep.settings.path("feedback"),
-            outcome.period or "khong-ro-ky",
-            f"{who}_{stamp}_{rec.sha256[:8]}_phan-hoi.xlsx",
-        )
-        verdict = "BỊ TRẢ LẠI" if not outcome.accepted else "ĐÃ TIẾP NHẬN (có lưu ý)"
-        # the name is shown in a cell: control characters would make openpyxl refuse the workbook
-        title = f"Kết quả kiểm tra tệp '{printable(rec.original_name)}': {verdict}"
-        source = self.archive.path(rec.archive_path)
-        rebuild = None
-        # only a file openpyxl cannot write back (.xls, .ods, Strict .xlsx) needs a fresh template;
-        # it is signed, so only a file that proved whose it is gets one (else it would mint signed
-        # templates)
-        proven = outcome.proof.proven and outcome.filed_under is not None
-        if proven and outcome.unit and outcome.period and raw.format not in ("xlsx", "xlsm"):
-            try:
-                period = self.dep.period(outcome.period)
-                unit = self.dep.registry.get(outcome.unit, self.dep.registry.reference_day(period))
-                if unit is not None:
-                    form = self.dep.catalog.get(outcome.form_version or "") or self.dep.form
-                    rebuild = (template_context(self.dep, unit, period), form)
-            except Exception:  # feedback is a courtesy; the verdict stands without it
-                rebuild = None
-        return FeedbackJob(rec.original_name, source, raw, issues, out, title, rebuild)
+        """What it takes to write the marked-up workbook for a file with issues (``workbook.answer``)."""
+        return feedback_job(self.dep, rec, raw, outcome, self.archive.path(rec.archive_path), issues)
 
 
 def reopen_in(store: Store, period: str, unit: str, at: datetime) -> FileRecord | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -24,7 +25,9 @@ class Issue:
 
     ``code`` is a stable machine identifier (``required``, ``not_integer``, ``below_target``…),
     ``message`` the Vietnamese sentence shown to the unit, ``sheet``/``cell`` where to look
-    (empty when the issue concerns the file as a whole).
+    (empty when the issue concerns the file as a whole). ``also`` holds the other cells of the
+    same sheet a cross-field rule compared (``D26`` for "35 lượt người nhưng số lớp là 0" at
+    ``D27``), so the feedback marks both.
     """
 
     severity: Severity
@@ -33,6 +36,7 @@ class Issue:
     field: str = ""
     sheet: str = ""
     cell: str = ""
+    also: tuple[str, ...] = ()
 
     @property
     def location(self) -> str:
@@ -41,8 +45,8 @@ class Issue:
             return self.sheet
         return f"{self.sheet}!{self.cell}" if self.sheet else self.cell
 
-    def to_dict(self) -> dict[str, str]:
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "severity": str(self.severity),
             "code": self.code,
             "field": self.field,
@@ -50,9 +54,12 @@ class Issue:
             "cell": self.cell,
             "message": self.message,
         }
+        if self.also:  # only when present: older ledgers and JSON consumers see the same keys
+            data["also"] = list(self.also)
+        return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, str]) -> Issue:
+    def from_dict(cls, data: dict[str, Any]) -> Issue:
         return cls(
             severity=Severity(data["severity"]),
             code=data["code"],
@@ -60,18 +67,31 @@ class Issue:
             field=data.get("field", ""),
             sheet=data.get("sheet", ""),
             cell=data.get("cell", ""),
+            also=tuple(data.get("also", ())),
         )
 
+    @property
+    def label_and_detail(self) -> tuple[str, str] | None:
+        """(field label, what is wrong) of a message worded by ``cell_issue`` (``Ô D14 (label):
+        detail``), so a list that already shows the cell need not repeat it; None otherwise."""
+        prefix = f"Ô {self.cell} ("
+        if not self.cell or not self.message.startswith(prefix):
+            return None
+        rest = self.message[len(prefix) :]
+        end = rest.find("): ")
+        return (rest[:end], rest[end + 3 :]) if end >= 0 else None
 
-def cell_issue(severity: Severity, code: str, field, cell, detail: str) -> Issue:
+
+def cell_issue(severity: Severity, code: str, field, cell, detail: str, also: tuple[str, ...] = ()) -> Issue:
     """An issue worded as ``Ô D14 (label): detail`` when tied to a cell, else just ``detail``.
 
     ``field`` is a form field (``code``, ``label``) and ``cell`` a ``RawCell``; either may be None.
+    ``also``: other cells of the same sheet the issue concerns (see ``Issue.also``).
     """
     if field is None or cell is None:
         return Issue(severity, code, detail)
     return Issue(
-        severity, code, f"Ô {cell.cell} ({field.label}): {detail}", field.code, cell.sheet, cell.cell
+        severity, code, f"Ô {cell.cell} ({field.label}): {detail}", field.code, cell.sheet, cell.cell, also
     )
 
 
@@ -125,6 +145,38 @@ class RawWorkbook:
 FILE_STATUSES = ("archived", "accepted", "rejected", "duplicate", "held", "locked", "failed", "container")
 
 
+@dataclass(frozen=True)
+class MailThread:
+    """The e-mail a file came in, as far as answering it goes.
+
+    Answers thread under ``message_id`` (In-Reply-To, and References after ``references``);
+    ``answer_to`` is the sender's address when an answer may go to it, ``""`` when nobody may
+    be answered (a machine, a mailing list, a sender outside ``allowed_senders``).
+    """
+
+    message_id: str = ""
+    references: tuple[str, ...] = ()
+    subject: str = ""
+    answer_to: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "message_id": self.message_id,
+            "references": list(self.references),
+            "subject": self.subject,
+            "answer_to": self.answer_to,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MailThread:
+        return cls(
+            message_id=str(data.get("message_id") or ""),
+            references=tuple(str(r) for r in data.get("references") or ()),
+            subject=str(data.get("subject") or ""),
+            answer_to=str(data.get("answer_to") or ""),
+        )
+
+
 @dataclass
 class FileRecord:
     """One arrival taken by an intake, as the store remembers it.
@@ -160,6 +212,7 @@ class FileRecord:
     arrival_key: str | None = None
     proof: str | None = None  # what the file proved about its unit (``spec.identity.Proof``)
     claimed_unit: str | None = None  # the unit it named, even when it is filed under none
+    mail: MailThread | None = None  # the e-mail it came in (intake ``imap``)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -175,6 +228,7 @@ class FileRecord:
             "contact": self.contact,
             "source": self.source,
             "sender": self.sender,
+            "message_id": self.mail.message_id if self.mail else None,
             "issues": [i.to_dict() for i in self.issues],
         }
 
@@ -227,8 +281,8 @@ class MessageRecord:
     kind: str
     period: str
     unit: str | None
-    recipient: str
-    status: str  # pending | sent | failed
+    recipient: str  # the first envelope recipient (for lists)
+    status: str  # pending | sending | sent | failed | uncertain (``MESSAGE_STATUSES``)
     attempts: int
     last_error: str | None
     created_at: datetime
@@ -238,6 +292,7 @@ class MessageRecord:
     file_id: int | None
     subject: str | None
     body: bytes
+    recipients: tuple[str, ...] = ()  # every envelope recipient: To then Cc
 
 
 @dataclass(frozen=True)
@@ -250,3 +305,18 @@ class Reopening:
     unit: str
     opened_at: datetime
     file_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """A coordinator's deliberate act that changed state (reopen a unit, resend feedback), as
+    the ledger keeps it: who, when, what, on which period/unit/file, and what came of it."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    period: str | None = None
+    unit: str | None = None
+    file_id: int | None = None
+    detail: str = ""

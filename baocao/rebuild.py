@@ -22,7 +22,6 @@ from baocao.collect import _Taker, collect_lock, local_time, worker_pool
 from baocao.errors import UsageError
 from baocao.intake.archive import ArchiveIntake
 from baocao.judging import CollectReport, Judge, reopen_in
-from baocao.model import FileRecord
 from baocao.spec.deployment import Deployment
 from baocao.store import LedgerError, Store, archive_of, open_store
 from baocao.store.archive import Archive
@@ -107,11 +106,7 @@ def _refill(dep: Deployment, store: Store, archive: Archive, now: datetime, resu
     entries = archive.entries()
     intake = ArchiveIntake(archive, entries)
     _Taker(store, archive, report, limit=2**62).take_all(intake, intake.arrivals())
-
-    def received(rec: FileRecord) -> datetime:
-        return rec.received_at
-
-    judge = Judge(dep, store, archive, now, report, today=received, feedback=False)
+    judge = Judge(dep, store, archive, now, report, feedback=False)  # each as of its received day
     with worker_pool(dep, len(entries)) as pool:
         judge.judge_all(pool)
         decisions = archive.reopenings()

@@ -207,9 +207,10 @@ class Taker:
                     return self.archive.copy(stream, arrival.received_at)
             except (OSError, SourceError) as exc:
                 return _NotTaken("skipped", f"bản lưu trữ {arrival.archive_path} không đọc được: {exc}")
+        limit = None if arrival.container else self.limit  # an intake bounds its envelopes itself
         try:
             with intake.open(arrival) as stream:
-                copy = self.archive.copy(stream, arrival.received_at, self.limit)
+                copy = self.archive.copy(stream, arrival.received_at, limit)
         except Refused as exc:
             return _NotTaken("too_large" if exc.code == "too_large" else "skipped", exc.message)
         except TooLarge as exc:
@@ -327,6 +328,7 @@ class Taker:
             sender=arrival.sender,
             arrival_key=arrival.key,
             parent_id=parent.saved_id if parent else None,
+            mail=arrival.mail,
         )
         if parent is None and arrival.parent in self.containers:
             base.parent_id = self.containers[arrival.parent].saved_id
@@ -397,8 +399,9 @@ class Taker:
     # --- containers ----------------------------------------------------------------------
 
     def _take_container(self, intake: Intake, container: Arrival) -> None:
-        """An envelope: its copy written and recorded here, then its attachments taken like any
-        file, then the envelope released."""
+        """An envelope: its copy written here, then it and its attachments (taken like any file)
+        recorded in one transaction, so a run stopped in between leaves neither and the next run
+        takes the envelope again with every attachment; then the envelope is released."""
         self.finish()
         batch = _Batch(intake, None, [self._prepare(intake, container)])
         item = batch.items[0]
@@ -408,17 +411,17 @@ class Taker:
             write_copy(path, item.copy.content, item.copy.sha256, container.received_at.timestamp(), sync)
         with self.store.transaction():
             recorded = self._record_all(batch)
-        rec = recorded[0][2] if recorded else None
-        if rec is not None and rec.status == "container":
-            try:
-                children = intake.expand(container, self.archive.path(rec.archive_path))
-            except Exception:  # a malformed envelope costs that envelope: it is archived, and logged
-                logger.exception("Không tách được các tệp trong %s", container.location)
-                children = []
-            for chunk in _chunks(children, BATCH):
-                self._start(intake, chunk, rec)
-            self.finish()
-        self.held += recorded  # released once its attachments are recorded
+            rec = recorded[0][2] if recorded else None
+            if rec is not None and rec.status == "container":
+                try:
+                    children = intake.expand(container, self.archive.path(rec.archive_path))
+                except Exception:  # a malformed envelope costs that envelope: it is archived, and logged
+                    logger.exception("Không tách được các tệp trong %s", container.location)
+                    children = []
+                for chunk in _chunks(children, BATCH):
+                    self._start(intake, chunk, rec)
+                self.finish()  # inside the envelope's transaction
+        self.held += recorded  # released once it and its attachments are committed
         self.finish()
 
 
@@ -435,6 +438,7 @@ def _entry(arrival: Arrival, rec: FileRecord) -> Entry:
         arrival_key=rec.arrival_key,
         parent_key=arrival.parent,
         container=arrival.container,
+        mail=rec.mail.to_dict() if rec.mail else None,
     )
 
 

@@ -82,11 +82,23 @@ def warm_up(preload: Sequence[str] = ()) -> None:
 
 
 def _serve(
-    conn: Connection, function: Callable, context: Any, memory_bytes: int | None, stderr: str, current: Any
+    conn: Connection,
+    parent_end: Connection,
+    function: Callable,
+    context: Any,
+    memory_bytes: int | None,
+    stderr: str,
+    current: Any,
 ) -> None:
     """Worker process: run ``function`` on each item of each job until ``None``; one message back
     per job, and ``current`` (shared memory) says which item it is on, so the parent knows
-    which item to blame if the worker dies or hangs, and that it is making progress."""
+    which item to blame if the worker dies or hangs, and that it is making progress.
+
+    ``parent_end`` is closed at once: a forked worker holds it too, and while anything holds
+    it the worker would never see the end of its pipe when the parent dies (killed, a power
+    cut of a test), and would live on.
+    """
+    parent_end.close()
     fd = os.open(stderr, os.O_WRONLY | os.O_APPEND)
     os.dup2(fd, 2)
     os.close(fd)
@@ -217,7 +229,7 @@ class Pool:
         fd, stderr = tempfile.mkstemp(prefix="baocao-worker-", suffix=".txt")
         os.close(fd)
         current = self.ctx.Value("i", -1, lock=False)
-        args = (child, self.function, self.context, self.memory_bytes, stderr, current)
+        args = (child, conn, self.function, self.context, self.memory_bytes, stderr, current)
         process = self.ctx.Process(target=_serve, args=args, daemon=True)
         process.start()
         child.close()

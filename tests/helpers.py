@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 from conftest import write_config
+from mail_samples import message, raw
 
 from baocao import api
 from baocao.model import FileRecord, Issue, Severity, Submission
@@ -85,6 +86,42 @@ def make_submission(dep: api.Deployment, unit: str, period: str, out: Path, **ov
     p = dep.period(period)
     template = api.templates(dep, period, unit=unit)[0].path
     return fill_workbook(template, valid_values(p.start, **overrides), out)
+
+
+def strict_headers(raw: bytes) -> list[tuple[str, str]]:
+    """Every header of a message's raw bytes as a strict RFC 2047 decoder reads it.
+
+    Checks on the way what every client needs: 7-bit ASCII, CRLF line ends, lines of at most
+    76 characters for headers baocao folds itself (998 for any), folds only before whitespace.
+    Decoding is ``email.header.decode_header`` (whitespace between adjacent encoded words is
+    dropped, as RFC 2047 says and Thunderbird and Outlook do), not Python's lenient parser.
+    """
+    import email.header
+    import re
+
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(b < 128 for b in head), "headers must be 7-bit ASCII"
+    text = head.decode("ascii")
+    assert "\n" not in text.replace("\r\n", ""), "bare LF in the header block"
+    lines = text.split("\r\n")
+    assert all(len(line) <= 998 for line in lines)
+    headers: list[tuple[str, str]] = []
+    for line in lines:
+        if line[:1] in (" ", "\t"):
+            name, value = headers[-1]
+            headers[-1] = (name, value + " " + line.strip())  # unfolding: the CRLF goes
+        else:
+            name, _, value = line.partition(":")
+            headers.append((name, value.strip()))
+    ours = {"From", "To", "Cc", "Reply-To", "Subject"}
+    for name, _ in headers:
+        if name in ours:
+            block = re.search(rf"(?m)^{name}:.*(?:\r\n[ \t].*)*", text)
+            assert block is not None
+            assert all(len(line) <= 76 for line in block.group(0).split("\r\n")), name
+    return [
+        (name, str(email.header.make_header(email.header.decode_header(value)))) for name, value in headers
+    ]
 
 
 def rewrite_entry(path: Path, name: str, change: Callable[[bytes], bytes]) -> Path:
@@ -399,3 +436,41 @@ def deployment_with(folder: Path, **collect: object) -> api.Deployment:
             text = text.replace("[collect]\n", f"[collect]\n{line}\n", 1)
     config.write_text(text, encoding="utf-8")
     return api.load_deployment(config)
+
+
+# --- a deployment reading a mailbox on the test Dovecot (tests/dovecot.py) -------------------
+
+
+def mailbox_config(folder: Path, server, user: str, imap: str = "", extra: str = "") -> Path:
+    """config.toml of the test deployment in ``folder`` with ``[intake.imap]`` reading ``user``'s
+    mailbox on ``server`` (plain IMAP on 127.0.0.1); ``imap`` adds keys to that table."""
+    table = f"""
+[intake.imap]
+host = "{server.host}"
+port = {server.port}
+security = "none"
+user = "{user}"
+timeout_seconds = 5
+{imap}
+{extra}"""
+    return write_config(folder, extra=table)
+
+
+def mailed_report(
+    dep: api.Deployment,
+    unit: str,
+    period: str,
+    folder: Path,
+    *,
+    name: str = "Báo cáo CCHC.xlsx",
+    sender: str = "vanthu@donvi.langson.example",
+    message_id: str | None = None,
+    **values,
+) -> bytes:
+    """The raw bytes of an e-mail from ``sender`` carrying ``unit``'s filled template for
+    ``period`` (made in ``folder``), with a Message-ID of its own unless one is given."""
+    folder.mkdir(parents=True, exist_ok=True)
+    made = make_submission(dep, unit, period, folder / f"{len(list(folder.iterdir()))}.xlsx", **values)
+    data = made.read_bytes()
+    ident = message_id or f"<{unit}.{period}.{hashlib.sha256(data).hexdigest()[:16]}@donvi.example>"
+    return raw(message(attachments=[(name, data)], sender=sender, message_id=ident))

@@ -12,13 +12,18 @@ Used by the mail tests and by any test that wants to see what baocao actually se
         assert received.message["X-Baocao-Kind"] == "reminder"
 
 ``stop()`` then ``start()`` simulates a server that is down and comes back (same port);
-``refuse("addr")`` makes RCPT TO answer ``550`` for that address; ``tls_context`` (STARTTLS or,
+``refuse("addr")`` makes RCPT TO answer ``550`` for that address; ``reject_data = "554 …"``
+refuses every message after its content; ``hold_seconds`` makes the server keep each message
+(after the first ``hold_after``) that long before answering the final dot (it has recorded it already, as a real server that
+queued it would: a client killed or timing out then cannot know it was delivered);
+``tls_context`` (STARTTLS or,
 with ``implicit_tls=True``, TLS from the first byte) and ``logins`` (user -> password, AUTH
 PLAIN/LOGIN required) make it behave like an authenticated submission server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -65,10 +70,14 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.server.reject_data:
+            return self.server.reject_data
         raw = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=email.policy.default)
         with self.server.lock:
             self.server.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message, raw))
+        if self.server.hold_seconds and len(self.server.messages) > self.server.hold_after:
+            await asyncio.sleep(self.server.hold_seconds)
         return "250 Message accepted for delivery"
 
 
@@ -90,6 +99,9 @@ class SmtpServer:
         self.auth_attempts: list[tuple[str, str]] = []  # (login, mechanism) as the server saw
         self.messages: list[Received] = []
         self.refused: dict[str, str] = {}
+        self.reject_data = ""
+        self.hold_seconds = 0.0
+        self.hold_after = 0  # messages answered at once before the holding starts
         self.lock = threading.Lock()
         self._controller: Controller | None = None
 

@@ -6,12 +6,13 @@ import io
 import json
 import subprocess
 import sys
+from datetime import datetime
 
-from conftest import REPO
+from conftest import REPO, write_config
 from helpers import inbox, make_submission, stored_files
 
 from baocao import api
-from baocao.cli import COMMANDS, build_parser, main
+from baocao.cli import COMMANDS, main
 
 
 def run(*argv):
@@ -31,9 +32,26 @@ def test_info_json_has_paths_form_and_periods(config_file, deployment):
     assert [p["kind"] for p in data["periods"]] == ["Q1", "H1", "Q3", "Y"]
 
 
-def test_info_table_names_the_config_file(config_file):
+def test_info_table_names_the_config_file_and_each_period_of_this_year(config_file):
     code, out, _ = run("--config", str(config_file), "info")
-    assert code == 0 and str(config_file) in out and "trước 10/03" in out
+    year = datetime.now().year
+    assert code == 0 and str(config_file) in out
+    assert f"Các kỳ báo cáo năm {year}:" in out
+    assert f"{year}-Q1  Quý I năm {year}" in out and "{year}" not in out  # names, not templates
+    assert f"từ 01/01/{year} đến 31/03/{year}; có số ước  trước ngày 10/03/{year}" in out
+
+
+def test_info_shows_the_deadline_of_each_level(tmp_path):
+    config = write_config(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    text = text.replace(
+        'due_before = "10/03"', 'due_before = { department = "05/03", province = "10/03" }', 1
+    )
+    config.write_text(text, encoding="utf-8")
+    _, out, _ = run("--config", str(config), "info")
+    year = datetime.now().year
+    due = f"đơn vị nộp về sở: trước ngày 05/03/{year}; sở nộp về tỉnh: trước ngày 10/03/{year}"
+    assert due in " ".join(out.split())
 
 
 def test_units_json_lists_code_name_parent_email_kind(config_file):
@@ -64,12 +82,57 @@ def test_usage_and_config_errors_exit_2_with_one_line(tmp_path, config_file):
     assert code == 2
 
 
-def test_every_subcommand_has_help():
-    parser = build_parser()
-    for name in COMMANDS:
-        sub = parser._subparsers._group_actions[0].choices[name]
-        assert sub.description, name
-        assert sub.format_help()
+ENGLISH = ("usage:", "options:", "positional arguments", "show this help", "show program's", "error:")
+
+
+def check_help(text: str, command: str | None) -> None:
+    assert text.startswith(f"Cách dùng: baocao{' ' + command if command else ''} [-h]")
+    assert "tùy chọn:\n  -h, --help" in text and "in hướng dẫn này rồi thoát" in text
+    assert COMMANDS[command][1] in " ".join(text.split()) if command else "lệnh:\n  LỆNH" in text
+    assert not [word for word in ENGLISH if word in text]
+
+
+def test_help_is_vietnamese_like_every_other_message():
+    done = subprocess.run(
+        [sys.executable, "-m", "baocao", "--help"], capture_output=True, cwd=REPO, timeout=60
+    )
+    assert done.returncode == 0 and done.stderr == b""
+    check_help(done.stdout.decode("utf-8"), None)
+    for command in COMMANDS:  # the same parser, run in-process for each subcommand
+        code, out, err = run(command, "--help")
+        assert code == 0 and err == "", command
+        check_help(out, command)
+
+
+def test_argparse_errors_are_vietnamese_too():
+    done = subprocess.run(
+        [sys.executable, "-m", "baocao", "status"], capture_output=True, cwd=REPO, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.decode("utf-8").splitlines() == [
+        "Cách dùng: baocao status [-h] [--json] --period KỲ",
+        "baocao status: lỗi: thiếu tham số bắt buộc: --period",
+    ]
+    code, _, err = run("run-due", "--now", "hôm qua")
+    assert code == 2 and "lỗi: tham số --now: thời điểm 'hôm qua' không đúng dạng ISO" in err
+
+
+def test_status_fits_a_120_column_console(config_file, deployment, tmp_path, monkeypatch):
+    from helpers import make_submission
+
+    box = deployment.settings.path("inbox")
+    make_submission(
+        deployment, "NV_TCBC", "2025-Q1", box / "a.xlsx", tin_mang_xa_hoi="12 tin", luot_du_thi=5, cuoc_thi=0
+    )
+    api.collect(deployment, now=datetime(2025, 3, 8, 9, 0, tzinfo=deployment.settings.timezone))
+    monkeypatch.setenv("COLUMNS", "120")
+    code, out, _ = run("--config", str(config_file), "status", "--period", "2025-Q1")
+    lines = out.splitlines()
+    assert code == 0 and max(len(line) for line in lines) <= 120
+    row = next(i for i, line in enumerate(lines) if line.startswith("NV_TCBC"))
+    assert "Phòng Tổ chức, biên chế và Tổ chứ…" in lines[row]  # a long name is cut, visibly
+    note = " ".join(line[lines[0].index("ghi chú") :].strip() for line in lines[row : row + 6])
+    assert "'12 tin' không phải số" in note  # the reason wraps under its column, whole
 
 
 def test_python_dash_m_runs_the_same_command(config_file):

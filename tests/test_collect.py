@@ -33,8 +33,9 @@ from helpers import (
 
 from baocao import api
 from baocao.cli import main
-from baocao.collect import _Taker, folder_intake, lock_path
+from baocao.collect import _Taker, lock_path
 from baocao.errors import LockedError
+from baocao.intake.sources import folder_intake
 from baocao.judging import CollectReport
 from baocao.store import archive_of, open_store
 
@@ -132,8 +133,8 @@ def test_late_rejected_and_missing(deployment):
     assert book.sheetnames[0] == "Lỗi cần sửa"
     cell = book["BaoCao"]["D27"]
     assert cell.fill.start_color.rgb.endswith("FFC7CE") and "có 35 lượt người" in cell.comment.text
-    listed = [row[3].value for row in book["Lỗi cần sửa"].iter_rows(min_row=4)]
-    assert any("D27" in text for text in listed)
+    places = [row[2].value for row in book["Lỗi cần sửa"].iter_rows(min_row=2)]
+    assert "D27 – mục II.5" in places  # the cell, with the item number the template prints
 
 
 def test_identical_file_again_is_a_duplicate(deployment):

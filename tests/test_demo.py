@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
 import shutil
 from datetime import date
 
 import pytest
 from conftest import REPO
+from helpers import strict_headers
 
 from baocao import api
 from baocao.cli import main
@@ -58,7 +61,17 @@ def test_demo_runs_the_pipeline_and_its_summary_is_right(demo_copy):
         assert sum(int(r[code]) for r in rows if r[code]) == total, code
     outbox = list(dep.settings.path("outbox").glob("*.eml"))
     kinds = {p.name.split("-")[1] for p in outbox}
-    assert kinds == {"reminder", "feedback", "summary"}
+    assert kinds == {"reminder", "feedback", "receipt", "summary"}
+    # every header of every message, read from the raw bytes by a strict RFC 2047 decoder
+    sender = f"{dep.settings.mail.sender_name} <{dep.settings.mail.sender}>"
+    for path in outbox:
+        raw = path.read_bytes()
+        headers = dict(strict_headers(raw))
+        lenient = email.message_from_bytes(raw, policy=email.policy.default)
+        assert headers["From"] == sender, path.name  # "Hệ thống", never "Hệthống"
+        assert headers["Subject"] == lenient["Subject"] and "  " not in headers["Subject"], path.name
+        assert headers["Reply-To"] == "Phòng Cải cách hành chính, Sở Nội vụ <cchc@snv.langson.example>"
+        assert headers["Subject"].split("] ", 1)[1].startswith("Báo cáo tuyên truyền CCHC Quý I năm 2025")
     assert str(csv_path.with_suffix(".xlsx")) in text and str(csv_path.with_suffix(".docx")) in text
     # what the summary says (completeness, what is comparable, targets) is on the README's first
     # screen exactly as the demo prints it (lines shortened there with "…" are skipped)

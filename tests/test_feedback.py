@@ -18,20 +18,36 @@ from openpyxl.comments import Comment
 
 from baocao import api
 from baocao.model import Issue, Severity
+from baocao.spec.form import load_form
 from baocao.store import open_store
 from baocao.workbook import xlsxpatch
-from baocao.workbook.feedback import ISSUES_SHEET, fast_feedback, write_feedback
+from baocao.workbook.feedback import (
+    ACCEPTED_SHEET,
+    ISSUES_SHEET,
+    IssuesPage,
+    fast_feedback,
+    write_feedback,
+)
+from baocao.workbook.layout import item_numbers
 
 LO_XLSX = Path(__file__).parent / "fixtures" / "libreoffice" / "DT_TG_2025-Q1_saved_by_libreoffice.xlsx"
-TITLE = "Kết quả kiểm tra tệp 'bad.xlsx': BỊ TRẢ LẠI"
+TITLE = "Báo cáo tuyên truyền CCHC Quý I năm 2025 – Phòng Quản lý tôn giáo: BỊ TRẢ LẠI (2 lỗi)"
+INTRO = (
+    "Tệp “bad.xlsx” nhận lúc 09:00 ngày 08/03/2025 chưa được tiếp nhận: còn 2 lỗi.",
+    "Sửa các ô đó ngay trong tệp này rồi lưu lại (dạng .xlsx); không cần xóa trang này.",
+    "Gửi lại trước ngày 10/03/2025 vào: thư mục dùng chung. Bản gửi sau thay thế bản gửi trước.",
+)
+NUMBERS = item_numbers(load_form(Path(__file__).parents[1] / "forms" / "cchc-tuyen-truyen.toml"))
+PAGE = IssuesPage(TITLE, False, INTRO, "BaoCao", NUMBERS)
 ISSUES = [
     Issue(
         Severity.ERROR,
-        "cross_field",
+        "requires_positive",
         "Ô D27 (Số lượt người tham gia tập huấn, bồi dưỡng): có 35 lượt người nhưng số lớp tập huấn là 0",
         "luot_tap_huan",
         "BaoCao",
         "D27",
+        also=("D26",),
     ),
     Issue(
         Severity.WARNING,
@@ -80,6 +96,9 @@ def check_feedback(result: openpyxl.Workbook, source: openpyxl.Workbook) -> None
     assert sheet["D22"].fill.fgColor.rgb == "FFF4B084"
     assert sheet["D27"].comment.text == "LỖI: " + ISSUES[0].message
     assert sheet["D22"].comment.text == "LƯU Ý: " + ISSUES[1].message
+    # a cross-field rule marks the other cell it compared too
+    assert sheet["D26"].fill.fgColor.rgb == "FFFFC7CE"
+    assert sheet["D26"].comment.text == "LỖI: " + ISSUES[0].message + " (xem ô D27)"
     # the rest of the cell's format is kept
     assert sheet["D27"].number_format == source["BaoCao"]["D27"].number_format
     assert sheet["D27"].border.left.style == source["BaoCao"]["D27"].border.left.style
@@ -89,19 +108,32 @@ def check_feedback(result: openpyxl.Workbook, source: openpyxl.Workbook) -> None
     assert sheet.print_area == source["BaoCao"].print_area
     listed = result[ISSUES_SHEET]
     assert listed["A1"].value == TITLE and "A1:D1" in listed.merged_cells
-    assert [c.value for c in listed[3]] == ["STT", "Mức độ", "Ô", "Nội dung"]
-    rows = [[c.value for c in row] for row in listed.iter_rows(min_row=4)]
+    # what to do, by when and where, before the list
+    assert [listed.cell(row=r, column=1).value for r in (2, 3, 4)] == list(INTRO)
+    assert all(f"A{r}:D{r}" in listed.merged_cells for r in (2, 3, 4))
+    assert [c.value for c in listed[6]] == ["STT", "Mức độ", "Ô", "Nội dung"]
+    rows = [[c.value for c in row] for row in listed.iter_rows(min_row=7)]
     assert rows == [
-        [n, "Lỗi" if i.severity == "error" else "Lưu ý", i.location or None, i.message]
-        for n, i in enumerate(ISSUES, 1)
+        [
+            1,
+            "Lỗi",
+            "D27 – mục II.5",
+            "Số lượt người tham gia tập huấn, bồi dưỡng: có 35 lượt người nhưng số lớp tập huấn là 0",
+        ],
+        [2, "Lưu ý", "D22 – mục II.1", ISSUES[1].message],
+        [3, "Lỗi", "D24", ISSUES[2].message],
+        [4, "Lưu ý", None, ISSUES[3].message],
     ]
-    assert listed["D6"].data_type == "s"  # a message starting with "=" stays text
-    assert listed.freeze_panes == "A4" and listed.page_setup.orientation == "landscape"
+    # each place jumps to its cell
+    assert listed["C7"].hyperlink.location == "'BaoCao'!D27"
+    assert listed["C9"].hyperlink.location == "'BaoCao'!D24" and listed["C10"].hyperlink is None
+    assert listed["D9"].data_type == "s"  # a message starting with "=" stays text
+    assert listed.freeze_panes == "A7" and listed.page_setup.orientation == "landscape"
     assert listed.page_setup.fitToWidth == 1 and listed.sheet_properties.pageSetUpPr.fitToPage
 
 
 def test_fast_path_marks_cells_and_lists_every_issue(submission, tmp_path):
-    content = fast_feedback(submission.read_bytes(), ISSUES, TITLE)
+    content = fast_feedback(submission.read_bytes(), ISSUES, PAGE)
     assert content is not None
     check_feedback(openpyxl.load_workbook(io.BytesIO(content)), openpyxl.load_workbook(submission))
     with zipfile.ZipFile(io.BytesIO(content)) as zf:
@@ -111,12 +143,12 @@ def test_fast_path_marks_cells_and_lists_every_issue(submission, tmp_path):
     assert 'Extension="vml"' in types and "comments+xml" in types
     assert sheet.index("<headerFooter") < sheet.index("<legacyDrawing") < sheet.index("</worksheet>")
     # write_feedback takes the same path and writes the file
-    out = write_feedback(submission, None, ISSUES, tmp_path / "out" / "phan-hoi.xlsx", title=TITLE)
+    out = write_feedback(submission, None, ISSUES, tmp_path / "out" / "phan-hoi.xlsx", page=PAGE)
     assert out.read_bytes() == content
 
 
 def test_libreoffice_saved_file_goes_through_the_fast_path():
-    content = fast_feedback(LO_XLSX.read_bytes(), ISSUES, TITLE)
+    content = fast_feedback(LO_XLSX.read_bytes(), ISSUES, PAGE)
     assert content is not None
     check_feedback(openpyxl.load_workbook(io.BytesIO(content)), openpyxl.load_workbook(LO_XLSX))
 
@@ -130,8 +162,8 @@ def test_a_sheet_with_comments_falls_back_to_openpyxl(submission, tmp_path):
     sheet = xlsxpatch.IssuesSheet(ISSUES_SHEET, TITLE, ("a", "b", "c", "d"), (6, 10, 14, 90), [])
     with pytest.raises(xlsxpatch.Unpatchable, match="already has comments"):
         xlsxpatch.add_feedback(commented.read_bytes(), marks, sheet)
-    assert fast_feedback(commented.read_bytes(), ISSUES, TITLE) is None
-    out = write_feedback(commented, None, ISSUES, tmp_path / "phan-hoi.xlsx", title=TITLE)
+    assert fast_feedback(commented.read_bytes(), ISSUES, PAGE) is None
+    out = write_feedback(commented, None, ISSUES, tmp_path / "phan-hoi.xlsx", page=PAGE)
     result = openpyxl.load_workbook(out)
     check_feedback(result, openpyxl.load_workbook(commented))
     assert result["BaoCao"]["B9"].comment.text == "Ghi chú của đơn vị"
@@ -139,14 +171,14 @@ def test_a_sheet_with_comments_falls_back_to_openpyxl(submission, tmp_path):
 
 def test_a_missing_cell_element_falls_back(submission):
     far = Issue(Severity.ERROR, "x", "ô không có trong tệp", "x", "BaoCao", "Z999")
-    assert fast_feedback(submission.read_bytes(), [far], TITLE) is None
+    assert fast_feedback(submission.read_bytes(), [far], PAGE) is None
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
 def test_libreoffice_opens_the_patched_workbook(submission, tmp_path):
     patched = tmp_path / "in" / "phan-hoi.xlsx"
     patched.parent.mkdir()
-    patched.write_bytes(fast_feedback(submission.read_bytes(), ISSUES, TITLE))
+    patched.write_bytes(fast_feedback(submission.read_bytes(), ISSUES, PAGE))
     subprocess.run(
         [
             "soffice",
@@ -166,7 +198,8 @@ def test_libreoffice_opens_the_patched_workbook(submission, tmp_path):
     assert saved.sheetnames[0] == ISSUES_SHEET and saved.active.title == ISSUES_SHEET
     assert saved["BaoCao"]["D27"].fill.fgColor.rgb.endswith("FFC7CE")
     assert saved["BaoCao"]["D27"].comment.text.strip() == "LỖI: " + ISSUES[0].message
-    assert saved[ISSUES_SHEET]["D6"].value == ISSUES[2].message
+    assert saved[ISSUES_SHEET]["D9"].value == ISSUES[2].message
+    assert saved[ISSUES_SHEET]["C7"].hyperlink.location == "'BaoCao'!D27"
     assert saved["BaoCao"]["D27"].value == 35
 
 
@@ -196,6 +229,40 @@ def test_collect_with_two_workers_patches_in_process_and_sends_fallbacks_to_the_
         result = openpyxl.load_workbook(path)
         assert result.active.title == ISSUES_SHEET
         assert result["BaoCao"]["D27"].fill.fgColor.rgb == "FFFFC7CE" and result["BaoCao"]["D27"].comment
+
+
+def test_an_accepted_file_with_notes_gets_a_sheet_named_for_its_outcome(submission, tmp_path):
+    notes = [ISSUES[1]]
+    page = IssuesPage("… ĐÃ TIẾP NHẬN (có 1 lưu ý)", True, ("Đã được tiếp nhận.",), "BaoCao", NUMBERS)
+    fast = openpyxl.load_workbook(io.BytesIO(fast_feedback(submission.read_bytes(), notes, page)))
+    book = openpyxl.load_workbook(submission)
+    book["BaoCao"]["B9"].comment = Comment("Ghi chú của đơn vị", "Đơn vị")  # the openpyxl path
+    book.save(tmp_path / "c.xlsx")
+    slow = openpyxl.load_workbook(
+        write_feedback(tmp_path / "c.xlsx", None, notes, tmp_path / "f.xlsx", page=page)
+    )
+    for result in (fast, slow):
+        assert result.sheetnames[0] == ACCEPTED_SHEET == "Kết quả kiểm tra"
+        assert result[ACCEPTED_SHEET]["A2"].value == "Đã được tiếp nhận."
+        assert result["BaoCao"]["D22"].fill.fgColor.rgb == "FFF4B084"
+
+
+def test_a_file_sent_back_again_gets_a_fresh_issues_sheet(submission, tmp_path):
+    first = write_feedback(submission, None, ISSUES, tmp_path / "a.xlsx", page=PAGE)
+    again = write_feedback(first, None, ISSUES[:1], tmp_path / "b.xlsx", page=PAGE)
+    book = openpyxl.load_workbook(again)
+    assert book.sheetnames.count(ISSUES_SHEET) == 1 and book.sheetnames[0] == ISSUES_SHEET
+    assert [c.value for c in book[ISSUES_SHEET]["C"][6:]] == ["D27 – mục II.5"]
+
+
+def test_feedback_names_never_collide_and_a_rewrite_reuses_its_own_file(submission, tmp_path):
+    out = tmp_path / "fb" / "DT_TG_2025-Q1_phan-hoi_20250308-0900.xlsx"
+    first = write_feedback(submission, None, ISSUES, out, page=PAGE)
+    assert first == out
+    other = write_feedback(submission, None, ISSUES[:1], out, page=PAGE)  # same minute, other file
+    assert other.name == "DT_TG_2025-Q1_phan-hoi_20250308-0900-2.xlsx"
+    assert write_feedback(submission, None, ISSUES, out, page=PAGE) == first  # a rerun: same file
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted([out.name, other.name])
 
 
 def test_a_strict_ooxml_workbook_keeps_the_units_data_in_its_feedback(deployment, tmp_path):

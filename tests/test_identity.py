@@ -127,7 +127,8 @@ def test_a_file_without_the_units_signature_never_replaces_its_report(deployment
     notices = [m for m in outbox_messages(dep) if m["X-Baocao-Kind"] == "held"]
     assert sorted(m["To"] for m in notices) == sorted([OWNER, SENDER])
     assert all(
-        m["Subject"] == "[Chờ xác minh] Tệp báo cáo Quý I năm 2025 mang tên Phòng Quản lý tôn giáo"
+        m["Subject"]
+        == "[Chờ xác minh] Báo cáo tuyên truyền CCHC Quý I năm 2025 – tệp mang tên Phòng Quản lý tôn giáo"
         for m in notices
     )
     body = notices[0].get_body(("plain",)).get_content()

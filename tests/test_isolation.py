@@ -31,7 +31,7 @@ from baocao.errors import StoreError
 from baocao.judge.reader import read_workbook
 from baocao.model import Issue, Severity
 from baocao.store.ledger import Ledger
-from baocao.workbook.feedback import ISSUES_SHEET, FeedbackJob
+from baocao.workbook.feedback import ISSUES_SHEET, FeedbackJob, IssuesPage
 from baocao.workbook.feedback_writer import FeedbackWriter
 from baocao.workers import BoundedPool, Failed
 
@@ -146,7 +146,8 @@ def feedback_job(dep, tmp_path: Path, name: str) -> FeedbackJob:
     issue = Issue(
         Severity.ERROR, "required", "Ô D12 (Người lập biểu): chưa nhập", "nguoi_lap", "BaoCao", "D12"
     )
-    return FeedbackJob(name, path, raw, [issue], tmp_path / "out" / name, "Kết quả kiểm tra", None)
+    page = IssuesPage("Kết quả kiểm tra", sheet="BaoCao")
+    return FeedbackJob(name, path, raw, [issue], tmp_path / "out" / name, page, None)
 
 
 def test_a_feedback_workbook_that_takes_too_long_becomes_the_list_of_issues(deployment, tmp_path):
@@ -158,7 +159,7 @@ def test_a_feedback_workbook_that_takes_too_long_becomes_the_list_of_issues(depl
     assert time.monotonic() - started < 30  # not the two minutes the job wanted
     assert result == "result" and path == job.out
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == [ISSUES_SHEET] and "D12" in book[ISSUES_SHEET]["C4"].value
+    assert book.sheetnames == [ISSUES_SHEET] and book[ISSUES_SHEET]["C4"].value == "D12"
 
 
 def test_a_workbook_too_large_to_mark_up_gets_the_list_of_issues_without_a_worker(deployment, tmp_path):

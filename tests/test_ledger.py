@@ -45,7 +45,16 @@ def test_new_ledger_is_wal_with_every_named_step_applied(tmp_path):
     assert table(path, "PRAGMA user_version") == [(len(names),)]
     assert table(path, "PRAGMA journal_mode") == [("wal",)]
     tables = {r[0] for r in table(path, "SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"files", "submissions", "sightings", "messages", "state", "reopenings", "_migrations"}
+    assert tables == {
+        "files",
+        "submissions",
+        "sightings",
+        "messages",
+        "state",
+        "reopenings",
+        "actions",
+        "_migrations",
+    }
     with Ledger(path):  # reopening applies nothing again
         pass
     assert len(table(path, "SELECT * FROM _migrations")) == len(names)
@@ -205,3 +214,23 @@ def test_a_ledger_that_cannot_be_created_says_so(tmp_path):
     (tmp_path / "not-a-folder").write_bytes(b"")
     with pytest.raises(LedgerError, match=r"Không ghi được sổ theo dõi.*quyền ghi"):
         Ledger(tmp_path / "not-a-folder" / "ledger.sqlite")
+
+
+def test_files_at_matches_a_location_prefix_literally(tmp_path):
+    """``_`` and ``%`` in a unit code are letters, not LIKE wildcards (NV_VP must not match NVXVP)."""
+    places = ["web/2025-Q1/NV_VP/a.xlsx", "web/2025-Q1/NVXVP/b.xlsx", "web/2025-Q1/NV_VP2/c"]
+    with Ledger(tmp_path / "l.sqlite") as ledger, ledger.transaction():
+        for i, where in enumerate(places):
+            ledger.add_file(FileRecord(f"{i:064x}", "x.xlsx", where, f"a/{i}", 1, BEFORE_DEADLINE))
+        assert [r.inbox_path for r in ledger.files_at("web/2025-Q1/NV_VP/")] == [places[0]]
+        assert ledger.files_at("web/2025-Q1/NV%") == []
+        assert ledger.file(1) is not None and ledger.file(99) is None
+
+
+def test_actions_are_recorded_latest_first_per_period(tmp_path):
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        first = ledger.add_action(at=BEFORE_DEADLINE, actor="a", action="resend_feedback", period="2025-Q1")
+        later = BEFORE_DEADLINE + timedelta(days=1)
+        ledger.add_action(at=later, actor="b", action="reopen", period="2024-Y", unit="NV_VP")
+        assert [a.actor for a in ledger.actions()] == ["b", "a"]
+        assert ledger.actions("2025-Q1") == [first]

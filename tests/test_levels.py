@@ -40,4 +40,4 @@ def test_the_template_names_the_deadline_of_the_units_level(tmp_path):
     guide = "\n".join(
         str(c.value) for row in openpyxl.load_workbook(path)["Hướng dẫn"].iter_rows() for c in row
     )
-    assert "trước ngày 05/03/2025" in guide and "hết ngày 04/03/2025" in guide
+    assert "Hạn nộp: trước ngày 05/03/2025." in guide

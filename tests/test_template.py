@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -73,11 +75,66 @@ def test_header_is_prefilled_and_the_sheet_protected(template):
     assert sheet["D13"].font.name == "Times New Roman"
 
 
-def test_guide_sheet_gives_the_deadline_and_where_to_save(template):
+def test_guide_sheet_gives_the_deadline_where_to_send_and_whom_to_call(template):
     book = openpyxl.load_workbook(template)
     text = "\n".join(str(c.value) for row in book["Hướng dẫn"].iter_rows() for c in row if c.value)
-    assert "trước ngày 10/03/2025" in text and "hết ngày 09/03/2025" in text
-    assert "Nơi nộp:" in text
+    assert "Hạn nộp: trước ngày 10/03/2025." in text  # the same words as the e-mails
+    assert "Nơi nộp:" in text and "Cần hỗ trợ: Phòng Cải cách hành chính" in text
+
+
+def test_guide_lists_fields_by_item_number_and_label_without_field_codes(deployment, template):
+    rows = [[c.value for c in row] for row in openpyxl.load_workbook(template)["Hướng dẫn"].iter_rows()]
+    listed = {r[0]: r[1] for r in rows if r[0] and str(r[0])[:1] in "IV" and "." in str(r[0])}
+    assert listed["II.9"] == "Số tin, bài tuyên truyền CCHC trên mạng xã hội (Zalo, Facebook…) (*)"
+    assert listed["I.3"] == "Người lập biểu (*)" and listed["III.5"] == "Đề xuất, kiến nghị"
+    text = " ".join(str(v) for r in rows for v in r if v)
+    assert not [f.code for f in deployment.form.fields if f.code in text]
+
+
+def test_the_clerk_sees_the_period_name_not_its_code_and_the_reader_still_finds_both(template):
+    book = openpyxl.load_workbook(template)
+    period = _cell(book, "ky_bao_cao")
+    assert period.value == "2025-Q1" and period.number_format == ';;;"Quý I năm 2025"'
+    sheet = book["BaoCao"]
+    for code in ("ma_don_vi", "phien_ban_mau"):  # kept for the reader, out of the clerk's way
+        assert sheet.row_dimensions[_cell(book, code).row].hidden, code
+    assert not sheet.row_dimensions[period.row].hidden
+    assert "Mã đơn vị DT_TG – biểu mẫu 2025.1" in sheet.oddFooter.left.text
+    assert sheet.freeze_panes == "A8"  # the column headings stay in view
+
+
+def test_input_hints_have_short_whole_titles_and_narratives_get_room(deployment, template):
+    book = openpyxl.load_workbook(template)
+    sheet = book["BaoCao"]
+    titles = {str(dv.sqref): dv.promptTitle for dv in sheet.data_validations.dataValidation if dv.promptTitle}
+    assert titles and all(len(t) <= 32 and not t.endswith("…") for t in titles.values())
+    assert titles[_cell(book, "tin_mang_xa_hoi").coordinate] == "Mục II.9: nhập số nguyên"
+    for f in deployment.form.text_fields:
+        assert sheet.row_dimensions[_cell(book, f.code).row].height >= 99, f.code
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+def test_printed_template_shows_every_guide_line_whole_and_no_codes(deployment, template, tmp_path):
+    """Printed through LibreOffice as a clerk would: the period's name, no codes, no cut text."""
+    subprocess.run(
+        [
+            "soffice", f"-env:UserInstallation=file://{tmp_path}/lo", "--headless",
+            "--convert-to", "pdf", "--outdir", str(tmp_path), str(template),
+        ],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / template.with_suffix(".pdf").name), "-"],
+        check=True, capture_output=True, timeout=60,
+    ).stdout.decode("utf-8")  # fmt: skip
+    words = " ".join(text.split())
+    assert "Quý I năm 2025" in words and "2025-Q1" not in words
+    assert "Phiên bản biểu mẫu" not in words and "Mã đơn vị DT_TG – biểu mẫu 2025.1" in words
+    guide = openpyxl.load_workbook(template)["Hướng dẫn"]
+    for row in guide.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):
+                assert " ".join(cell.value.split()) in words, cell.value  # wrapped, never cut
 
 
 def test_year_template_says_remaining_months_are_estimates(deployment):

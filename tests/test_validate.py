@@ -102,7 +102,7 @@ ERRORS = [
         {"email": "an.nv@"},
         "email",
         "D15",
-        "Ô D15 (Thư điện tử): 'an.nv@' không phải địa chỉ thư điện tử hợp lệ",
+        "Ô D15 (Thư điện tử): 'an.nv@' không phải địa chỉ thư điện tử hợp lệ: thiếu phần trước hoặc sau dấu @",
     ),
     (
         {"ngay_lap": date(2025, 3, 20)},

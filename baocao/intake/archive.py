@@ -9,6 +9,7 @@ than the journal get their name and time from the copy itself.
 from __future__ import annotations
 
 from baocao.intake.base import Arrival, IntakeBase
+from baocao.model import MailThread
 from baocao.store.archive import Archive, Entry
 
 
@@ -35,6 +36,7 @@ class ArchiveIntake(IntakeBase):
                 container=entry.container,
                 parent=entry.parent_key,
                 archive_path=entry.archive_path,
+                mail=MailThread.from_dict(entry.mail) if entry.mail else None,
             )
             for entry in self.entries
         ]

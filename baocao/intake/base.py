@@ -12,7 +12,10 @@ Containers: an e-mail is archived first as an arrival of its own (``container=Tr
 then asks the intake to ``expand`` the archived copy into its attachments, each an arrival whose
 ``parent`` is the container's key, archived, judged and recorded like any file, with the link
 to the message kept in the ledger (``FileRecord.parent_id``). Only top-level arrivals are
-released, after their children are recorded.
+released, after their children are recorded (in the same ledger transaction as the container).
+
+An intake that cannot be reached (a mail server that is down) says so through ``failure()``
+instead of raising: collect reports it and goes on with the other intakes.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from baocao.model import FileRecord
+from baocao.model import FileRecord, MailThread
 
 SOURCES = ("folder", "imap", "web", "archive")
 
@@ -54,6 +57,7 @@ class Arrival:
     where it sat, for people (path below the inbox; mailbox folder and UID). ``received_at``: the
     arrival time the intake vouches for (see the intake's docstring for how). ``content`` or
     ``path`` hold the bytes. ``archive_path``: already in the archive (a rebuild), not copied.
+    ``mail``: the e-mail it came in, for answers (threading, and whether the sender may be told).
     """
 
     key: str
@@ -68,6 +72,7 @@ class Arrival:
     container: bool = False
     parent: str | None = None
     archive_path: str | None = None
+    mail: MailThread | None = None
 
 
 class Intake(Protocol):
@@ -110,6 +115,16 @@ class Intake(Protocol):
         return the ids of the records that are now done."""
         ...
 
+    def failure(self) -> str | None:
+        """Why the intake could not be read this run (a mail server down, a login refused), in
+        Vietnamese, or None. Such a failure costs that intake only: the methods above return
+        nothing more and leave every original where it is for the next run."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what the intake holds open (a server connection); safe to call twice."""
+        ...
+
 
 class IntakeBase:
     """Defaults for intakes that hold bytes in memory and have no containers or stability wait."""
@@ -140,3 +155,9 @@ class IntakeBase:
 
     def release_pending(self, records: list[FileRecord]) -> list[int]:
         return [r.saved_id for r in records]
+
+    def failure(self) -> str | None:
+        return None
+
+    def close(self) -> None:
+        return None

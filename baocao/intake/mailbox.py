@@ -29,8 +29,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import keyring
-import keyring.errors
 from imapclient import IMAPClient
 from imapclient.exceptions import (
     CapabilityError,
@@ -44,6 +42,7 @@ from baocao.spec.config import ImapSettings
 
 PASSWORD_ENV = "BAOCAO_IMAP_PASSWORD"
 _LIST_BATCH = 500
+_HEADER = "BODY.PEEK[HEADER.FIELDS (FROM SUBJECT MESSAGE-ID)]"
 _DELETED = b"\\Deleted"
 
 
@@ -55,6 +54,7 @@ class MailboxEntry:
     uid: int
     internaldate: datetime  # aware, UTC: when the message reached the mailbox
     size: int  # RFC822.SIZE as the server reports it
+    header: bytes = b""  # its From, Subject and Message-ID lines: who sent it, before any fetch
 
     @property
     def key(self) -> str:
@@ -79,6 +79,9 @@ def imap_password(settings: ImapSettings) -> str | None:
     from_env = os.environ.get(PASSWORD_ENV)
     if from_env:
         return from_env
+    import keyring  # here only: importing it scans the installed backends (~0.1 s)
+    import keyring.errors
+
     try:
         return keyring.get_password(settings.keyring_service, settings.user)
     except (keyring.errors.KeyringError, RuntimeError, OSError):
@@ -124,15 +127,21 @@ class Mailbox:
         self.uidvalidity = int(info[b"UIDVALIDITY"])
 
     def pending(self) -> list[MailboxEntry]:
-        """Every message in the folder not marked deleted, oldest arrival first."""
+        """Every message in the folder not marked deleted, oldest arrival first, with the few
+        header lines that say who sent it (so a message can be named before it is fetched)."""
         entries = []
         with _errors(self.settings, "liệt kê thư trong hộp thư"):
             uids = sorted(self._client.search(["UNDELETED"]))
             for start in range(0, len(uids), _LIST_BATCH):
                 batch = uids[start : start + _LIST_BATCH]
-                for uid, item in self._client.fetch(batch, ["INTERNALDATE", "RFC822.SIZE"]).items():
+                for uid, item in self._client.fetch(batch, ["INTERNALDATE", "RFC822.SIZE", _HEADER]).items():
                     when = item[b"INTERNALDATE"].astimezone(UTC)
-                    entries.append(MailboxEntry(self.uidvalidity, uid, when, int(item[b"RFC822.SIZE"])))
+                    header = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), None)
+                    entries.append(
+                        MailboxEntry(
+                            self.uidvalidity, uid, when, int(item[b"RFC822.SIZE"]), bytes(header or b"")
+                        )
+                    )
         return sorted(entries, key=lambda e: (e.internaldate, e.uid))
 
     def fetch(self, entry: MailboxEntry, max_bytes: int) -> FetchedMessage | None:

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from baocao.judge.values import EXCEL_CELL_CHARS, clean_text
-from baocao.spec.config import EMAIL_RE
+from baocao.spec.addresses import AddressError, sendable
 
 PHONE_RE = re.compile(r"^(0\d{9}|\+84\d{9})$")
 MAX_DIGITS = 15  # Excel keeps 15 significant digits: a longer "whole number" is not exact
@@ -116,10 +116,16 @@ def to_phone(value: Any) -> tuple[str | None, str | None]:
 
 
 def to_email(value: Any) -> tuple[str | None, str | None]:
+    """An address the mailer can send to (``addresses.sendable``: what is accepted here is what
+    feedback can later be sent to), kept as typed."""
     text = text_of(value)
-    if len(text) <= 254 and EMAIL_RE.match(text):
-        return text, None
-    return None, f"'{shown(text)}' không phải địa chỉ thư điện tử hợp lệ"
+    try:
+        if len(text) > 254:
+            raise AddressError("quá dài")
+        sendable(text)
+    except AddressError as exc:
+        return None, f"'{shown(text)}' không phải địa chỉ thư điện tử hợp lệ: {exc}"
+    return text, None
 
 
 def to_choice(value: Any, choices: tuple[str, ...]) -> tuple[str | None, str | None]:

@@ -27,7 +27,11 @@ def _fmt(template: str, **values: Any) -> str:
 def _rule_issue(rule: Rule, form: Form, raw: RawWorkbook, code: str, default: str, **values: Any) -> Issue:
     f = form.field(code)
     detail = _fmt(rule.message or default, label=f.label, **values)
-    return cell_issue(Severity(rule.severity), rule.kind, f, raw.cells.get(code), detail)
+    cell = raw.cells.get(code)
+    # the other field a cross-field rule compared, marked too when it sits on the same sheet
+    others = (raw.cells.get(rule.params.get(key, "")) for key in ("other", "when"))
+    also = tuple(o.cell for o in others if o is not None and cell is not None and o.sheet == cell.sheet)
+    return cell_issue(Severity(rule.severity), rule.kind, f, cell, detail, also)
 
 
 def check_rules(

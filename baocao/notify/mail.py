@@ -1,21 +1,23 @@
 """Mail for baocao: composed messages (``baocao.mailtext``) turned into bytes and delivered.
 
-Two backends, chosen by ``[mail] backend``:
+``to_email`` builds the message (pure); ``Transport`` is the one way out, chosen by ``[mail]
+backend``:
 
 - ``outbox`` (the default, no server needed): each message is written as an ``.eml`` file, the
   exact RFC 5322 bytes that SMTP would carry, so a coordinator can open it in any mail client
-  or forward it by hand.
+  or forward it by hand. The transport names the file (``outbox_path``), the same name for a
+  resend, so a retry replaces the file instead of adding a second copy.
 - ``smtp``: through yagmail for the connection (implicit TLS, STARTTLS or plain; login only
   when a user is configured, because internal government relays often take neither).
 
-Both send the *same* bytes, built once by ``to_email``: yagmail is used for connecting, TLS and
-login, then the composed message is handed to the underlying ``smtplib`` connection. yagmail's
-own ``send`` is not used because it builds a different message (its own MIME tree, Date and
-Message-ID) and, on a dropped connection, sleeps, retries and returns ``False`` instead of
-raising. This is the only module that imports yagmail (when it connects: importing it is slow).
+Both send the *same* bytes, built once by ``to_email``; ``notify.smtp`` holds the connection
+and the transaction (and tells when a message can no longer be taken back).
 
-Every message carries ``X-Baocao-Kind``/``-Period``/``-Unit`` headers and a ``Message-ID``
-derived from a stable key, so a resend of the same message is recognisable in any mailbox.
+Headers are folded by ``baocao.headers`` (every client decodes them the same way); addresses go
+out in the form ``addresses.sendable`` gives (IDNA domains). Every message carries
+``X-Baocao-Kind``/``-Period``/``-Unit`` headers and a ``Message-ID`` derived from a stable key, so
+a resend of the same message is recognisable in any mailbox, and ``In-Reply-To``/``References``
+when it answers another message.
 """
 
 from __future__ import annotations
@@ -23,52 +25,52 @@ from __future__ import annotations
 import contextlib
 import email.policy
 import hashlib
-import os
 import re
-import smtplib
 import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from email.headerregistry import Address
+from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from baocao.errors import DeliveryError
 from baocao.files import atomic_write
 from baocao.names import inside, safe_name
+from baocao.notify.headers import Header, address_line, header_line
 from baocao.notify.mailtext import (
     Attachment,
     OutgoingMessage,
     compose_feedback,
     compose_held,
+    compose_receipt,
     compose_reminder,
     compose_summary,
     one_line,
 )
+from baocao.notify.smtp import PASSWORD_ENV, UncertainDelivery, send_smtp, smtp_password
+from baocao.spec.addresses import AddressError, sendable
 from baocao.spec.config import MailSettings
-
-if TYPE_CHECKING:
-    import yagmail
 
 __all__ = [
     "Attachment",
     "DeliveryResult",
     "OutgoingMessage",
+    "Transport",
+    "UncertainDelivery",
     "compose_feedback",
     "compose_held",
+    "compose_receipt",
     "compose_reminder",
     "compose_summary",
     "deliver",
     "message_bytes",
-    "send_raw",
     "smtp_password",
+    "split_addresses",
     "to_email",
 ]
 
-PASSWORD_ENV = "BAOCAO_SMTP_PASSWORD"
-# The modern API (RFC 2047 headers, header objects) with CRLF line ends, as sent over the wire.
+# The modern API with CRLF line ends, as sent over the wire; headers are folded by ``headers``.
 POLICY = email.policy.SMTP
 
 
@@ -104,19 +106,53 @@ def key_hash(message_id_key: str) -> str:
 def message_id(message_id_key: str, sender: str) -> str:
     """``<baocao.<hash>@<sender domain>>``: the same key always gives the same Message-ID."""
     domain = sender.rpartition("@")[2] if "@" in sender else ""
+    with contextlib.suppress(AddressError):
+        domain = sendable(sender, dotless=True).rpartition("@")[2]
     domain = re.sub(r"[^A-Za-z0-9.-]", "", domain) or "localhost"
     return f"<baocao.{key_hash(message_id_key)[:32]}@{domain}>"
 
 
-def _address(addr: str, display_name: str = "") -> Address:
-    """A checked address: no spaces, controls or second ``@`` can slip into To/From."""
-    addr = addr.strip()
-    if not addr or addr.count("@") != 1 or one_line(addr) != addr or " " in addr:
-        raise DeliveryError(f"Địa chỉ thư không hợp lệ: {addr!r}")
+def _checked(addr: str, dotless: bool = False) -> str:
+    """The wire form of ``addr`` (``addresses.sendable``); ``DeliveryError`` if it has none."""
     try:
-        return Address(display_name=one_line(display_name), addr_spec=addr)
-    except (ValueError, IndexError) as exc:
-        raise DeliveryError(f"Địa chỉ thư không hợp lệ: {addr!r} ({exc})") from exc
+        return sendable(one_line(addr), dotless)
+    except AddressError as exc:
+        raise DeliveryError(f"Địa chỉ thư không hợp lệ: {addr!r} ({exc})") from None
+
+
+def split_addresses(addresses: Sequence[str]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """(the sendable forms of the good addresses, without repeats; bad address -> why).
+
+    One bad address (a typo in a unit's file) must cost that address only: the caller sends to
+    the rest and records the others.
+    """
+    good: dict[str, None] = {}
+    bad: dict[str, str] = {}
+    for addr in addresses:
+        if not one_line(addr):
+            continue
+        try:
+            good[sendable(one_line(addr)).lower()] = None
+        except AddressError as exc:
+            bad[addr] = str(exc)
+    return tuple(good), bad
+
+
+def _addresses(name: str, pairs: Sequence[tuple[str, str]], dotless: bool = False) -> Header:
+    checked = [(one_line(display), _checked(addr, dotless)) for display, addr in pairs]
+    text = ", ".join(f"{d} <{a}>" if d else a for d, a in checked)
+    return Header(name, text, address_line(name, checked))
+
+
+def _text_header(name: str, value: str) -> Header:
+    text = one_line(value)
+    return Header(name, text, header_line(name, text))
+
+
+def _msg_ids(values: Sequence[str]) -> str:
+    """Message-IDs for In-Reply-To/References: only ``<…@…>`` tokens of printable ASCII."""
+    found = [v for v in (one_line(x) for x in values) if re.fullmatch(r"<[!-;=?-~]+@[!-;=?-~]+>", v)]
+    return " ".join(found)
 
 
 def _attach(msg: EmailMessage, attachment: Attachment) -> None:
@@ -138,27 +174,38 @@ def to_email(
     sender_name: str,
     message_id_key: str,
     date: datetime | None = None,
+    reply_to: Sequence[str] = (),
+    reply_to_name: str = "",
 ) -> EmailMessage:
     """The composed message as an ``EmailMessage`` (pure: same inputs, same message).
 
     Layout: multipart/mixed { multipart/alternative { text/plain, text/html }, attachments }.
     Bodies are quoted-printable UTF-8 so the bytes are 7-bit clean and pass relays that do not
-    offer 8BITMIME. ``date`` (aware) becomes the Date header; ``deliver`` passes its ``now``.
-    Every header value goes through ``one_line`` again, whoever built ``message``.
-    Raises ``DeliveryError`` for a malformed address.
+    offer 8BITMIME. ``date`` (aware) becomes the Date header; ``reply_to`` (with
+    ``reply_to_name``) is where a unit's reply goes instead of the unattended sender. Every
+    header value goes through ``one_line`` again, whoever built ``message``, and is folded by
+    ``baocao.headers``. Raises ``DeliveryError`` for an address the mailer cannot send to
+    (``split_addresses`` sorts those out beforehand).
     """
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = _address(sender, sender_name)
-    msg["To"] = [_address(addr) for addr in message.to]
-    msg["Subject"] = one_line(message.subject)
+    msg["From"] = _addresses("From", [(sender_name, sender)], dotless=True)
+    msg["To"] = _addresses("To", [("", a) for a in message.to])
+    if message.cc:
+        msg["Cc"] = _addresses("Cc", [("", a) for a in message.cc])
+    if reply_to:
+        msg["Reply-To"] = _addresses("Reply-To", [(reply_to_name, a) for a in reply_to])
+    msg["Subject"] = _text_header("Subject", message.subject)
     if date is not None:
         msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id(message_id_key, sender)
+    if message.in_reply_to and _msg_ids([message.in_reply_to]):
+        msg["In-Reply-To"] = _msg_ids([message.in_reply_to])
+        msg["References"] = _msg_ids([*message.references, message.in_reply_to])
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies, please
-    msg["X-Baocao-Kind"] = one_line(message.kind)
-    msg["X-Baocao-Period"] = one_line(message.period)
+    msg["X-Baocao-Kind"] = _text_header("X-Baocao-Kind", message.kind)
+    msg["X-Baocao-Period"] = _text_header("X-Baocao-Period", message.period)
     if message.unit is not None:
-        msg["X-Baocao-Unit"] = one_line(message.unit)
+        msg["X-Baocao-Unit"] = _text_header("X-Baocao-Unit", message.unit)
     msg.set_content(message.text, charset="utf-8", cte="quoted-printable")
     msg.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
     for attachment in message.attachments:
@@ -182,34 +229,81 @@ def message_bytes(msg: EmailMessage) -> bytes:
     return msg.as_bytes(policy=POLICY)
 
 
-def outbox_name(message: OutgoingMessage, message_id_key: str, day: datetime) -> str:
-    """``20250307-reminder-PGD01-1a2b3c4d.eml``: ASCII, sortable, the same for a resend."""
-    unit = message.unit or "all"
-    return safe_name(f"{day:%Y%m%d}-{message.kind}-{unit}-{key_hash(message_id_key)[:8]}.eml")
+def envelope(message: OutgoingMessage) -> tuple[str, ...]:
+    """Every recipient of ``message`` (To then Cc), in wire form, each once."""
+    return tuple(dict.fromkeys(_checked(a).lower() for a in (*message.to, *message.cc)))
 
 
-# --- I/O: secrets and the two backends ----------------------------------------------------
+# --- I/O: secrets and the transport --------------------------------------------------------
 
 
-def smtp_password(settings: MailSettings) -> str | None:
-    """The SMTP password: ``$BAOCAO_SMTP_PASSWORD``, else the OS keyring entry
-    (service ``settings.keyring_service``, user ``settings.user``), else ``None``.
+class Transport:
+    """The one way a message leaves baocao: an ``.eml`` in the outbox folder, or SMTP.
 
-    Never from config.toml. A keyring that is missing or broken (a server with no desktop
-    session has none) is the same as no entry: ``None``, not an exception.
+    It owns the outbox file names (``outbox_path``), so a message delivered by ``deliver``, by
+    the scheduler from the ledger or by an e-mail intake's answer lands under the same name.
+    ``password`` overrides ``smtp_password``; ``tls_context`` overrides the default verifying
+    context (tests pass one trusting their own certificate).
     """
-    from_env = os.environ.get(PASSWORD_ENV)
-    if from_env:
-        return from_env
-    if not settings.user:
-        return None
-    import keyring  # here only: importing it scans the installed backends
-    import keyring.errors
 
-    try:
-        return keyring.get_password(settings.keyring_service, settings.user)
-    except (keyring.errors.KeyringError, RuntimeError, OSError):
-        return None
+    def __init__(
+        self,
+        settings: MailSettings,
+        outbox: Path,
+        *,
+        password: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.password = password
+        self.tls_context = tls_context
+
+    def outbox_path(self, kind: str, unit: str | None, message_id_key: str, day: date) -> Path:
+        """``<outbox>/20250307-reminder-PGD01-1a2b3c4d.eml``: ASCII, sortable, the same for a resend,
+        always inside the outbox whatever the unit code holds (``names.inside``)."""
+        return inside(self.outbox, f"{day:%Y%m%d}-{kind}-{unit or 'all'}-{key_hash(message_id_key)[:8]}.eml")
+
+    def send(
+        self,
+        data: bytes,
+        recipients: Sequence[str],
+        *,
+        kind: str,
+        unit: str | None,
+        message_id_key: str,
+        day: date,
+        on_commit: Callable[[], None] | None = None,
+    ) -> DeliveryResult:
+        """Deliver already composed bytes (as ``message_bytes`` made them) to ``recipients``.
+
+        The scheduler stores the bytes of every planned message and sends them with this, so a
+        retry after a failure sends exactly the same message. ``kind``, ``unit``, the key and
+        ``day`` name the outbox file. ``on_commit`` is called once the message can no longer be
+        taken back (SMTP: after the server's 354, before the final dot; a raise there aborts
+        the transaction and nothing is delivered); the outbox needs none, a rewrite of the same
+        file being harmless. Raises ``DeliveryError`` (Vietnamese, with the technical reason)
+        when the outbox cannot be written or the server is unreachable, refuses the login, the
+        sender or the message; refused *recipients* are reported in the result instead.
+        """
+        message_id_value = _header(data, b"Message-ID")
+        settings = self.settings
+        if settings.backend == "outbox":
+            path = _write_outbox(self.outbox_path(kind, unit, message_id_key, day), data)
+            return DeliveryResult(message_id_value, tuple(recipients), {}, path)
+        if settings.backend == "smtp":
+            password = self.password
+            if settings.user and password is None:
+                password = smtp_password(settings)
+                if password is None:
+                    raise DeliveryError(
+                        f"Chưa có mật khẩu SMTP cho tài khoản {settings.user}: đặt biến môi trường "
+                        f"{PASSWORD_ENV} hoặc lưu vào keyring (dịch vụ {settings.keyring_service!r})"
+                    )
+            context = self.tls_context or ssl.create_default_context()
+            accepted, refused = send_smtp(settings, tuple(recipients), data, password, context, on_commit)
+            return DeliveryResult(message_id_value, accepted, refused, None)
+        raise DeliveryError(f"Kiểu gửi thư không hỗ trợ: {settings.backend!r} (cần outbox hoặc smtp)")
 
 
 def deliver(
@@ -222,15 +316,12 @@ def deliver(
     now: datetime | None = None,
     tls_context: ssl.SSLContext | None = None,
 ) -> DeliveryResult:
-    """Deliver ``message`` through ``settings.backend`` and say who received it.
+    """Compose ``message`` and send it through a ``Transport``; say who received it.
 
     ``message_id_key`` identifies the message for its whole life (e.g. ``"reminder:2025-Q1:
     PGD01:2025-03-06"``): the Message-ID and the outbox file name derive from it. ``now`` is the
-    Date header (default: the current local time). ``password`` overrides ``smtp_password``;
-    ``tls_context`` overrides the default verifying context (tests pass one trusting their own
-    certificate). Raises ``DeliveryError`` (Vietnamese, with the technical reason) when the
-    outbox cannot be written or the server is unreachable, refuses the login, the sender or the
-    message; refused *recipients* are reported in the result instead.
+    Date header (default: the current local time). Errors as for ``Transport.send``, plus
+    ``DeliveryError`` for an address that cannot be sent to.
     """
     when = now if now is not None else datetime.now().astimezone()
     msg = to_email(
@@ -239,45 +330,18 @@ def deliver(
         sender_name=settings.sender_name,
         message_id_key=message_id_key,
         date=when,
+        reply_to=settings.reply_to,
+        reply_to_name=settings.reply_to_name,
     )
-    data = message_bytes(msg)
-    name = outbox_name(message, message_id_key, when)
-    return send_raw(
-        data, message.to, settings, outbox=inside(outbox, name), password=password, tls_context=tls_context
+    transport = Transport(settings, outbox, password=password, tls_context=tls_context)
+    return transport.send(
+        message_bytes(msg),
+        envelope(message),
+        kind=message.kind,
+        unit=message.unit,
+        message_id_key=message_id_key,
+        day=when.date(),
     )
-
-
-def send_raw(
-    data: bytes,
-    recipients: tuple[str, ...],
-    settings: MailSettings,
-    *,
-    outbox: Path,
-    password: str | None = None,
-    tls_context: ssl.SSLContext | None = None,
-) -> DeliveryResult:
-    """Deliver already composed bytes (as ``message_bytes`` made them) to ``recipients``.
-
-    The scheduler stores the bytes of every planned message and sends them with this, so a
-    retry after a failure sends exactly the same message. ``outbox`` is the ``.eml`` path used
-    by the outbox backend. Errors as for ``deliver``.
-    """
-    message_id_value = _header(data, b"Message-ID")
-    if settings.backend == "outbox":
-        path = _write_outbox(outbox, data)
-        return DeliveryResult(message_id_value, tuple(recipients), {}, path)
-    if settings.backend == "smtp":
-        if settings.user and password is None:
-            password = smtp_password(settings)
-            if password is None:
-                raise DeliveryError(
-                    f"Chưa có mật khẩu SMTP cho tài khoản {settings.user}: đặt biến môi trường "
-                    f"{PASSWORD_ENV} hoặc lưu vào keyring (dịch vụ {settings.keyring_service!r})"
-                )
-        context = tls_context or ssl.create_default_context()
-        accepted, refused = _send_smtp(settings, tuple(recipients), data, password, context)
-        return DeliveryResult(message_id_value, accepted, refused, None)
-    raise DeliveryError(f"Kiểu gửi thư không hỗ trợ: {settings.backend!r} (cần outbox hoặc smtp)")
 
 
 def _header(data: bytes, name: bytes) -> str:
@@ -296,98 +360,3 @@ def _write_outbox(path: Path, data: bytes) -> Path:
         return atomic_write(path, data)
     except OSError as exc:
         raise DeliveryError(f"Không ghi được thư vào thư mục outbox {path.parent}: {exc}") from exc
-
-
-def _client(settings: MailSettings, password: str | None, context: ssl.SSLContext) -> yagmail.SMTP:
-    """A yagmail client for ``settings``, not yet connected.
-
-    yagmail 0.16 quirks handled here: with ``smtp_ssl=False`` it turns STARTTLS *on* unless
-    ``smtp_starttls=False`` is passed; a login name without ``@`` gets ``@gmail.com`` appended
-    (so ``user`` is set back afterwards); a ``None`` password makes it prompt on the terminal
-    (so ``deliver`` never lets one through); its default STARTTLS does not verify the server
-    certificate (so a verifying context is always passed).
-    """
-    import yagmail
-
-    ssl_mode = settings.security == "ssl"
-    options: dict[str, object] = {"timeout": settings.timeout_seconds}
-    if ssl_mode:
-        options["context"] = context
-    client = yagmail.SMTP(
-        user=settings.user or settings.sender,
-        password=password,
-        host=settings.host,
-        port=settings.port,
-        smtp_ssl=ssl_mode,
-        smtp_starttls={"context": context} if settings.security == "starttls" else False,
-        smtp_skip_login=not settings.user,
-        soft_email_validation=False,
-        **options,
-    )
-    client.set_logging(None)  # errors are raised to the caller, not printed by yagmail
-    if settings.user:
-        client.user = settings.user
-    return client
-
-
-def _send_smtp(
-    settings: MailSettings,
-    recipients: tuple[str, ...],
-    data: bytes,
-    password: str | None,
-    context: ssl.SSLContext,
-) -> tuple[tuple[str, ...], dict[str, str]]:
-    """Connect, log in if configured, send ``data`` once; (accepted, refused)."""
-    client = _client(settings, password, context)
-    try:
-        client.login()
-        refused_raw = client.smtp.sendmail(settings.sender, list(recipients), data)
-    except smtplib.SMTPRecipientsRefused as exc:
-        refused_raw = exc.recipients
-    except (smtplib.SMTPException, OSError) as exc:
-        raise _delivery_error(settings, exc) from exc
-    except UnicodeError as exc:  # smtplib's AUTH encodes user and password as ASCII
-        raise DeliveryError(
-            f"Không gửi được thư: tài khoản hoặc mật khẩu SMTP có ký tự ngoài ASCII, smtplib không "
-            f"đăng nhập được (lý do kỹ thuật: {exc})"
-        ) from exc
-    finally:
-        _close(client)
-    refused = {addr: _reply_text(*reply) for addr, reply in refused_raw.items()}
-    return tuple(r for r in recipients if r not in refused), refused
-
-
-def _reply_text(code: int, text: bytes | str) -> str:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return f"{code} {one_line(text)}"
-
-
-def _delivery_error(settings: MailSettings, exc: BaseException) -> DeliveryError:
-    where = f"máy chủ thư {settings.host}:{settings.port}"
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        what = f"{where} từ chối đăng nhập tài khoản {settings.user}"
-    elif isinstance(exc, smtplib.SMTPSenderRefused):
-        what = f"{where} từ chối địa chỉ gửi {settings.sender}"
-    elif isinstance(exc, smtplib.SMTPDataError):
-        what = f"{where} từ chối nội dung thư"
-    elif isinstance(exc, smtplib.SMTPNotSupportedError):
-        what = f"{where} không hỗ trợ chế độ bảo mật {settings.security!r} hoặc đăng nhập"
-    elif isinstance(exc, ssl.SSLError | ssl.CertificateError):
-        what = f"lỗi TLS/chứng chỉ khi kết nối {where}"
-    elif isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
-        # smtplib reports a read timeout as SMTPServerDisconnected("... timed out")
-        what = f"hết thời gian chờ {where} ({settings.timeout_seconds:g} giây)"
-    elif isinstance(exc, OSError | smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
-        what = f"không kết nối được {where}"
-    else:
-        what = f"lỗi khi gửi qua {where}"
-    reason = one_line(f"{type(exc).__name__}: {exc}")
-    return DeliveryError(f"Không gửi được thư: {what} (lý do kỹ thuật: {reason})")
-
-
-def _close(client: yagmail.SMTP) -> None:
-    """QUIT politely; a connection that is already broken needs no goodbye."""
-    with contextlib.suppress(smtplib.SMTPException, OSError):
-        client.close()
-    client.is_closed = True

@@ -5,184 +5,102 @@ and it changes more often than the SMTP plumbing. Everything here is pure (no cl
 network, no files), so every text can be tested by value. ``baocao.mail`` turns an
 ``OutgoingMessage`` into RFC 5322 bytes and delivers it.
 
-Each message is written once as a list of small blocks (paragraph, list, table) and rendered
-twice, to plain text and to HTML, so the two parts never drift apart and HTML escaping happens
-in exactly one place. Text that comes from units or file names (unit names, original file
-names, issue messages) is flattened to one line and stripped of control characters before it
-is used anywhere, so it can never start a new header line or a new paragraph.
+Every message fits what happened to its reader: a unit that sent nothing gets the blank
+template; a unit whose file was returned is told so and gets its own marked file back; an
+accepted file gets a receipt; a rejection says what to fix, by when and where to send it. Every
+subject names the report and gives the deadline in one wording (``Period.due_text``: "trước ngày
+10/03/2025"), the same as the template; every message ends with a person to call.
 """
 
 from __future__ import annotations
 
-import html
-import re
-import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
 from baocao.model import Issue, Severity
+from baocao.notify.blocks import (
+    Block,
+    Items,
+    Para,
+    Table,
+    days_left_phrase,
+    one_line,
+    render_html,
+    render_text,
+    vn_date,
+    vn_number,
+)
+from baocao.notify.message import Attachment, Due, Letterhead, OutgoingMessage, Recipient, Returned, SentFile
+
+__all__ = [
+    "Attachment",
+    "Due",
+    "Letterhead",
+    "OutgoingMessage",
+    "Recipient",
+    "Returned",
+    "SentFile",
+    "compose_feedback",
+    "compose_held",
+    "compose_receipt",
+    "compose_reminder",
+    "compose_summary",
+    "issue_line",
+    "one_line",
+]
 
 MAX_LISTED_ISSUES = 50  # a workbook with 800 errors must not produce an 800-line e-mail
-_SPACES = re.compile(r"\s+")
+MAX_REMINDER_ISSUES = 10  # a reminder recalls the errors; the attached file lists them all
 
 
-@dataclass(frozen=True)
-class Attachment:
-    """A file attached to a message; ``mimetype`` like ``application/vnd.ms-excel``."""
-
-    filename: str
-    content: bytes
-    mimetype: str = "application/octet-stream"
+# --- shared pieces --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """One composed message, before it is turned into bytes or sent.
-
-    ``kind`` is ``reminder``, ``feedback`` or ``summary``; ``unit`` is the unit code for unit
-    messages and ``None`` for summaries. ``text`` and ``html`` are the two alternative parts.
-    """
-
-    kind: str
-    period: str
-    unit: str | None
-    to: tuple[str, ...]
-    subject: str
-    text: str
-    html: str
-    attachments: tuple[Attachment, ...] = ()
+def _when(moment: datetime) -> str:
+    return f"{moment:%H:%M} ngày {vn_date(moment.date())}"
 
 
-# --- cleaning and formatting ----------------------------------------------------------------
+def _report(letter: Letterhead, due: Due) -> str:
+    """ "Báo cáo tuyên truyền CCHC Quý I năm 2025": the report named the same way everywhere."""
+    return f"{one_line(letter.report_name)} {one_line(due.period_name)}"
 
 
-def one_line(value: object) -> str:
-    """NFC text on one line: control, format (bidi overrides) and line-separator characters
-    become spaces and runs of whitespace collapse. Safe for a header or a list item."""
-    text = unicodedata.normalize("NFC", str(value))
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
-    return _SPACES.sub(" ", text).strip()
+def _contact(letter: Letterhead) -> Para:
+    who = f"liên hệ {one_line(letter.contact)}, hoặc trả lời thư này" if letter.contact else "trả lời thư này"
+    return Para(f"Cần hỏi thêm, xin {who}.")
 
 
-def vn_date(value: date) -> str:
-    return value.strftime("%d/%m/%Y")
-
-
-def vn_number(value: int) -> str:
-    """Vietnamese thousands separator: 12345 -> ``12.345``."""
-    return f"{value:,}".replace(",", ".")
-
-
-def days_left_phrase(deadline: date, today: date) -> str:
-    days = (deadline - today).days
-    if days > 0:
-        return f"còn {days} ngày"
-    if days == 0:
-        return "hạn cuối là hôm nay"
-    return f"đã quá hạn {-days} ngày"
-
-
-# --- blocks and their two renderings ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Para:
-    text: str  # may contain "\n" for a line break (signature); never unit text with breaks
-    small: bool = False
-
-
-@dataclass(frozen=True)
-class Items:
-    items: tuple[str, ...]
-    ordered: bool = False
-    title: str = ""  # the lead-in line ("Cách gửi báo cáo:"), kept next to its list
-
-
-@dataclass(frozen=True)
-class Table:
-    caption: str
-    rows: tuple[tuple[str, str], ...]
-
-
-Block = Para | Items | Table
-
-
-def render_text(blocks: Iterable[Block]) -> str:
-    out: list[str] = []
-    for block in blocks:
-        if isinstance(block, Para):
-            out.append(block.text)
-        elif isinstance(block, Items):
-            lines = (
-                f"  {f'{n}.' if block.ordered else '-'} {item}" for n, item in enumerate(block.items, start=1)
-            )
-            out.append("\n".join([block.title, *lines] if block.title else lines))
-        else:
-            width = max((len(label) for label, _ in block.rows), default=0)
-            rows = [f"  {label.ljust(width)}  {value}" for label, value in block.rows]
-            out.append("\n".join([block.caption, *rows]))
-    return "\n\n".join(out) + "\n"
-
-
-def _html_block(block: Block) -> str:
-    esc = html.escape
-    if isinstance(block, Para):
-        style = ' style="color:#666;font-size:smaller"' if block.small else ""
-        return f"<p{style}>" + esc(block.text).replace("\n", "<br>\n") + "</p>"
-    if isinstance(block, Items):
-        tag = "ol" if block.ordered else "ul"
-        items = "".join(f"<li>{esc(item)}</li>\n" for item in block.items)
-        title = f"<p>{esc(block.title)}</p>\n" if block.title else ""
-        return f"{title}<{tag}>\n{items}</{tag}>"
-    cell = 'style="border:1px solid #999;padding:2px 8px"'
-    rows = "".join(
-        f'<tr><td {cell}>{esc(label)}</td><td {cell} align="right">{esc(value)}</td></tr>\n'
-        for label, value in block.rows
-    )
-    return (
-        '<table style="border-collapse:collapse">\n'
-        f'<caption style="text-align:left;font-weight:bold">{esc(block.caption)}</caption>\n'
-        f"{rows}</table>"
-    )
-
-
-def render_html(blocks: Iterable[Block]) -> str:
-    body = "\n".join(_html_block(block) for block in blocks)
-    return (
-        '<!DOCTYPE html>\n<html lang="vi">\n<head><meta charset="utf-8"></head>\n'
-        '<body style="font-family:Arial,sans-serif;font-size:14px">\n'
-        f"{body}\n</body>\n</html>\n"
-    )
-
-
-def _signature(org_name: str) -> Para:
-    return Para(f"Trân trọng,\n{org_name}")
-
-
-def _footer(unit_code: str | None, period_code: str) -> Para:
-    unit = f"mã đơn vị {unit_code}, " if unit_code else ""
-    return Para(
-        f"Thư này được gửi tự động từ hệ thống tổng hợp báo cáo ({unit}kỳ {period_code}).",
-        small=True,
-    )
+def _closing(letter: Letterhead, unit_code: str | None, period_code: str) -> list[Block]:
+    unit = f"mã đơn vị {one_line(unit_code)}, " if unit_code else ""
+    return [
+        _contact(letter),
+        Para(f"Trân trọng,\n{one_line(letter.org_name)}"),
+        Para(
+            f"Thư này được gửi tự động từ hệ thống tổng hợp báo cáo ({unit}kỳ {one_line(period_code)}).",
+            small=True,
+        ),
+    ]
 
 
 def _message(
     kind: str,
-    period: str,
-    unit: str | None,
+    due: Due,
+    unit: Recipient | None,
     to: Sequence[str],
     subject: str,
     blocks: Sequence[Block],
     attachments: Iterable[Attachment],
 ) -> OutgoingMessage:
-    recipients = tuple(dict.fromkeys(one_line(addr) for addr in to if one_line(addr)))
+    def clean(addresses: Iterable[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(one_line(a) for a in addresses if one_line(a)))
+
+    recipients = clean(to)
     return OutgoingMessage(
         kind=kind,
-        period=one_line(period),
-        unit=one_line(unit) if unit is not None else None,
+        period=one_line(due.period_code),
+        unit=(one_line(unit.code) or None) if unit is not None else None,
         to=recipients,
+        cc=tuple(a for a in clean(unit.cc if unit else ()) if a not in recipients),
         subject=one_line(subject),
         text=render_text(blocks),
         html=render_html(blocks),
@@ -190,200 +108,296 @@ def _message(
     )
 
 
-# --- the three kinds of message ---------------------------------------------------------------
+def issue_line(issue: Issue, numbers: Mapping[str, str] | None = None) -> str:
+    """``Ô D32 (mục II.9 – Số tin, bài …): '12 tin' không phải số`` — the cell once, with the
+    item number the template prints (``numbers``: field code -> "II.9"), on one line."""
+    number = (numbers or {}).get(issue.field, "")
+    parts = issue.label_and_detail
+    if parts is not None:
+        label, detail = parts
+        where = f"mục {number} – {label}" if number else label
+        return one_line(f"Ô {issue.cell} ({where}): {detail}")
+    if issue.cell:
+        return one_line(f"Ô {issue.cell}: {issue.message}")
+    return one_line(issue.message)
+
+
+def _issue_items(title: str, issues: Sequence[Issue], numbers: Mapping[str, str] | None, limit: int) -> Items:
+    lines = [issue_line(issue, numbers) for issue in issues[:limit]]
+    if len(issues) > limit:
+        lines.append(f"… và {len(issues) - limit} mục khác (xem đầy đủ trong tệp đính kèm).")
+    return Items(tuple(lines), title=title)
+
+
+def _split(issues: Sequence[Issue]) -> tuple[list[Issue], list[Issue]]:
+    errors = [i for i in issues if i.severity == Severity.ERROR]
+    return errors, [i for i in issues if i.severity != Severity.ERROR]
+
+
+def _sent_from(sent: SentFile, unit: Recipient) -> list[Block]:
+    """The sentence that tells a unit its file came from an address other than its registered
+    one: someone else sent it in the unit's name, or the unit should register that address."""
+    if not sent.sent_from:
+        return []
+    return [
+        Para(
+            f"Tệp này được gửi bằng thư điện tử từ địa chỉ {one_line(sent.sent_from)}, không phải địa chỉ "
+            f"đã đăng ký của {one_line(unit.name) or 'đơn vị'}. Nếu đơn vị không gửi tệp này, xin báo "
+            "ngay cho bộ phận tổng hợp."
+        )
+    ]
+
+
+def _where_to_send(letter: Letterhead, due: Due) -> str:
+    where = f"Gửi {due.text} vào: {one_line(letter.submit_to)}" if letter.submit_to else f"Gửi {due.text}"
+    if due.link:
+        where += f"; hoặc nộp trên trang riêng của đơn vị: {due.link} (biết kết quả kiểm tra ngay)"
+    return where + "."
+
+
+# --- reminders ------------------------------------------------------------------------------
 
 
 def compose_reminder(
     *,
-    org_name: str,
-    unit_code: str,
-    unit_name: str,
-    email: str,
-    period_code: str,
-    period_name: str,
-    deadline: date,
+    letter: Letterhead,
+    unit: Recipient,
+    due: Due,
     today: date,
     template: Attachment | None,
-    inbox_hint: str,
+    returned: Returned | None = None,
+    numbers: Mapping[str, str] | None = None,
 ) -> OutgoingMessage:
-    """A reminder to a unit that has not reported yet.
+    """A reminder to a unit without an accepted report.
 
-    ``deadline`` is the last on-time day (for "trước ngày 10/3" that is 09/03);
-    ``inbox_hint`` says where to save the file (a shared folder path or an address).
+    A unit that sent nothing gets the blank ``template``; a unit whose last file was returned
+    (``returned``) is told when, with how many errors, and gets its own marked-up file back
+    (the template only when the marked file is missing).
     """
-    org, unit, period = one_line(org_name), one_line(unit_name), one_line(period_name)
-    when = f"{vn_date(deadline)} ({days_left_phrase(deadline, today)})"
-    prefilled = "(đã điền sẵn tên đơn vị và kỳ báo cáo)"
-    if template is not None:
-        step_one = f"Mở tệp mẫu đính kèm “{one_line(template.filename)}” {prefilled}."
+    name, report = one_line(unit.name), _report(letter, due)
+    left = days_left_phrase(due.last_day, today)
+    blocks: list[Block] = [Para(f"Kính gửi: {name}")]
+    attachment = template
+    if returned is None:
+        subject = f"[Nhắc hạn] {report} – nộp {due.text} ({left})"
+        blocks.append(
+            Para(
+                f"{one_line(letter.org_name)} đề nghị {name} gửi {report}, hạn nộp {due.text} ({left}). "
+                "Đến nay hệ thống chưa nhận được báo cáo nào của đơn vị."
+            )
+        )
+        first = (
+            f"Mở tệp mẫu đính kèm “{one_line(template.filename)}” (đã điền sẵn tên đơn vị và kỳ báo cáo)."
+            if template is not None
+            else f"Mở biểu mẫu {report} của đơn vị (đã điền sẵn tên đơn vị và kỳ báo cáo)."
+        )
+        steps = (first, "Nhập số liệu vào các ô nền vàng; không đổi tên hoặc xóa các trang tính.")
+        blocks.append(Items((*steps, _where_to_send(letter, due)), ordered=True, title="Cách gửi báo cáo:"))
     else:
-        step_one = f"Mở tệp mẫu báo cáo {period} của đơn vị {prefilled}."
-    blocks: list[Block] = [
-        Para(f"Kính gửi: {unit}"),
-        Para(
-            f"{org} trân trọng đề nghị {unit} gửi báo cáo {period}. Hạn gửi báo cáo là ngày "
-            f"{when}. Đến nay hệ thống chưa nhận được báo cáo của đơn vị."
-        ),
-        Items(
-            (
-                step_one,
-                "Nhập số liệu vào các ô còn trống; không đổi tên hoặc xóa các trang tính.",
-                f"Lưu tệp và gửi vào: {one_line(inbox_hint)}.",
-            ),
-            ordered=True,
-            title="Cách gửi báo cáo:",
-        ),
-        Para("Nếu đơn vị đã gửi báo cáo, xin vui lòng bỏ qua thư này."),
-        _signature(org),
-        _footer(unit_code, period_code),
-    ]
-    subject = f"[Nhắc báo cáo] {period} – hạn {when}"
-    attachments = (template,) if template is not None else ()
-    return _message("reminder", period_code, unit_code, (email,), subject, blocks, attachments)
+        sent = returned.file
+        day = vn_date(sent.received_at.date())
+        subject = f"[Nhắc hạn] {report} – bản gửi ngày {day} bị trả lại, nộp lại {due.text} ({left})"
+        blocks.append(
+            Para(
+                f"Bản gửi ngày {day} (tệp “{one_line(sent.name)}”) bị trả lại ({sent.errors} lỗi) và đến nay "
+                f"hệ thống chưa nhận được bản đã sửa. Hạn nộp {report} là {due.text} ({left})."
+            )
+        )
+        if returned.marked is not None:
+            attachment = returned.marked
+            first = (
+                f"Mở tệp đính kèm “{one_line(attachment.filename)}”: đó là chính tệp đơn vị đã gửi, các ô "
+                "sai được tô đỏ và có ghi chú."
+            )
+        else:
+            first = f"Mở lại tệp “{one_line(sent.name)}” đơn vị đã gửi."
+        steps = (first, "Sửa các ô nêu dưới đây, lưu tệp (dạng .xlsx).")
+        blocks.append(
+            Items((*steps, _where_to_send(letter, due)), ordered=True, title="Cách sửa và gửi lại:")
+        )
+        errors, _ = _split(sent.issues)
+        if errors:
+            blocks.append(_issue_items("Các lỗi cần sửa:", errors, numbers, MAX_REMINDER_ISSUES))
+    blocks.append(Para("Nếu đơn vị vừa gửi báo cáo, xin bỏ qua thư này."))
+    blocks += _closing(letter, unit.code, due.period_code)
+    attachments = (attachment,) if attachment is not None else ()
+    return _message("reminder", due, unit, unit.to, subject, blocks, attachments)
 
 
-def issue_line(issue: Issue) -> str:
-    """``[Lỗi] BaoCao!D14: Ô bắt buộc chưa nhập`` — one line, whatever the message held."""
-    label = "Lỗi" if issue.severity == Severity.ERROR else "Lưu ý"
-    where = one_line(issue.location)
-    message = one_line(issue.message)
-    return f"[{label}] {where}: {message}" if where else f"[{label}] {message}"
-
-
-def _issue_items(issues: Sequence[Issue]) -> Items:
-    ordered = sorted(issues, key=lambda i: i.severity != Severity.ERROR)  # stable: errors first
-    lines = [issue_line(issue) for issue in ordered[:MAX_LISTED_ISSUES]]
-    if len(ordered) > MAX_LISTED_ISSUES:
-        rest = len(ordered) - MAX_LISTED_ISSUES
-        lines.append(f"… và {rest} mục khác (xem đầy đủ trong tệp phản hồi đính kèm).")
-    return Items(tuple(lines))
+# --- the answer to a file: rejected (feedback) or accepted (receipt) --------------------------
 
 
 def compose_feedback(
     *,
-    org_name: str,
-    unit_code: str | None,
-    unit_name: str,
-    email: str,
-    period_code: str,
-    period_name: str,
-    original_name: str,
-    accepted: bool,
-    issues: Sequence[Issue],
-    feedback_workbook: Attachment | None,
+    letter: Letterhead,
+    unit: Recipient,
+    due: Due,
+    today: date,
+    sent: SentFile,
+    marked: Attachment | None,
+    numbers: Mapping[str, str] | None = None,
 ) -> OutgoingMessage:
-    """The answer to one submission: accepted (perhaps with warnings) or rejected.
+    """The answer to a rejected file: what is wrong, what to do, by when and where.
 
-    Issues are listed errors first with their cell (``BaoCao!D14``); the feedback workbook,
-    when given, is attached so the unit can see every issue next to its cell. Without a unit
-    (``unit_code`` None: a file tied to no unit) it is addressed to whoever prepared the file.
+    One message to every address of the unit (``unit.to`` and ``unit.cc``). ``marked`` is the
+    unit's own file with the wrong cells marked; ``numbers`` gives the item numbers
+    ("II.9") the template prints next to each field.
     """
-    org, period = one_line(org_name), one_line(period_name)
-    unit = one_line(unit_name) or "người lập báo cáo"
-    n_errors = sum(1 for i in issues if i.severity == Severity.ERROR)
-    n_warnings = len(issues) - n_errors
-    received = Para(f"{org} đã nhận tệp “{one_line(original_name)}” – báo cáo {period} của đơn vị.")
-    if accepted:
-        note = f" ({n_warnings} lưu ý)" if n_warnings else ""
-        subject = f"[Đã tiếp nhận] Báo cáo {period} – {unit}{note}"
-        verdict = (
-            f"Báo cáo đã được tiếp nhận. Có {n_warnings} điểm cần lưu ý dưới đây; nếu số liệu "
-            "chưa đúng, đơn vị sửa và gửi lại tệp (bản gửi sau sẽ thay thế bản trước)."
-            if issues
-            else "Báo cáo đã được tiếp nhận, không phát hiện lỗi. Cảm ơn đơn vị."
+    name, report = one_line(unit.name) or "người lập báo cáo", _report(letter, due)
+    errors, notes = _split(sent.issues)
+    subject = f"[Bị trả lại] {report} – {name}: {len(errors)} lỗi, gửi lại {due.text}"
+    blocks: list[Block] = [
+        Para(f"Kính gửi: {name}"),
+        Para(
+            f"{one_line(letter.org_name)} đã nhận tệp “{one_line(sent.name)}” lúc "
+            f"{_when(sent.received_at)} – {report} của đơn vị. Báo cáo CHƯA được tiếp nhận vì còn "
+            f"{len(errors)} lỗi dưới đây."
+        ),
+        *_sent_from(sent, unit),
+        _issue_items(f"Lỗi cần sửa ({len(errors)}):", errors, numbers, MAX_LISTED_ISSUES),
+    ]
+    if notes:
+        blocks.append(_issue_items(f"Lưu ý, nên xem lại ({len(notes)}):", notes, numbers, MAX_LISTED_ISSUES))
+    if marked is not None:
+        first = (
+            f"Mở tệp đính kèm “{one_line(marked.filename)}”: đó là chính tệp đơn vị đã gửi, các ô sai "
+            "được tô đỏ và có ghi chú; trang đầu liệt kê các lỗi, bấm vào địa chỉ ô để tới ô đó."
         )
     else:
-        note = f" ({n_errors} lỗi cần sửa)" if n_errors else ""
-        subject = f"[Báo cáo bị trả lại] {period} – {unit}{note}"
-        verdict = (
-            f"Báo cáo CHƯA được tiếp nhận do còn {n_errors} lỗi. Đề nghị đơn vị sửa các ô nêu "
-            "dưới đây và gửi lại toàn bộ tệp báo cáo đã sửa."
+        first = f"Mở lại tệp “{one_line(sent.name)}” đơn vị đã gửi."
+    steps = (first, "Sửa các ô nêu trên, lưu tệp (dạng .xlsx).", _where_to_send(letter, due))
+    blocks.append(Items(steps, ordered=True, title="Cách sửa và gửi lại:"))
+    if today > due.last_day:
+        blocks.append(
+            Para(
+                f"Hạn nộp ({due.text}) đã qua: đề nghị gửi lại sớm nhất; báo cáo sẽ được ghi nhận là "
+                "nộp chậm."
+            )
         )
-    blocks: list[Block] = [Para(f"Kính gửi: {unit}"), received, Para(verdict)]
-    if issues:
-        blocks.append(_issue_items(issues))
-    if feedback_workbook is not None and issues:
-        blocks.append(Para("Tệp phản hồi đính kèm liệt kê đầy đủ các lỗi và lưu ý."))
-    blocks += [_signature(org), _footer(unit_code, period_code)]
-    attachments = (feedback_workbook,) if feedback_workbook is not None else ()
-    return _message("feedback", period_code, unit_code, (email,), subject, blocks, attachments)
+    blocks.append(Para("Bản gửi sau thay thế bản gửi trước."))
+    blocks += _closing(letter, unit.code, due.period_code)
+    attachments = (marked,) if marked is not None else ()
+    return _message("feedback", due, unit, unit.to, subject, blocks, attachments)
 
 
 def compose_held(
-    *,
-    org_name: str,
-    unit_code: str | None,
-    unit_name: str,
-    email: str,
-    period_code: str,
-    period_name: str,
-    original_name: str,
-    issues: Sequence[Issue],
+    *, letter: Letterhead, unit: Recipient, claimed: str, due: Due, sent: SentFile
 ) -> OutgoingMessage:
     """The notice that a file naming a unit was held: it does not prove it is that unit's template.
 
-    Sent to the unit's registered address (someone may be sending files in its name) and to the
-    address typed in the file. Nothing was replaced; the coordinator decides.
+    Sent, one message each, to the unit's registered address (someone may be sending files in
+    its name) and to the address typed in the file. Nothing was replaced; the coordinator
+    decides. ``claimed`` is the unit code the file names.
     """
-    org, period = one_line(org_name), one_line(period_name)
-    unit = one_line(unit_name) or "người lập báo cáo"
-    code = one_line(unit_code or "")
-    reasons = [i for i in issues if i.code == "unverified_identity"] or list(issues)[:1]
+    name, report = one_line(unit.name) or "người lập báo cáo", _report(letter, due)
+    org = one_line(letter.org_name)
+    reasons = [i for i in sent.issues if i.code == "unverified_identity"] or list(sent.issues)[:1]
     blocks: list[Block] = [
-        Para(f"Kính gửi: {unit}"),
+        Para(f"Kính gửi: {name}"),
         Para(
-            f"{org} đã nhận tệp “{one_line(original_name)}” ghi là báo cáo {period} của đơn vị "
-            f"{unit} (mã {code}). Tệp không chứng minh được là lập từ biểu mẫu điền sẵn do {org} "
-            "gửi cho đơn vị, nên đang được giữ lại chờ xác minh: chưa được tính và không thay thế "
-            "báo cáo nào đã nộp."
+            f"{org} đã nhận tệp “{one_line(sent.name)}” lúc {_when(sent.received_at)}, ghi là {report} "
+            f"của {name} (mã {one_line(claimed)}). Tệp không chứng minh được là lập từ biểu mẫu điền sẵn "
+            f"do {org} gửi cho đơn vị, nên đang được giữ lại chờ xác minh: chưa được tính và không thay "
+            "thế báo cáo nào đã nộp."
         ),
-        _issue_items(reasons),
+        *_sent_from(sent, unit),
+        _issue_items("Lý do:", reasons, None, MAX_REMINDER_ISSUES),
         Items(
             (
-                "Nếu đơn vị đã gửi tệp này: hãy điền và gửi lại bằng biểu mẫu điền sẵn của đơn vị "
-                "(tệp đính kèm thư nhắc hạn), hoặc liên hệ bộ phận tổng hợp để xác nhận tệp.",
+                "Nếu đơn vị đã gửi tệp này: hãy điền lại vào biểu mẫu điền sẵn của đơn vị (tệp đính kèm "
+                f"thư nhắc hạn) và gửi {due.text}, hoặc liên hệ bộ phận tổng hợp để xác nhận tệp.",
                 f"Nếu đơn vị KHÔNG gửi tệp này: xin báo ngay cho {org}.",
             ),
             title="Đề nghị đơn vị:",
         ),
-        _signature(org),
-        _footer(unit_code, period_code),
     ]
-    subject = f"[Chờ xác minh] Tệp báo cáo {period} mang tên {unit}"
-    return _message("held", period_code, unit_code, (email,), subject, blocks, ())
+    blocks += _closing(letter, unit.code or claimed, due.period_code)
+    subject = f"[Chờ xác minh] {report} – tệp mang tên {name}"
+    return _message("held", due, unit, unit.to, subject, blocks, ())
+
+
+def compose_receipt(
+    *,
+    letter: Letterhead,
+    unit: Recipient,
+    due: Due,
+    sent: SentFile,
+    days_late: int,
+    marked: Attachment | None = None,
+    numbers: Mapping[str, str] | None = None,
+) -> OutgoingMessage:
+    """The receipt for an accepted file, so a clerk need not phone to ask whether it arrived.
+
+    Notes (warnings) are listed, with the marked file attached, as things to check, not to fix.
+    """
+    name, report = one_line(unit.name), _report(letter, due)
+    _, notes = _split(sent.issues)
+    tail = f" – {len(notes)} lưu ý" if notes else ""
+    subject = f"[Đã tiếp nhận] {report} – {name}{tail}"
+    timing = "nộp đúng hạn" if days_late <= 0 else f"nộp chậm {days_late} ngày; hạn nộp {due.text}"
+    blocks: list[Block] = [
+        Para(f"Kính gửi: {name}"),
+        Para(
+            f"{one_line(letter.org_name)} đã tiếp nhận tệp “{one_line(sent.name)}” lúc "
+            f"{_when(sent.received_at)} – {report} của đơn vị ({timing}). Đơn vị không cần gửi lại."
+        ),
+    ]
+    blocks += _sent_from(sent, unit)
+    if sent.receipt:
+        blocks.append(Para(f"Số biên nhận: {sent.receipt}."))
+    if due.link:
+        blocks.append(Para(f"Các lần nộp của đơn vị trong kỳ: {due.link}"))
+    if notes:
+        blocks.append(_issue_items(f"Điểm cần lưu ý ({len(notes)}):", notes, numbers, MAX_LISTED_ISSUES))
+        fix = "sửa tệp đính kèm (các ô tô màu cam)" if marked is not None else "sửa tệp"
+        blocks.append(
+            Para(
+                f"Các lưu ý không làm báo cáo bị trả lại. Nếu số liệu chưa đúng, đơn vị {fix} và gửi lại "
+                f"{due.text}; bản gửi sau thay thế bản gửi trước."
+            )
+        )
+    blocks += _closing(letter, unit.code, due.period_code)
+    attachments = (marked,) if marked is not None and notes else ()
+    return _message("receipt", due, unit, unit.to, subject, blocks, attachments)
+
+
+# --- the summary for coordinators -----------------------------------------------------------
 
 
 def compose_summary(
     *,
-    org_name: str,
+    letter: Letterhead,
     recipients: Sequence[str],
-    period_code: str,
-    period_name: str,
+    due: Due,
     final: bool,
     made_at: datetime,
     expected: int,
-    reported: int,
     on_time: int,
     late: int,
-    rejected: int,
-    missing: int,
     headline_totals: Sequence[tuple[str, int]],
     missing_units: Sequence[str],
-    attachments: Sequence[Attachment],
+    rejected_units: Sequence[str],
+    late_units: Sequence[str] = (),
+    attachments: Sequence[Attachment] = (),
+    findings: Sequence[str] = (),
 ) -> OutgoingMessage:
-    """The summary for coordinators: completeness, headline totals, who is missing.
+    """The summary for coordinators: completeness, headline totals, who is missing or returned.
 
-    ``final`` marks the summary made after the deadline (official figures); before it the
-    figures are provisional and the text says so.
+    The counts are the lengths of the lists they name, so the table and the lists cannot
+    disagree: reported = on time + late; the rest is either missing (sent nothing) or
+    rejected (sent only files that were returned). ``findings`` are the summary's own sentences
+    on comparisons and targets, each with its coverage (``report.plain.headline``). ``final``
+    marks the summary made after the deadline (official figures); before it the figures are
+    provisional and the text says so.
     """
-    org, period = one_line(org_name), one_line(period_name)
+    report = _report(letter, due)
+    reported = on_time + late
     status = "số liệu chính thức" if final else "số liệu tạm thời"
-    made = f"{made_at.strftime('%H:%M')} ngày {vn_date(made_at.date())}"
     caveat = (
         "Đây là số liệu chính thức, lập sau khi hết hạn báo cáo."
         if final
-        else "Đây là số liệu tạm thời, lập trước hạn báo cáo; các báo cáo nhận sau thời điểm "
-        "này chưa được tính."
+        else "Đây là số liệu tạm thời, lập trước hạn báo cáo; các báo cáo nhận sau thời điểm này "
+        "chưa được tính."
     )
     completeness = Table(
         "Tình hình gửi báo cáo",
@@ -391,27 +405,33 @@ def compose_summary(
             ("Số đơn vị phải báo cáo", vn_number(expected)),
             ("Đã báo cáo (được tiếp nhận)", vn_number(reported)),
             ("– trong đó đúng hạn", vn_number(on_time)),
-            ("– trong đó trễ hạn", vn_number(late)),
-            ("Bị trả lại, chưa gửi lại bản đạt", vn_number(rejected)),
-            ("Chưa báo cáo", vn_number(missing)),
+            ("– trong đó nộp chậm", vn_number(late)),
+            ("Bị trả lại, chưa gửi lại bản đạt", vn_number(len(rejected_units))),
+            ("Chưa gửi báo cáo", vn_number(len(missing_units))),
         ),
     )
     blocks: list[Block] = [
         Para("Kính gửi: Bộ phận tổng hợp báo cáo"),
-        Para(f"Hệ thống gửi bảng tổng hợp báo cáo {period}, lập lúc {made}. {caveat}"),
+        Para(f"Hệ thống gửi bảng tổng hợp {report} (hạn nộp {due.text}), lập lúc {_when(made_at)}. {caveat}"),
         completeness,
     ]
-    if headline_totals:
+    if headline_totals and reported:
         rows = tuple((one_line(label), vn_number(value)) for label, value in headline_totals)
-        blocks.append(Table("Một số chỉ tiêu chính", rows))
-    if missing_units:
-        names = tuple(one_line(name) for name in missing_units)
-        blocks.append(Items(names, title=f"Đơn vị chưa báo cáo ({len(names)}):"))
-    else:
-        blocks.append(Para("Tất cả đơn vị đã gửi báo cáo."))
+        blocks.append(
+            Table(f"Một số chỉ tiêu chính (cộng của {reported}/{expected} đơn vị đã báo cáo)", rows)
+        )
+    blocks += [Para(one_line(text)) for text in findings]
+    for title, names in (
+        ("Chưa gửi báo cáo", missing_units),
+        ("Bị trả lại, chưa gửi lại bản đạt", rejected_units),
+        ("Nộp chậm", late_units),
+    ):
+        if names:
+            blocks.append(Items(tuple(one_line(n) for n in names), title=f"{title} ({len(names)}):"))
+    if not missing_units and not rejected_units:
+        blocks.append(Para("Tất cả đơn vị đã gửi báo cáo được tiếp nhận."))
     if attachments:
-        files = tuple(one_line(a.filename) for a in attachments)
-        blocks.append(Items(files, title="Tệp đính kèm:"))
-    blocks += [_signature(org), _footer(None, period_code)]
-    subject = f"[Tổng hợp] {period} – {status}: {reported}/{expected} đơn vị đã báo cáo"
-    return _message("summary", period_code, None, recipients, subject, blocks, attachments)
+        blocks.append(Items(tuple(one_line(a.filename) for a in attachments), title="Tệp đính kèm:"))
+    blocks += _closing(letter, None, due.period_code)
+    subject = f"[Tổng hợp] {report} – {status}: {reported}/{expected} đơn vị đã báo cáo"
+    return _message("summary", due, None, recipients, subject, blocks, attachments)

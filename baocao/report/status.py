@@ -48,6 +48,8 @@ class UnitStatus:
     extra: dict = field(default_factory=dict)
     deadline: date | None = None  # the last on-time day of the level the unit reports to
     days_overdue: int = 0  # rejected or missing: days since that deadline (0 before it)
+    source: str | None = None  # where the last file came from: folder, imap (e-mail), web
+    sender: str | None = None  # the address it was e-mailed from
 
     @property
     def label(self) -> str:
@@ -77,6 +79,8 @@ class UnitStatus:
             "days_overdue": self.days_overdue,
             "last_file": self.last_file,
             "last_received_at": self.last_received_at.isoformat() if self.last_received_at else None,
+            "source": self.source,
+            "sender": self.sender,
             "files": self.files,
             "corrected": self.corrected,
             "issues": [i.to_dict() for i in self.issues],
@@ -110,6 +114,8 @@ def period_status(
         common: dict[str, Any] = {
             "last_file": last.original_name if last else None,
             "last_received_at": last.received_at if last else None,
+            "source": last.source if last else None,
+            "sender": last.sender if last else None,
             "files": len(recs),
         }
         level = (levels or {}).get(unit.code)

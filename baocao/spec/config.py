@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from baocao.errors import ConfigError
 from baocao.names import ascii_slug
+from baocao.spec.addresses import AddressError, is_sendable, sendable
 from baocao.spec.tomlfile import BACKSLASH_ADVICE, read_toml
 
 PATH_KEYS = ("templates", "inbox", "archive", "feedback", "output", "ledger", "outbox", "logs")
-EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -79,6 +79,10 @@ class MailSettings:
     attach_docx: bool = True
     timeout_seconds: float = 30.0
     keyring_service: str = "baocao"
+    reply_to: tuple[str, ...] = ()  # where units' replies go; default: the coordinators
+    reply_to_name: str = ""  # display name of reply_to; default: [organisation] coordinator
+    receipts: bool = True  # a receipt for every accepted file
+    copy_parent: bool = False  # Cc reminders and feedback to the unit's department (its office)
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,30 @@ class CollectSettings:
     max_file_mb: float = 20.0
     max_unpacked_mb: float = 200.0
     read_timeout_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The ``[web]`` table: ``baocao serve``, the web desk (units upload, coordinators watch).
+
+    ``base_url`` is the address units and coordinators type (``https://baocao.snv.example``): the
+    per-unit links printed in reminders and receipts start with it, and an ``https`` address
+    makes the session cookie ``Secure``. ``users_file`` holds the coordinators' accounts (names
+    and argon2 hashes, written by ``baocao web-user``), never a password.
+    """
+
+    base_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    users_file: Path | None = None  # resolved by load_config: beside the ledger by default
+    session_minutes: int = 480
+    login_attempts: int = 5  # failed logins per account and address in 15 minutes
+    upload_wait_seconds: float = 20.0  # how long an upload waits for a running collect
+    link_version: int = 1  # raise it to revoke every unit's link at once (spec.links)
+
+    @property
+    def https(self) -> bool:
+        return bool(self.base_url and self.base_url.startswith("https://"))
 
 
 @dataclass(frozen=True)
@@ -166,14 +194,29 @@ class Settings:
     registry_file: Path
     period_kinds: dict[str, PeriodKind]
     mail: MailSettings = field(default_factory=MailSettings)
+    contact_name: str = ""  # a person units can call, printed in every e-mail and on templates
+    contact_phone: str = ""
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     collect: CollectSettings = field(default_factory=CollectSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     imap: ImapSettings | None = None
+    web: WebSettings = field(default_factory=WebSettings)
     key_name: str = ""  # which signing key (spec.identity); the organisation's slug by default
 
     def path(self, key: str) -> Path:
         return self.paths[key]
+
+    @property
+    def contact(self) -> str:
+        """``Bà Hoàng Thị Lan, Phòng CCHC – điện thoại 0205 … – thư điện tử cchc@…``: whom a unit
+        can call, printed in every e-mail and on every template (``contact_name`` and
+        ``contact_phone`` of ``[organisation]``, else the coordinating office; where replies go)."""
+        parts = [self.contact_name or self.coordinator]
+        if self.contact_phone:
+            parts.append(f"điện thoại {self.contact_phone}")
+        if self.mail.reply_to:
+            parts.append(f"thư điện tử {', '.join(self.mail.reply_to)}")
+        return " – ".join(parts)
 
 
 # --- small checkers: each returns the converted value or raises ConfigError with the key ---
@@ -231,10 +274,17 @@ def _one_of(*choices: str) -> Callable[[str, Any], str]:
     return check
 
 
-def _email(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not EMAIL_RE.match(value.strip()):
+def _email(key: str, value: Any, dotless: bool = False) -> str:
+    """An address the mailer can send to (``addresses.sendable``), kept as written."""
+    if not isinstance(value, str):
         raise _fail(key, f"{value!r} không phải địa chỉ thư điện tử", "dạng ten@coquan.gov.vn")
-    return value.strip()
+    try:
+        sendable(value, dotless)
+    except AddressError as exc:
+        raise _fail(
+            key, f"{value!r} không phải địa chỉ thư điện tử ({exc})", "dạng ten@coquan.gov.vn"
+        ) from None
+    return unicodedata.normalize("NFC", value.strip())
 
 
 def _emails(key: str, value: Any) -> tuple[str, ...]:
@@ -273,6 +323,13 @@ def _clock(key: str, value: Any) -> time:
     raise _fail(key, f"giá trị {value!r} không hợp lệ", 'giờ dạng HH:MM, ví dụ "08:00"')
 
 
+def _base_url(key: str, value: Any) -> str:
+    text = _text(key, value).rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[A-Za-z0-9._~\-/]*)?", text):
+        raise _fail(key, f"giá trị {value!r} không hợp lệ", 'địa chỉ dạng "https://baocao.snv.example"')
+    return text
+
+
 def _senders(key: str, value: Any) -> tuple[str, ...]:
     """Addresses or domains, lower-cased: ``["pgd@huyen.gov.vn", "langson.gov.vn"]``."""
     if not isinstance(value, list):
@@ -280,7 +337,7 @@ def _senders(key: str, value: Any) -> tuple[str, ...]:
     found = []
     for i, item in enumerate(value):
         text = item.strip().lower().lstrip("@") if isinstance(item, str) else None
-        if not text or not (EMAIL_RE.match(text) or DOMAIN_RE.match(text)):
+        if not text or not (is_sendable(text) or DOMAIN_RE.match(text)):
             raise _fail(
                 f"{key}[{i}]",
                 f"{item!r} không phải địa chỉ thư hay tên miền",
@@ -469,6 +526,7 @@ TOP_KEYS = {
     "collect",
     "report",
     "intake",
+    "web",
 }
 
 
@@ -496,6 +554,8 @@ def load_config(path: str | Path) -> Settings:
             "timezone": _text,
             "inclusive_deadline": _bool,
             "submit_to": _text,
+            "contact_name": _text,
+            "contact_phone": _text,
             "key_name": _text,
         },
     )
@@ -541,7 +601,7 @@ def load_config(path: str | Path) -> Settings:
             "port": _int_in(1, 65535),
             "security": _one_of("none", "starttls", "ssl"),
             "user": _optional_text,
-            "sender": _email,
+            "sender": lambda k, v: _email(k, v, dotless=True),
             "sender_name": _text,
             "coordinators": _emails,
             "reminder_days": _days,
@@ -551,8 +611,14 @@ def load_config(path: str | Path) -> Settings:
             "attach_docx": _bool,
             "timeout_seconds": _float_in(1, 600),
             "keyring_service": _text,
+            "reply_to": _emails,
+            "reply_to_name": _text,
+            "receipts": _bool,
+            "copy_parent": _bool,
         },
     )
+    mail_values.setdefault("reply_to", mail_values.get("coordinators", ()))
+    mail_values.setdefault("reply_to_name", org.get("coordinator", org.get("name", "")))
     mail = MailSettings(**mail_values)
     if mail.backend == "smtp" and "host" not in mail_values:
         raise _fail("mail.host", 'thiếu khi backend = "smtp"', "tên máy chủ SMTP")
@@ -596,8 +662,24 @@ def load_config(path: str | Path) -> Settings:
             },
         )
     )
+    web_values = _table(
+        data,
+        "web",
+        {
+            "base_url": _base_url,
+            "host": _text,
+            "port": _int_in(1, 65535),
+            "users_file": _text,
+            "session_minutes": _int_in(5, 7 * 24 * 60),
+            "login_attempts": _int_in(1, 100),
+            "upload_wait_seconds": _float_in(0, 600),
+            "link_version": _int_in(1, 1_000_000),
+        },
+    )
+    users_file = web_values.pop("users_file", None)
+    default_users = paths["ledger"].parent / "tai-khoan-web.txt"
+    web = WebSettings(**web_values, users_file=(base / users_file).resolve() if users_file else default_users)
     return Settings(
-        imap=_imap(data),
         config_file=config_file,
         organisation=org["name"],
         coordinator=org.get("coordinator", org["name"]),
@@ -611,8 +693,12 @@ def load_config(path: str | Path) -> Settings:
         registry_file=registry_file,
         period_kinds=kinds,
         mail=mail,
+        contact_name=org.get("contact_name", ""),
+        contact_phone=org.get("contact_phone", ""),
         schedule=schedule,
         collect=collect,
         report=report,
+        imap=_imap(data),
+        web=web,
         key_name=org.get("key_name") or ascii_slug(org["name"], 60),
     )

@@ -56,6 +56,10 @@ class Deployment:
         """The last on-time day of ``unit``'s report for ``period`` (its level's deadline)."""
         return period.last_on_time_day(self.settings.inclusive_deadline, self.level_of(unit, period))
 
+    def due_text(self, unit: Unit | str, period: Period) -> str:
+        """``unit``'s deadline for ``period`` as every template and message words it."""
+        return period.due_text(self.settings.inclusive_deadline, self.level_of(unit, period))
+
     def unit(self, code: str, period: Period) -> Unit:
         """The unit ``code`` as it is for ``period``; ``UsageError`` if it does not exist then."""
         unit = self.registry.get(code, self.registry.reference_day(period))

@@ -164,6 +164,15 @@ class Form:
     source: Path | None = None
     layout: dict[str, CellRef] = field(default_factory=dict)
     rows: tuple[tuple[str, str, str], ...] = ()
+    short_title: str = ""
+
+    @property
+    def report_name(self) -> str:
+        """The report's name in a sentence or an e-mail subject ("Báo cáo tuyên truyền CCHC"):
+        ``short_title``, else the title in sentence case."""
+        if self.short_title:
+            return self.short_title
+        return self.title[:1].upper() + self.title[1:].lower()
 
     @cached_property
     def fields(self) -> tuple[Field, ...]:
@@ -408,7 +417,7 @@ def parse_form(data: dict[str, Any], source: Path | None = None) -> Form:
     head = data.get("form")
     if not isinstance(head, dict):
         raise _err("[form]", "thiếu bảng [form] với id, version, title")
-    unknown = set(head) - {"id", "version", "title", "sheet", "instructions"}
+    unknown = set(head) - {"id", "version", "title", "short_title", "sheet", "instructions"}
     if unknown:
         raise _err("[form]", f"khóa không được hỗ trợ: {', '.join(sorted(unknown))}")
     for key in ("id", "version", "title"):
@@ -440,6 +449,7 @@ def parse_form(data: dict[str, Any], source: Path | None = None) -> Form:
         rules=rules,
         instructions=tuple(_nfc(x) for x in head.get("instructions", [])),
         source=source,
+        short_title=_nfc(str(head.get("short_title", ""))).strip(),
     )
     layout, rows = compute_layout(form)
     object.__setattr__(form, "layout", layout)

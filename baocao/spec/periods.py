@@ -101,6 +101,13 @@ class Period:
         """The date the plans name for the top of the chain: the report is due *before* this day."""
         return self.due_before_for(None)
 
+    def due_text(self, inclusive: bool = False, level: str | None = None) -> str:
+        """The deadline of reports going to ``level`` in the one wording every template, e-mail
+        subject and body uses: ``trước ngày 10/03/2025`` (or, with an inclusive deadline,
+        ``đến hết ngày 10/03/2025``)."""
+        due = self.due_before_for(level)
+        return f"đến hết ngày {due:%d/%m/%Y}" if inclusive else f"trước ngày {due:%d/%m/%Y}"
+
     def last_on_time_day(self, inclusive: bool = False, level: str | None = None) -> date:
         """The last calendar day on which a submission to ``level`` still counts as on time."""
         due = self.due_before_for(level)

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from baocao.errors import ConfigError
-from baocao.spec.config import EMAIL_RE
+from baocao.spec.addresses import AddressError, sendable
 from baocao.spec.periods import Period
 from baocao.spec.registry_file import cell_text, read_rows
 
@@ -193,8 +193,11 @@ def _unit_from_row(row: dict[str, object], where: str) -> Unit:
     if kind not in KINDS:
         raise ConfigError(f"{where}: loại {kind!r} của {code} không hợp lệ; cần {', '.join(KINDS)}")
     email = _clean(row.get("email"))
-    if email and not EMAIL_RE.match(email):
-        raise ConfigError(f"{where}: thư điện tử {email!r} của {code} không hợp lệ")
+    if email:
+        try:
+            sendable(email)
+        except AddressError as exc:
+            raise ConfigError(f"{where}: thư điện tử {email!r} của {code} không hợp lệ: {exc}") from None
     unit = Unit(
         code=code,
         name=name,

@@ -82,6 +82,7 @@ class Entry:
     arrival_key: str | None = None
     parent_key: str | None = None
     container: bool = False
+    mail: dict | None = None  # ``model.MailThread.to_dict()`` of a file that came by e-mail
 
     @property
     def received(self) -> datetime:

@@ -32,16 +32,16 @@ from baocao.model import (
     FILE_STATUSES,
     FileRecord,
     Issue,
-    MessageRecord,
     Reopening,
     Sighting,
     Submission,
 )
+from baocao.store.actions import ActionLog
+from baocao.store.messages import MessageStore
 from baocao.store.migrations import NewerSchema, migrate
 from baocao.store.rows import (
     dumps,
     file_from_row,
-    message_from_row,
     reopening_from_row,
     sighting_from_row,
     submission_from_row,
@@ -81,7 +81,7 @@ def damaged(path: Path, exc: BaseException) -> StoreError:
     )
 
 
-class Ledger:
+class Ledger(ActionLog, MessageStore):
     """The SQLite store; use as a context manager (``with Ledger(path) as ledger``).
 
     A damaged file, one locked for longer than ``timeout`` or one from a newer baocao raises
@@ -214,8 +214,8 @@ class Ledger:
         cur = self.db.execute(
             """INSERT INTO files (sha256, original_name, inbox_path, archive_path, size, received_at,
                    removed_from_inbox, status, unit, period, form_version, issues, duplicate_of,
-                   source, sender, parent_id, arrival_key)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   source, sender, parent_id, arrival_key, mail)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
                 rec.sha256,
                 rec.original_name,
@@ -234,6 +234,7 @@ class Ledger:
                 rec.sender,
                 rec.parent_id,
                 rec.arrival_key,
+                dumps(rec.mail.to_dict()) if rec.mail else None,
             ),
         )
         rec.id = int(cur.lastrowid or 0)
@@ -301,6 +302,16 @@ class Ledger:
                 "UPDATE files SET status='archived', proof='vouched' WHERE id=? AND status='held'", (file_id,)
             ).rowcount
         return self._files("WHERE id=?", (file_id,))[0] if changed else None
+
+    def file(self, file_id: int) -> FileRecord | None:
+        found = self._files("WHERE id=?", (file_id,))
+        return found[0] if found else None
+
+    def files_at(self, location_prefix: str) -> list[FileRecord]:
+        """Files whose location (``inbox_path``) starts with ``location_prefix``, in taken order
+        (the web desk: every file sent through one unit's link for one period)."""
+        pattern = location_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return self._files("WHERE inbox_path LIKE ? ESCAPE '\\' ORDER BY id", (pattern,))
 
     def _files(self, where: str, params: tuple = ()) -> list[FileRecord]:
         return [file_from_row(r) for r in self.db.execute(f"SELECT * FROM files {where}", params)]
@@ -431,71 +442,38 @@ class Ledger:
     def use_reopening(self, reopening_id: int, file_id: int) -> None:
         self.db.execute("UPDATE reopenings SET file_id=? WHERE id=?", (file_id, reopening_id))
 
-    # --- messages ---------------------------------------------------------------------------
-
-    def message(self, key: str) -> MessageRecord | None:
-        row = self.db.execute("SELECT * FROM messages WHERE key=?", (key,)).fetchone()
-        return message_from_row(row) if row else None
-
-    def plan_message(
-        self,
-        key: str,
-        *,
-        kind: str,
-        period: str,
-        unit: str | None,
-        recipient: str,
-        now: datetime,
-        subject: str,
-        body: bytes,
-        file_id: int | None = None,
-    ) -> bool:
-        """Store a composed message as pending; False if that key was planned before.
-
-        The exact bytes are kept so that a retry after an SMTP failure sends the same message
-        (same Message-ID), and a key is planned at most once whatever happens later.
-        """
-        cur = self.db.execute(
-            """INSERT OR IGNORE INTO messages (key, kind, period, unit, recipient, status, created_at,
-                   file_id, subject, body)
-               VALUES (?,?,?,?,?, 'pending', ?,?,?,?)""",
-            (key, kind, period, unit, recipient, now.isoformat(), file_id, subject, body),
-        )
-        return cur.rowcount == 1
-
-    def message_sent(self, key: str, now: datetime, message_id: str, outbox_file: str | None = None) -> None:
-        self.db.execute(
-            """UPDATE messages SET status='sent', sent_at=?, attempts=attempts+1, message_id=?,
-                   outbox_file=?, last_error=NULL WHERE key=?""",
-            (now.isoformat(), message_id, outbox_file, key),
+    def unanswered_mail(self, since: datetime) -> list[FileRecord]:
+        """E-mails received since ``since`` that brought no file (no attachment, winmail.dat, too
+        large…) and have no answer planned: the intake may owe their sender one reply. E-mails
+        taken by a ``ledger rebuild`` are never answered again (their senders had theirs)."""
+        rebuilt = self.state(REBUILT_AT) or ""
+        return self._files(
+            """f WHERE status = 'container' AND source = 'imap' AND received_at >= ? AND received_at > ?
+                   AND NOT EXISTS (SELECT 1 FROM files c WHERE c.parent_id = f.id)
+                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id)
+               ORDER BY id""",
+            (since.isoformat(), rebuilt),
         )
 
-    def message_failed(self, key: str, error: str, final: bool = False) -> None:
-        """Record a failed attempt: ``final`` gives up (permanent refusal), else retry next run."""
-        self.db.execute(
-            "UPDATE messages SET status=?, attempts=attempts+1, last_error=? WHERE key=?",
-            ("failed" if final else "pending", error, key),
-        )
-
-    def messages(self, status: str | None = None) -> list[MessageRecord]:
-        rows = self.db.execute(
-            "SELECT * FROM messages WHERE (? IS NULL OR status=?) ORDER BY created_at, key", (status, status)
-        )
-        return [message_from_row(r) for r in rows]
-
-    def files_without_feedback(self, since: datetime) -> list[FileRecord]:
-        """Files judged since ``since`` with issues and someone to tell, with no message planned yet.
+    def files_without_feedback(self, since: datetime, receipts: bool = False) -> list[FileRecord]:
+        """Judged files since ``since`` with someone to tell and no answer planned yet: those with
+        issues, and with ``receipts`` every accepted file too (every e-mailed one in any case: its
+        unit may have to be told it came from another address).
 
         Someone to tell: the unit the file is filed under, or (unattributed) the contact address
-        typed in it. ``since`` keeps a scheduler started on an old ledger from mailing stale
-        feedback; files judged by a ``ledger rebuild`` are never mailed again (the units had theirs).
+        typed in it, or, for a file that came by e-mail, its sender when it may be answered.
+        ``since`` keeps a scheduler started on an old ledger from mailing stale feedback; files
+        judged by a ``ledger rebuild`` are never mailed again (the units had theirs).
         """
         rebuilt = self.state(REBUILT_AT) or ""
         return self._files(
-            """f WHERE status IN ('accepted','rejected','held') AND issues != '[]'
-                   AND (unit IS NOT NULL OR contact IS NOT NULL) AND processed_at >= ? AND processed_at > ?
-                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id AND m.kind =
-                       CASE f.status WHEN 'held' THEN 'held' ELSE 'feedback' END)
+            """f WHERE status IN ('accepted','rejected','held')
+                   AND (issues != '[]' OR (status = 'accepted' AND (? OR source = 'imap')))
+                   AND (unit IS NOT NULL OR (contact IS NOT NULL AND source != 'imap')
+                        OR json_extract(mail, '$.answer_to') != '')
+                   AND processed_at >= ? AND processed_at > ?
+                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id
+                       AND (m.kind = 'held') = (f.status = 'held'))
                ORDER BY id""",
-            (since.isoformat(), rebuilt),
+            (int(receipts), since.isoformat(), rebuilt),
         )

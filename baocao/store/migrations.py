@@ -126,16 +126,21 @@ def m002_file_status_checked_in_code(db: sqlite3.Connection) -> None:
     The rebuild keeps whatever columns the table has (a ledger of the identity release, schema
     version 2, also has ``proof`` and ``claimed_unit``).
     """
-    sql = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='files'").fetchone()[0]
+    _without_status_check(db, "files", _FILES_INDEXES)
+
+
+def _without_status_check(db: sqlite3.Connection, table: str, indexes: tuple[str, ...]) -> None:
+    """Rebuild ``table`` without its CHECK on ``status``, keeping every column it has now."""
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()[0]
     unchecked = re.sub(r"\s+CHECK\s*\(status IN \([^)]*\)\)", "", sql)
-    columns = ", ".join(r[1] for r in db.execute("PRAGMA table_info(files)"))
+    columns = ", ".join(r[1] for r in db.execute(f"PRAGMA table_info({table})"))
     _run(
         db,
-        re.sub(r"^CREATE TABLE\s+\"?files\"?", "CREATE TABLE files_new", unchecked),
-        f"INSERT INTO files_new ({columns}) SELECT {columns} FROM files",
-        "DROP TABLE files",
-        "ALTER TABLE files_new RENAME TO files",
-        *_FILES_INDEXES,
+        re.sub(rf"^CREATE TABLE\s+\"?{table}\"?", f"CREATE TABLE {table}_new", unchecked),
+        f"INSERT INTO {table}_new ({columns}) SELECT {columns} FROM {table}",
+        f"DROP TABLE {table}",
+        f"ALTER TABLE {table}_new RENAME TO {table}",
+        *indexes,
     )
 
 
@@ -193,6 +198,54 @@ def m007_file_identity(db: sqlite3.Connection) -> None:
             "INSERT OR IGNORE INTO state SELECT 'signing_key_id', value FROM deployment WHERE key='key_id'"
         )
         db.execute("DROP TABLE deployment")
+
+
+@migration
+def m008_actions(db: sqlite3.Connection) -> None:
+    """The web desk: what a coordinator did on purpose (resend feedback, reopen), who and when."""
+    _run(
+        db,
+        """CREATE TABLE actions (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            period TEXT,
+            unit TEXT,
+            file_id INTEGER REFERENCES files(id),
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX actions_period ON actions(period, id)",
+    )
+
+
+@migration
+def m009_message_claims(db: sqlite3.Connection) -> None:
+    """Messages to several recipients (To + Cc, ``recipients``) and claims, so that no two runs
+    and no crash send one twice: ``sending`` (claimed by ``claimed_by``), ``committing`` once the
+    server may hold it, ``uncertain`` when a sender died after that point (never resent blindly).
+    The CHECK on ``messages.status`` goes (like the files' one, m002): the store checks values."""
+    indexes = (
+        "CREATE INDEX messages_file ON messages(file_id)",
+        "CREATE INDEX messages_status ON messages(status)",
+    )
+    _without_status_check(db, "messages", indexes)
+    _run(
+        db,
+        "ALTER TABLE messages ADD COLUMN recipients TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE messages ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE messages ADD COLUMN claimed_at TEXT",
+        "ALTER TABLE messages ADD COLUMN committing INTEGER NOT NULL DEFAULT 0",
+    )
+    # the one recipient of every earlier message (addresses hold no quote: they were validated)
+    db.execute("""UPDATE messages SET recipients = '["' || recipient || '"]'""")
+
+
+@migration
+def m010_file_mail(db: sqlite3.Connection) -> None:
+    """The e-mail a file came in (``model.MailThread`` as JSON): what answers thread under and
+    whom they may go to. The sender's address itself has been in ``sender`` since m003."""
+    _add_column(db, "files", "mail TEXT")
 
 
 def _add_column(db: sqlite3.Connection, table: str, definition: str) -> None:

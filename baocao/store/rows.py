@@ -6,7 +6,7 @@ import json
 import sqlite3
 from datetime import date, datetime
 
-from baocao.model import FileRecord, Issue, MessageRecord, Reopening, Sighting, Submission
+from baocao.model import Action, FileRecord, Issue, MailThread, MessageRecord, Reopening, Sighting, Submission
 
 
 def _json_default(value: object) -> str:
@@ -48,6 +48,7 @@ def file_from_row(row: sqlite3.Row) -> FileRecord:
         arrival_key=row["arrival_key"],
         proof=row["proof"],
         claimed_unit=row["claimed_unit"],
+        mail=MailThread.from_dict(json.loads(row["mail"])) if row["mail"] else None,
     )
 
 
@@ -82,6 +83,7 @@ def message_from_row(row: sqlite3.Row) -> MessageRecord:
         file_id=row["file_id"],
         subject=row["subject"],
         body=bytes(row["body"] or b""),
+        recipients=tuple(json.loads(row["recipients"])),
     )
 
 
@@ -99,4 +101,17 @@ def sighting_from_row(row: sqlite3.Row) -> Sighting:
         datetime.fromisoformat(row["first_seen"]),
         datetime.fromisoformat(row["last_seen"]),
         _time(row["not_seen_at"]),
+    )
+
+
+def action_from_row(row: sqlite3.Row) -> Action:
+    return Action(
+        id=row["id"],
+        at=datetime.fromisoformat(row["at"]),
+        actor=row["actor"],
+        action=row["action"],
+        period=row["period"],
+        unit=row["unit"],
+        file_id=row["file_id"],
+        detail=row["detail"],
     )

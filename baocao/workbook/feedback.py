@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import math
 import zipfile
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from baocao.files import write_if_changed
@@ -29,10 +30,48 @@ from baocao.workbook.template import TemplateContext, render_template
 
 logger = logging.getLogger(__name__)
 
-ISSUES_SHEET = "Lỗi cần sửa"
+REJECTED_SHEET = "Lỗi cần sửa"  # the issues sheet of a rejected file
+ACCEPTED_SHEET = "Kết quả kiểm tra"  # ... of an accepted file with notes
+ISSUES_SHEETS = (REJECTED_SHEET, ACCEPTED_SHEET)
+ISSUES_SHEET = REJECTED_SHEET  # the usual case (kept for callers that name one)
 ERROR_RGB, WARNING_RGB = "FFC7CE", "F4B084"
 HEADERS = ("STT", "Mức độ", "Ô", "Nội dung")
-WIDTHS = (6, 10, 14, 90)  # with landscape A4 fit to one page wide, the message column never breaks
+WIDTHS = (6, 10, 18, 86)  # with landscape A4 fit to one page wide, the message column never breaks
+
+
+@dataclass(frozen=True)
+class IssuesPage:
+    """What the first sheet of a feedback workbook says before the list.
+
+    ``accepted`` names the sheet ("Kết quả kiểm tra" for an accepted file with notes, "Lỗi cần
+    sửa" for a rejected one); ``intro`` are the two or three lines on what to do, by when and
+    where; ``sheet`` is the form's sheet and ``numbers`` its item numbers (field code ->
+    "II.9"), so a cell reads "D32 – mục II.9" and links to the cell.
+    """
+
+    title: str
+    accepted: bool = False
+    intro: tuple[str, ...] = ()
+    sheet: str = ""
+    numbers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return ACCEPTED_SHEET if self.accepted else REJECTED_SHEET
+
+    def place(self, issue: Issue) -> str:
+        """``D32 – mục II.9`` (``Khác!B4`` on another sheet; the sheet alone without a cell)."""
+        if not issue.cell:
+            return issue.sheet
+        where = issue.cell if issue.sheet in ("", self.sheet) else f"{issue.sheet}!{issue.cell}"
+        number = self.numbers.get(issue.field, "")
+        return f"{where} – mục {number}" if number else where
+
+    @staticmethod
+    def text(issue: Issue) -> str:
+        """The message without the cell it starts with (the "Ô" column already shows it)."""
+        parts = issue.label_and_detail
+        return f"{parts[0]}: {parts[1]}" if parts else issue.message
 
 
 def _rgb(issue: Issue) -> str:
@@ -47,52 +86,86 @@ def _note(issue: Issue) -> str:
     return f"{'LỖI' if issue.severity == Severity.ERROR else 'LƯU Ý'}: {issue.message}"
 
 
-def _height(message: str) -> float:
-    """Points for a message in the 90-wide column: ~95 characters of 11 pt a line."""
-    lines = sum(max(1, math.ceil(len(part) / 95)) for part in message.split("\n"))
+def _height(message: str, width: int = 95) -> float:
+    """Points for a message in a column ``width`` characters of 11 pt wide."""
+    lines = sum(max(1, math.ceil(len(part) / width)) for part in message.split("\n"))
     return 15.0 * lines + 2
 
 
-def _marked(issues: list[Issue]) -> list[Issue]:
-    """Issues tied to a cell, errors first: a cell with an error and a warning is red."""
-    return sorted((i for i in issues if i.cell and i.sheet), key=lambda i: i.severity != Severity.ERROR)
+def _link(issue: Issue) -> str | None:
+    """The in-workbook target of an issue's cell, ``'BaoCao'!D32``."""
+    if not (issue.cell and issue.sheet):
+        return None
+    return f"'{issue.sheet.replace(chr(39), chr(39) * 2)}'!{issue.cell}"
 
 
-def write_feedback(
-    source: Path,
-    raw: RawWorkbook | None,
-    issues: list[Issue],
-    out: Path,
-    *,
-    title: str,
-    rebuild: tuple[TemplateContext, object] | None = None,
-) -> Path:
-    """Write the marked-up workbook to ``out`` (atomically) and return its path.
-
-    ``source`` is the archived original (never modified: it is only read). ``rebuild`` is the
-    template context and form used when the original cannot be written back (.xls, .ods, and
-    ISO 29500 Strict .xlsx, of which openpyxl loads no sheet: saving it again would lose the
-    unit's data). An .xlsx goes through ``xlsxpatch`` when it can (see ``fast_feedback``; it
-    refuses Strict), else openpyxl.
-    """
-    if write_fast_feedback(source, issues, out, title=title) is not None:
-        return out
-    from baocao.workbook import feedback_book
-
-    strict = (raw is not None and raw.format == "xlsx-strict") or is_strict(source)
-    if source.suffix.lower() in (".xlsx", ".xlsm") and not strict:
-        base = feedback_book.Base(source=source)  # macros are dropped: the feedback is a plain .xlsx
-    elif rebuild is not None and raw is not None:
-        base = feedback_book.Base(template=_template_with_values(rebuild[0], rebuild[1], raw))
-    else:
-        base = feedback_book.Base()
-    write_if_changed(out, feedback_book.marked_up(base, _marks(issues), _sheet(issues, title)))
+def _marks(issues: list[Issue]) -> list[tuple[str, str, Issue, str]]:
+    """(sheet, cell, issue, comment) for every cell to mark, errors first (a cell with an error
+    and a warning is red); a cross-field issue marks the other cells it compared too."""
+    out = []
+    for issue in sorted(
+        (i for i in issues if i.cell and i.sheet), key=lambda i: i.severity != Severity.ERROR
+    ):
+        out.append((issue.sheet, issue.cell, issue, _note(issue)))
+        for other in issue.also:
+            out.append((issue.sheet, other, issue, f"{_note(issue)} (xem ô {issue.cell})"))
     return out
+
+
+def _rows(issues: list[Issue], page: IssuesPage) -> list[xlsxpatch.IssueRow]:
+    return [
+        xlsxpatch.IssueRow(
+            n, _level(i), page.place(i), page.text(i), _rgb(i), _height(page.text(i)), _link(i)
+        )
+        for n, i in enumerate(issues, 1)
+    ]
+
+
+def _intro(page: IssuesPage) -> list[tuple[str, float]]:
+    return [(line, _height(line, 120)) for line in page.intro]
 
 
 def _template_with_values(ctx: TemplateContext, form, raw: RawWorkbook) -> bytes:
     values = {code: cell.value for code, cell in raw.cells.items() if cell.value is not None}
     return render_template(form, replace(ctx, values=values))
+
+
+def _patch_marks(issues: list[Issue]) -> list[xlsxpatch.Mark]:
+    return [xlsxpatch.Mark(sheet, cell, _rgb(i), text) for sheet, cell, i, text in _marks(issues)]
+
+
+def _patch_sheet(issues: list[Issue], page: IssuesPage) -> xlsxpatch.IssuesSheet:
+    return xlsxpatch.IssuesSheet(page.name, page.title, HEADERS, WIDTHS, _rows(issues, page), _intro(page))
+
+
+def feedback_bytes(
+    source: Path,
+    raw: RawWorkbook | None,
+    issues: list[Issue],
+    page: IssuesPage,
+    rebuild: tuple[TemplateContext, object] | None = None,
+) -> bytes:
+    """The marked-up workbook made from ``source`` (the archived original, only read).
+
+    ``rebuild`` is the template context and form used when the original cannot be written back
+    (.xls, .ods, and ISO 29500 Strict .xlsx, of which openpyxl loads no sheet: saving it again
+    would lose the unit's data). An .xlsx goes through ``xlsxpatch`` when it can (see
+    ``fast_feedback``; it refuses Strict), else openpyxl.
+    """
+    if source.suffix.lower() == ".xlsx":
+        content = fast_feedback(source.read_bytes(), issues, page)
+        if content is not None:
+            return content
+    from baocao.workbook import feedback_book  # openpyxl: only for what the patch cannot do
+
+    strict = (raw is not None and raw.format == "xlsx-strict") or is_strict(source)
+    if source.suffix.lower() in (".xlsx", ".xlsm") and not strict:
+        base = feedback_book.Base(source=source)
+    elif rebuild is not None and raw is not None:
+        base = feedback_book.Base(template=_template_with_values(rebuild[0], rebuild[1], raw))
+    else:
+        base = feedback_book.Base()
+    return feedback_book.marked_up(base, _patch_marks(issues), _patch_sheet(issues, page), ISSUES_SHEETS)
 
 
 _STRICT_MAIN = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
@@ -119,32 +192,66 @@ def is_strict(source: Path) -> bool:
         return False
 
 
-def write_fast_feedback(source: Path, issues: list[Issue], out: Path, *, title: str) -> Path | None:
-    """Write the feedback workbook of an .xlsx through ``xlsxpatch`` and return ``out``; None
-    (nothing written) when it needs openpyxl: then call ``write_feedback``. Raises ``OSError``."""
-    if source.suffix.lower() != ".xlsx":
-        return None
-    content = fast_feedback(source.read_bytes(), issues, title)
-    if content is None:
-        return None
-    write_if_changed(out, content)
-    return out
+def write_feedback(
+    source: Path,
+    raw: RawWorkbook | None,
+    issues: list[Issue],
+    out: Path,
+    *,
+    page: IssuesPage,
+    rebuild: tuple[TemplateContext, object] | None = None,
+) -> Path:
+    """Write the marked-up workbook at ``out`` (or ``out-2``… if another file took that name)
+    and return where it went. Raises ``OSError``."""
+    return write_unique(out, feedback_bytes(source, raw, issues, page, rebuild))
 
 
-def fast_feedback(content: bytes, issues: list[Issue], title: str) -> bytes | None:
+def write_unique(out: Path, content: bytes) -> Path:
+    """Write ``content`` at ``out``, or at ``<stem>-2<suffix>``… when ``out`` holds something
+    else: two files of one unit judged in the same minute keep one feedback each, and writing
+    the same feedback again (a rerun after a crash) reuses its own file.
+
+    A name is claimed by creating it exclusively, so two worker processes never pick the same.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for number in range(1, 1000):
+        path = out if number == 1 else out.with_name(f"{out.stem}-{number}{out.suffix}")
+        try:
+            with path.open("xb"):
+                pass
+        except FileExistsError:
+            try:
+                if path.read_bytes() == content:
+                    return path
+            except OSError:
+                pass
+            continue
+        write_if_changed(path, content)
+        return path
+    raise OSError(f"quá nhiều tệp phản hồi trùng tên {out.name}")
+
+
+def fast_feedback(content: bytes, issues: list[Issue], page: IssuesPage) -> bytes | None:
     """The feedback workbook made by editing the package's XML, or None when ``xlsxpatch``
     does not handle this package (the reason is logged at debug level; use openpyxl then).
 
     ``content`` must have passed ``package.inspect_package``.
     """
     try:
-        return xlsxpatch.add_feedback(content, _marks(issues), _sheet(issues, title))
+        return xlsxpatch.add_feedback(content, _patch_marks(issues), _patch_sheet(issues, page))
     except xlsxpatch.Unpatchable as exc:
         logger.debug("feedback through openpyxl: %s", exc)
         return None
 
 
-# --- one job, as the writer (``feedback_writer``) hands it to a worker process --------------
+def write_fast_feedback(source: Path, issues: list[Issue], out: Path, *, page: IssuesPage) -> Path | None:
+    """Write the feedback workbook of an .xlsx through ``xlsxpatch`` (at ``out`` or the next free
+    name) and return where; None (nothing written) when it needs openpyxl: then call
+    ``write_feedback``. Raises ``OSError``."""
+    if source.suffix.lower() != ".xlsx":
+        return None
+    content = fast_feedback(source.read_bytes(), issues, page)
+    return None if content is None else write_unique(out, content)
 
 
 @dataclass
@@ -156,34 +263,22 @@ class FeedbackJob:
     raw: RawWorkbook
     issues: list[Issue]
     out: Path
-    title: str
+    page: IssuesPage
     rebuild: tuple | None
 
 
 def write_feedback_job(job: FeedbackJob) -> Path:
     """Write one feedback workbook (any exception is the caller's to contain)."""
-    return write_feedback(job.source, job.raw, job.issues, job.out, title=job.title, rebuild=job.rebuild)
+    return write_feedback(job.source, job.raw, job.issues, job.out, page=job.page, rebuild=job.rebuild)
 
 
 def write_issues_only(job: FeedbackJob) -> Path:
-    """The feedback workbook without the unit's own sheets: just the list of issues.
+    """The feedback workbook without the unit's own sheets: just the page and the list of issues.
 
     For a workbook too large to mark up within bounds, or one whose mark-up failed: the unit
     still gets every issue with its cell, in a file that costs nothing to write.
     """
     from baocao.workbook import feedback_book
 
-    content = feedback_book.marked_up(feedback_book.Base(alone=True), [], _sheet(job.issues, job.title))
-    write_if_changed(job.out, content)
-    return job.out
-
-
-def _marks(issues: list[Issue]) -> list[xlsxpatch.Mark]:
-    return [xlsxpatch.Mark(i.sheet, i.cell, _rgb(i), _note(i)) for i in _marked(issues)]
-
-
-def _sheet(issues: list[Issue], title: str) -> xlsxpatch.IssuesSheet:
-    rows = [
-        (n, _level(i), i.location, i.message, _rgb(i), _height(i.message)) for n, i in enumerate(issues, 1)
-    ]
-    return xlsxpatch.IssuesSheet(ISSUES_SHEET, title, HEADERS, WIDTHS, rows)
+    sheet = _patch_sheet(job.issues, job.page)
+    return write_unique(job.out, feedback_book.marked_up(feedback_book.Base(alone=True), [], sheet, ()))

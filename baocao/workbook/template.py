@@ -30,12 +30,13 @@ from baocao.spec.form import FIRST_BODY_ROW, LABEL_COLUMN, MEASURE_COLUMN, VALUE
 from baocao.spec.identity import SigningKey
 from baocao.spec.periods import Period
 from baocao.spec.registry import Unit
+from baocao.workbook.guide import write_guide
+from baocao.workbook.layout import input_message, item_numbers, lines, points, shown
 
 if TYPE_CHECKING:
     import xlsxwriter
 
 META_SHEET = "_meta"
-GUIDE_SHEET = "Hướng dẫn"
 FONT = "Times New Roman"
 INPUT_FILL = "#FFF2CC"
 LOCKED_FILL = "#E7E6E6"
@@ -54,6 +55,13 @@ class TemplateContext:
     key: SigningKey  # signs the ``_meta`` sheet: who the template is for, provably
     values: dict[str, object] | None = None  # input values to fill in (roll-up files, demo data)
     due_before: date | None = None  # the date the plan names ("trước ngày …"); default: the period's
+    due_text: str = ""  # the deadline as every message words it (``Period.due_text``)
+    contact: str = ""  # a person to call (``Settings.contact``)
+
+    @property
+    def due(self) -> str:
+        """ "trước ngày 10/03/2025": the same words as the reminders and feedback e-mails."""
+        return self.due_text or f"trước ngày {(self.due_before or self.period.due_before):%d/%m/%Y}"
 
 
 def template_filename(unit: Unit, period: Period) -> str:
@@ -72,23 +80,9 @@ def prefill_values(form: Form, ctx: TemplateContext) -> dict[str, str]:
     return {f.code: sources[f.prefill] for f in form.fields if f.prefill}
 
 
-def _input_message(f: Field) -> tuple[str, str]:
-    """Title (Excel allows 32 characters) and message (255) of a cell's input hint."""
-    title = f.label if len(f.label) <= 32 else f.label[:31] + "…"
-    hints = {
-        "integer": "Nhập số nguyên từ 0 trở lên (0 nếu không có).",
-        "date": "Nhập ngày dạng ngày/tháng/năm, ví dụ 05/03/2025.",
-        "choice": "Chọn trong danh sách: " + ", ".join(f.choices) + ".",
-    }
-    message = f.help or hints.get(f.type, "")
-    if f.required and "bắt buộc" not in message.lower():
-        message = (message + " Bắt buộc nhập.").strip()
-    return title, message[:255]
-
-
-def _validation(f: Field) -> dict | None:
+def _validation(f: Field, number: str = "") -> dict | None:
     """The Excel data validation matching the field's type, or None."""
-    title, message = _input_message(f)
+    title, message = input_message(f, number)
     common = {"input_title": title, "input_message": message, "error_title": title}
     if f.type == "integer":
         rule = {"validate": "integer", "criteria": ">=", "value": f.min or 0}
@@ -112,8 +106,6 @@ def _validation(f: Field) -> dict | None:
             | common
             | {"error_message": "Nhập ngày hợp lệ dạng ngày/tháng/năm, ví dụ 05/03/2025."}
         )
-    if not message:
-        return None
     return {"validate": "any"} | common
 
 
@@ -122,6 +114,7 @@ class _Formats:
 
     def __init__(self, book: xlsxwriter.Workbook):
         base = {"font_name": FONT, "font_size": 12, "valign": "vcenter", "text_wrap": True}
+        self.book, self.base = book, base
 
         def add(**extra):
             return book.add_format(base | extra)
@@ -142,6 +135,24 @@ class _Formats:
         self.input_int = add(border=1, bg_color=INPUT_FILL, locked=False, num_format="#,##0")
         self.input_date = add(border=1, bg_color=INPUT_FILL, locked=False, num_format="dd/mm/yyyy")
         self.input_choice = add(border=1, bg_color=INPUT_FILL, locked=False, align="center")
+        self.top = add(valign="top")
+        self.top_bold = add(valign="top", bold=True)
+        self.cell_top = add(border=1, valign="top")
+        self.cell_centre_top = add(border=1, valign="top", align="center")
+        self.small = add(font_size=9, italic=True, font_color="#808080")
+        self._locked_labels: dict[str, object] = {}
+
+    def locked_as(self, label: str):
+        """A locked cell that shows ``label`` instead of its text value (the period cell holds
+        ``2025-Q1`` for the reader and shows ``Quý I năm 2025`` to the clerk): the text section
+        of a number format replaces a text value by its literal."""
+        if label not in self._locked_labels:
+            literal = label.replace('"', "'")
+            self._locked_labels[label] = self.book.add_format(
+                self.base
+                | {"border": 1, "bg_color": LOCKED_FILL, "bold": True, "num_format": f';;;"{literal}"'}
+            )
+        return self._locked_labels[label]
 
 
 def _input_format(f: Field, fmt: _Formats):
@@ -169,74 +180,73 @@ def _write_input(ws, row: int, f: Field, value: object, style) -> None:
         ws.write_string(row, VALUE_COLUMN, str(value), style)
 
 
+WIDTHS = (6, 50, 11, 50)  # STT, label, measure, value: A4 portrait at about 90 %
+
+
 def _write_heading(ws, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
+    left = WIDTHS[0] + WIDTHS[1]
     ws.merge_range(0, 0, 0, 1, ctx.parent_name.upper(), fmt.center_bold)
     ws.merge_range(1, 0, 1, 1, ctx.unit.name.upper(), fmt.center_bold)
+    ws.set_row(1, points(lines(ctx.unit.name, left)))
     ws.merge_range(0, 2, 0, 3, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", fmt.center_bold)
     ws.merge_range(1, 2, 1, 3, "Độc lập - Tự do - Hạnh phúc", fmt.center_bold)
     ws.set_row(3, 36)
     ws.merge_range(3, 0, 3, 3, form.title, fmt.title)
     period = ctx.period
     estimates = "; sau ngày lập là số ước thực hiện" if period.includes_estimates else ""
-    due = ctx.due_before or period.due_before
-    ws.merge_range(
-        4,
-        0,
-        4,
-        3,
-        f"Kỳ báo cáo: {period.name} ({period.window_text}{estimates}) – Hạn nộp: trước ngày {due:%d/%m/%Y}",
-        fmt.center_italic,
+    line = f"Kỳ báo cáo: {period.name} ({period.window_text}{estimates}) – Hạn nộp: {ctx.due}"
+    ws.set_row(4, points(lines(line, sum(WIDTHS))))
+    ws.merge_range(4, 0, 4, 3, line, fmt.center_italic)
+    legend = (
+        "Ô nền vàng: đơn vị nhập. Ô nền xám: đã điền sẵn, không sửa. (*): bắt buộc. Xem trang “Hướng dẫn”."
     )
-    ws.merge_range(
-        5,
-        0,
-        5,
-        3,
-        "Ô nền vàng: đơn vị nhập. Ô nền xám: đã điền sẵn, không sửa. (*): bắt buộc.",
-        fmt.center_italic,
-    )
+    ws.set_row(5, points(lines(legend, sum(WIDTHS))))
+    ws.merge_range(5, 0, 5, 3, legend, fmt.center_italic)
     for col, text in enumerate(("STT", "Nội dung", "Đơn vị tính", "Số liệu / Nội dung")):
         ws.write_string(6, col, text, fmt.head)
 
 
-def _write_body(ws, form: Form, values: dict[str, object], fmt: _Formats) -> int:
-    """Draw the section, group and field rows; return the first row after the body."""
+def _write_body(ws, form: Form, ctx: TemplateContext, values: dict[str, object], fmt: _Formats) -> int:
+    """Draw the section, group and field rows; return the first row after the body.
+
+    The unit code and form version rows are hidden (``shown``): the reader finds them by name,
+    the footer prints them; the period cell shows the period's name over its code.
+    """
+    numbers = item_numbers(form)
     row = FIRST_BODY_ROW - 1
-    number = 0
     for kind, key, text in form.rows:
         if kind == "section":
             ws.merge_range(row, 0, row, VALUE_COLUMN, text, fmt.section)
-            number = 0
         elif kind == "group":
             ws.merge_range(row, 0, row, VALUE_COLUMN, text, fmt.group)
         else:
             f = form.field(key)
-            number += 1
-            ws.write_number(row, 0, number, fmt.stt)
-            ws.write_string(row, LABEL_COLUMN, text + (" (*)" if f.required else ""), fmt.label)
+            number = numbers.get(f.code, "")
+            label = text + (" (*)" if f.required else "")
+            ws.write_string(row, 0, number.rsplit(".", 1)[-1], fmt.stt)
+            ws.write_string(row, LABEL_COLUMN, label, fmt.label)
             ws.write_string(row, MEASURE_COLUMN, f.measure, fmt.measure)
             if f.locked:
-                ws.write_string(row, VALUE_COLUMN, values.get(f.code, ""), fmt.locked)
+                value = str(values.get(f.code, ""))
+                style = fmt.locked_as(ctx.period.name) if f.prefill == "period.code" else fmt.locked
+                ws.write_string(row, VALUE_COLUMN, value, style)
             else:
                 _write_input(ws, row, f, values.get(f.code), _input_format(f, fmt))
-                rule = _validation(f)
+                rule = _validation(f, number)
                 if rule:
                     ws.data_validation(row, VALUE_COLUMN, row, VALUE_COLUMN, rule)
-            if f.multiline:
-                ws.set_row(row, _text_height(values.get(f.code)))
-            elif len(text) > 60:
-                ws.set_row(row, 33)
+            height = points(lines(label, WIDTHS[LABEL_COLUMN]))
+            if f.multiline:  # narrative answers get room: about eight lines of the wide column,
+                # more for a filled one (a department's roll-up joins its units' texts)
+                filled = str(values.get(f.code) or "")
+                need = points(lines(filled, WIDTHS[VALUE_COLUMN])) if filled else 0
+                height = min(409.0, max(height, 140 if f.required else 100, need))  # Excel's limit
+            if not shown(f):
+                ws.set_row(row, height, None, {"hidden": True})
+            else:
+                ws.set_row(row, height)
         row += 1
     return row
-
-
-def _text_height(value: object) -> float:
-    """Row height (points) that shows a multi-line answer in the 42-wide value column: 80 for an
-    empty one, more for a filled one (a department's roll-up joins its units' texts), up to
-    Excel's 409-point limit."""
-    text = str(value or "")
-    lines = sum(max(1, -(-len(part) // 44)) for part in text.split("\n")) if text else 0
-    return min(409.0, max(80.0, 16.0 * lines + 6))
 
 
 def _write_signatures(ws, row: int, ctx: TemplateContext, fmt: _Formats) -> None:
@@ -248,14 +258,19 @@ def _write_signatures(ws, row: int, ctx: TemplateContext, fmt: _Formats) -> None
     ws.merge_range(row + 2, 2, row + 2, 3, "(Ký tên, đóng dấu)", fmt.center_italic)
 
 
+def _footer(form: Form, ctx: TemplateContext) -> str:
+    """Unit code and form version where a coordinator on the phone can read them, out of the
+    clerk's way; ``&`` doubled (a footer control character)."""
+    ident = f"Mã đơn vị {ctx.unit.code} – biểu mẫu {form.version}".replace("&", "&&")
+    return f'&L&"Times New Roman"&8{ident}&C&"Times New Roman"&10Trang &P/&N'
+
+
 def _write_form_sheet(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
     ws = book.add_worksheet(form.sheet)
-    ws.set_column(0, 0, 6)
-    ws.set_column(LABEL_COLUMN, LABEL_COLUMN, 58)
-    ws.set_column(MEASURE_COLUMN, MEASURE_COLUMN, 12)
-    ws.set_column(VALUE_COLUMN, VALUE_COLUMN, 42)
+    for col, width in enumerate(WIDTHS):
+        ws.set_column(col, col, width)
     _write_heading(ws, form, ctx, fmt)
-    end = _write_body(ws, form, {**(ctx.values or {}), **prefill_values(form, ctx)}, fmt)
+    end = _write_body(ws, form, ctx, {**(ctx.values or {}), **prefill_values(form, ctx)}, fmt)
     _write_signatures(ws, end, ctx, fmt)
     for f in form.fields:
         ref = form.layout[f.code]
@@ -267,50 +282,12 @@ def _write_form_sheet(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> 
     ws.fit_to_pages(1, 0)
     ws.print_area(0, 0, end + 3, VALUE_COLUMN)
     ws.repeat_rows(6)
-    ws.set_footer('&C&"Times New Roman"&10Trang &P/&N')
+    ws.freeze_panes(7, 0)  # the column headings stay in view while scrolling
+    ws.set_footer(_footer(form, ctx))
     first_input = next(f for f in form.fields if not f.locked)
     ws.activate()
     ws.set_first_sheet()
     ws.set_selection(form.layout[first_input.code].cell)
-
-
-def _write_guide(book, form: Form, ctx: TemplateContext, fmt: _Formats) -> None:
-    ws = book.add_worksheet(GUIDE_SHEET)
-    ws.set_column(0, 0, 110)
-    period = ctx.period
-    lines = [
-        (f"HƯỚNG DẪN LẬP BÁO CÁO – {period.name.upper()}", fmt.title),
-        (f"Đơn vị: {ctx.unit.name} (mã {ctx.unit.code})", fmt.text),
-        (f"Kỳ báo cáo: {period.name}, {period.window_text}.", fmt.text),
-        (
-            f"Hạn nộp: trước ngày {(ctx.due_before or period.due_before):%d/%m/%Y}"
-            f" (chậm nhất hết ngày {ctx.deadline:%d/%m/%Y}).",
-            fmt.center_bold,
-        ),
-        (f"Nơi nộp: lưu tệp đã điền vào {ctx.submit_to}.", fmt.text),
-        (f"Cơ quan tổng hợp: {ctx.organisation}.", fmt.text),
-    ]
-    if period.includes_estimates:
-        lines.append(
-            (
-                f"Báo cáo được lập trước khi hết kỳ: số liệu từ ngày lập báo cáo đến {period.end:%d/%m/%Y}"
-                " là số ước thực hiện.",
-                fmt.center_bold,
-            )
-        )
-    lines += [(f"{i}. {text}", fmt.text) for i, text in enumerate(form.instructions, start=1)]
-    rename = "Có thể đổi tên tệp: hệ thống nhận biết đơn vị và kỳ báo cáo từ nội dung biểu mẫu."
-    lines.append((rename, fmt.text))
-    for row, (text, style) in enumerate(lines):
-        ws.write_string(row, 0, text, style)
-    row = len(lines) + 1
-    ws.write_string(row, 0, "Danh sách chỉ tiêu (mã trường dùng khi trao đổi dữ liệu):", fmt.center_bold)
-    for offset, f in enumerate((f for f in form.fields if not f.locked), start=1):
-        extra = f" – {f.help}" if f.help else ""
-        ws.write_string(row + offset, 0, f"{f.code}: {f.label}{extra}", fmt.text)
-    ws.protect("")
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
 
 
 def _write_meta(book, form: Form, ctx: TemplateContext) -> None:
@@ -351,7 +328,7 @@ def render_template(form: Form, ctx: TemplateContext) -> bytes:
     )
     fmt = _Formats(book)
     _write_form_sheet(book, form, ctx, fmt)
-    _write_guide(book, form, ctx, fmt)
+    write_guide(book, form, ctx, fmt)
     _write_meta(book, form, ctx)
     book.close()
     return buffer.getvalue()
@@ -367,6 +344,8 @@ def template_context(dep: Deployment, unit: Unit, period: Period) -> TemplateCon
         parent_name=parent.name if parent else dep.settings.organisation,
         deadline=dep.last_on_time_day(unit, period),
         due_before=period.due_before_for(dep.level_of(unit, period)),
+        due_text=dep.due_text(unit, period),
+        contact=dep.settings.contact,
         submit_to=dep.settings.submit_to,
         organisation=dep.settings.organisation,
         key=dep.signing_key,

@@ -80,15 +80,31 @@ class Mark:
 
 
 @dataclass(frozen=True)
+class IssueRow:
+    """One listed issue: its number, level, place (``D32 – mục II.9``), message, the colour of
+    its level, the row height in points (spreadsheet apps do not grow a row for wrapped text on
+    opening) and ``link``, the cell the place jumps to (``'BaoCao'!D32``), if any."""
+
+    number: int
+    level: str
+    place: str
+    message: str
+    rgb: str
+    height: float
+    link: str | None = None
+
+
+@dataclass(frozen=True)
 class IssuesSheet:
-    """The issues list: a title, a header row, and rows of (number, level, place, message, rgb,
-    row height in points: spreadsheet apps do not grow a row for wrapped text on opening)."""
+    """The issues list: a title, ``intro`` lines (text, height) on what to do, a header row and
+    the rows."""
 
     name: str
     title: str
     headers: tuple[str, str, str, str]
     widths: tuple[float, float, float, float]
-    rows: Sequence[tuple[int, str, str, str, str, float]]
+    rows: Sequence[IssueRow]
+    intro: Sequence[tuple[str, float]] = ()
 
 
 def text(value: str) -> str:
@@ -556,7 +572,8 @@ def _cell(ref: str, style: int, value: str) -> str:
 
 
 def _issues_xml(issues: IssuesSheet, styles: _Styles) -> str:
-    """The issues sheet: title across the columns, frozen header, wrapped text, A4 landscape."""
+    """The issues sheet: title across the columns, lines on what to do, a frozen header, wrapped
+    text, cells that link to the marked cell, A4 landscape."""
     title_font = styles.add(
         "fonts", '<font><b/><sz val="13"/><name val="Times New Roman"/><family val="1"/></font>'
     )
@@ -564,6 +581,11 @@ def _issues_xml(issues: IssuesSheet, styles: _Styles) -> str:
         "fonts", '<font><b/><sz val="11"/><name val="Times New Roman"/><family val="1"/></font>'
     )
     plain = styles.add("fonts", '<font><sz val="11"/><name val="Times New Roman"/><family val="1"/></font>')
+    link_font = styles.add(
+        "fonts",
+        '<font><u/><sz val="11"/><color rgb="FF0563C1"/><name val="Times New Roman"/>'
+        '<family val="1"/></font>',
+    )
     border = styles.add(
         "borders",
         "<border>"
@@ -581,8 +603,10 @@ def _issues_xml(issues: IssuesSheet, styles: _Styles) -> str:
         )
 
     title = xf(title_font, 0, 0, "center", "center")
+    intro = xf(plain, 0, 0, "left", "top")
     head = xf(bold, head_fill, border, "center", "center")
     centre = xf(plain, 0, border, "center", "top")
+    linked = xf(link_font, 0, border, "center", "top")
     left = xf(plain, 0, border, "left", "top")
     levels: dict[str, int] = {}
     height: float = 22 if len(issues.title) <= 90 else 40
@@ -591,33 +615,50 @@ def _issues_xml(issues: IssuesSheet, styles: _Styles) -> str:
         f'<is><t xml:space="preserve">{text(issues.title)}</t></is></c>'
         + "".join(f'<c r="{c}1" s="{title}"/>' for c in "BCD")
         + "</row>",
-        '<row r="3">'
+    ]
+    merges = ["A1:D1"]
+    for r, (line, line_height) in enumerate(issues.intro, start=2):
+        rows.append(
+            f'<row r="{r}" ht="{line_height}" customHeight="1">{_cell(f"A{r}", intro, line)}'
+            + "".join(f'<c r="{c}{r}" s="{intro}"/>' for c in "BCD")
+            + "</row>"
+        )
+        merges.append(f"A{r}:D{r}")
+    top = len(issues.intro) + 3  # the header row: one blank row after the lines
+    rows.append(
+        f'<row r="{top}">'
         + "".join(
-            f'<c r="{c}3" s="{head}" t="inlineStr"><is><t>{text(h)}</t></is></c>'
+            f'<c r="{c}{top}" s="{head}" t="inlineStr"><is><t>{text(h)}</t></is></c>'
             for c, h in zip("ABCD", issues.headers, strict=True)
         )
-        + "</row>",
-    ]
-    for r, (number, level, place, message, rgb, height) in enumerate(issues.rows, start=4):
-        if rgb not in levels:
-            levels[rgb] = xf(bold, styles.fill(rgb), border, "center", "top")
+        + "</row>"
+    )
+    links = []
+    for r, row in enumerate(issues.rows, start=top + 1):
+        if row.rgb not in levels:
+            levels[row.rgb] = xf(bold, styles.fill(row.rgb), border, "center", "top")
+        if row.link:
+            links.append(f'<hyperlink ref="C{r}" location="{attr(row.link)}" display="{attr(row.place)}"/>')
+        place = _cell(f"C{r}", linked if row.link else centre, row.place)
         rows.append(
-            f'<row r="{r}" ht="{height}" customHeight="1"><c r="A{r}" s="{centre}"><v>{number}</v></c>'
-            f"{_cell(f'B{r}', levels[rgb], level)}"
-            f"{_cell(f'C{r}', centre, place)}{_cell(f'D{r}', left, message)}</row>"
+            f'<row r="{r}" ht="{row.height}" customHeight="1">'
+            f'<c r="A{r}" s="{centre}"><v>{row.number}</v></c>'
+            f"{_cell(f'B{r}', levels[row.rgb], row.level)}{place}{_cell(f'D{r}', left, row.message)}</row>"
         )
-    last = max(3, 3 + len(issues.rows))
+    last = top + len(issues.rows)
     cols = "".join(
         f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
         for i, w in enumerate(issues.widths, start=1)
     )
+    merge_xml = "".join(f'<mergeCell ref="{m}"/>' for m in merges)
+    link_xml = f"<hyperlinks>{''.join(links)}</hyperlinks>" if links else ""
     return (
         f'{_DECL}<worksheet xmlns="{MAIN}" xmlns:r="{REL}"><sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
         f'<dimension ref="A1:D{last}"/><sheetViews><sheetView tabSelected="1" workbookViewId="0">'
-        '<pane ySplit="3" topLeftCell="A4" activePane="bottomLeft" state="frozen"/>'
-        '<selection pane="bottomLeft" activeCell="A4" sqref="A4"/></sheetView></sheetViews>'
+        f'<pane ySplit="{top}" topLeftCell="A{top + 1}" activePane="bottomLeft" state="frozen"/>'
+        f'<selection pane="bottomLeft" activeCell="A{top + 1}" sqref="A{top + 1}"/></sheetView></sheetViews>'
         f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>{"".join(rows)}</sheetData>'
-        '<mergeCells count="1"><mergeCell ref="A1:D1"/></mergeCells>'
+        f'<mergeCells count="{len(merges)}">{merge_xml}</mergeCells>{link_xml}'
         '<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
         '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/></worksheet>'
     )
