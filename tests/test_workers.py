@@ -1,0 +1,88 @@
+"""The worker pool of issue 13: jobs of several items, one message back per job, and still one
+bad item costing that item only (its worker dies or runs late on it: the others are answered)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO
+from helpers import die_on, nap
+
+from baocao.workers import Failed, Inline, Pool
+
+
+def answers_of(pool, jobs: dict[str, list]) -> dict[tuple[str, int], object]:
+    found: dict[tuple[str, int], object] = {}
+    for tag, items in jobs.items():
+        pool.submit(tag, items, lambda index, answer, tag=tag: found.__setitem__((tag, index), answer))
+    for _ in pool.drain():
+        pass
+    return found
+
+
+def test_an_item_that_kills_its_worker_costs_that_item_only_not_its_job():
+    with Pool(die_on, 1, timeout=30) as pool:
+        found = answers_of(pool, {"one": ["a", "x", "b"], "two": ["c"]})
+    assert found[("one", 0)] == "aa" and found[("one", 2)] == "bb" and found[("two", 0)] == "cc"
+    dead = found[("one", 1)]
+    assert isinstance(dead, Failed) and dead.kind == "died" and "dừng bất thường" in dead.reason
+
+
+def test_an_item_past_its_time_in_the_middle_of_a_job_is_stopped_alone():
+    started = time.monotonic()
+    with Pool(nap, 1, timeout=1.0) as pool:
+        found = answers_of(pool, {"job": [0.01, 60, 0.02]})
+    assert found[("job", 0)] == 0.01 and found[("job", 2)] == 0.02
+    late = found[("job", 1)]
+    assert isinstance(late, Failed) and late.kind == "late" and "quá 1 giây" in late.reason
+    assert time.monotonic() - started < 30
+
+
+def test_a_long_job_of_quick_items_is_not_taken_for_a_hung_one():
+    """Four items of 0.6 s with a 1 s limit each: 2.4 s in all, and nothing is late."""
+    with Pool(nap, 1, timeout=1.0) as pool:
+        found = answers_of(pool, {"job": [0.6, 0.6, 0.6, 0.6]})
+    assert [found[("job", i)] for i in range(4)] == [0.6] * 4
+
+
+def test_without_processes_the_same_answers():
+    found = answers_of(Inline(die_on), {"job": ["a", "b"]})
+    assert found == {("job", 0): "aa", ("job", 1): "bb"}
+
+
+ORPHANS = """
+import os, signal, sys, time
+from baocao.workers import Pool
+if __name__ == "__main__":
+    pool = Pool(time.sleep, 2, 30, fork=True)
+    pool.start()
+    pool.wait_ready()
+    print(" ".join(str(w.process.pid) for w in pool.workers), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_forked_workers_end_when_their_parent_is_killed(tmp_path):
+    """A forked worker held the parent's end of its own pipe: a collect killed with kill -9 left
+    its workers running for ever (and a caller waiting on their inherited output)."""
+    script = tmp_path / "orphans.py"
+    script.write_text(ORPHANS, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, cwd=REPO, timeout=60)
+    pids = [int(pid) for pid in done.stdout.split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fp:
+            return "State:\tZ" not in fp.read()
+    except FileNotFoundError:
+        return False
