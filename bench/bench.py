@@ -396,12 +396,12 @@ def stage_phases(root: Path, args: argparse.Namespace) -> dict:
     import tempfile
 
     from baocao import api
+    from baocao.judge.context import judging_context
     from baocao.judge.reader import read_workbook
     from baocao.judge.template_reader import read_template
     from baocao.judge.validate import validate
-    from baocao.judging import judging_context
     from baocao.store.archive import Archive, write_copy
-    from baocao.workbook.feedback import FeedbackJob, write_feedback_job
+    from baocao.workbook.feedback import FeedbackJob, IssuesPage, write_feedback_job
 
     dep = api.load_deployment(root / "config.toml")
     layouts = dep.catalog.layouts()
@@ -428,7 +428,7 @@ def stage_phases(root: Path, args: argparse.Namespace) -> dict:
     timed("read: checked reader (package check + calamine)", lambda pc: read_workbook(pc[0], layouts), pairs)
     outcomes = timed("validate", lambda raw: validate(raw, judging_context(dep, raw, today, None)), raws)
     jobs = [
-        FeedbackJob(p.name, p, raw, o.issues, out / f"fb-{p.name}", "Kết quả", None)
+        FeedbackJob(p.name, p, raw, o.issues, out / f"fb-{p.name}", IssuesPage("Kết quả", o.accepted), None)
         for p, raw, o in zip(paths, raws, outcomes, strict=True)
         if o.issues
     ]
