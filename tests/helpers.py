@@ -29,43 +29,35 @@ from mail_samples import message, raw
 
 from baocao import api
 from baocao.model import FileRecord, Issue, Severity, Submission
+from baocao.spec.form import Form
+from baocao.spec.periods import Period
+from baocao.spec.samples import sample_values
 from baocao.store import open_store
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-def valid_values(period_start: date, **overrides) -> dict[str, object]:
-    """A complete, valid set of unit inputs for a period starting on ``period_start``."""
-    values: dict[str, object] = {
-        "nguoi_lap": "Nguyễn Văn An",
-        "dien_thoai": "0912345678",
-        "email": "an.nv@donvi.langson.example",
-        "ngay_lap": period_start.replace(month=min(period_start.month + 2, 12), day=5),
-        "co_ke_hoach": "Có",
-        "so_ke_hoach": "12/KH-DV",
-        "ngay_ke_hoach": date(period_start.year, 1, 15),
-        "tin_bai_cong_ttdt": 15,
-        "tthc_niem_yet": 30,
-        "van_ban_cap_nhat": 4,
-        "lop_tap_huan": 2,
-        "luot_tap_huan": 80,
-        "hoi_nghi_long_ghep": 1,
-        "luot_hoi_nghi": 60,
-        "cuoc_hop_long_ghep": 5,
-        "tin_mang_xa_hoi": 12,
-        "tin_cung_cap_bao_chi": 2,
-        "pano_khau_hieu": 3,
-        "tai_lieu_phat_hanh": 200,
-        "cuoc_thi": 1,
-        "luot_du_thi": 150,
-        "luot_huong_dan_dvc": 90,
-        "cuoc_kiem_tra": 1,
-        "ket_qua_noi_bat": "Tuyên truyền đều đặn trên Trang thông tin điện tử và mạng xã hội.",
-        "ton_tai_han_che": "Không",
-        "nguyen_nhan": "",
-        "mo_hinh_sang_kien": "",
-        "de_xuat_kien_nghi": "",
-    }
+# The contact every test report is signed with, by the role its field plays in the form: tests
+# about replies and feedback look for these (``Form.role``), whatever the form calls the fields.
+CONTACT = {"preparer": "Nguyễn Văn An", "phone": "0912345678", "contact_email": "an.nv@donvi.langson.example"}
+SEED = 2025  # one fixed draw of ``sample_values``: the same report, typed again, in every test
+
+
+def prepared_on(period: Period) -> date:
+    """The day test reports are dated: the 5th of the period's third month (05/03/2025 for
+    2025-Q1, before every deadline the tests replay), never past December."""
+    return period.start.replace(month=min(period.start.month + 2, 12), day=5)
+
+
+def valid_values(form: Form, period: Period, /, *, level: str = "unit", **overrides) -> dict[str, object]:
+    """A complete, valid set of inputs of ``form`` for ``period`` (from ``sample_values``, fixed
+    seed), signed by ``CONTACT``, with ``overrides`` (by field code) on top. ``level`` is the
+    registry kind of the reporter, so a target set for departments is met by theirs."""
+    values = sample_values(form, random.Random(SEED), period, today=prepared_on(period), level=level)
+    for role, value in CONTACT.items():
+        field = form.role(role)
+        if field is not None:
+            values[field.code] = value
     values.update(overrides)
     return values
 
@@ -85,7 +77,9 @@ def make_submission(dep: api.Deployment, unit: str, period: str, out: Path, **ov
     """A filled submission of ``unit`` for ``period`` made from its real generated template."""
     p = dep.period(period)
     template = api.templates(dep, period, unit=unit)[0].path
-    return fill_workbook(template, valid_values(p.start, **overrides), out)
+    reporter = dep.registry.latest(unit)
+    level = reporter.kind if reporter is not None else "unit"
+    return fill_workbook(template, valid_values(dep.form, p, level=level, **overrides), out)
 
 
 def strict_headers(raw: bytes) -> list[tuple[str, str]]:
@@ -173,24 +167,18 @@ def at(y: int, m: int, d: int, h: int = 10) -> datetime:
 
 
 def figures(dep: api.Deployment, seed: int, **overrides) -> dict[str, object]:
-    """Distinct, valid values for every field (as the ledger stores them: dates as ISO text)."""
-    values: dict[str, object] = {
-        f.code: (seed * 7 + i * 3) % 40 + 1 for i, f in enumerate(dep.form.quantitative_fields)
-    }
-    values.update(
-        nguoi_lap="Nguyễn Văn An",
-        dien_thoai="0912345678",
-        email="an@donvi.example",
-        ngay_lap="2025-03-05",
-        co_ke_hoach="Có",
-        so_ke_hoach="12/KH-SNV",
-        ngay_ke_hoach="2025-01-15",
-        ket_qua_noi_bat=f"Kết quả nổi bật số {seed}: đăng tin đều đặn trên trang thông tin điện tử.",
-        ton_tai_han_che="Không",
-        nguyen_nhan="",
-        mo_hinh_sang_kien="",
-        de_xuat_kien_nghi=f"Đề xuất số {seed}: tăng kinh phí tuyên truyền.",
-    )
+    """Valid values for every field as the ledger stores them (dates as ISO text), told apart by
+    ``seed``: distinct figures, and each multi-line text headed "<label> số <seed>: "."""
+    values: dict[str, object] = valid_values(dep.form, dep.period("2025-Q1"))
+    for i, f in enumerate(dep.form.quantitative_fields):
+        values[f.code] = (seed * 7 + i * 3) % 40 + 1
+    for f in dep.form.fields:
+        if f.code not in values:
+            continue
+        if f.type == "date":
+            values[f.code] = values[f.code].isoformat()
+        elif f.multiline:
+            values[f.code] = f"{f.label} số {seed}: {values[f.code]}"
     values.update(overrides)
     return values
 
@@ -250,30 +238,33 @@ BELOW = Issue(
 )
 
 
-def seed_quarter(dep: api.Deployment) -> dict[str, dict]:
+def seed_quarter(dep: api.Deployment, **common) -> dict[str, dict]:
     """2025-Q1 of the demo registry with every kind of outcome, plus earlier periods.
 
     Returns the values in force per unit for 2025-Q1 (the test's truth). Deadline of units
-    reporting to their department: end of 09/03/2025.
+    reporting to their department: end of 09/03/2025. ``common`` overrides go into every report.
     """
     s = Seeder(dep)
+
+    def report(seed: int, **overrides) -> dict[str, object]:
+        return figures(dep, seed, **{**common, **overrides})
+
     final = {
-        "NV_VP": figures(dep, 1, tin_bai_cong_ttdt=15),
-        "NV_CCHC": figures(dep, 3, tin_bai_cong_ttdt=30),
-        "NV_TCBC": figures(dep, 4, tin_bai_cong_ttdt=8),
-        "DT_VP": figures(
-            dep,
+        "NV_VP": report(1, tin_bai_cong_ttdt=15),
+        "NV_CCHC": report(3, tin_bai_cong_ttdt=30),
+        "NV_TCBC": report(4, tin_bai_cong_ttdt=8),
+        "DT_VP": report(
             5,
             ket_qua_noi_bat=INJECTION,
             ton_tai_han_che="+SUM(A1:A9)",
             nguyen_nhan="-1",
             mo_hinh_sang_kien="@cmd",
         ),
-        "DT_CSDT": figures(dep, 6, tin_bai_cong_ttdt=12),
-        "DT_TG": figures(dep, 7),
+        "DT_CSDT": report(6, tin_bai_cong_ttdt=12),
+        "DT_TG": report(7),
     }
     s.accept("NV_VP", "2025-Q1", at(2025, 3, 3), final["NV_VP"])
-    s.accept("NV_CCHC", "2025-Q1", at(2025, 3, 4), figures(dep, 2))  # superseded by the correction
+    s.accept("NV_CCHC", "2025-Q1", at(2025, 3, 4), report(2))  # superseded by the correction
     s.accept("NV_CCHC", "2025-Q1", at(2025, 3, 15), final["NV_CCHC"])
     s.accept("NV_TCBC", "2025-Q1", at(2025, 3, 12), final["NV_TCBC"], [BELOW])  # 3 days late
     s.reject("NV_LDVL", "2025-Q1", at(2025, 3, 8))  # rejected, never corrected
@@ -281,13 +272,13 @@ def seed_quarter(dep: api.Deployment) -> dict[str, dict]:
     s.reject("DT_CSDT", "2025-Q1", at(2025, 3, 5))
     s.accept("DT_CSDT", "2025-Q1", at(2025, 3, 11), final["DT_CSDT"])  # corrected, 2 days late
     s.accept("DT_TG", "2025-Q1", at(2025, 3, 1), final["DT_TG"])
-    s.accept("SNV", "2025-Q1", at(2025, 3, 9), figures(dep, 99))  # a department's roll-up: not counted
+    s.accept("SNV", "2025-Q1", at(2025, 3, 9), report(99))  # a department's roll-up: not counted
     # TTDVVL and DT_TTRA send nothing.
     # 2024-Y (the previous period) under the 2024 structure, and 2024-Q1 (same period last year).
-    s.accept("LD_VP", "2024-Y", at(2024, 12, 1), figures(dep, 10))
-    s.accept("LD_BTXH", "2024-Y", at(2024, 12, 2), figures(dep, 11))
-    s.accept("NV_VP", "2024-Y", at(2024, 12, 3), figures(dep, 12))
-    s.accept("LD_CDN", "2024-Q1", at(2024, 3, 1), figures(dep, 13))
+    s.accept("LD_VP", "2024-Y", at(2024, 12, 1), report(10))
+    s.accept("LD_BTXH", "2024-Y", at(2024, 12, 2), report(11))
+    s.accept("NV_VP", "2024-Y", at(2024, 12, 3), report(12))
+    s.accept("LD_CDN", "2024-Q1", at(2024, 3, 1), report(13))
     return final
 
 

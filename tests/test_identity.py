@@ -69,7 +69,7 @@ def outbox_messages(dep) -> list[email.message.EmailMessage]:
 
 def accepted_report(dep, tmp_path) -> None:
     """DT_TG's own, signed report: accepted on 5 March with 15 items on its portal."""
-    make_submission(dep, "DT_TG", "2025-Q1", inbox(dep) / "dt_tg.xlsx")
+    make_submission(dep, "DT_TG", "2025-Q1", inbox(dep) / "dt_tg.xlsx", tin_bai_cong_ttdt=15)
     assert [r.status for r in api.collect(dep, now=EARLY).results] == ["accepted"]
 
 
@@ -85,7 +85,7 @@ def forged(dep, tmp_path, how: str) -> Path:
     if how == "other_key":  # a template made by a deployment with another secret
         template = tmp_path / "khoa-khac.xlsx"
         template.write_bytes(other_key_template(dep))
-        return fill_workbook(template, valid_values(dep.period("2025-Q1").start, **values), out)
+        return fill_workbook(template, valid_values(dep.form, dep.period("2025-Q1"), **values), out)
     make_submission(dep, "DT_TG", "2025-Q1", out, **values)
     if how == "no_signature":
         return set_meta(out, signature=None, key_id=None)

@@ -108,7 +108,7 @@ def test_a_clerk_fixes_a_file_on_a_phone_and_the_coordinator_sees_it_green(serve
 
     # a file with a mistake: text in a number cell
     wrong = fill_workbook(
-        template, valid_values(period.start, tin_bai_cong_ttdt="mười lăm"), tmp_path / "sai.xlsx"
+        template, valid_values(dep.form, period, tin_bai_cong_ttdt="mười lăm"), tmp_path / "sai.xlsx"
     )
     result, rejected_after = submit(page, wrong, "bad")
     assert "Chưa đạt: 1 lỗi cần sửa" in result and "'mười lăm' không phải số" in result
@@ -123,7 +123,7 @@ def test_a_clerk_fixes_a_file_on_a_phone_and_the_coordinator_sees_it_green(serve
     assert any("không phải số" in text for text in comments)
 
     # the corrected file: accepted, with a receipt number
-    right = fill_workbook(template, valid_values(period.start), tmp_path / "dung.xlsx")
+    right = fill_workbook(template, valid_values(dep.form, period), tmp_path / "dung.xlsx")
     result, accepted_after = submit(page, right, "good")
     assert "Đã tiếp nhận báo cáo" in result and "Số biên nhận: BN-000002" in result
     shots.take(page, "3-da-tiep-nhan-dien-thoai")
