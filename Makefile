@@ -2,6 +2,9 @@
 #   make demo   set up .venv and run the whole pipeline on the embedded demo deployment
 #   make test   set up .venv with the dev tools, lint (ruff, layers, mypy), run the tests
 PYTHON ?= python3
+# pytest processes (pytest-xdist): both cores of the CI machine; `make test TEST_WORKERS=0` runs
+# the tests in one process, as when looking into one failure
+TEST_WORKERS ?= 2
 VENV := .venv
 ifeq ($(OS),Windows_NT)
 BIN := $(VENV)/Scripts
@@ -26,7 +29,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python -m baocao --config config.toml demo
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 # ruff; the layer contract of pyproject.toml (lower never imports higher); mypy on the package
 lint: $(VENV)/.installed-dev

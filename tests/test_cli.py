@@ -32,7 +32,8 @@ def test_info_json_has_paths_form_and_periods(config_file, deployment):
     assert [p["kind"] for p in data["periods"]] == ["Q1", "H1", "Q3", "Y"]
 
 
-def test_info_table_names_the_config_file_and_each_period_of_this_year(config_file):
+def test_info_table_names_the_config_file_and_each_period_of_this_year(config_file, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # a wide console: the temporary folder's length never wraps a period
     code, out, _ = run("--config", str(config_file), "info")
     year = datetime.now().year
     assert code == 0 and str(config_file) in out

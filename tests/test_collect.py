@@ -155,10 +155,11 @@ def test_a_file_still_being_copied_is_left_for_the_next_run(tmp_path):
     target = inbox(dep) / "dang-chep.xlsx"
     stop = threading.Event()
 
-    def slow_copy():  # a network copy that is still writing while collect looks
+    def slow_copy():  # a network copy that is still writing while collect looks: small chunks,
+        # so the copy lasts (about 20 s) until collect has looked, even on a loaded machine
         with target.open("wb") as out:
-            for i in range(0, len(source), 512):
-                out.write(source[i : i + 512])
+            for i in range(0, len(source), 64):
+                out.write(source[i : i + 64])
                 out.flush()
                 if stop.wait(0.05):
                     break
