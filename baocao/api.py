@@ -369,9 +369,14 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     from baocao.judge.workers import read_workbooks, reading_of
     from baocao.logs import setup_logging
 
+    path = Path(path)
+    if not path.exists():  # the coordinator's typo, not a unit's locked or unreadable file
+        raise UsageError(f"Không tìm thấy tệp {path}; kiểm tra lại đường dẫn và tên tệp")
+    if path.is_dir():
+        raise UsageError(f"{path} là một thư mục; hãy chỉ một tệp bảng tính (.xlsx, .xls, .ods)")
     now = local_time(now, dep.settings.timezone)
     setup_logging(dep)  # a reader failure is logged in the logs folder, never printed
-    [(_, raw)] = list(read_workbooks([Path(path)], {}, workers=1, reading=reading_of(dep)))
+    [(_, raw)] = list(read_workbooks([path], {}, workers=1, reading=reading_of(dep)))
     if isinstance(raw, WorkbookError):
         return Outcome(None, None, None, {}, [Issue(Severity.ERROR, "unreadable", str(raw))])
     if not dep.settings.path("ledger").exists():

@@ -270,3 +270,12 @@ def test_exit_codes_for_errors_are_0_1_or_2_as_the_readme_says(tmp_path, config_
         deployment.settings.path("ledger").with_name("ledger.sqlite" + suffix).unlink(missing_ok=True)
     code, _, err = run("--config", str(config_file), "collect")
     assert code == 2 and "bị hỏng" in err  # a damaged ledger: the coordinator must act
+
+
+def test_check_of_a_path_that_is_not_a_file_says_so(config_file, tmp_path):
+    """A mistyped path is the coordinator's mistake (exit 2), not a unit's file "đang bị khoá
+    hoặc không có quyền đọc"; a folder is named as a folder."""
+    code, _, err = run("--config", str(config_file), "check", str(tmp_path / "khong-co.xlsx"))
+    assert code == 2 and "Không tìm thấy tệp" in err and "khoá" not in err
+    code, _, err = run("--config", str(config_file), "check", str(tmp_path))
+    assert code == 2 and "là một thư mục" in err
