@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baocao.errors import BaocaoError, LockedError, UsageError, WorkbookError
-from baocao.files import write_if_changed
+from baocao.files import unwritable_folder, write_if_changed
 from baocao.model import Action, FileRecord, Issue, Severity
 from baocao.spec.deployment import Deployment, load_deployment, local_time
 from baocao.spec.links import unit_link
@@ -210,7 +210,11 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
     for u in targets:
         path = template_path(dep, u, p)
         content = render_template(dep.form, template_context(dep, u, p))
-        out.append(TemplateFile(unit=u.code, path=path, written=write_if_changed(path, content)))
+        try:
+            written = write_if_changed(path, content)
+        except OSError as exc:
+            raise unwritable_folder(path.parent, exc) from exc
+        out.append(TemplateFile(unit=u.code, path=path, written=written))
     return out
 
 

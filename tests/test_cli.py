@@ -279,3 +279,18 @@ def test_check_of_a_path_that_is_not_a_file_says_so(config_file, tmp_path):
     assert code == 2 and "Không tìm thấy tệp" in err and "khoá" not in err
     code, _, err = run("--config", str(config_file), "check", str(tmp_path))
     assert code == 2 and "là một thư mục" in err
+
+
+def test_an_output_or_templates_folder_that_cannot_be_written_is_named_in_vietnamese(config_file, tmp_path):
+    """Not "lỗi không lường trước (FileNotFoundError …)": the folder and what to check."""
+    blocker = tmp_path / "la-tep"
+    blocker.write_text("a file where a folder should be")
+    code, _, err = run(
+        "--config", str(config_file), "consolidate", "--period", "2025-Q1", "--out", str(blocker / "th.xlsx")
+    )
+    assert code == 1 and f"Không ghi được vào thư mục {blocker}" in err and "không lường trước" not in err
+    text = config_file.read_text(encoding="utf-8")
+    paths = f'\n[paths]\ntemplates = "{blocker.as_posix()}/mau"\n'
+    config_file.write_text(text + paths, encoding="utf-8")
+    code, _, err = run("--config", str(config_file), "templates", "--period", "2025-Q1")
+    assert code == 1 and "Không ghi được vào thư mục" in err and "không lường trước" not in err
