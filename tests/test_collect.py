@@ -155,11 +155,10 @@ def test_a_file_still_being_copied_is_left_for_the_next_run(tmp_path):
     target = inbox(dep) / "dang-chep.xlsx"
     stop = threading.Event()
 
-    def slow_copy():  # a network copy that is still writing while collect looks: small chunks,
-        # so the copy lasts (about 20 s) until collect has looked, even on a loaded machine
-        with target.open("wb") as out:
-            for i in range(0, len(source), 64):
-                out.write(source[i : i + 64])
+    def slow_copy():  # a network copy that is still writing while collect looks
+        with target.open("wb") as out:  # small steps: still writing however slow collect is
+            for i in range(0, len(source), 16):
+                out.write(source[i : i + 16])
                 out.flush()
                 if stop.wait(0.05):
                     break
