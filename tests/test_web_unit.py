@@ -51,7 +51,7 @@ def test_unit_page_opens_by_its_link_and_says_the_deadline(dep, client):
     assert page.status_code == 200
     text = text_of(page.text)
     assert "Văn phòng Sở Nội vụ" in text and "Quý I năm 2025" in text
-    assert "Hạn nộp: hết ngày 09/03/2025 · còn 4 ngày" in text
+    assert "Hạn nộp: trước ngày 10/03/2025 · còn 5 ngày" in text  # as a reminder that day says
     assert 'href="' + link(dep) + '/bieu-mau"' in page.text
     assert "set-cookie" not in page.headers  # a unit's page keeps nothing in the browser
 

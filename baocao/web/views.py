@@ -18,7 +18,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
 from baocao.names import printable
+from baocao.notify.blocks import days_left_phrase
 from baocao.spec.deployment import Deployment
+from baocao.spec.periods import Period
+from baocao.spec.registry import Unit
 from baocao.spec.links import receipt_number
 from baocao.web.security import Throttle, csrf_token
 from baocao.web.users import load_users
@@ -68,6 +71,13 @@ def vn_time(value: datetime | None, tz=None) -> str:
 
 def vn_date(value: date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
+
+
+def deadline_words(dep: Deployment, unit: Unit, period: Period, today: date) -> tuple[str, str]:
+    """The deadline of ``unit`` and the time left, worded as the reminders and receipts word them
+    ("trước ngày 10/03/2025", "còn 5 ngày"): a clerk reading the page after a reminder must not
+    see another date or another count of days."""
+    return dep.due_text(unit, period), days_left_phrase(dep.last_on_time_day(unit, period), today)
 
 
 def make_templates() -> Jinja2Templates:
