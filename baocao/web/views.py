@@ -20,9 +20,9 @@ from starlette.templating import Jinja2Templates
 from baocao.names import printable
 from baocao.notify.blocks import days_left_phrase
 from baocao.spec.deployment import Deployment
+from baocao.spec.links import receipt_number
 from baocao.spec.periods import Period
 from baocao.spec.registry import Unit
-from baocao.spec.links import receipt_number
 from baocao.web.security import Throttle, csrf_token
 from baocao.web.users import load_users
 
