@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import openpyxl
@@ -205,6 +206,24 @@ def test_another_units_file_through_this_link_is_shown_as_such(dep, client, tmp_
     assert "Tệp này là báo cáo của đơn vị DT_TG, không phải của Văn phòng Sở Nội vụ" in text_of(page.text)
     [status] = [s for s in api.status(dep, PERIOD) if s.unit.code == "NV_VP"]
     assert status.status == "missing"
+
+
+def test_check_only_of_another_units_file_does_not_promise_it_would_count(dep, client, tmp_path):
+    """Checking DT_TG's good file on NV_VP's page once said "sẽ được tiếp nhận nếu nộp", while
+    submitting it there leaves NV_VP without a report."""
+    page = upload(client, link(dep), workbook(dep, tmp_path, unit="DT_TG"), mode="kiem-tra")
+    text = text_of(page.text)
+    assert "Tệp này là báo cáo của đơn vị DT_TG, không phải của Văn phòng Sở Nội vụ" in text
+    assert "sẽ được tiếp nhận" not in text and 'class="card result bad"' in page.text
+    assert recorded(dep) == []
+
+
+def test_check_only_after_the_period_closed_says_the_file_would_not_replace_the_report(dep, client, tmp_path):
+    assert upload(client, link(dep), workbook(dep, tmp_path)).status_code == 303
+    after = dep.closes_at(dep.period(PERIOD)) + timedelta(hours=1)
+    with client_for(dep, now=after) as late:
+        text = text_of(upload(late, link(dep), workbook(dep, tmp_path), mode="kiem-tra").text)
+    assert "Tệp đạt yêu cầu, nhưng kỳ đã khóa sổ" in text and "sẽ được tiếp nhận" not in text
 
 
 def test_a_unit_cannot_fetch_another_units_feedback(dep, client, tmp_path):
