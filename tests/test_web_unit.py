@@ -226,6 +226,19 @@ def test_check_only_after_the_period_closed_says_the_file_would_not_replace_the_
     assert "Tệp đạt yêu cầu, nhưng kỳ đã khóa sổ" in text and "sẽ được tiếp nhận" not in text
 
 
+def test_a_workbook_that_is_not_the_template_is_called_so_checked_or_submitted(dep, client, tmp_path):
+    book = openpyxl.Workbook()
+    book.active["A1"] = "Danh sách cán bộ"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    checked = text_of(upload(client, link(dep), buffer.getvalue(), mode="kiem-tra").text)
+    assert "Tệp không phải biểu mẫu báo cáo" in checked and "lỗi cần sửa" not in checked
+    sent = client.get(upload(client, link(dep), buffer.getvalue()).headers["location"])
+    text = text_of(sent.text)
+    assert "Tệp không phải biểu mẫu báo cáo" in text and "Hãy tải biểu mẫu ở trang này" in text
+    assert "Sửa các ô" not in text and "Tải tệp đã đánh dấu các ô cần sửa" not in text
+
+
 def test_a_unit_cannot_fetch_another_units_feedback(dep, client, tmp_path):
     other = upload(client, link(dep, "DT_TG"), workbook(dep, tmp_path, unit="DT_TG", tin_bai_cong_ttdt="x"))
     file_id = other.headers["location"].split("tep=")[1].split("#")[0]

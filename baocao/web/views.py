@@ -19,6 +19,7 @@ from starlette.templating import Jinja2Templates
 
 from baocao.names import printable
 from baocao.notify.blocks import days_left_phrase
+from baocao.notify.mailtext import NOT_OUR_FORM
 from baocao.spec.deployment import Deployment
 from baocao.spec.links import receipt_number
 from baocao.spec.periods import Period
@@ -80,6 +81,12 @@ def deadline_words(dep: Deployment, unit: Unit, period: Period, today: date) -> 
     return dep.due_text(unit, period), days_left_phrase(dep.last_on_time_day(unit, period), today)
 
 
+def not_our_form(errors: list) -> bool:
+    """Whether a file was refused only for not being the report's template at all (then there
+    are no cells to fix: the clerk is told to use the template, as the e-mail answer says)."""
+    return bool(errors) and all(i.code in NOT_OUR_FORM for i in errors)
+
+
 def make_templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -92,6 +99,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["receipt"] = receipt_number
     env.filters["printable"] = printable
     env.globals["VERDICTS"] = VERDICTS
+    env.globals["not_our_form"] = not_our_form
     return Jinja2Templates(env=env)
 
 
