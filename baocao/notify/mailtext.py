@@ -170,12 +170,15 @@ def compose_reminder(
     template: Attachment | None,
     returned: Returned | None = None,
     numbers: Mapping[str, str] | None = None,
+    held: SentFile | None = None,
 ) -> OutgoingMessage:
     """A reminder to a unit without an accepted report.
 
     A unit that sent nothing gets the blank ``template``; a unit whose last file was returned
     (``returned``) is told when, with how many errors, and gets its own marked-up file back
-    (the template only when the marked file is missing).
+    (the template only when the marked file is missing). A unit whose only file is ``held``
+    (waiting for verification) is not told that nothing arrived: it is told that file does not
+    count yet, and gets the template to fill.
     """
     name, report = one_line(unit.name), _report(letter, due)
     left = days_left_phrase(due.last_day, today)
@@ -183,10 +186,17 @@ def compose_reminder(
     attachment = template
     if returned is None:
         subject = f"[Nhắc hạn] {report} – nộp {due.text} ({left})"
+        so_far = "Đến nay hệ thống chưa nhận được báo cáo nào của đơn vị."
+        if held is not None:
+            so_far = (
+                f"Tệp “{one_line(held.name)}” gửi ngày {vn_date(held.received_at.date())} chưa được tính: "
+                "tệp không chứng minh được là lập từ biểu mẫu điền sẵn của đơn vị nên đang chờ xác minh. "
+                "Đến nay hệ thống chưa nhận được báo cáo đạt của đơn vị."
+            )
         blocks.append(
             Para(
                 f"{one_line(letter.org_name)} đề nghị {name} gửi {report}, hạn nộp {due.text} ({left}). "
-                "Đến nay hệ thống chưa nhận được báo cáo nào của đơn vị."
+                + so_far
             )
         )
         first = (
