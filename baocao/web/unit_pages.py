@@ -99,6 +99,8 @@ def _standing(request: Request, link: UnitLink) -> dict:
         "due_text": due_text,
         "time_left": time_left,
         "overdue": overdue,
+        # a file sent now is kept without replacing the report in force (unless reopened)
+        "closed": bool(status and status.submission) and now >= dep.closes_at(link.period),
         "current_file": status.submission.file_id if status and status.submission else None,
     }
 
