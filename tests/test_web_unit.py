@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -25,8 +26,10 @@ from webdesk import (
 from baocao import api
 from baocao.collect import lock_path
 from baocao.errors import ConfigError
+from baocao.notify.mailtext import issue_line
 from baocao.spec.links import receipt_number, token_matches, unit_link, unit_token
 from baocao.store.ledger import Ledger
+from baocao.workbook.layout import item_numbers
 
 
 @pytest.fixture
@@ -143,6 +146,9 @@ def test_a_bad_file_is_archived_judged_and_answered_with_its_cells(dep, client, 
     text = text_of(page.text)
     assert "Chưa đạt: 1 lỗi cần sửa" in text
     assert "'nhiều' không phải số" in html.unescape(page.text)
+    # the cell named as the e-mail and the marked-up file name it: once, with the item number
+    number = item_numbers(dep.form)["tin_bai_cong_ttdt"]
+    assert re.search(rf"Ô [A-Z]+\d+ \(mục {re.escape(number)} – ", html.unescape(page.text))
     [rec] = recorded(dep)
     assert (rec.status, rec.unit, rec.period) == ("rejected", "NV_VP", PERIOD)
     assert rec.inbox_path.startswith(f"web/{PERIOD}/NV_VP/")
@@ -197,7 +203,9 @@ def test_check_only_judges_the_same_way_and_records_nothing(dep, client, tmp_pat
     # the same verdict as baocao check gives on the same bytes
     saved = tmp_path / "thu.xlsx"
     saved.write_bytes(bad)
-    assert next(i.message for i in api.check(dep, saved).errors) in html.unescape(page.text)
+    # (worded as the e-mail words it: the cell once, with the template's item number)
+    issue = next(iter(api.check(dep, saved).errors))
+    assert issue_line(issue, item_numbers(dep.form)) in html.unescape(page.text)
 
 
 def test_another_units_file_through_this_link_is_shown_as_such(dep, client, tmp_path):

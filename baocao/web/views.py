@@ -19,13 +19,14 @@ from starlette.templating import Jinja2Templates
 
 from baocao.names import printable
 from baocao.notify.blocks import days_left_phrase
-from baocao.notify.mailtext import NOT_OUR_FORM
+from baocao.notify.mailtext import NOT_OUR_FORM, issue_line
 from baocao.spec.deployment import Deployment
 from baocao.spec.links import receipt_number
 from baocao.spec.periods import Period
 from baocao.spec.registry import Unit
 from baocao.web.security import Throttle, csrf_token
 from baocao.web.users import load_users
+from baocao.workbook.layout import item_numbers
 
 HERE = Path(__file__).parent
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -114,6 +115,8 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
         # made only by a page that has a form to protect: a unit's page sets no cookie at all
         "csrf": lambda: csrf_token(request.session),
         "vn_time": lambda value: vn_time(value, tz),
+        # a cell to fix named as the e-mail and the marked-up file name it: "Ô D42 (mục II.16 – …)"
+        "issue_text": lambda issue: issue_line(issue, item_numbers(d.dep.form)),
         # plain HTTP to another machine: passwords and links cross the network readable
         "insecure": request.url.scheme != "https" and request.url.hostname not in LOCAL_HOSTS,
     }
