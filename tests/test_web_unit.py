@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import shutil
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -349,3 +350,18 @@ def test_an_upload_while_collect_runs_waits_then_says_it_was_not_taken(tmp_path)
     assert page.status_code == 503
     assert "tệp của bạn CHƯA được nộp" in page.text
     assert recorded(dep) == []
+
+
+def test_an_upload_the_desk_cannot_archive_says_it_was_not_taken(dep, client, tmp_path):
+    """The archive folder gone bad under the desk (a file in its place): the clerk gets the page
+    with the reason and what to do, not a bare "Lỗi hệ thống", and nothing is recorded."""
+    archive = dep.settings.path("archive")
+    if archive.exists():
+        shutil.rmtree(archive)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    archive.write_text("không phải thư mục", encoding="utf-8")
+    page = upload(client, link(dep), workbook(dep, tmp_path))
+    assert page.status_code == 503
+    text = text_of(page.text)
+    assert "Tệp của bạn CHƯA được nộp" in text and dep.settings.coordinator in text
+    assert "Lỗi hệ thống" not in text

@@ -191,6 +191,12 @@ async def upload(request: Request) -> Response:
             "Xin chờ vài phút rồi gửi lại."
         )
         return await run_in_threadpool(_page, request, link, 503, refusal=message)
+    except BaocaoError as exc:  # the desk's own trouble (archive, ledger): say so, keep the clerk's page
+        message = (
+            f"Tệp của bạn CHƯA được nộp: {exc}. Xin gửi lại sau ít phút; nếu vẫn không được, "
+            f"hãy báo cho {d.dep.settings.coordinator or 'bộ phận tổng hợp'}."
+        )
+        return await run_in_threadpool(_page, request, link, 503, refusal=message)
     return RedirectResponse(f"{link.path}?tep={rec.id}#ket-qua", status_code=303)
 
 
