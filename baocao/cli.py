@@ -321,11 +321,8 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
         f"bị trả lại {counts['rejected']}, chưa nộp {counts['missing']}\n"
     )
 
-    def item(text: str) -> None:  # a list line, wrapped to the console like the table
-        out.write(
-            "\n".join(textwrap.wrap(text, console_width(), initial_indent="  ", subsequent_indent="      "))
-        )
-        out.write("\n")
+    def item(text: str) -> None:
+        _write_wrapped(out, text)
 
     if held:
         item(
@@ -347,21 +344,33 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
     return EXIT_OK
 
 
+def _write_wrapped(out: TextIO, text: str, indent: str = "  ") -> None:
+    """A list line, wrapped to the console like the table (continuations indented)."""
+    width = console_width()
+    out.write("\n".join(textwrap.wrap(text, width, initial_indent=indent, subsequent_indent="      ")) + "\n")
+
+
 def _write_kept(kept: list, failures: list, period: str, tz: Any, out: TextIO) -> None:
     """Files the coordinator must look at: kept after the period closed, or failed in processing."""
     if kept:
-        out.write(
-            f"\n{len(kept)} tệp gửi sau khi kỳ đã khóa sổ (được lưu, không thay thế báo cáo đã tiếp nhận; "
-            f"cho vào bằng: baocao reopen --period {period} --unit MÃ):\n"
+        out.write("\n")
+        _write_wrapped(
+            out,
+            f"{len(kept)} tệp gửi sau khi kỳ đã khóa sổ (được lưu, không thay thế báo cáo đã tiếp nhận; "
+            f"cho vào bằng: baocao reopen --period {period} --unit MÃ):",
+            indent="",
         )
         for rec in kept:
             when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-            out.write(f"  {when}  {rec.unit or '?'}  {rec.inbox_path}\n")
+            _write_wrapped(out, f"{when}  {rec.unit or '?'}  {rec.inbox_path}")
     if failures:
-        out.write(f"\n{len(failures)} tệp chương trình gặp lỗi khi xử lý (đã lưu trữ; xem nhật ký):\n")
+        out.write("\n")
+        _write_wrapped(
+            out, f"{len(failures)} tệp chương trình gặp lỗi khi xử lý (đã lưu trữ; xem nhật ký):", ""
+        )
         for rec in failures:
             when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-            out.write(f"  {when}  {rec.inbox_path}: {rec.issues[0].message if rec.issues else ''}\n")
+            _write_wrapped(out, f"{when}  {rec.inbox_path}: {rec.issues[0].message if rec.issues else ''}")
 
 
 def cmd_reopen(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
