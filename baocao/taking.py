@@ -181,7 +181,9 @@ class Taker:
         stamp = item.arrival.received_at.timestamp()
         dest = self.archive.path(item.archive_path)
         sync = archiving.SYNC == "file"
-        return Take(item.copy.content, dest, item.copy.sha256, stamp, sync, read, item.written)
+        # validated there too when the pool holds what validation needs (collect's ``Work``)
+        today = self.judge.day_ahead(item.arrival.received_at) if read and self.judge else None
+        return Take(item.copy.content, dest, item.copy.sha256, stamp, sync, read, item.written, today)
 
     def _send(self, batch: _Batch, job: list[tuple[_Item, Take]]) -> None:
         if not job:
@@ -308,7 +310,7 @@ class Taker:
             return
         taken = item.taken
         if isinstance(taken, Taken):
-            self.judge.judge_read(rec, taken.read)
+            self.judge.judge_read(rec, taken.read, taken.judged)
         elif isinstance(taken, Failed):  # the worker died or ran late on it
             self.judge.judge_read(rec, taken)
         else:  # never read: a bug here, not the unit's file

@@ -19,7 +19,6 @@ Tables:
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from baocao.model import (
     Submission,
 )
 from baocao.store.actions import ActionLog
+from baocao.store.history import unit_history
 from baocao.store.messages import MessageStore
 from baocao.store.migrations import NewerSchema, migrate
 from baocao.store.rows import (
@@ -417,11 +417,7 @@ class Ledger(ActionLog, MessageStore):
 
     def unit_history(self, unit: str, exclude_period: str | None = None) -> dict[str, dict[str, object]]:
         """Current values of every other period a unit reported (for outlier and cumulative checks)."""
-        rows = self.db.execute(
-            "SELECT period, vals FROM submissions WHERE unit=? AND superseded_by IS NULL AND period IS NOT ?",
-            (unit, exclude_period),
-        )
-        return {r["period"]: json.loads(r["vals"]) for r in rows}
+        return unit_history(self.db, unit, exclude_period)
 
     # --- reopenings -------------------------------------------------------------------------
 
