@@ -243,7 +243,8 @@ class Taker:
         with self.store.transaction():
             self._release_held()  # the batch before, committed: its originals may go now
             self.held = self._record_all(batch)
-        for item in batch.items:  # the bytes are in the archive now
+        for item in batch.items:  # the bytes are in the archive now, the verdict in the ledger
+            item.taken = None  # what was read and judged: a run keeps only what duplicates need
             if not isinstance(item.copy, _NotTaken):
                 item.copy = replace(item.copy, content=b"")
 
