@@ -27,6 +27,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from baocao import judging as judging_step
 from baocao.errors import LockedError, UsageError
 from baocao.files import sweep_temporary
 from baocao.filework import PRELOAD, Work, work
@@ -71,7 +72,8 @@ def worker_pool(
     reading = reading_of(dep)
     context: Reading | Work = reading
     if judging:
-        context = Work(reading, Facts.of(dep), dep.settings.path("ledger"))
+        # the validation the collecting process runs, looked up now (``Judge.judge`` uses the same)
+        context = Work(reading, Facts.of(dep), dep.settings.path("ledger"), judging_step.validate)
     workers = settings.workers or os.cpu_count() or 1
     if files is not None:
         workers = min(workers, max(files, 1))

@@ -23,6 +23,7 @@ itself: the worker may have read the history before that file was recorded).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 
 from baocao.errors import WorkbookError
 from baocao.judge.context import Facts, history_unit, judging_context
-from baocao.judge.validate import Outcome, validate
+from baocao.judge.validate import Context, Outcome, validate
 from baocao.judge.workers import Reading, read_file
 from baocao.model import RawWorkbook
 from baocao.store.archive import ArchiveError, write_copy
@@ -45,11 +46,13 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Work:
     """What collect's workers hold: how to read, and what validation needs (the deployment's
-    facts, the ledger to read units' history from)."""
+    facts, the ledger to read units' history from, and the validation function itself: the one
+    the collecting process uses, so that both judge with the same code)."""
 
     reading: Reading
     facts: Facts
     ledger: Path
+    validate: Callable[[RawWorkbook, Context], Outcome] = validate
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ def _judged(raw: RawWorkbook, today: date, context: Work) -> Judged | None:
         if history is None:
             history = _histories[context.ledger] = LedgerHistory(context.ledger)
         ctx = judging_context(context.facts, raw, today, history)
-        return Judged(validate(raw, ctx), history_unit(ctx))
+        return Judged(context.validate(raw, ctx), history_unit(ctx))
     except Exception:  # the collecting process tries again and records what goes wrong
         logger.debug("validation in the worker failed", exc_info=True)
         return None
