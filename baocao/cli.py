@@ -321,11 +321,8 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
         f"bị trả lại {counts['rejected']}, chưa nộp {counts['missing']}\n"
     )
 
-    def item(text: str) -> None:  # a list line, wrapped to the console like the table
-        out.write(
-            "\n".join(textwrap.wrap(text, console_width(), initial_indent="  ", subsequent_indent="      "))
-        )
-        out.write("\n")
+    def item(text: str) -> None:
+        _write_wrapped(out, text)
 
     if held:
         item(
@@ -347,21 +344,33 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
     return EXIT_OK
 
 
+def _write_wrapped(out: TextIO, text: str, indent: str = "  ") -> None:
+    """A list line, wrapped to the console like the table (continuations indented)."""
+    width = console_width()
+    out.write("\n".join(textwrap.wrap(text, width, initial_indent=indent, subsequent_indent="      ")) + "\n")
+
+
 def _write_kept(kept: list, failures: list, period: str, tz: Any, out: TextIO) -> None:
     """Files the coordinator must look at: kept after the period closed, or failed in processing."""
     if kept:
-        out.write(
-            f"\n{len(kept)} tệp gửi sau khi kỳ đã khóa sổ (được lưu, không thay thế báo cáo đã tiếp nhận; "
-            f"cho vào bằng: baocao reopen --period {period} --unit MÃ):\n"
+        out.write("\n")
+        _write_wrapped(
+            out,
+            f"{len(kept)} tệp gửi sau khi kỳ đã khóa sổ (được lưu, không thay thế báo cáo đã tiếp nhận; "
+            f"cho vào bằng: baocao reopen --period {period} --unit MÃ):",
+            indent="",
         )
         for rec in kept:
             when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-            out.write(f"  {when}  {rec.unit or '?'}  {rec.inbox_path}\n")
+            _write_wrapped(out, f"{when}  {rec.unit or '?'}  {rec.inbox_path}")
     if failures:
-        out.write(f"\n{len(failures)} tệp chương trình gặp lỗi khi xử lý (đã lưu trữ; xem nhật ký):\n")
+        out.write("\n")
+        _write_wrapped(
+            out, f"{len(failures)} tệp chương trình gặp lỗi khi xử lý (đã lưu trữ; xem nhật ký):", ""
+        )
         for rec in failures:
             when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-            out.write(f"  {when}  {rec.inbox_path}: {rec.issues[0].message if rec.issues else ''}\n")
+            _write_wrapped(out, f"{when}  {rec.inbox_path}: {rec.issues[0].message if rec.issues else ''}")
 
 
 def cmd_reopen(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
@@ -439,12 +448,22 @@ def cmd_scorecard(dep: api.Deployment, args: argparse.Namespace, out: TextIO) ->
     if args.json:
         _print_json(result.to_dict(), out)
         return EXIT_OK
+    from baocao.report.scorecard import SCORE_RULE
+
     rows = [
-        (r.code, r.name, *(r.cells[p.code].label if p.code in r.cells else "—" for p in result.periods))
+        (
+            r.code,
+            r.name,
+            *(r.cells[p.code].label if p.code in r.cells else "—" for p in result.periods),
+            "—" if r.on_time_rate is None else f"{round(r.on_time_rate * 100)} %",
+            "—" if r.score is None else f"{r.score:g}".replace(".", ","),
+            "—" if r.rank is None else str(r.rank),
+        )
         for r in result.rows
     ]
-    out.write(format_table(rows, ["mã", "đơn vị", *(p.code for p in result.periods)]) + "\n")
-    out.write(f"Bảng chấm điểm: {result.path}\n")
+    head = ["mã", "đơn vị", *(p.code for p in result.periods), "tỷ lệ đúng hạn", "điểm", "hạng"]
+    out.write(format_table(rows, head) + "\n")
+    out.write(f"{SCORE_RULE}\nBảng chấm điểm: {result.path}\n")
     if result.message:
         out.write(f"  lưu ý: {result.message}\n")
     return EXIT_OK

@@ -234,7 +234,8 @@ class _Job:
     def reminders(self, event: Event) -> None:
         period = event.period
         today = self.now.astimezone(self.dep.settings.timezone).date()
-        last_files = _last_files(self.ledger.files(period.code))
+        files = self.ledger.files(period.code)
+        last_files, held_files = _last_files(files), _held_files(files)
         for st in self.statuses(period):
             unit = st.unit
             if st.reported or period.due_before_for(self.dep.level_of(unit, period)) != event.due:
@@ -249,9 +250,11 @@ class _Job:
                 self.report.notes.append(f"Đơn vị {unit.code} không có địa chỉ thư: không gửi được thư nhắc")
                 continue
             returned_file = last_files.get(unit.code) if st.status == "rejected" else None
+            held_file = held_files.get(unit.code) if unit.code not in last_files else None
             key, compose = letters.reminder(
                 self.dep, unit, period, stage=event.stage, letter=self.letter, numbers=self.numbers,
                 today=today, returned_file=returned_file, template=partial(self.template, unit, period),
+                held_file=held_file,
             )  # fmt: skip
             if self.ledger.message(key) is not None:
                 continue
@@ -354,6 +357,16 @@ def _last_files(files: list[FileRecord]) -> dict[str, FileRecord]:
     for rec in sorted(files, key=lambda r: (r.received_at, r.id or 0)):
         if rec.unit and rec.status in ("accepted", "rejected"):
             out[rec.unit] = rec
+    return out
+
+
+def _held_files(files: list[FileRecord]) -> dict[str, FileRecord]:
+    """Each unit's most recent file waiting for verification, by the unit it names."""
+    out: dict[str, FileRecord] = {}
+    for rec in sorted(files, key=lambda r: (r.received_at, r.id or 0)):
+        named = rec.unit or rec.claimed_unit
+        if named and rec.status == "held":
+            out[named] = rec
     return out
 
 

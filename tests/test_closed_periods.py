@@ -20,7 +20,9 @@ def test_the_period_closes_at_the_final_summary_moment(deployment):
     assert deployment.closes_at(deployment.period("2025-Q1")) == CLOSES
 
 
-def test_a_file_after_the_final_summary_is_kept_and_replaces_nothing_until_reopened(config_file, deployment):
+def test_a_file_after_the_final_summary_is_kept_and_replaces_nothing_until_reopened(
+    config_file, deployment, monkeypatch
+):
     box = inbox(deployment)
     make_submission(deployment, "DT_TG", "2025-Q1", box / "v1.xlsx", tin_bai_cong_ttdt=13)
     api.collect(deployment, now=BEFORE_DEADLINE)
@@ -34,8 +36,10 @@ def test_a_file_after_the_final_summary_is_kept_and_replaces_nothing_until_reope
     assert status["DT_TG"].status == "on_time" and status["DT_TG"].files == 1
 
     out = io.StringIO()
+    monkeypatch.setenv("COLUMNS", "120")
     assert main(["--config", str(config_file), "status", "--period", "2025-Q1"], out=out) == 0
     assert "1 tệp gửi sau khi kỳ đã khóa sổ" in out.getvalue() and "v2.xlsx" in out.getvalue()
+    assert max(len(line) for line in out.getvalue().splitlines()) <= 120  # the list fits as the table does
 
     out = io.StringIO()
     args = ["--config", str(config_file), "reopen", "--period", "2025-Q1", "--unit", "DT_TG"]

@@ -186,6 +186,29 @@ def test_an_unsigned_file_for_a_unit_with_no_report_yet_is_held_too(deployment, 
     assert result.status == "accepted"  # the unit's own signed file is not blocked by the held one
 
 
+def test_a_reminder_to_a_unit_whose_only_file_is_held_says_that_file_does_not_count_yet(deployment, tmp_path):
+    """It once said "chưa nhận được báo cáo nào" to a unit that had sent a file the day before."""
+    dep = deployment
+    forged(dep, tmp_path, "no_signature").rename(inbox(dep) / "dau-tien.xlsx")
+    api.run_due(dep, now=EARLY)
+    api.run_due(dep, now=LATER)  # the 3-days-before reminder
+    reminder = [
+        m for m in outbox_messages(dep) if m["X-Baocao-Kind"] == "reminder" and m["X-Baocao-Unit"] == "DT_TG"
+    ][-1]
+    text = " ".join(reminder.get_body(("plain",)).get_content().split())
+    assert "Tệp “dau-tien.xlsx” gửi ngày 05/03/2025 chưa được tính" in text and "đang chờ xác minh" in text
+    assert "chưa nhận được báo cáo nào" not in text
+    assert [a.get_filename() for a in reminder.iter_attachments()] == [
+        "DT_TG_2025-Q1_phong-quan-ly-ton-giao.xlsx"
+    ]
+    others = [
+        m for m in outbox_messages(dep) if m["X-Baocao-Kind"] == "reminder" and m["X-Baocao-Unit"] != "DT_TG"
+    ]
+    assert others and all(
+        "chưa nhận được báo cáo nào" in m.get_body(("plain",)).get_content() for m in others
+    )
+
+
 def test_regenerating_templates_gives_the_same_bytes_for_the_same_key_only(deployment):
     first = api.templates(deployment, "2025-Q1", unit="DT_TG")[0].path.read_bytes()
     again = api.load_deployment(deployment.settings.config_file)

@@ -10,11 +10,16 @@ can last.
 
 from __future__ import annotations
 
+import email
+import email.policy
+import io
 import itertools
 from datetime import datetime, timedelta
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from pathlib import Path
 
+import openpyxl
 import pytest
 from dovecot import PASSWORD
 from helpers import TZ, mailbox_config, make_submission
@@ -154,6 +159,34 @@ def test_a_file_for_no_unit_goes_back_to_the_sender_only(dep, dovecot, user, smt
     [feedback] = answers(smtp)
     assert feedback.rcpt_tos == [STRANGER]  # not the address typed in the file, nor a unit's
     assert feedback.message["In-Reply-To"] == "<bc-1@gmail.example>"
+
+
+def test_a_workbook_that_is_not_the_template_is_answered_as_such_not_as_cells_to_fix(
+    dep, dovecot, user, smtp, tmp_path
+):
+    """A random workbook once got "[Bị trả lại] … (không rõ kỳ) – người lập báo cáo: 1 lỗi",
+    "sửa các ô nêu trên" and a marked-up copy of itself: none of which had happened."""
+    book = openpyxl.Workbook()
+    book.active["A1"] = "Danh sách cán bộ"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    dovecot.append(user, mail([("danh-sach.xlsx", buffer.getvalue())]), SENT)
+    api.run_due(dep, now=RUN)
+    [answer] = answers(smtp)
+    strict = email.message_from_bytes(answer.raw, policy=email.policy.strict)
+    subject = str(make_header(decode_header(" ".join(strict.get("Subject").split()))))
+    assert (
+        subject == "[Bị trả lại] Báo cáo tuyên truyền CCHC: tệp “danh-sach.xlsx” không phải biểu mẫu báo cáo"
+    )
+    body = " ".join(text(answer).split())
+    assert (
+        "Tệp này không phải biểu mẫu Báo cáo tuyên truyền CCHC, nên chưa có báo cáo nào được ghi nhận" in body
+    )
+    assert "Dùng biểu mẫu điền sẵn của đơn vị" in body
+    for wrong in ("lỗi dưới đây", "Sửa các ô", "không rõ kỳ", "(kỳ -)", "Bản gửi sau thay thế"):
+        assert wrong not in body
+    assert list(answer.message.iter_attachments()) == []
+    assert answer.rcpt_tos == [STRANGER] and answer.message["In-Reply-To"] == "<bc-1@gmail.example>"
 
 
 # --- the intake's own replies -------------------------------------------------------------------------

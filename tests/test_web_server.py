@@ -63,6 +63,9 @@ def test_baocao_serve_runs_the_desk_and_answers_health(tmp_path):
         server.terminate()
         output = server.communicate(timeout=20)[0].decode("utf-8", "replace")
     assert "Trang nộp báo cáo đang chạy tại" in output
+    # the access log names the request but never the link's secret (the log is a file on Windows)
+    unit_page, secret = link(dep).rsplit("/", 1)
+    assert f"GET {unit_page}/*** HTTP/1.1" in output and secret not in output
 
 
 def test_health_says_503_when_the_ledger_is_damaged(tmp_path):

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import html
 import io
+import re
+import shutil
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import openpyxl
@@ -24,8 +27,10 @@ from webdesk import (
 from baocao import api
 from baocao.collect import lock_path
 from baocao.errors import ConfigError
+from baocao.notify.mailtext import issue_line
 from baocao.spec.links import receipt_number, token_matches, unit_link, unit_token
 from baocao.store.ledger import Ledger
+from baocao.workbook.layout import item_numbers
 
 
 @pytest.fixture
@@ -51,7 +56,7 @@ def test_unit_page_opens_by_its_link_and_says_the_deadline(dep, client):
     assert page.status_code == 200
     text = text_of(page.text)
     assert "Văn phòng Sở Nội vụ" in text and "Quý I năm 2025" in text
-    assert "Hạn nộp: hết ngày 09/03/2025 · còn 4 ngày" in text
+    assert "Hạn nộp: trước ngày 10/03/2025 · còn 5 ngày" in text  # as a reminder that day says
     assert 'href="' + link(dep) + '/bieu-mau"' in page.text
     assert "set-cookie" not in page.headers  # a unit's page keeps nothing in the browser
 
@@ -142,6 +147,9 @@ def test_a_bad_file_is_archived_judged_and_answered_with_its_cells(dep, client, 
     text = text_of(page.text)
     assert "Chưa đạt: 1 lỗi cần sửa" in text
     assert "'nhiều' không phải số" in html.unescape(page.text)
+    # the cell named as the e-mail and the marked-up file name it: once, with the item number
+    number = item_numbers(dep.form)["tin_bai_cong_ttdt"]
+    assert re.search(rf"Ô [A-Z]+\d+ \(mục {re.escape(number)} – ", html.unescape(page.text))
     [rec] = recorded(dep)
     assert (rec.status, rec.unit, rec.period) == ("rejected", "NV_VP", PERIOD)
     assert rec.inbox_path.startswith(f"web/{PERIOD}/NV_VP/")
@@ -196,7 +204,9 @@ def test_check_only_judges_the_same_way_and_records_nothing(dep, client, tmp_pat
     # the same verdict as baocao check gives on the same bytes
     saved = tmp_path / "thu.xlsx"
     saved.write_bytes(bad)
-    assert next(i.message for i in api.check(dep, saved).errors) in html.unescape(page.text)
+    # (worded as the e-mail words it: the cell once, with the template's item number)
+    issue = next(iter(api.check(dep, saved).errors))
+    assert issue_line(issue, item_numbers(dep.form)) in html.unescape(page.text)
 
 
 def test_another_units_file_through_this_link_is_shown_as_such(dep, client, tmp_path):
@@ -205,6 +215,37 @@ def test_another_units_file_through_this_link_is_shown_as_such(dep, client, tmp_
     assert "Tệp này là báo cáo của đơn vị DT_TG, không phải của Văn phòng Sở Nội vụ" in text_of(page.text)
     [status] = [s for s in api.status(dep, PERIOD) if s.unit.code == "NV_VP"]
     assert status.status == "missing"
+
+
+def test_check_only_of_another_units_file_does_not_promise_it_would_count(dep, client, tmp_path):
+    """Checking DT_TG's good file on NV_VP's page once said "sẽ được tiếp nhận nếu nộp", while
+    submitting it there leaves NV_VP without a report."""
+    page = upload(client, link(dep), workbook(dep, tmp_path, unit="DT_TG"), mode="kiem-tra")
+    text = text_of(page.text)
+    assert "Tệp này là báo cáo của đơn vị DT_TG, không phải của Văn phòng Sở Nội vụ" in text
+    assert "sẽ được tiếp nhận" not in text and 'class="card result bad"' in page.text
+    assert recorded(dep) == []
+
+
+def test_check_only_after_the_period_closed_says_the_file_would_not_replace_the_report(dep, client, tmp_path):
+    assert upload(client, link(dep), workbook(dep, tmp_path)).status_code == 303
+    after = dep.closes_at(dep.period(PERIOD)) + timedelta(hours=1)
+    with client_for(dep, now=after) as late:
+        text = text_of(upload(late, link(dep), workbook(dep, tmp_path), mode="kiem-tra").text)
+    assert "Tệp đạt yêu cầu, nhưng kỳ đã khóa sổ" in text and "sẽ được tiếp nhận" not in text
+
+
+def test_a_workbook_that_is_not_the_template_is_called_so_checked_or_submitted(dep, client, tmp_path):
+    book = openpyxl.Workbook()
+    book.active["A1"] = "Danh sách cán bộ"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    checked = text_of(upload(client, link(dep), buffer.getvalue(), mode="kiem-tra").text)
+    assert "Tệp không phải biểu mẫu báo cáo" in checked and "lỗi cần sửa" not in checked
+    sent = client.get(upload(client, link(dep), buffer.getvalue()).headers["location"])
+    text = text_of(sent.text)
+    assert "Tệp không phải biểu mẫu báo cáo" in text and "Hãy tải biểu mẫu ở trang này" in text
+    assert "Sửa các ô" not in text and "Tải tệp đã đánh dấu các ô cần sửa" not in text
 
 
 def test_a_unit_cannot_fetch_another_units_feedback(dep, client, tmp_path):
@@ -309,3 +350,18 @@ def test_an_upload_while_collect_runs_waits_then_says_it_was_not_taken(tmp_path)
     assert page.status_code == 503
     assert "tệp của bạn CHƯA được nộp" in page.text
     assert recorded(dep) == []
+
+
+def test_an_upload_the_desk_cannot_archive_says_it_was_not_taken(dep, client, tmp_path):
+    """The archive folder gone bad under the desk (a file in its place): the clerk gets the page
+    with the reason and what to do, not a bare "Lỗi hệ thống", and nothing is recorded."""
+    archive = dep.settings.path("archive")
+    if archive.exists():
+        shutil.rmtree(archive)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    archive.write_text("không phải thư mục", encoding="utf-8")
+    page = upload(client, link(dep), workbook(dep, tmp_path))
+    assert page.status_code == 503
+    text = text_of(page.text)
+    assert "Tệp của bạn CHƯA được nộp" in text and dep.settings.coordinator in text
+    assert "Lỗi hệ thống" not in text

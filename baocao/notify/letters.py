@@ -245,11 +245,14 @@ def reminder(
     today: date,
     returned_file: FileRecord | None,
     template: Callable[[], Attachment | None],
+    held_file: FileRecord | None = None,
 ) -> Planned:
     """A reminder to ``unit`` for ``period`` in slot ``stage`` (days before its deadline).
 
     ``returned_file``: its last file when it was rejected: the reminder says so and carries the
     marked-up copy; otherwise (or when that copy is gone) ``template()`` is attached.
+    ``held_file``: its file waiting for verification, when it has no other: the reminder says
+    that file does not count yet instead of "nothing arrived".
     """
     key = message_key("reminder", period.code, unit.email, f"truoc-{stage}-ngay", unit.code)
 
@@ -269,6 +272,7 @@ def reminder(
             template=blank,
             returned=returned,
             numbers=numbers,
+            held=SentFile(held_file.original_name, held_file.received_at) if held_file else None,
         )
 
     return key, compose

@@ -71,12 +71,15 @@ def _contact(letter: Letterhead) -> Para:
 
 
 def _closing(letter: Letterhead, unit_code: str | None, period_code: str) -> list[Block]:
-    unit = f"mã đơn vị {one_line(unit_code)}, " if unit_code else ""
+    known = [f"mã đơn vị {one_line(unit_code)}" if unit_code else "", f"kỳ {one_line(period_code)}"]
+    if one_line(period_code) in ("", "-"):  # a file that named no period: nothing to print
+        known[1] = ""
+    about = ", ".join(k for k in known if k)
     return [
         _contact(letter),
         Para(f"Trân trọng,\n{one_line(letter.org_name)}"),
         Para(
-            f"Thư này được gửi tự động từ hệ thống tổng hợp báo cáo ({unit}kỳ {one_line(period_code)}).",
+            "Thư này được gửi tự động từ hệ thống tổng hợp báo cáo" + (f" ({about})." if about else "."),
             small=True,
         ),
     ]
@@ -167,12 +170,15 @@ def compose_reminder(
     template: Attachment | None,
     returned: Returned | None = None,
     numbers: Mapping[str, str] | None = None,
+    held: SentFile | None = None,
 ) -> OutgoingMessage:
     """A reminder to a unit without an accepted report.
 
     A unit that sent nothing gets the blank ``template``; a unit whose last file was returned
     (``returned``) is told when, with how many errors, and gets its own marked-up file back
-    (the template only when the marked file is missing).
+    (the template only when the marked file is missing). A unit whose only file is ``held``
+    (waiting for verification) is not told that nothing arrived: it is told that file does not
+    count yet, and gets the template to fill.
     """
     name, report = one_line(unit.name), _report(letter, due)
     left = days_left_phrase(due.last_day, today)
@@ -180,10 +186,17 @@ def compose_reminder(
     attachment = template
     if returned is None:
         subject = f"[Nhắc hạn] {report} – nộp {due.text} ({left})"
+        so_far = "Đến nay hệ thống chưa nhận được báo cáo nào của đơn vị."
+        if held is not None:
+            so_far = (
+                f"Tệp “{one_line(held.name)}” gửi ngày {vn_date(held.received_at.date())} chưa được tính: "
+                "tệp không chứng minh được là lập từ biểu mẫu điền sẵn của đơn vị nên đang chờ xác minh. "
+                "Đến nay hệ thống chưa nhận được báo cáo đạt của đơn vị."
+            )
         blocks.append(
             Para(
                 f"{one_line(letter.org_name)} đề nghị {name} gửi {report}, hạn nộp {due.text} ({left}). "
-                "Đến nay hệ thống chưa nhận được báo cáo nào của đơn vị."
+                + so_far
             )
         )
         first = (
@@ -243,8 +256,10 @@ def compose_feedback(
     unit's own file with the wrong cells marked; ``numbers`` gives the item numbers
     ("II.9") the template prints next to each field.
     """
-    name, report = one_line(unit.name) or "người lập báo cáo", _report(letter, due)
     errors, notes = _split(sent.issues)
+    if errors and all(i.code in NOT_OUR_FORM for i in errors):
+        return _compose_not_our_form(letter=letter, unit=unit, due=due, sent=sent, reasons=errors)
+    name, report = one_line(unit.name) or "người lập báo cáo", _report(letter, due)
     subject = f"[Bị trả lại] {report} – {name}: {len(errors)} lỗi, gửi lại {due.text}"
     blocks: list[Block] = [
         Para(f"Kính gửi: {name}"),
@@ -278,6 +293,45 @@ def compose_feedback(
     blocks += _closing(letter, unit.code, due.period_code)
     attachments = (marked,) if marked is not None else ()
     return _message("feedback", due, unit, unit.to, subject, blocks, attachments)
+
+
+NOT_OUR_FORM = frozenset({"not_a_template", "other_form"})  # the file is not our template at all
+
+
+def _compose_not_our_form(
+    *, letter: Letterhead, unit: Recipient, due: Due, sent: SentFile, reasons: Sequence[Issue]
+) -> OutgoingMessage:
+    """The answer to a file that is not the report's template (a random workbook, another form).
+
+    Why not the usual feedback: there are no cells to fix and no period or unit to name, so
+    "1 lỗi", "sửa các ô nêu trên", a marked-up copy of someone's unrelated workbook and
+    "(không rõ kỳ)" would all describe something that did not happen. It says what arrived, that
+    nothing was recorded, and what to send instead.
+    """
+    name, report = one_line(unit.name) or "Anh/Chị", one_line(letter.report_name)
+    file_name = one_line(sent.name)
+    blocks: list[Block] = [
+        Para(f"Kính gửi: {name}"),
+        Para(
+            f"{one_line(letter.org_name)} đã nhận tệp “{file_name}” lúc {_when(sent.received_at)}. Tệp này "
+            f"không phải biểu mẫu {report}, nên chưa có báo cáo nào được ghi nhận."
+        ),
+        *_sent_from(sent, unit),
+        _issue_items("Lý do:", reasons, None, MAX_LISTED_ISSUES),
+        Items(
+            (
+                "Dùng biểu mẫu điền sẵn của đơn vị (tệp đính kèm thư nhắc hạn; chưa có thì xin trả lời thư "
+                "này để được gửi lại), không dùng tệp khác.",
+                "Nhập số liệu vào các ô nền vàng, lưu tệp (dạng .xlsx).",
+                _where_to_send(letter, due),
+            ),
+            ordered=True,
+            title="Cách gửi báo cáo:",
+        ),
+    ]
+    blocks += _closing(letter, unit.code, due.period_code)
+    subject = f"[Bị trả lại] {report}: tệp “{file_name}” không phải biểu mẫu báo cáo"
+    return _message("feedback", due, unit, unit.to, subject, blocks, ())
 
 
 def compose_held(

@@ -27,7 +27,7 @@ from baocao.report.status import UnitStatus, counts
 from baocao.spec.links import unit_link, unit_path
 from baocao.spec.periods import Period, days_late, periods_of_year
 from baocao.web.security import csrf_ok
-from baocao.web.views import XLSX, desk, download, error_page, file_inside, render, send_file
+from baocao.web.views import XLSX, deadline_words, desk, download, error_page, file_inside, render, send_file
 
 BOARD = "/dieu-phoi"
 Handler = Callable[[Request], Awaitable[Response]]
@@ -77,7 +77,7 @@ class Row:
     department: str
     department_name: str
     overdue: int
-    days_left: int
+    time_left: str  # as the reminders say it: "còn 5 ngày", "hôm nay là ngày cuối"
     latest: FileRecord | None
     link: str
 
@@ -99,7 +99,7 @@ def board_rows(request: Request, period: Period) -> list[Row]:
                 department=dept.code if dept else "",
                 department_name=dept.name if dept else "",
                 overdue=st.days_late if st.reported else late,
-                days_left=max(0, (dep.last_on_time_day(st.unit, period) - now.date()).days),
+                time_left=deadline_words(dep, st.unit, period, now.date())[1],
                 latest=mine[-1] if mine else None,
                 link=unit_path(dep, st.unit.code, period.code),
             )

@@ -27,7 +27,7 @@ from baocao.spec.links import link_matches, unit_path
 from baocao.spec.periods import Period, days_late
 from baocao.spec.registry import Unit
 from baocao.web.upload import FORM_OVERHEAD, Refused, read_upload
-from baocao.web.views import XLSX, desk, download, error_page, file_inside, render, send_file
+from baocao.web.views import XLSX, deadline_words, desk, download, error_page, file_inside, render, send_file
 
 
 class NotFound(Exception):
@@ -92,13 +92,15 @@ def _standing(request: Request, link: UnitLink) -> dict:
     dep, now = d.dep, d.now()
     status = next((s for s in api.status(dep, link.period.code) if s.unit.code == link.unit.code), None)
     level = dep.level_of(link.unit, link.period)
-    last_day = dep.last_on_time_day(link.unit, link.period)
+    due_text, time_left = deadline_words(dep, link.unit, link.period, now.date())
     overdue = days_late(now, link.period, dep.settings.timezone, dep.settings.inclusive_deadline, level)
     return {
         "status": status,
-        "last_day": last_day,
-        "days_left": max(0, (last_day - now.date()).days),
+        "due_text": due_text,
+        "time_left": time_left,
         "overdue": overdue,
+        # a file sent now is kept without replacing the report in force (unless reopened)
+        "closed": bool(status and status.submission) and now >= dep.closes_at(link.period),
         "current_file": status.submission.file_id if status and status.submission else None,
     }
 
@@ -187,6 +189,12 @@ async def upload(request: Request) -> Response:
         message = (
             "Hệ thống đang bận thu nhận các tệp khác nên tệp của bạn CHƯA được nộp. "
             "Xin chờ vài phút rồi gửi lại."
+        )
+        return await run_in_threadpool(_page, request, link, 503, refusal=message)
+    except BaocaoError as exc:  # the desk's own trouble (archive, ledger): say so, keep the clerk's page
+        message = (
+            f"Tệp của bạn CHƯA được nộp: {exc}. Xin gửi lại sau ít phút; nếu vẫn không được, "
+            f"hãy báo cho {d.dep.settings.coordinator or 'bộ phận tổng hợp'}."
         )
         return await run_in_threadpool(_page, request, link, 503, refusal=message)
     return RedirectResponse(f"{link.path}?tep={rec.id}#ket-qua", status_code=303)

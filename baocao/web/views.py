@@ -18,10 +18,15 @@ from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
 from baocao.names import printable
+from baocao.notify.blocks import days_left_phrase
+from baocao.notify.mailtext import NOT_OUR_FORM, issue_line
 from baocao.spec.deployment import Deployment
 from baocao.spec.links import receipt_number
+from baocao.spec.periods import Period
+from baocao.spec.registry import Unit
 from baocao.web.security import Throttle, csrf_token
 from baocao.web.users import load_users
+from baocao.workbook.layout import item_numbers
 
 HERE = Path(__file__).parent
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -70,6 +75,19 @@ def vn_date(value: date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
 
 
+def deadline_words(dep: Deployment, unit: Unit, period: Period, today: date) -> tuple[str, str]:
+    """The deadline of ``unit`` and the time left, worded as the reminders and receipts word them
+    ("trước ngày 10/03/2025", "còn 5 ngày"): a clerk reading the page after a reminder must not
+    see another date or another count of days."""
+    return dep.due_text(unit, period), days_left_phrase(dep.last_on_time_day(unit, period), today)
+
+
+def not_our_form(errors: list) -> bool:
+    """Whether a file was refused only for not being the report's template at all (then there
+    are no cells to fix: the clerk is told to use the template, as the e-mail answer says)."""
+    return bool(errors) and all(i.code in NOT_OUR_FORM for i in errors)
+
+
 def make_templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -82,6 +100,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["receipt"] = receipt_number
     env.filters["printable"] = printable
     env.globals["VERDICTS"] = VERDICTS
+    env.globals["not_our_form"] = not_our_form
     return Jinja2Templates(env=env)
 
 
@@ -96,6 +115,8 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
         # made only by a page that has a form to protect: a unit's page sets no cookie at all
         "csrf": lambda: csrf_token(request.session),
         "vn_time": lambda value: vn_time(value, tz),
+        # a cell to fix named as the e-mail and the marked-up file name it: "Ô D42 (mục II.16 – …)"
+        "issue_text": lambda issue: issue_line(issue, item_numbers(d.dep.form)),
         # plain HTTP to another machine: passwords and links cross the network readable
         "insecure": request.url.scheme != "https" and request.url.hostname not in LOCAL_HOSTS,
     }
