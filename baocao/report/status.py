@@ -11,7 +11,7 @@ Every list of units that leaders read (status, summary, scorecard) comes in one 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -31,9 +31,9 @@ STATUS_LABELS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitStatus:
-    """One unit's standing for one period."""
+    """One unit's standing for one period (slots: a summary holds one per unit, 10,000 of them)."""
 
     unit: Unit
     status: str
@@ -90,7 +90,7 @@ class UnitStatus:
 def period_status(
     period: Period,
     units: list[Unit],
-    files: list[FileRecord],
+    files: Iterable[FileRecord],
     current: dict[str, Submission],
     tz: ZoneInfo,
     inclusive: bool = False,
