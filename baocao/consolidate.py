@@ -77,7 +77,7 @@ def summary_for(dep: Deployment, period: str, *, unit: str | None = None, now: d
             period=p,
             level=level,
             organisation=dep.settings.organisation,
-            files=ledger.files(p.code),
+            files=ledger.each_file(p.code),
             current=ledger.each_current_submission(p.code),
             earlier={
                 other.code: ledger.each_current_submission(other.code)

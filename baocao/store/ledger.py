@@ -281,6 +281,12 @@ class Ledger(ActionLog, MessageStore):
             (period, period, status, status),
         )
 
+    def each_file(self, period: str) -> Iterator[FileRecord]:
+        """``files(period)`` one at a time, for a caller that keeps less than the records
+        (consolidate: a status per unit). Consume it while the store is open."""
+        for row in self.db.execute("SELECT * FROM files WHERE period=? ORDER BY id", (period,)):
+            yield file_from_row(row)
+
     def unattributed(self, since: datetime) -> list[FileRecord]:
         """Rejected files received since ``since`` tied to no unit: unreadable, not a form, or
         claiming a unit without proof (``claimed_unit``): they count for nobody."""
