@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baocao.errors import BaocaoError, LockedError, UsageError, WorkbookError
-from baocao.files import write_if_changed
+from baocao.files import unwritable_folder, write_if_changed
 from baocao.model import Action, FileRecord, Issue, Severity
 from baocao.spec.deployment import Deployment, load_deployment, local_time
 from baocao.spec.links import unit_link
@@ -210,7 +210,11 @@ def templates(dep: Deployment, period: str, unit: str | None = None) -> list[Tem
     for u in targets:
         path = template_path(dep, u, p)
         content = render_template(dep.form, template_context(dep, u, p))
-        out.append(TemplateFile(unit=u.code, path=path, written=write_if_changed(path, content)))
+        try:
+            written = write_if_changed(path, content)
+        except OSError as exc:
+            raise unwritable_folder(path.parent, exc) from exc
+        out.append(TemplateFile(unit=u.code, path=path, written=written))
     return out
 
 
@@ -369,9 +373,14 @@ def check(dep: Deployment, path: Path, now: datetime | None = None) -> Outcome:
     from baocao.judge.workers import read_workbooks, reading_of
     from baocao.logs import setup_logging
 
+    path = Path(path)
+    if not path.exists():  # the coordinator's typo, not a unit's locked or unreadable file
+        raise UsageError(f"Không tìm thấy tệp {path}; kiểm tra lại đường dẫn và tên tệp")
+    if path.is_dir():
+        raise UsageError(f"{path} là một thư mục; hãy chỉ một tệp bảng tính (.xlsx, .xls, .ods)")
     now = local_time(now, dep.settings.timezone)
     setup_logging(dep)  # a reader failure is logged in the logs folder, never printed
-    [(_, raw)] = list(read_workbooks([Path(path)], {}, workers=1, reading=reading_of(dep)))
+    [(_, raw)] = list(read_workbooks([path], {}, workers=1, reading=reading_of(dep)))
     if isinstance(raw, WorkbookError):
         return Outcome(None, None, None, {}, [Issue(Severity.ERROR, "unreadable", str(raw))])
     if not dep.settings.path("ledger").exists():

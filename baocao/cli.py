@@ -439,12 +439,22 @@ def cmd_scorecard(dep: api.Deployment, args: argparse.Namespace, out: TextIO) ->
     if args.json:
         _print_json(result.to_dict(), out)
         return EXIT_OK
+    from baocao.report.scorecard import SCORE_RULE
+
     rows = [
-        (r.code, r.name, *(r.cells[p.code].label if p.code in r.cells else "—" for p in result.periods))
+        (
+            r.code,
+            r.name,
+            *(r.cells[p.code].label if p.code in r.cells else "—" for p in result.periods),
+            "—" if r.on_time_rate is None else f"{round(r.on_time_rate * 100)} %",
+            "—" if r.score is None else f"{r.score:g}".replace(".", ","),
+            "—" if r.rank is None else str(r.rank),
+        )
         for r in result.rows
     ]
-    out.write(format_table(rows, ["mã", "đơn vị", *(p.code for p in result.periods)]) + "\n")
-    out.write(f"Bảng chấm điểm: {result.path}\n")
+    head = ["mã", "đơn vị", *(p.code for p in result.periods), "tỷ lệ đúng hạn", "điểm", "hạng"]
+    out.write(format_table(rows, head) + "\n")
+    out.write(f"{SCORE_RULE}\nBảng chấm điểm: {result.path}\n")
     if result.message:
         out.write(f"  lưu ý: {result.message}\n")
     return EXIT_OK

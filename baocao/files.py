@@ -97,17 +97,39 @@ def owner_file_present(path: Path) -> bool:
     return any((path.parent / f"~${name}").exists() for name in (path.name, path.name[2:]))
 
 
+def unwritable_folder(folder: Path, exc: OSError) -> BaocaoError:
+    """The coordinator's message for a folder baocao cannot write into (the system's words, in
+    English, stay in the traceback behind ``--debug``)."""
+    return BaocaoError(
+        f"Không ghi được vào thư mục {folder}: thư mục không tạo được, không cho ghi hoặc đĩa đã đầy "
+        f"({type(exc).__name__}); hãy kiểm tra đường dẫn trong config.toml (hoặc --out) và quyền ghi"
+    )
+
+
 def write_output(path: Path, content: bytes, attempts: int = 50) -> Path:
     """Write ``content`` atomically to ``path`` or, if that is open in Excel, to ``stem_N``.
 
-    Returns the path written. Raises ``BaocaoError`` when no name could be used.
+    Returns the path written. Raises ``BaocaoError`` when no name could be used, or when the
+    folder cannot be made or written (a POSIX ``PermissionError`` is the folder's, never a file
+    held open: only Windows locks open files).
     """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unwritable_folder(path.parent, exc) from exc
     for n in range(1, attempts + 1):
         candidate = path if n == 1 else path.with_name(f"{path.stem}_{n}{path.suffix}")
         if owner_file_present(candidate):
             continue
         try:
             return atomic_write(candidate, content)
-        except PermissionError:  # Windows: the target is open in another program
-            continue
-    raise BaocaoError(f"Không ghi được {path.name}: tệp và các tên thay thế đều đang được mở")
+        except PermissionError as exc:
+            if os.name == "nt":  # Windows: the target is open in another program
+                continue
+            raise unwritable_folder(path.parent, exc) from exc
+        except OSError as exc:
+            raise unwritable_folder(path.parent, exc) from exc
+    raise BaocaoError(
+        f"Không ghi được {path.name}: tệp và các tên thay thế đều đang được mở, hoặc thư mục "
+        f"{path.parent} không cho ghi"
+    )

@@ -270,3 +270,27 @@ def test_exit_codes_for_errors_are_0_1_or_2_as_the_readme_says(tmp_path, config_
         deployment.settings.path("ledger").with_name("ledger.sqlite" + suffix).unlink(missing_ok=True)
     code, _, err = run("--config", str(config_file), "collect")
     assert code == 2 and "bị hỏng" in err  # a damaged ledger: the coordinator must act
+
+
+def test_check_of_a_path_that_is_not_a_file_says_so(config_file, tmp_path):
+    """A mistyped path is the coordinator's mistake (exit 2), not a unit's file "đang bị khoá
+    hoặc không có quyền đọc"; a folder is named as a folder."""
+    code, _, err = run("--config", str(config_file), "check", str(tmp_path / "khong-co.xlsx"))
+    assert code == 2 and "Không tìm thấy tệp" in err and "khoá" not in err
+    code, _, err = run("--config", str(config_file), "check", str(tmp_path))
+    assert code == 2 and "là một thư mục" in err
+
+
+def test_an_output_or_templates_folder_that_cannot_be_written_is_named_in_vietnamese(config_file, tmp_path):
+    """Not "lỗi không lường trước (FileNotFoundError …)": the folder and what to check."""
+    blocker = tmp_path / "la-tep"
+    blocker.write_text("a file where a folder should be")
+    code, _, err = run(
+        "--config", str(config_file), "consolidate", "--period", "2025-Q1", "--out", str(blocker / "th.xlsx")
+    )
+    assert code == 1 and f"Không ghi được vào thư mục {blocker}" in err and "không lường trước" not in err
+    text = config_file.read_text(encoding="utf-8")
+    paths = f'\n[paths]\ntemplates = "{blocker.as_posix()}/mau"\n'
+    config_file.write_text(text + paths, encoding="utf-8")
+    code, _, err = run("--config", str(config_file), "templates", "--period", "2025-Q1")
+    assert code == 1 and "Không ghi được vào thư mục" in err and "không lường trước" not in err

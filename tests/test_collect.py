@@ -156,9 +156,9 @@ def test_a_file_still_being_copied_is_left_for_the_next_run(tmp_path):
     stop = threading.Event()
 
     def slow_copy():  # a network copy that is still writing while collect looks
-        with target.open("wb") as out:
-            for i in range(0, len(source), 512):
-                out.write(source[i : i + 512])
+        with target.open("wb") as out:  # small steps: still writing however slow collect is
+            for i in range(0, len(source), 16):
+                out.write(source[i : i + 16])
                 out.flush()
                 if stop.wait(0.05):
                     break

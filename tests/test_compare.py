@@ -33,19 +33,23 @@ B_3,Phòng B3,SO_B,unit,b3@example.vn,2020-01-01,,
 NOW = datetime(2025, 3, 20, 9, 0, tzinfo=TZ)
 
 
-@pytest.fixture
-def dep(tmp_path: Path) -> tuple[api.Deployment, dict, dict]:
+def _seeded(tmp_path: Path, reporting_now: tuple[str, ...]) -> tuple[api.Deployment, dict, dict]:
     registry = tmp_path / "don-vi.csv"
     registry.write_text(REGISTRY, encoding="utf-8")
     deployment = api.load_deployment(write_config(tmp_path, registry=registry))
     s = Seeder(deployment)
     then = {u: figures(deployment, 10 + i) for i, u in enumerate(("A_1", "A_2", "A_4", "B_1", "B_3"))}
-    now = {u: figures(deployment, 20 + i) for i, u in enumerate(("A_1", "A_3", "B_2", "B_3"))}
+    now = {u: figures(deployment, 20 + i) for i, u in enumerate(reporting_now)}
     for unit, values in then.items():
         s.accept(unit, "2024-Q1", at(2024, 3, 5), values)
     for unit, values in now.items():
         s.accept(unit, "2025-Q1", at(2025, 3, 5), values)
     return deployment, then, now
+
+
+@pytest.fixture
+def dep(tmp_path: Path) -> tuple[api.Deployment, dict, dict]:
+    return _seeded(tmp_path, ("A_1", "A_3", "B_2", "B_3"))
 
 
 def test_year_on_year_compares_the_same_units(dep):
@@ -82,14 +86,35 @@ def test_year_on_year_compares_the_same_units(dep):
     assert (line[5], line[6]) == (same_now[code], same_then[code])
     assert any(r[0] and "chỉ tính 2 đơn vị có số liệu ở cả hai kỳ" in str(r[0]) for r in rows)
 
-    # the Word draft: "…, tăng/giảm x,y % so với cùng kỳ năm trước (cùng 2 đơn vị)."
+    # the Word draft: the full total, then the change of the 2 comparable units with their own
+    # figures (4 units reported: a rate next to the full total would read as its change)
     text = "\n".join(p.text for p in docx.Document(str(result.docx)).paragraphs)
     ratio = same_now[code] / same_then[code] - 1
     trend = "tăng" if ratio > 0 else "giảm"
     percent = f"{abs(ratio) * 100:.1f}".replace(".", ",")
     measure = deployment.form.field(code).measure
     expected = (
-        f"- {label}: {data['totals'][code]} {measure}, {trend} {percent} % so với cùng kỳ năm trước "
+        f"- {label}: {data['totals'][code]} {measure}; tính riêng 2 đơn vị có số liệu ở cả hai kỳ là "
+        f"{same_now[code]} {measure}, {trend} {percent} % so với cùng kỳ năm trước "
+        f"({same_then[code]} {measure}; cùng 2 đơn vị)."
+    )
+    assert expected in text
+
+
+def test_when_every_unit_is_comparable_the_change_follows_the_total(tmp_path):
+    """Only A_1 and B_3 report now, both comparable: "…: N, tăng/giảm x,y % … (cùng 2 đơn vị)"."""
+    deployment, then, now = _seeded(tmp_path, ("A_1", "B_3"))
+    result = consolidate(deployment, "2025-Q1", docx=True, now=NOW)
+    code = "tthc_niem_yet"
+    same_then = total(deployment, [then["A_1"], then["A_2"], then["B_3"]])
+    same_now = total(deployment, list(now.values()))
+    ratio = same_now[code] / same_then[code] - 1
+    trend = "tăng" if ratio > 0 else "giảm"
+    percent = f"{abs(ratio) * 100:.1f}".replace(".", ",")
+    field = deployment.form.field(code)
+    text = "\n".join(p.text for p in docx.Document(str(result.docx)).paragraphs)
+    expected = (
+        f"- {field.label}: {same_now[code]} {field.measure}, {trend} {percent} % so với cùng kỳ năm trước "
         "(cùng 2 đơn vị)."
     )
     assert expected in text

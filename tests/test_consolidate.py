@@ -14,7 +14,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from conftest import write_config
-from helpers import INJECTION, TZ, codes, fill_workbook, seed_quarter, total
+from helpers import INJECTION, TZ, Seeder, at, codes, figures, fill_workbook, seed_quarter, total
 
 from baocao import api
 from baocao.consolidate import consolidate
@@ -216,3 +216,34 @@ def test_rollup_is_collected_by_the_level_above(seeded, tmp_path: Path):
     assert [f.status for f in files] == ["accepted"], [i.message for f in files for i in f.issues]
     sdttg = total(dep, [final[u] for u in ("DT_VP", "DT_CSDT", "DT_TG")])
     assert {c: current["SDTTG"].values[c] for c in codes(dep)} == sdttg
+
+
+def test_rollup_never_pairs_one_units_plan_number_with_anothers_date(deployment):
+    """Two phòng cite different plans: the department's file must not state "plan 89/KH-DT
+    issued 01/01/2024" (one phòng's number with the other's date, as most_common's tie-break
+    did); the plan fields and a tied choice are left for the office, and the office is told."""
+    s = Seeder(deployment)
+    s.accept(
+        "DT_VP",
+        "2025-Q1",
+        at(2025, 3, 3),
+        figures(deployment, 1, so_ke_hoach="89/KH-DT", ngay_ke_hoach="2024-07-28"),
+    )
+    s.accept(
+        "DT_TG",
+        "2025-Q1",
+        at(2025, 3, 4),
+        figures(deployment, 2, so_ke_hoach="91/KH-DT", ngay_ke_hoach="2024-01-01", co_ke_hoach="Không"),
+    )
+    result = consolidate(deployment, "2025-Q1", unit="SDTTG", as_submission=True, now=NOW)
+    book = openpyxl.load_workbook(result.rollup)
+
+    def value(code):
+        ((sheet, ref),) = book.defined_names[code].destinations
+        return book[sheet][ref.replace("$", "")].value
+
+    assert value("so_ke_hoach") is None and value("ngay_ke_hoach") is None
+    assert value("co_ke_hoach") is None  # one "Có", one "Không": no most common answer
+    [note] = [m for m in result.messages if "còn để trống" in m]
+    for field in ("co_ke_hoach", "so_ke_hoach", "ngay_ke_hoach"):
+        assert deployment.form.field(field).label in note

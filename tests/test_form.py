@@ -214,7 +214,7 @@ def test_roles_rollups_and_target_levels_are_read_from_the_spec():
     }
     assert {f.rollup for f in cchc.quantitative_fields} == {"sum"}
     assert {f.rollup for f in cchc.text_fields} == {"join"}
-    assert cchc.field("nguoi_lap").rollup == "blank" and cchc.field("so_ke_hoach").rollup == "most_common"
+    assert cchc.field("nguoi_lap").rollup == "blank" and cchc.field("so_ke_hoach").rollup == "all_equal"
     assert [(r.params["field"], r.level) for r in cchc.targets] == [("tin_bai_cong_ttdt", "department")]
     mini = parse_form(_spec())
     assert mini.role("unit").code == "don_vi" and mini.role("contact_email") is None

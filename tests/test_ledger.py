@@ -5,6 +5,7 @@ Tests of the SQLite class may read its tables with ``sqlite3`` directly: that is
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -234,3 +235,17 @@ def test_actions_are_recorded_latest_first_per_period(tmp_path):
         ledger.add_action(at=later, actor="b", action="reopen", period="2024-Y", unit="NV_VP")
         assert [a.actor for a in ledger.actions()] == ["b", "a"]
         assert ledger.actions("2025-Q1") == [first]
+
+
+def test_an_unusable_ledger_is_explained_in_vietnamese_and_sqlites_words_go_to_the_log(tmp_path, caplog):
+    """SQLite's English ("file is not a database") stays out of the coordinator's message."""
+    path = tmp_path / "ledger.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with caplog.at_level(logging.WARNING, logger="baocao"), pytest.raises(LedgerError) as caught:
+        Ledger(path)
+    assert "database" not in str(caught.value) and "(" not in str(caught.value)
+    assert "file is not a database" in caplog.text
+    (tmp_path / "a-file").write_text("x")  # the ledger's folder is a file: it cannot be made
+    with pytest.raises(LedgerError, match="Không ghi được sổ theo dõi") as caught:
+        Ledger(tmp_path / "a-file" / "ledger.sqlite")
+    assert "unable to open" not in str(caught.value)

@@ -80,3 +80,27 @@ def test_row_heights_fit_wrapped_text(outputs):
     width = ws.column_dimensions["C"].width
     assert len(name) > width  # "Phòng Tổ chức, biên chế và Tổ chức phi chính phủ" wraps
     assert ws.row_dimensions[row].height >= 2 * 15
+
+
+def test_the_chart_data_states_the_target_whole(outputs):
+    """The measure "tin, bài" holds a comma: the target's wording is not cut at it (the title
+    read "chỉ tiêu 12, bài (4 mỗi tháng × 3 tháng)…", the word "tin" lost)."""
+    dep, summary, _ = outputs
+    ws = openpyxl.load_workbook(summary)["Số liệu biểu đồ"]
+    [title] = [
+        v for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str) and "chỉ tiêu" in v
+    ]
+    label = dep.form.field("tin_bai_cong_ttdt").label
+    # the form's 4 a month over the quarter's 3 months, judged on each department's total
+    assert title == f"{label}: chỉ tiêu ≥ 12 tin, bài (4 mỗi tháng × 3 tháng), tính trên tổng của sở"
+
+
+def test_every_sheet_heading_states_the_data_window(outputs):
+    """Issue 11.3: the data window is on every output heading, not only on the first sheet."""
+    _, summary, _ = outputs
+    window = "số liệu từ 01/01/2025 đến 31/03/2025"  # the test config's Q1: months 1–3, no cut-off
+    for ws in openpyxl.load_workbook(summary):
+        if ws.title == "Số liệu biểu đồ":  # the charts' data, not a report
+            continue
+        top = [v for row in ws.iter_rows(max_row=5, values_only=True) for v in row if isinstance(v, str)]
+        assert any(window in v for v in top), ws.title

@@ -5,6 +5,7 @@ an on-time rate, a score by the documented rule, a rank; the same unit order as 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -129,3 +130,28 @@ def test_scorecard_workbook_reads_back(dep):
         assert ws.print_title_rows == "$6:$6"
     by_dept = {r[1]: r for r in book["Theo sở"].iter_rows(min_row=7, values_only=True) if r[1]}
     assert by_dept["Sở A"][-1] == 0.5
+
+
+def test_the_command_line_shows_rate_score_and_rank(dep, tmp_path: Path):
+    """``baocao scorecard`` prints what the scorecard promises, not only the statuses."""
+    import io
+
+    from baocao.cli import main
+
+    out = io.StringIO()
+    config = tmp_path / "config.toml"  # deployment_in wrote it
+    argv = ["--config", str(config), "scorecard", "--year", "2025", "--now", "2025-08-15T09:00"]
+    assert main(argv, out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0].split()[-5:] == ["lệ", "đúng", "hạn", "điểm", "hạng"]
+    cells = [re.split(r"\s{2,}", line.strip()) for line in lines[2:7]]  # columns: 2+ spaces apart
+    rows = {c[0]: c[-3:] for c in cells}
+    # the figures of test_rate_score_rank_and_order, as printed
+    assert rows == {
+        "A_1": ["100 %", "100", "1"],
+        "A_2": ["0 %", "35", "5"],
+        "A_3": ["50 %", "95", "3"],
+        "B_1": ["50 %", "50", "4"],
+        "C_1": ["100 %", "100", "1"],
+    }
+    assert "100 − 10 × số ngày chậm" in out.getvalue()

@@ -123,8 +123,15 @@ def _title(doc, summary: Summary, settings: Settings) -> None:
     para(doc, [*opening, f"; {agency} báo cáo {subject} ({window}) như sau:"], indent=True)
 
 
-def _change_text(summary: Summary, code: str) -> str:
-    """``, tăng 12,3 % so với cùng kỳ năm trước (cùng 5 đơn vị)`` or ``""``."""
+def _change_text(summary: Summary, code: str, measure: str) -> str:
+    """What the total is compared with, covering what it covers.
+
+    When every unit in the total has comparable figures: ``, tăng 12,3 % so với cùng kỳ năm trước
+    (cùng 5 đơn vị)``. When only some have, the change is of those units' figures, so the sentence
+    gives them and does not hang the rate on the full total (a leader would read "125, down 14 %"
+    while 125 counts 7 units and the rate 5): ``; tính riêng 5 đơn vị có số liệu ở cả hai kỳ là
+    102 tin, bài, giảm 14,3 % so với cùng kỳ năm trước (119 tin, bài; cùng 5 đơn vị)``.
+    """
     words = []
     for comp in summary.comparisons:
         if not comp.comparable or comp.changes is None:
@@ -134,8 +141,16 @@ def _change_text(summary: Summary, code: str) -> str:
             continue
         trend = "tăng" if ch.ratio > 0 else "giảm" if ch.ratio < 0 else "bằng"
         amount = "" if trend == "bằng" else " " + vn_percent(abs(ch.ratio)).lstrip("+")
-        words.append(f"{trend}{amount} so với {comp.words} ({comp.coverage.split(';')[0]})")
-    return ", " + "; ".join(words) if words else ""
+        coverage = comp.coverage.split(";")[0]
+        change = f"{trend}{amount} so với {comp.words}"
+        if len(comp.units_now) == summary.counts["reported"]:
+            words.append(f", {change} ({coverage})")
+        else:
+            words.append(
+                f"; tính riêng {len(comp.units_now)} đơn vị có số liệu ở cả hai kỳ là {vn_number(ch.now)} "
+                f"{measure}, {change} ({vn_number(ch.then)} {measure}; {coverage})"
+            )
+    return "".join(words)
 
 
 def _who(row) -> str:
@@ -194,8 +209,9 @@ def _results(doc, summary: Summary) -> None:
                 indent=True,
                 keep_next=True,
             )
-        line = f"- {f.label}: {vn_number(summary.totals[f.code])} {lower_first(f.measure)}"
-        para(doc, line + _change_text(summary, f.code) + ".", indent=True)
+        measure = lower_first(f.measure)
+        line = f"- {f.label}: {vn_number(summary.totals[f.code])} {measure}"
+        para(doc, line + _change_text(summary, f.code, measure) + ".", indent=True)
     verdicts = [*summary.verdicts, *(v for b in summary.blocks for v in b.verdicts)]
     per_unit = [v for r in summary.rows for v in r.verdicts if v.met is not None]
     if verdicts or per_unit:

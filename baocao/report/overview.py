@@ -226,7 +226,7 @@ def write_chart_data(c: Canvas) -> None:
         return
     top = 8
     v0 = verdicts[0]
-    title = f"{v0.label} (chỉ tiêu {vn_number(v0.required)}, {v0.rule_text.split(', ', 1)[1]})"
+    title = f"{v0.label}: chỉ tiêu {v0.rule_text}"  # the measure may hold a comma ("tin, bài")
     ws.merge_range(top, 0, top, 2, title, fmt.wrap)
     fit_row(ws, top, [(title, 60)])
     for col, text in enumerate(("Phạm vi", v0.measure.capitalize(), "Chỉ tiêu")):

@@ -22,8 +22,10 @@ def combined_text(summary: Summary, code: str, required: bool) -> str:
 
 
 def combined_value(how: str, values: Sequence[object]) -> object | None:
-    """``most_common`` (ties: the smallest, so the result does not depend on order) or
-    ``all_equal`` (the value only when every unit that answered gave it) of the units' values."""
+    """``most_common`` (the value most units gave; ``None`` on a tie, since picking one of two
+    units' answers would state something only that unit said) or ``all_equal`` (the value only
+    when every unit that answered gave it) of the units' values; ``None`` leaves the field for
+    the department's office."""
     given = [v for v in values if v not in (None, "")]
     if not given:
         return None
@@ -33,8 +35,10 @@ def combined_value(how: str, values: Sequence[object]) -> object | None:
     for value in given:
         n, _ = counts.get(str(value), (0, value))
         counts[str(value)] = (n + 1, value)
-    best = min(counts, key=lambda key: (-counts[key][0], key))
-    return counts[best][1]
+    ranked = sorted((n for n, _ in counts.values()), reverse=True)
+    if len(ranked) > 1 and ranked[0] == ranked[1]:
+        return None
+    return max(counts.values(), key=lambda entry: entry[0])[1]
 
 
 def _typed(value: object, field_type: str) -> object:
@@ -80,5 +84,12 @@ def rollup_values(
 
 
 def blank_for_office(form: Form, values: Mapping[str, object]) -> list[str]:
-    """Labels of the required fields the roll-up leaves for the department's office to fill."""
-    return [f.label for f in form.fields if f.required and not f.prefill and values.get(f.code) in (None, "")]
+    """Labels of the fields the roll-up leaves for the department's office to fill: required
+    ones, and those taken from the units' answers where the units did not agree."""
+    return [
+        f.label
+        for f in form.fields
+        if (f.required or f.rollup in ("most_common", "all_equal"))
+        and not f.prefill
+        and values.get(f.code) in (None, "")
+    ]

@@ -20,6 +20,7 @@ Tables:
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -47,6 +48,8 @@ from baocao.store.rows import (
     submission_from_row,
 )
 
+log = logging.getLogger("baocao.store")
+
 # FULL: a commit is on disk when COMMIT returns (the WAL is synced), so "recorded before the
 # original is removed" survives a power cut; NORMAL (WAL's usual setting) may lose the last
 # commits. bench/bench.py sets NORMAL only to measure the cost; the product never does.
@@ -61,21 +64,25 @@ class LedgerError(StoreError):
 
 def damaged(path: Path, exc: BaseException) -> StoreError:
     """The coordinator's message for a ledger that cannot be used: locked for too long, not
-    writable (folder, permissions, full disk), or damaged / not a database."""
+    writable (folder, permissions, full disk), or damaged / not a database.
+
+    SQLite's own words ("file is not a database") go to the log, not into the Vietnamese
+    message the coordinator reads."""
+    log.warning(
+        "sổ theo dõi %s không dùng được: %s: %s", path, type(exc).__name__, exc, extra={"file_only": True}
+    )
     text = str(exc).lower()
     if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
-        return LedgerError(
-            f"Sổ theo dõi {path} đang bị một tiến trình khác giữ quá lâu ({exc}); hãy chạy lại sau"
-        )
+        return LedgerError(f"Sổ theo dõi {path} đang bị một tiến trình khác giữ quá lâu; hãy chạy lại sau")
     if isinstance(exc, OSError) or any(
         word in text for word in ("unable to open", "readonly", "read-only", "disk is full", "disk i/o")
     ):
         return LedgerError(
-            f"Không ghi được sổ theo dõi {path} ({exc}); hãy kiểm tra thư mục của sổ có tồn tại, "
+            f"Không ghi được sổ theo dõi {path}; hãy kiểm tra thư mục của sổ có tồn tại, "
             "tài khoản chạy baocao có quyền ghi và đĩa còn chỗ trống"
         )
     return LedgerError(
-        f"Sổ theo dõi {path} bị hỏng hoặc không phải sổ của baocao ({exc}). Hãy khôi phục tệp từ "
+        f"Sổ theo dõi {path} bị hỏng hoặc không phải sổ của baocao. Hãy khôi phục tệp từ "
         "bản sao lưu, hoặc đổi tên tệp hỏng rồi chạy 'baocao ledger rebuild' để dựng lại sổ từ "
         "thư mục lưu trữ"
     )

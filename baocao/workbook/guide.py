@@ -13,7 +13,7 @@ from baocao.spec.form import Form
 from baocao.workbook.layout import input_message, item_numbers, lines, points
 
 if TYPE_CHECKING:
-    from baocao.workbook.template import TemplateContext
+    from baocao.workbook.context import TemplateContext
 
 GUIDE_SHEET = "Hướng dẫn"
 GUIDE_WIDTHS = (8, 42, 52)  # item, label, how to fill: A4 portrait, nothing cut

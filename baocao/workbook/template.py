@@ -18,7 +18,6 @@ unchanged file on the share is not rewritten.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,9 +26,9 @@ from baocao.a1 import sheet_ref
 from baocao.names import ascii_slug, inside, safe_name
 from baocao.spec.deployment import Deployment
 from baocao.spec.form import FIRST_BODY_ROW, LABEL_COLUMN, MEASURE_COLUMN, VALUE_COLUMN, Field, Form
-from baocao.spec.identity import SigningKey
 from baocao.spec.periods import Period
 from baocao.spec.registry import Unit
+from baocao.workbook.context import TemplateContext
 from baocao.workbook.guide import write_guide
 from baocao.workbook.layout import input_message, item_numbers, lines, points, shown
 
@@ -40,28 +39,6 @@ META_SHEET = "_meta"
 FONT = "Times New Roman"
 INPUT_FILL = "#FFF2CC"
 LOCKED_FILL = "#E7E6E6"
-
-
-@dataclass(frozen=True)
-class TemplateContext:
-    """What a template says beyond the form: who, when, by when, and where to send it."""
-
-    unit: Unit
-    period: Period
-    parent_name: str
-    deadline: date  # the last on-time day of this unit's level
-    submit_to: str
-    organisation: str
-    key: SigningKey  # signs the ``_meta`` sheet: who the template is for, provably
-    values: dict[str, object] | None = None  # input values to fill in (roll-up files, demo data)
-    due_before: date | None = None  # the date the plan names ("trước ngày …"); default: the period's
-    due_text: str = ""  # the deadline as every message words it (``Period.due_text``)
-    contact: str = ""  # a person to call (``Settings.contact``)
-
-    @property
-    def due(self) -> str:
-        """ "trước ngày 10/03/2025": the same words as the reminders and feedback e-mails."""
-        return self.due_text or f"trước ngày {(self.due_before or self.period.due_before):%d/%m/%Y}"
 
 
 def template_filename(unit: Unit, period: Period) -> str:
