@@ -67,37 +67,27 @@ class ConsolidationResult:
 
 def summary_for(dep: Deployment, period: str, *, unit: str | None = None, now: datetime) -> Summary:
     """Open the ledger and build the summary (what ``consolidate`` writes, without writing)."""
-    return _summary_and_current(dep, period, unit, now)[0]
-
-
-def _summary_and_current(
-    dep: Deployment, period: str, unit: str | None, now: datetime
-) -> tuple[Summary, dict[str, Submission]]:
     p = dep.period(period)
     level = level_unit(dep.registry, p, unit)
     kinds = dep.settings.period_kinds
-    with open_store(dep.settings) as ledger:
-        earlier = {
-            other.code: ledger.current_submissions(other.code)
-            for other in (previous_period(p, kinds), same_period_last_year(p))
-        }
-        files = ledger.files(p.code)
-        current = ledger.current_submissions(p.code)
-    summary = build_summary(
-        form=dep.form,
-        registry=dep.registry,
-        period=p,
-        level=level,
-        organisation=dep.settings.organisation,
-        files=files,
-        current=current,
-        earlier=earlier,
-        kinds=kinds,
-        tz=dep.settings.timezone,
-        inclusive=dep.settings.inclusive_deadline,
-        now=now,
-    )
-    return summary, current
+    with open_store(dep.settings) as ledger:  # the builder reads the submissions as they come
+        return build_summary(
+            form=dep.form,
+            registry=dep.registry,
+            period=p,
+            level=level,
+            organisation=dep.settings.organisation,
+            files=ledger.each_file(p.code),
+            current=ledger.each_current_submission(p.code),
+            earlier={
+                other.code: ledger.each_current_submission(other.code)
+                for other in (previous_period(p, kinds), same_period_last_year(p))
+            },
+            kinds=kinds,
+            tz=dep.settings.timezone,
+            inclusive=dep.settings.inclusive_deadline,
+            now=now,
+        )
 
 
 def render_rollup(
@@ -185,7 +175,7 @@ def consolidate(
     new name is used (the result's ``messages`` say so). Raises ``UsageError`` for an unknown
     period or unit, a bad ``out``, or ``as_submission`` without a department.
     """
-    summary, current = _summary_and_current(dep, period, unit, now)
+    summary = summary_for(dep, period, unit=unit, now=now)
     if as_submission and (unit is None or summary.level.kind != "department"):
         raise UsageError("--as-submission cần --unit là mã một sở (đơn vị cấp trung gian)")
     paths = output_paths(dep, summary, out, docx=docx, as_submission=as_submission)
@@ -208,6 +198,8 @@ def consolidate(
         docx_path = place(summary_docx.render_docx(summary, dep.settings), paths["docx"])
     rollup_path = None
     if as_submission:
+        with open_store(dep.settings) as ledger:  # a department's units: few
+            current = ledger.current_submissions(summary.period.code)
         content, notes = render_rollup(dep, summary, current, phone=phone, now=now)
         rollup_path = place(content, paths["rollup"])
         messages += notes
