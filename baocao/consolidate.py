@@ -28,6 +28,7 @@ from baocao.report.plain import headline, render_csv, summary_data
 from baocao.report.rollup import blank_for_office, rollup_values
 from baocao.report.scorecard import Scorecard, build_scorecard
 from baocao.report.summary import Summary, build_summary, level_unit
+from baocao.spec.config import Settings
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import periods_of_year, previous_period, same_period_last_year
 from baocao.store import open_store
@@ -118,15 +119,29 @@ def render_rollup(
     return render_template(summary.form, ctx), notes
 
 
-def _workbook_path(out: Path | None, default: Path, expected: str) -> Path:
-    """``out`` read as the workbook's name (``.xlsx``) or a folder for ``default``'s name."""
+def _workbook_path(settings: Settings, out: Path | None, default: Path, expected: str) -> Path:
+    """``out`` read as the workbook's name (``.xlsx``) or a folder for ``default``'s name.
+
+    Never inside the inbox or the archive: the next collect would take the coordinator's own
+    summary as a unit's report (and archive it away), or the archive would hold a file no
+    ledger row explains.
+    """
     if out is None:
         return default
     if out.is_dir() or not out.suffix:
-        return inside(out, default.name)
-    if out.suffix.lower() == ".xlsx":
-        return out
-    raise UsageError(f"--out {out.name}: {expected}")
+        path = inside(out, default.name)
+    elif out.suffix.lower() == ".xlsx":
+        path = out
+    else:
+        raise UsageError(f"--out {out.name}: {expected}")
+    for key, words in (("inbox", "thư mục nhận báo cáo"), ("archive", "thư mục lưu trữ")):
+        folder = settings.path(key)
+        if path.resolve().is_relative_to(folder.resolve()):
+            raise UsageError(
+                f"--out {out}: nằm trong {words} ({folder}); lần thu nhận sau sẽ coi tệp tổng hợp là "
+                "báo cáo của đơn vị. Hãy chọn thư mục khác (mặc định: thư mục kết quả)."
+            )
+    return path
 
 
 def output_paths(
@@ -135,6 +150,7 @@ def output_paths(
     """Where each output goes (see the module docstring); ``UsageError`` for a bad ``--out``."""
     name = f"tong-hop_{summary.period.code}_{summary.level.code}.xlsx"
     workbook = _workbook_path(
+        dep.settings,
         out,
         inside(dep.settings.path("output"), summary.period.code, name),
         "cần tên tệp bảng tổng hợp .xlsx hoặc một thư mục; CSV, dự thảo Word và tệp gửi cấp trên "
@@ -273,7 +289,10 @@ def scorecard(dep: Deployment, year: int, *, now: datetime, out: Path | None = N
     file is open in Excel)."""
     settings = dep.settings
     target = _workbook_path(
-        out, inside(settings.path("output"), f"cham-diem_{year}.xlsx"), "cần tên tệp .xlsx hoặc một thư mục"
+        settings,
+        out,
+        inside(settings.path("output"), f"cham-diem_{year}.xlsx"),
+        "cần tên tệp .xlsx hoặc một thư mục",
     )
     result = scorecard_of(dep, year, now=now)
     from baocao.report.scorecard_xlsx import render_scorecard  # it imports xlsxwriter
