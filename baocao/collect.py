@@ -27,11 +27,13 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from baocao import judging as judging_step
 from baocao.errors import LockedError, UsageError
 from baocao.files import sweep_temporary
-from baocao.filework import PRELOAD, work
+from baocao.filework import PRELOAD, Work, work
 from baocao.intake.sources import IntakeFactory, intakes_for
-from baocao.judge.workers import reading_of
+from baocao.judge.context import Facts
+from baocao.judge.workers import Reading, reading_of
 from baocao.judging import CollectReport, Judge
 from baocao.spec.deployment import Deployment, local_time
 from baocao.store import archive_of, open_store, same_key
@@ -59,12 +61,19 @@ Progress = Callable[[int, int, str], None]
 # --- the run ---------------------------------------------------------------------------------
 
 
-def worker_pool(dep: Deployment, files: int | None = None, *, fork: bool = False) -> Pool:
+def worker_pool(
+    dep: Deployment, files: int | None = None, *, fork: bool = False, judging: bool = False
+) -> Pool:
     """The worker processes of one run, for up to ``files`` files (started on first use, or
-    by ``start()``): archive copies, readings and feedback workbooks (``filework``). ``fork``:
-    see ``workers.Pool`` (only before the collect lock and the ledger are opened)."""
+    by ``start()``): archive copies, readings and feedback workbooks (``filework``); with
+    ``judging``, validation of the files they read too, units' history read from the ledger.
+    ``fork``: see ``workers.Pool`` (only before the collect lock and the ledger are opened)."""
     settings = dep.settings.collect
     reading = reading_of(dep)
+    context: Reading | Work = reading
+    if judging:
+        # the validation the collecting process runs, looked up now (``Judge.judge`` uses the same)
+        context = Work(reading, Facts.of(dep), dep.settings.path("ledger"), judging_step.validate)
     workers = settings.workers or os.cpu_count() or 1
     if files is not None:
         workers = min(workers, max(files, 1))
@@ -73,7 +82,7 @@ def worker_pool(dep: Deployment, files: int | None = None, *, fork: bool = False
         workers,
         settings.read_timeout_seconds,
         memory_bytes=MEMORY_BYTES,
-        context=reading,
+        context=context,
         preload=PRELOAD,
         fork=fork,
     )
@@ -117,7 +126,7 @@ def collect(
     simulated = now is not None
     now = local_time(now, dep.settings.timezone)
     # the workers start first: a forked worker then holds neither the lock nor the ledger
-    with worker_pool(dep, fork=True) as pool:
+    with worker_pool(dep, fork=True, judging=True) as pool:
         pool.start()
         lock = collect_lock(dep)
         try:

@@ -28,6 +28,7 @@ from baocao.report.plain import headline, render_csv, summary_data
 from baocao.report.rollup import blank_for_office, rollup_values
 from baocao.report.scorecard import Scorecard, build_scorecard
 from baocao.report.summary import Summary, build_summary, level_unit
+from baocao.spec.config import Settings
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import periods_of_year, previous_period, same_period_last_year
 from baocao.store import open_store
@@ -67,37 +68,27 @@ class ConsolidationResult:
 
 def summary_for(dep: Deployment, period: str, *, unit: str | None = None, now: datetime) -> Summary:
     """Open the ledger and build the summary (what ``consolidate`` writes, without writing)."""
-    return _summary_and_current(dep, period, unit, now)[0]
-
-
-def _summary_and_current(
-    dep: Deployment, period: str, unit: str | None, now: datetime
-) -> tuple[Summary, dict[str, Submission]]:
     p = dep.period(period)
     level = level_unit(dep.registry, p, unit)
     kinds = dep.settings.period_kinds
-    with open_store(dep.settings) as ledger:
-        earlier = {
-            other.code: ledger.current_submissions(other.code)
-            for other in (previous_period(p, kinds), same_period_last_year(p))
-        }
-        files = ledger.files(p.code)
-        current = ledger.current_submissions(p.code)
-    summary = build_summary(
-        form=dep.form,
-        registry=dep.registry,
-        period=p,
-        level=level,
-        organisation=dep.settings.organisation,
-        files=files,
-        current=current,
-        earlier=earlier,
-        kinds=kinds,
-        tz=dep.settings.timezone,
-        inclusive=dep.settings.inclusive_deadline,
-        now=now,
-    )
-    return summary, current
+    with open_store(dep.settings) as ledger:  # the builder reads the submissions as they come
+        return build_summary(
+            form=dep.form,
+            registry=dep.registry,
+            period=p,
+            level=level,
+            organisation=dep.settings.organisation,
+            files=ledger.each_file(p.code),
+            current=ledger.each_current_submission(p.code),
+            earlier={
+                other.code: ledger.each_current_submission(other.code)
+                for other in (previous_period(p, kinds), same_period_last_year(p))
+            },
+            kinds=kinds,
+            tz=dep.settings.timezone,
+            inclusive=dep.settings.inclusive_deadline,
+            now=now,
+        )
 
 
 def render_rollup(
@@ -128,15 +119,29 @@ def render_rollup(
     return render_template(summary.form, ctx), notes
 
 
-def _workbook_path(out: Path | None, default: Path, expected: str) -> Path:
-    """``out`` read as the workbook's name (``.xlsx``) or a folder for ``default``'s name."""
+def _workbook_path(settings: Settings, out: Path | None, default: Path, expected: str) -> Path:
+    """``out`` read as the workbook's name (``.xlsx``) or a folder for ``default``'s name.
+
+    Never inside the inbox or the archive: the next collect would take the coordinator's own
+    summary as a unit's report (and archive it away), or the archive would hold a file no
+    ledger row explains.
+    """
     if out is None:
         return default
     if out.is_dir() or not out.suffix:
-        return inside(out, default.name)
-    if out.suffix.lower() == ".xlsx":
-        return out
-    raise UsageError(f"--out {out.name}: {expected}")
+        path = inside(out, default.name)
+    elif out.suffix.lower() == ".xlsx":
+        path = out
+    else:
+        raise UsageError(f"--out {out.name}: {expected}")
+    for key, words in (("inbox", "thư mục nhận báo cáo"), ("archive", "thư mục lưu trữ")):
+        folder = settings.path(key)
+        if path.resolve().is_relative_to(folder.resolve()):
+            raise UsageError(
+                f"--out {out}: nằm trong {words} ({folder}); lần thu nhận sau sẽ coi tệp tổng hợp là "
+                "báo cáo của đơn vị. Hãy chọn thư mục khác (mặc định: thư mục kết quả)."
+            )
+    return path
 
 
 def output_paths(
@@ -145,6 +150,7 @@ def output_paths(
     """Where each output goes (see the module docstring); ``UsageError`` for a bad ``--out``."""
     name = f"tong-hop_{summary.period.code}_{summary.level.code}.xlsx"
     workbook = _workbook_path(
+        dep.settings,
         out,
         inside(dep.settings.path("output"), summary.period.code, name),
         "cần tên tệp bảng tổng hợp .xlsx hoặc một thư mục; CSV, dự thảo Word và tệp gửi cấp trên "
@@ -185,7 +191,7 @@ def consolidate(
     new name is used (the result's ``messages`` say so). Raises ``UsageError`` for an unknown
     period or unit, a bad ``out``, or ``as_submission`` without a department.
     """
-    summary, current = _summary_and_current(dep, period, unit, now)
+    summary = summary_for(dep, period, unit=unit, now=now)
     if as_submission and (unit is None or summary.level.kind != "department"):
         raise UsageError("--as-submission cần --unit là mã một sở (đơn vị cấp trung gian)")
     paths = output_paths(dep, summary, out, docx=docx, as_submission=as_submission)
@@ -208,6 +214,8 @@ def consolidate(
         docx_path = place(summary_docx.render_docx(summary, dep.settings), paths["docx"])
     rollup_path = None
     if as_submission:
+        with open_store(dep.settings) as ledger:  # a department's units: few
+            current = ledger.current_submissions(summary.period.code)
         content, notes = render_rollup(dep, summary, current, phone=phone, now=now)
         rollup_path = place(content, paths["rollup"])
         messages += notes
@@ -281,7 +289,10 @@ def scorecard(dep: Deployment, year: int, *, now: datetime, out: Path | None = N
     file is open in Excel)."""
     settings = dep.settings
     target = _workbook_path(
-        out, inside(settings.path("output"), f"cham-diem_{year}.xlsx"), "cần tên tệp .xlsx hoặc một thư mục"
+        settings,
+        out,
+        inside(settings.path("output"), f"cham-diem_{year}.xlsx"),
+        "cần tên tệp .xlsx hoặc một thư mục",
     )
     result = scorecard_of(dep, year, now=now)
     from baocao.report.scorecard_xlsx import render_scorecard  # it imports xlsxwriter

@@ -6,25 +6,53 @@ archive copy from those bytes and reads the fields from the same bytes, instead 
 re-reading and re-opening the file in three places. Feedback workbooks are written by the
 same workers from the archived copy, so the verdict and the ledger never wait for them.
 
-Items (plain data, sent in jobs of several): ``Take`` (write the copy, then read it), ``Read``
+Items (plain data, sent in jobs of several): ``Take`` (write the copy, then read it and, in a
+collect, validate it), ``Read``
 (a file already on disk: an archived copy to judge again, a file to check) and a feedback
-``FeedbackJob``. ``work`` is the function the ``baocao.workers.Pool`` runs; without a pool the
-collecting process calls it itself.
+``FeedbackJob``. ``work`` is the function the ``baocao.workers.Pool`` runs, with a ``Reading`` or, in collect,
+a ``Work`` (the deployment's facts and the ledger too); without a pool the collecting process
+calls it itself.
+
+Why validate here: validation is a third of the CPU a file costs the collecting process, which
+is the one process every file waits for. A worker validates with the unit's history as the
+ledger has it when asked (``store.history``, read-only); the collecting process keeps that
+outcome unless this run has already judged a file of the same unit (then it validates again
+itself: the worker may have read the history before that file was recorded).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from baocao.errors import WorkbookError
+from baocao.judge.context import Facts, history_unit, judging_context
+from baocao.judge.validate import Context, Outcome, validate
 from baocao.judge.workers import Reading, read_file
 from baocao.model import RawWorkbook
 from baocao.store.archive import ArchiveError, write_copy
+from baocao.store.history import LedgerHistory
 from baocao.workbook.feedback import FeedbackJob, write_feedback_job
 
 PRELOAD = ("baocao.filework",)  # what a forkserver imports once for every worker
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Work:
+    """What collect's workers hold: how to read, and what validation needs (the deployment's
+    facts, the ledger to read units' history from, and the validation function itself: the one
+    the collecting process uses, so that both judge with the same code)."""
+
+    reading: Reading
+    facts: Facts
+    ledger: Path
+    validate: Callable[[RawWorkbook, Context], Outcome] = validate
 
 
 @dataclass(frozen=True)
@@ -39,6 +67,7 @@ class Take:
     sync: bool = True
     read: bool = True
     write: bool = True
+    today: date | None = None  # validate what was read, as of that day (with a ``Work``)
 
 
 @dataclass(frozen=True)
@@ -55,19 +84,52 @@ class Taken:
 
     error: str | None = None
     read: RawWorkbook | WorkbookError | None = None
+    judged: Judged | None = None
 
 
-def work(item: Any, reading: Reading) -> Taken | RawWorkbook | WorkbookError | Path:
+@dataclass(frozen=True)
+class Judged:
+    """A worker's validation of what it read: the outcome, and whose history it used."""
+
+    outcome: Outcome
+    history_of: str | None
+
+
+_histories: dict[Path, LedgerHistory] = {}  # one read-only connection per ledger, per worker
+
+
+def work(item: Any, context: Reading | Work) -> Taken | RawWorkbook | WorkbookError | Path:
     """Do one item (see the module docstring)."""
+    reading = context.reading if isinstance(context, Work) else context
     if isinstance(item, Take):
         try:
             if item.write:
                 write_copy(item.dest, item.content, item.sha256, item.stamp, item.sync)
         except ArchiveError as exc:
             return Taken(error=str(exc))
-        return Taken(read=read_file(item.dest, reading, item.content) if item.read else None)
+        if not item.read:
+            return Taken()
+        raw = read_file(item.dest, reading, item.content)
+        judged = None
+        if item.today is not None and isinstance(context, Work) and isinstance(raw, RawWorkbook):
+            judged = _judged(raw, item.today, context)
+        return Taken(read=raw, judged=judged)
     if isinstance(item, Read):
         return read_file(item.path, reading)
     if isinstance(item, FeedbackJob):
         return write_feedback_job(item)
     raise TypeError(f"not a work item: {type(item).__name__}")
+
+
+def _judged(raw: RawWorkbook, today: date, context: Work) -> Judged | None:
+    """Validate ``raw`` as the collecting process would; None when that fails here (the
+    collecting process then validates it itself and records what goes wrong)."""
+    try:
+        history = _histories.get(context.ledger)
+        if history is None:
+            history = _histories[context.ledger] = LedgerHistory(context.ledger)
+        ctx = judging_context(context.facts, raw, today, history)
+        return Judged(context.validate(raw, ctx), history_unit(ctx))
+    except Exception:  # the collecting process tries again and records what goes wrong
+        logger.debug("validation in the worker failed", exc_info=True)
+        return None

@@ -23,13 +23,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from baocao.errors import StoreError, WorkbookError
-from baocao.filework import Read
+from baocao.filework import Judged, Read
 from baocao.judge.context import judging_context
 from baocao.judge.validate import Context, Outcome, validate
 from baocao.judge.workers import outcome
@@ -173,10 +173,12 @@ class Judge:
         self.report = report
         self.progress = progress
         self.today = today or (lambda rec: rec.received_at)
+        self.received_day = today is None  # a file is judged as of the day it was received
         self.write_feedback = feedback
         self.feedback: FeedbackWriter | None = None  # set by ``working``
         self.done = 0
         self.total = 0
+        self.touched: set[str] = set()  # units judged in this run: their history may have changed
 
     @contextmanager
     def working(self, pool: Pool | Inline) -> Iterator[None]:
@@ -231,8 +233,9 @@ class Judge:
                     judged += 1
                     batch.tick()
 
-    def judge_read(self, rec: FileRecord, answer: object) -> None:
-        """Judge a file from what reading its archived copy gave (``judge_safely``)."""
+    def judge_read(self, rec: FileRecord, answer: object, judged: Judged | None = None) -> None:
+        """Judge a file from what reading its archived copy gave (``judge_safely``); ``judged``:
+        the worker's validation of it, kept when it can be (``judge``)."""
         path = self.archive.path(rec.archive_path)
         result = outcome(path, answer)
         if isinstance(result, WorkbookError):
@@ -240,16 +243,22 @@ class Judge:
             message = str(result).replace(path.name, rec.original_name)
             self.judge_safely(rec, None, [Issue(Severity.ERROR, "unreadable", message)])
         else:
-            self.judge_safely(rec, result, None)
+            self.judge_safely(rec, result, None, judged)
         self.done += 1
         if self.progress:
             self.progress(self.done, max(self.total, self.done), rec.original_name)
 
-    def judge_safely(self, rec: FileRecord, raw: RawWorkbook | None, file_issues: list[Issue] | None) -> None:
+    def judge_safely(
+        self,
+        rec: FileRecord,
+        raw: RawWorkbook | None,
+        file_issues: list[Issue] | None,
+        judged: Judged | None = None,
+    ) -> None:
         """``judge``, and when it fails, record the file as failed instead of stopping the run."""
         try:
             with self.store.transaction():
-                self.judge(rec, raw, file_issues)
+                self.judge(rec, raw, file_issues, judged)
         except StoreError:
             raise
         except Exception as exc:
@@ -268,12 +277,24 @@ class Judge:
             FileResult(rec.inbox_path, "failed", issues=[issue], file_id=rec.id, received_at=rec.received_at)
         )
 
-    def judge(self, rec: FileRecord, raw: RawWorkbook | None, file_issues: list[Issue] | None) -> None:
+    def judge(
+        self,
+        rec: FileRecord,
+        raw: RawWorkbook | None,
+        file_issues: list[Issue] | None,
+        judged: Judged | None = None,
+    ) -> None:
+        """Validate (or keep the worker's ``judged`` outcome when the unit's history it used
+        cannot have changed: no file of that unit judged yet in this run), record the verdict,
+        hand the feedback on."""
         if raw is None:
             outcome = Outcome(None, None, None, {}, file_issues or [])
+        elif judged is not None and judged.history_of not in self.touched and rec.proof != Proof.VOUCHED:
+            outcome = judged.outcome
         else:
             outcome = validate(raw, self.context_for(rec, raw, vouched=rec.proof == Proof.VOUCHED))
         status, unit = outcome.verdict, outcome.filed_under
+        self.touched.update(u for u in (outcome.unit, unit) if u)
         issues = list(outcome.issues)
         if status == "accepted" and self.closed_for(rec, unit, outcome.period):
             status = "locked"
@@ -345,6 +366,11 @@ class Judge:
         field = form.role("contact_email")
         value = outcome.values.get(field.code) if field else None
         return value if isinstance(value, str) and value else None
+
+    def day_ahead(self, received_at: datetime) -> date | None:
+        """The day a worker validates a new file received at ``received_at`` as of, the same
+        day ``context_for`` takes (None: this judge's days are not the received days)."""
+        return received_at.astimezone(self.dep.settings.timezone).date() if self.received_day else None
 
     def context_for(self, rec: FileRecord, raw: RawWorkbook, vouched: bool = False) -> Context:
         today = self.today(rec).astimezone(self.dep.settings.timezone).date()

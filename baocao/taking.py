@@ -181,7 +181,9 @@ class Taker:
         stamp = item.arrival.received_at.timestamp()
         dest = self.archive.path(item.archive_path)
         sync = archiving.SYNC == "file"
-        return Take(item.copy.content, dest, item.copy.sha256, stamp, sync, read, item.written)
+        # validated there too when the pool holds what validation needs (collect's ``Work``)
+        today = self.judge.day_ahead(item.arrival.received_at) if read and self.judge else None
+        return Take(item.copy.content, dest, item.copy.sha256, stamp, sync, read, item.written, today)
 
     def _send(self, batch: _Batch, job: list[tuple[_Item, Take]]) -> None:
         if not job:
@@ -241,7 +243,8 @@ class Taker:
         with self.store.transaction():
             self._release_held()  # the batch before, committed: its originals may go now
             self.held = self._record_all(batch)
-        for item in batch.items:  # the bytes are in the archive now
+        for item in batch.items:  # the bytes are in the archive now, the verdict in the ledger
+            item.taken = None  # what was read and judged: a run keeps only what duplicates need
             if not isinstance(item.copy, _NotTaken):
                 item.copy = replace(item.copy, content=b"")
 
@@ -308,7 +311,7 @@ class Taker:
             return
         taken = item.taken
         if isinstance(taken, Taken):
-            self.judge.judge_read(rec, taken.read)
+            self.judge.judge_read(rec, taken.read, taken.judged)
         elif isinstance(taken, Failed):  # the worker died or ran late on it
             self.judge.judge_read(rec, taken)
         else:  # never read: a bug here, not the unit's file

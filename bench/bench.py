@@ -16,7 +16,9 @@ What it does, all in one temporary folder and on the same files:
    (what durability costs); then the floor and the read stage alternately, how long two workers
    take to start, ``consolidate`` of the main period, a rerun of ``collect`` with nothing new and
    the wall time of ``baocao check FILE``; with ``--phases``, each step of collect alone;
-3. prints a table (medians, spreads) and, as its last line,
+3. prints a table (medians, spreads), the CPU each loop spends per file (the naive loop's process;
+   collect's collecting process and its workers apart: a figure the machine's other load moves
+   far less than wall time) and, as its last line,
    ``speedup_vs_naive=<x> read_vs_floor=<x> peak_rss_mb=<MB> check_s=<s>``: medians of the
    per-round ratios (each round's naive loop against the same round's collect).
 
@@ -214,6 +216,14 @@ def rss_mb() -> tuple[float, float]:
     return own, child
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (collect forks its workers: they count)."""
+    if resource is None:
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def files_of(root: Path) -> list[Path]:
     return sorted((root / "files").iterdir())
 
@@ -235,6 +245,7 @@ def stage_naive(root: Path, args: argparse.Namespace) -> dict:
     dep = api.load_deployment(root / "config.toml")
     cells = [(code, ref.sheet, *parse_cell(ref.cell)) for code, ref in dep.form.layout.items()]
     sample = naive_sample(root, args)
+    cpu = time.process_time()
     start = time.perf_counter()
     extracted = 0
     for path in sample:
@@ -249,7 +260,9 @@ def stage_naive(root: Path, args: argparse.Namespace) -> dict:
             values["_meta." + str(meta.iat[row, 0])] = meta.iat[row, 1]
         extracted += len(values)
     seconds = time.perf_counter() - start
-    return {"seconds": [seconds], "files": len(sample), "values_per_file": extracted / len(sample)}
+    cpu = time.process_time() - cpu
+    per_file = extracted / len(sample)
+    return {"seconds": [seconds], "cpu": cpu, "files": len(sample), "values_per_file": per_file}
 
 
 def floor_once(paths: list[Path]) -> float:
@@ -321,10 +334,12 @@ def stage_collect(root: Path, args: argparse.Namespace) -> dict:
         profiler = cProfile.Profile()
         profiler.enable()
     cpu = time.process_time()
+    children = _children_cpu()
     start = time.perf_counter()
     report = api.collect(dep, now=NOW)
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu
+    children = _children_cpu() - children
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -333,6 +348,7 @@ def stage_collect(root: Path, args: argparse.Namespace) -> dict:
     return {
         "seconds": [seconds],
         "parent_cpu": cpu,
+        "workers_cpu": children,
         "files": len(report.results),
         "accepted": report.count("accepted"),
         "rejected": report.count("rejected"),
@@ -366,13 +382,12 @@ def stage_consolidate(root: Path, args: argparse.Namespace) -> dict:
     from baocao.consolidate import consolidate
 
     dep = api.load_deployment(root / "run-0" / "config.toml")
-    rounds, result = [], None
+    rounds, counts = [], {}
     for _ in range(args.rounds):
         start = time.perf_counter()
-        result = consolidate(dep, MAIN_PERIOD, now=NOW)
+        counts = consolidate(dep, MAIN_PERIOD, now=NOW).counts  # one summary alive at a time
         rounds.append(time.perf_counter() - start)
-    assert result is not None
-    return {"seconds": rounds, "counts": result.counts}
+    return {"seconds": rounds, "counts": counts}
 
 
 def stage_rerun(root: Path, args: argparse.Namespace) -> dict:
@@ -473,14 +488,16 @@ def time_check(root: Path, rounds: int) -> list[float]:
     command = [*base, "--config", str(root / "config.toml"), "check", str(path), "--now", NOW.isoformat()]
     # as on a coordinator's machine: Python keeps compiled modules (a first run writes them)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    times = []
+    times, cpus = [], []
     for _ in range(rounds + 1):
+        cpu = _children_cpu()
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, cwd=root, env=env)
         times.append(time.perf_counter() - start)
+        cpus.append(_children_cpu() - cpu)
         if done.returncode not in (0, 1):
             raise SystemExit(f"baocao check failed: {done.stderr.decode()[-2000:]}")
-    return times[1:]
+    return times[1:], cpus[1:]
 
 
 # --------------------------------------------------------------------------------- report
@@ -558,7 +575,20 @@ def report(results: dict[str, list[dict]], args: argparse.Namespace, kinds: dict
         f" ({spread(durability, 3)})"
     )
     check = results["check"]
-    print(f"baocao check FILE: {median(check):.3f} s wall ({spread(check, 3)}, {len(check)} runs)")
+    print(
+        f"baocao check FILE: {median(check):.3f} s wall ({spread(check, 3)}, {len(check)} runs),"
+        f" {median(results['check_cpu']):.3f} s CPU (user+sys, its subprocesses included)"
+    )
+    naive_cpu = [r["cpu"] / r["files"] * 1000 for r in results["naive"]]
+    parent = [r["parent_cpu"] / n * 1000 for r in results["collect"]]
+    workers_cpu = [r["workers_cpu"] / n * 1000 for r in results["collect"]]
+    cores = os.cpu_count() or 1
+    bound = [a / ((p + w) / cores) for a, p, w in zip(naive_cpu, parent, workers_cpu, strict=True)]
+    print(
+        f"CPU per file (medians): naive loop {median(naive_cpu):.3f} ms; collect {median(parent):.3f} ms"
+        f" in the collecting process + {median(workers_cpu):.3f} ms in the workers; naive ÷ collect if"
+        f" collect's CPU were spread over {cores} free cores with no waiting: {median(bound):.2f}×"
+    )
     forked, cold, warm = workers["seconds"][0], workers["forkserver_cold"], workers["forkserver_warm"]
     print(
         f"2 workers ready: {forked:.3f} s forked (collect); forkserver {cold:.3f} s cold, {warm:.3f} s warm"
@@ -634,7 +664,7 @@ def main() -> None:
         stage("rerun", "rerun")
         if args.phases:
             stage("phases", "phases")
-        results["check"] = time_check(root, max(args.rounds, 3))
+        results["check"], results["check_cpu"] = time_check(root, max(args.rounds, 3))
         report(results, args, kinds)
     finally:
         if args.keep:

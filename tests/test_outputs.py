@@ -115,6 +115,33 @@ def test_out_that_would_make_two_outputs_one_file_is_refused(deployment, tmp_pat
     assert not clash.exists()
 
 
+@pytest.mark.parametrize("folder", ["inbox", "archive"])
+def test_out_inside_the_inbox_or_the_archive_is_refused(config_file, deployment, folder: str):
+    """The next collect would take the coordinator's summary as a unit's report."""
+    seed_quarter(deployment)
+    place = deployment.settings.path(folder)
+    place.mkdir(parents=True, exist_ok=True)
+    before = sorted(place.rglob("*"))
+    for out in (place / "tong-hop.xlsx", place):
+        with pytest.raises(UsageError, match="lần thu nhận sau"):
+            consolidate(deployment, "2025-Q1", out=out, now=NOW)
+        with pytest.raises(UsageError, match="lần thu nhận sau"):
+            api.scorecard(deployment, 2025, now=NOW, out=out)
+    err = io.StringIO()
+    argv = [
+        "--config",
+        str(config_file),
+        "consolidate",
+        "--period",
+        "2025-Q1",
+        "--out",
+        str(place / "th.xlsx"),
+    ]
+    assert main(argv, out=io.StringIO(), err=err) == 2
+    assert "Traceback" not in err.getvalue()
+    assert sorted(place.rglob("*")) == before
+
+
 def test_an_unusable_value_costs_that_units_cell_only(deployment):
     """Values that slipped into the ledger: a 400-digit number, NaN, 1e308, control characters
     pasted from a PDF, narratives longer than a cell holds."""

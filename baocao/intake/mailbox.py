@@ -39,6 +39,7 @@ from imapclient.exceptions import (
 
 from baocao.errors import MailboxError
 from baocao.spec.config import ImapSettings
+from baocao.spec.identity import keyring_password
 
 PASSWORD_ENV = "BAOCAO_IMAP_PASSWORD"
 _LIST_BATCH = 500
@@ -79,13 +80,7 @@ def imap_password(settings: ImapSettings) -> str | None:
     from_env = os.environ.get(PASSWORD_ENV)
     if from_env:
         return from_env
-    import keyring  # here only: importing it scans the installed backends (~0.1 s)
-    import keyring.errors
-
-    try:
-        return keyring.get_password(settings.keyring_service, settings.user)
-    except (keyring.errors.KeyringError, RuntimeError, OSError):
-        return None
+    return keyring_password(settings.keyring_service, settings.user)
 
 
 @contextlib.contextmanager

@@ -6,13 +6,16 @@ collect machinery.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
 
 from baocao.judge.validate import Context, identify
 from baocao.model import RawWorkbook
 from baocao.spec.deployment import Deployment
+from baocao.spec.form import FormCatalog
+from baocao.spec.identity import SigningKey
+from baocao.spec.registry import Registry
 
 
 class History(Protocol):
@@ -21,20 +24,36 @@ class History(Protocol):
     def unit_history(self, unit: str, exclude_period: str | None = None) -> dict[str, dict[str, Any]]: ...
 
 
+@dataclass(frozen=True)
+class Facts:
+    """The deployment's facts validation uses (plain data a worker process can hold): the form
+    versions, the registry, the period kinds and the signing key."""
+
+    catalog: FormCatalog
+    registry: Registry
+    period_kinds: dict
+    key: SigningKey | None
+
+    @classmethod
+    def of(cls, dep: Deployment) -> Facts:
+        return cls(dep.catalog, dep.registry, dep.settings.period_kinds, dep.signing_key)
+
+
 def judging_context(
-    dep: Deployment, raw: RawWorkbook, today: date, store: History | None, vouched: bool = False
+    dep: Deployment | Facts, raw: RawWorkbook, today: date, store: History | None, vouched: bool = False
 ) -> Context:
-    """What validation needs for ``raw`` (``collect`` and ``check`` alike).
+    """What validation needs for ``raw`` (``collect``, its workers and ``check`` alike).
 
     The unit's earlier reports (``history``, from ``store``) only when the file proves it is that
     unit's: warnings quote them, and a forged file must not read another unit's figures.
     """
+    facts = dep if isinstance(dep, Facts) else Facts.of(dep)
     ctx = Context(
-        catalog=dep.catalog,
-        registry=dep.registry,
-        period_kinds=dep.settings.period_kinds,
+        catalog=facts.catalog,
+        registry=facts.registry,
+        period_kinds=facts.period_kinds,
         today=today,
-        key=dep.signing_key,
+        key=facts.key,
         vouched=vouched,
     )
     who = identify(raw, ctx)
@@ -43,3 +62,11 @@ def judging_context(
         return ctx
     period = who.period.code if who.period else None
     return replace(ctx, history=store.unit_history(who.unit, exclude_period=period))
+
+
+def history_unit(ctx: Context) -> str | None:
+    """The unit whose earlier reports ``ctx`` holds (None: it holds none, none were looked up)."""
+    if ctx.identified is None:
+        return None
+    who = ctx.identified[1]
+    return who.unit if who.proof.proven and who.unit else None

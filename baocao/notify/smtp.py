@@ -25,6 +25,7 @@ from baocao.errors import DeliveryError
 from baocao.notify.blocks import one_line
 from baocao.spec.addresses import sendable
 from baocao.spec.config import MailSettings
+from baocao.spec.identity import keyring_password
 
 if TYPE_CHECKING:
     import yagmail
@@ -49,13 +50,7 @@ def smtp_password(settings: MailSettings) -> str | None:
         return from_env
     if not settings.user:
         return None
-    import keyring  # here only: importing it scans the installed backends (~0.1 s)
-    import keyring.errors
-
-    try:
-        return keyring.get_password(settings.keyring_service, settings.user)
-    except (keyring.errors.KeyringError, RuntimeError, OSError):
-        return None
+    return keyring_password(settings.keyring_service, settings.user)
 
 
 def _client(settings: MailSettings, password: str | None, context: ssl.SSLContext) -> yagmail.SMTP:

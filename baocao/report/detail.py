@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from baocao.a1 import cell_name, column_letters
 from baocao.report.status import STATUS_LABELS
-from baocao.report.style import A3, Canvas, fit_row, heading, page
+from baocao.report.style import A3, Canvas, fit_row, heading, merge_written, page
 from baocao.report.summary import UnitRow
 from baocao.report.targets import LEVEL_WORDS, Verdict, lower_first
 
@@ -45,8 +45,20 @@ def write_detail(c: Canvas) -> None:
         ws.set_column(col, col, width)
     heading(ws, c, f"CHI TIẾT SỐ LIỆU THEO ĐƠN VỊ – {s.period.name.upper()}", last, sum(widths))
     top_head, field_head = HEAD_ROWS
-    for col, text in enumerate(("STT", "Mã đơn vị", "Tên đơn vị", "Tình trạng")):
-        ws.merge_range(top_head, col, field_head, col, text, fmt.head)
+    tall = [(col, text) for col, text in enumerate(("STT", "Mã đơn vị", "Tên đơn vị", "Tình trạng"))]
+    if has_target:
+        rule = s.form.targets[0]
+        f = s.form.field(rule.params["field"])
+        tall.append(
+            (
+                target_col,
+                f"Chỉ tiêu mục {[x.code for _, x in numbered].index(f.code) + 1} ({LEVEL_WORDS[rule.level]})",
+            )
+        )
+    # the two heading rows are written in order (the book streams its rows), the columns that
+    # span both merged afterwards
+    for col, text in tall:
+        ws.write_string(top_head, col, text, fmt.head)
     start = 0
     while start < len(numbered):
         group = numbered[start][1].group
@@ -58,18 +70,19 @@ def write_detail(c: Canvas) -> None:
         else:
             ws.write_string(top_head, FIRST + start, group, fmt.head)
         start = end + 1
+    fit_row(ws, top_head, [(f.group, FIGURE_WIDTH * 2) for _, f in numbered], minimum=30, bold=True)
     labels = []
+    for col, _ in tall[:4]:
+        ws.write_blank(field_head, col, None, fmt.head)
     for i, (number, f) in enumerate(numbered):
         label = f"{number}. {f.label} ({lower_first(f.measure)})" if f.measure else f"{number}. {f.label}"
         labels.append(label)
         ws.write_string(field_head, FIRST + i, label, fmt.head)
-    if has_target:
-        rule = s.form.targets[0]
-        f = s.form.field(rule.params["field"])
-        label = f"Chỉ tiêu mục {[x.code for _, x in numbered].index(f.code) + 1} ({LEVEL_WORDS[rule.level]})"
-        ws.merge_range(top_head, target_col, field_head, target_col, label, fmt.head)
-    fit_row(ws, top_head, [(f.group, FIGURE_WIDTH * 2) for _, f in numbered], minimum=30, bold=True)
+    for col, _ in tall[4:]:
+        ws.write_blank(field_head, col, None, fmt.head)
     fit_row(ws, field_head, [(text, FIGURE_WIDTH) for text in labels], minimum=30, bold=True)
+    for col, _ in tall:
+        merge_written(ws, top_head, col, field_head, col)
     row = field_head + 1
     single = len(s.blocks) == 1 and s.blocks[0].department is None
     subtotal_rows: list[int] = []

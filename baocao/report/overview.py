@@ -41,6 +41,9 @@ def write_overview(c: Canvas) -> None:
             "name": "Tình hình gửi báo cáo",
             "categories": [CHART_SHEET, 2, 0, 5, 0],
             "values": [CHART_SHEET, 2, 1, 5, 1],
+            # the book streams its rows (report.xlsx): the chart carries its cached data
+            "categories_data": [STATUS_LABELS[status] for status in STATUS_COLORS],
+            "values_data": [s.counts[status] for status in STATUS_COLORS],
             "data_labels": {"value": True, "category": True, "separator": "\n", "leader_lines": True},
             "points": [{"fill": {"color": col}} for col in STATUS_COLORS.values()],
         }
@@ -233,12 +236,15 @@ def write_chart_data(c: Canvas) -> None:
         ws.write_number(top + 2 + i, 1, v.value, fmt.int)
         ws.write_number(top + 2 + i, 2, v.required, fmt.int)
     first, last = top + 2, top + 1 + len(verdicts)
+    scopes = [v.scope.name for v in verdicts]  # the charts' cached data (the book streams its rows)
     column = c.book.add_chart({"type": "column"})
     column.add_series(
         {
             "name": v0.measure.capitalize(),
             "categories": [CHART_SHEET, first, 0, last, 0],
             "values": [CHART_SHEET, first, 1, last, 1],
+            "categories_data": scopes,
+            "values_data": [v.value for v in verdicts],
             "fill": {"color": "#4472C4"},
             "gap": 80,
             "data_labels": {"value": True},
@@ -250,6 +256,8 @@ def write_chart_data(c: Canvas) -> None:
             "name": f"Chỉ tiêu ({vn_number(v0.required)})",
             "categories": [CHART_SHEET, first, 0, last, 0],
             "values": [CHART_SHEET, first, 2, last, 2],
+            "categories_data": scopes,
+            "values_data": [v.required for v in verdicts],
             "line": {"color": "#C00000", "width": 2.25},
             "marker": {"type": "none"},
         }

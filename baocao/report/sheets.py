@@ -242,12 +242,20 @@ def _comparison_block(c: Canvas, ws, row: int, comp: Comparison, last: int, head
         fit_row(ws, row, [(f.label, 52)])
     if "compare" not in c.charts:
         chart = c.book.add_chart({"type": "bar"})
-        for name, col in ((f"Kỳ này (cùng {n} đơn vị)", 3), (f"{comp.title}", 4)):
+        fields = [f for _, f in c.numbered_fields()]
+        series = (
+            (f"Kỳ này (cùng {n} đơn vị)", 3, [comp.changes[f.code].now for f in fields]),
+            (f"{comp.title}", 4, [comp.changes[f.code].then for f in fields]),
+        )
+        for name, col, cached in series:
             chart.add_series(
                 {
                     "name": name,
                     "categories": ["So sánh", first, 1, row, 1],
                     "values": ["So sánh", first, col, row, col],
+                    # the book streams its rows (report.xlsx): the chart carries its cached data
+                    "categories_data": [f.label for f in fields],
+                    "values_data": cached,
                     "gap": 60,
                 }
             )

@@ -11,7 +11,7 @@ Every list of units that leaders read (status, summary, scorecard) comes in one 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -31,9 +31,9 @@ STATUS_LABELS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitStatus:
-    """One unit's standing for one period."""
+    """One unit's standing for one period (slots: a summary holds one per unit, 10,000 of them)."""
 
     unit: Unit
     status: str
@@ -90,7 +90,7 @@ class UnitStatus:
 def period_status(
     period: Period,
     units: list[Unit],
-    files: list[FileRecord],
+    files: Iterable[FileRecord],
     current: dict[str, Submission],
     tz: ZoneInfo,
     inclusive: bool = False,
@@ -103,27 +103,26 @@ def period_status(
     counts from that level's deadline; a unit not in it uses the period's top deadline. With
     ``now``, a unit without an accepted report gets ``days_overdue`` past that deadline.
     """
-    by_unit: dict[str, list[FileRecord]] = {}
+    seen: dict[str, _Files] = {}
     for rec in files:
         if rec.unit and rec.period == period.code and rec.status in ("accepted", "rejected"):
-            by_unit.setdefault(rec.unit, []).append(rec)
+            seen.setdefault(rec.unit, _Files()).add(rec)
     out = []
     for unit in units:
-        recs = sorted(by_unit.get(unit.code, []), key=lambda r: (r.received_at, r.id or 0))
-        last = recs[-1] if recs else None
+        got = seen.get(unit.code, NO_FILES)
+        last = got.last
         common: dict[str, Any] = {
             "last_file": last.original_name if last else None,
             "last_received_at": last.received_at if last else None,
             "source": last.source if last else None,
             "sender": last.sender if last else None,
-            "files": len(recs),
+            "files": got.count,
         }
         level = (levels or {}).get(unit.code)
         common["deadline"] = period.last_on_time_day(inclusive, level)
-        accepted = [r for r in recs if r.status == "accepted"]
         overdue = days_late(now, period, tz, inclusive, level) if now is not None else 0
-        if accepted:
-            first = accepted[0]
+        if got.first_accepted is not None:
+            first = got.first_accepted
             late = days_late(first.received_at, period, tz, inclusive, level)
             sub = current.get(unit.code)
             out.append(
@@ -134,7 +133,7 @@ def period_status(
                     days_late=late,
                     issues=tuple(sub.warnings) if sub else (),
                     submission=sub,
-                    corrected=len(accepted) > 1,
+                    corrected=got.accepted > 1,
                     **common,
                 )
             )
@@ -152,6 +151,49 @@ def period_status(
         else:
             out.append(UnitStatus(unit=unit, status="missing", days_overdue=overdue, **common))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    """The little of a file record a status shows (the record itself also holds hashes, paths,
+    every issue: kept for each unit's last file it held the whole period's records at once)."""
+
+    key: tuple[datetime, int]  # the order of arrival: received, then ledger id
+    received_at: datetime
+    original_name: str
+    source: str | None
+    sender: str | None
+    errors: tuple[Issue, ...]
+
+    @classmethod
+    def of(cls, rec: FileRecord) -> _File:
+        key = (rec.received_at, rec.id or 0)
+        return cls(key, rec.received_at, rec.original_name, rec.source, rec.sender, tuple(rec.errors))
+
+
+@dataclass(slots=True)
+class _Files:
+    """A unit's judged files of the period, folded one record at a time: how many, how many
+    accepted, the first accepted and the last (in order of arrival; of equal keys, the first
+    accepted is the earlier record met and the last the later one, as a stable sort has them)."""
+
+    count: int = 0
+    accepted: int = 0
+    first_accepted: _File | None = None
+    last: _File | None = None
+
+    def add(self, rec: FileRecord) -> None:
+        key = (rec.received_at, rec.id or 0)
+        self.count += 1
+        if rec.status == "accepted":
+            self.accepted += 1
+            if self.first_accepted is None or key < self.first_accepted.key:
+                self.first_accepted = _File.of(rec)
+        if self.last is None or key >= self.last.key:
+            self.last = _File.of(rec)
+
+
+NO_FILES = _Files()
 
 
 def counts(statuses: list[UnitStatus]) -> dict[str, int]:

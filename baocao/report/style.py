@@ -126,6 +126,20 @@ def fit_row(
     ws.set_row(row, min(MAX_ROW_POINTS, max(minimum, LINE_POINTS * needed + 3)))
 
 
+def merge_written(ws, first_row: int, first_col: int, last_row: int, last_col: int) -> None:
+    """Merge a range whose cells are already written (the top-left one with the text, the others
+    formatted blanks), row by row.
+
+    The summary book streams its rows (``constant_memory``, see ``report.xlsx``): ``merge_range``
+    over two rows writes the blanks of the lower row at once, which flushes the upper row before
+    the rest of its cells are written, and xlsxwriter will not support it (its maintainer,
+    libxlsxwriter#435). So the sheet writes both rows in order and records the range here, in the
+    list ``merge_range`` itself appends to (``Worksheet.merge``); the summary tests read the
+    merges back from the saved workbook.
+    """
+    ws.merge.append([first_row, first_col, last_row, last_col])
+
+
 def local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:
     return moment.astimezone(tz).replace(tzinfo=None) if moment else None
 

@@ -19,8 +19,8 @@ cell only and is listed in ``problems`` (``report.cells``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -40,12 +40,13 @@ NO_TEXT = {"", "không", "không có", "khong"}
 Figures = dict[str, int | None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitRow:
     """One reporting unit's line: its status and, when accepted, its usable figures and texts.
 
     ``values`` is ``None`` without an accepted report; inside it a ``None`` figure is one the
-    summary could not use (see ``Summary.problems``) and that counts in no total.
+    summary could not use (see ``Summary.problems``) and that counts in no total. Slots: one per
+    unit, 10,000 of them in a province-wide summary.
     """
 
     unit: Unit
@@ -189,20 +190,34 @@ def sum_figures(rows: list[Figures], codes: tuple[str, ...]) -> dict[str, int]:
     return {c: sum(r.get(c) or 0 for r in rows) for c in codes}
 
 
-def _clean(form: Form, unit: Unit, sub: Submission) -> tuple[Figures, dict[str, str], list[CellProblem]]:
+Cleaned = tuple[Figures, dict[str, str], list[CellProblem]]
+
+
+def _clean(form: Form, sub: Submission) -> Cleaned:
     """The usable figures and texts of one accepted report, and the problems met."""
     problems = []
     values: Figures = {}
     for f in form.quantitative_fields:
         values[f.code], why = clean_figure(sub.values.get(f.code))
         if why:
-            problems.append(CellProblem(unit.code, f.code, f"{why}; không tính vào tổng"))
+            problems.append(CellProblem(sub.unit, f.code, f"{why}; không tính vào tổng"))
     texts = {}
     for f in form.text_fields:
         texts[f.code], why = clean_text(sub.values.get(f.code))
         if why:
-            problems.append(CellProblem(unit.code, f.code, why))
+            problems.append(CellProblem(sub.unit, f.code, why))
     return values, texts, problems
+
+
+def _take(form: Form, current: Iterable[Submission]) -> tuple[dict[str, Cleaned], dict[str, Submission]]:
+    """Each unit's cleaned figures and texts, and its submission without its raw values (who,
+    when, warnings: what the status needs), reading ``current`` once: the raw values of the
+    period's every unit are never all held at once (at 10,000 units they took 39 MB)."""
+    cleaned, held = {}, {}
+    for sub in current:
+        cleaned[sub.unit] = _clean(form, sub)
+        held[sub.unit] = replace(sub, values={})
+    return cleaned, held
 
 
 def _clean_issue(issue: Issue) -> Issue:
@@ -218,9 +233,9 @@ def build_summary(
     period: Period,
     level: Unit,
     organisation: str,
-    files: list[FileRecord],
-    current: Mapping[str, Submission],
-    earlier: Mapping[str, Mapping[str, Submission]],
+    files: Iterable[FileRecord],
+    current: Iterable[Submission],
+    earlier: Mapping[str, Iterable[Submission]],
     kinds: dict[str, PeriodKind],
     tz: ZoneInfo,
     inclusive: bool,
@@ -230,13 +245,17 @@ def build_summary(
 
     ``current``: the ledger's submissions in force for the period; ``files``: its file records
     (for status); ``earlier``: submissions in force for other periods by period code (used for
-    the comparisons; a period missing or empty means "no data").
+    the comparisons; a period missing or empty means "no data"). Each is read once, so the
+    caller may pass the ledger's rows as they come (``Store.each_current_submission``). The
+    summary keeps each unit's cleaned values (``UnitRow.values``, ``texts``), not the raw ones:
+    its statuses' ``submission`` carries no values.
     """
     day = registry.reference_day(period)
     under = None if is_top(level) else level.code
     units = unit_order(registry, registry.reporting_units(period, under=under), day)
     levels = {u.code: registry.reports_to(u.code, day) for u in units}
-    statuses = period_status(period, units, files, dict(current), tz, inclusive, levels, now=now)
+    cleaned, held = _take(form, current)
+    statuses = period_status(period, units, files, held, tz, inclusive, levels, now=now)
     codes = tuple(f.code for f in form.quantitative_fields)
     unit_rules = [r for r in form.targets if r.level == "unit"]
     grouped: dict[str | None, list[UnitRow]] = {}
@@ -248,7 +267,7 @@ def build_summary(
         values: Figures | None = None
         texts: dict[str, str] = {}
         if sub is not None:
-            values, texts, found = _clean(form, st.unit, sub)
+            values, texts, found = cleaned[sub.unit]
             problems += found
         row = UnitRow(
             unit=st.unit,
@@ -269,12 +288,13 @@ def build_summary(
     )
     reported = {r.unit.code: r.values for b in blocks for r in b.rows if r.values is not None}
     totals = sum_figures(list(reported.values()), codes)
+    usable = {code: {sub.unit: _usable(sub) for sub in subs} for code, subs in earlier.items()}
     comparisons = []
     for kind, other in (
         ("previous", previous_period(period, kinds)),
         ("last_year", same_period_last_year(period)),
     ):
-        then = {code: _usable(sub) for code, sub in earlier.get(other.code, {}).items()}
+        then = usable.get(other.code, {})
         comparisons.append(
             compare(
                 kind,

@@ -114,14 +114,29 @@ def _checked(secret: str, where: str) -> bytes:
     return secret.encode("utf-8")
 
 
-def _from_keyring(name: str) -> str | None:
-    import keyring  # only here: importing it scans the installed backends (~0.1 s)
+def keyring_password(service: str, user: str) -> str | None:
+    """The OS keyring's entry for ``service``/``user``, or None when there is none or no usable
+    keyring (a server with no desktop session): the same as no entry, never an exception.
+
+    keyring is imported only here, and without its macOS Security bindings off macOS: importing
+    those looks for the macOS frameworks with ``ctypes.util.find_library``, which on Linux runs
+    ``ldconfig`` and compilers in subprocesses (~0.15 s of ``baocao check``), for a backend whose
+    priority refuses any other platform anyway. keyring catches the missing module itself, so
+    which backend it picks is unchanged.
+    """
+    if sys.platform != "darwin":
+        sys.modules.setdefault("keyring.backends.macOS.api", None)  # type: ignore[arg-type]
+    import keyring
     import keyring.errors
 
     try:
-        return keyring.get_password(KEYRING_SERVICE, name)
+        return keyring.get_password(service, user)
     except (keyring.errors.KeyringError, RuntimeError, OSError):  # no keyring on this machine
         return None
+
+
+def _from_keyring(name: str) -> str | None:
+    return keyring_password(KEYRING_SERVICE, name)
 
 
 def load_signing_key(name: str, folder: Path | None = None) -> SigningKey:

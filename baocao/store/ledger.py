@@ -19,7 +19,6 @@ Tables:
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -38,6 +37,7 @@ from baocao.model import (
     Submission,
 )
 from baocao.store.actions import ActionLog
+from baocao.store.history import unit_history
 from baocao.store.messages import MessageStore
 from baocao.store.migrations import NewerSchema, migrate
 from baocao.store.rows import (
@@ -288,6 +288,12 @@ class Ledger(ActionLog, MessageStore):
             (period, period, status, status),
         )
 
+    def each_file(self, period: str) -> Iterator[FileRecord]:
+        """``files(period)`` one at a time, for a caller that keeps less than the records
+        (consolidate: a status per unit). Consume it while the store is open."""
+        for row in self.db.execute("SELECT * FROM files WHERE period=? ORDER BY id", (period,)):
+            yield file_from_row(row)
+
     def unattributed(self, since: datetime) -> list[FileRecord]:
         """Rejected files received since ``since`` tied to no unit: unreadable, not a form, or
         claiming a unit without proof (``claimed_unit``): they count for nobody."""
@@ -408,10 +414,17 @@ class Ledger(ActionLog, MessageStore):
 
     def current_submissions(self, period: str) -> dict[str, Submission]:
         """The values in force per unit for ``period`` (latest accepted, not superseded)."""
+        return {sub.unit: sub for sub in self.each_current_submission(period)}
+
+    def each_current_submission(self, period: str) -> Iterator[Submission]:
+        """``current_submissions`` one at a time, in unit order, for a caller that keeps less
+        than the whole rows (consolidate keeps each unit's cleaned figures: at 10,000 units the
+        decoded rows alone took 39 MB). Consume it while the store is open."""
         rows = self.db.execute(
             "SELECT * FROM submissions WHERE period=? AND superseded_by IS NULL ORDER BY unit", (period,)
         )
-        return {r["unit"]: submission_from_row(r) for r in rows}
+        for row in rows:
+            yield submission_from_row(row)
 
     def has_submission(self, period: str, unit: str) -> bool:
         """Whether ``unit`` has accepted values in force for ``period`` (one row looked at, not
@@ -424,11 +437,7 @@ class Ledger(ActionLog, MessageStore):
 
     def unit_history(self, unit: str, exclude_period: str | None = None) -> dict[str, dict[str, object]]:
         """Current values of every other period a unit reported (for outlier and cumulative checks)."""
-        rows = self.db.execute(
-            "SELECT period, vals FROM submissions WHERE unit=? AND superseded_by IS NULL AND period IS NOT ?",
-            (unit, exclude_period),
-        )
-        return {r["period"]: json.loads(r["vals"]) for r in rows}
+        return unit_history(self.db, unit, exclude_period)
 
     # --- reopenings -------------------------------------------------------------------------
 
