@@ -316,7 +316,7 @@ def current(dep: api.Deployment, period: str = "2025-Q1") -> dict[str, Submissio
         return store.current_submissions(period)
 
 
-# --- hostile files made from a real submission (the reader's own catalogue is test_package) --
+# --- hostile files made from a real submission (the reader's own catalogue is reading.HOSTILE) --
 
 LAUGHS = (  # the classic billion laughs: &lol9; would expand to 10**9 "lol"s
     b'<!DOCTYPE lolz [<!ENTITY lol0 "lol">'

@@ -1,7 +1,7 @@
 """Hostile and broken files are refused before any reader library sees them, each with its message.
 
-Every file here is real bytes on disk: built in the test (zip bombs, entity bombs, absurd sheet
-areas) or committed (an encrypted workbook, see fixtures/reader/README.md).
+Every file here is real bytes on disk: built by ``reading.HOSTILE`` or in the test (zip bombs,
+entity bombs, absurd sheet areas) or committed (an encrypted workbook, see fixtures/reader/README.md).
 """
 
 from __future__ import annotations
@@ -14,104 +14,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from test_reader import EXPECTED, FIXTURES, LAYOUTS, make_workbook, rewrite_entry, values_of
+from helpers import rewrite_entry
+from reading import EXPECTED, FIXTURES, HOSTILE, LAYOUTS, PASSWORD, make_workbook, values_of, zip_bomb
 
 from baocao.errors import WorkbookError
 from baocao.judge.package import inspect_package
 from baocao.judge.reader import ReadLimits, read_workbook
 from baocao.judge.workers import read_workbooks
 from baocao.model import RawWorkbook
-
-CORRUPT = "bị hỏng hoặc không đầy đủ (không mở được dạng nén ZIP)"
-PASSWORD = "được đặt mật khẩu; hãy gỡ mật khẩu rồi gửi lại"
-DTD = "chứa khai báo XML bị cấm"
-LAUGHS = (  # the classic billion laughs: &lol9; would expand to 10**9 "lol"s
-    b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol0 "lol">'
-    + b"".join(b'<!ENTITY lol%d "%s">' % (i, b"&lol%d;" % (i - 1) * 10) for i in range(1, 10))
-    + b"]>\n"
-)
-XXE = b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
-
-
-def truncated(tmp: Path) -> Path:
-    data = make_workbook(tmp / "truncated.xlsx").read_bytes()
-    (tmp / "truncated.xlsx").write_bytes(data[: len(data) // 2])
-    return tmp / "truncated.xlsx"
-
-
-def random_bytes(tmp: Path) -> Path:
-    (tmp / "random.xlsx").write_bytes(random.Random(7).randbytes(5000))
-    return tmp / "random.xlsx"
-
-
-def pdf_named_xls(tmp: Path) -> Path:
-    (tmp / "pdf.xls").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
-    return tmp / "pdf.xls"
-
-
-def html_named_xls(tmp: Path) -> Path:
-    """What many web systems export as 'Excel': an HTML table with an .xls name."""
-    (tmp / "html.xls").write_text("<html><table><tr><td>Mã đơn vị</td></tr></table></html>", "utf-8")
-    return tmp / "html.xls"
-
-
-def encrypted(tmp: Path) -> Path:
-    return Path(shutil.copy(FIXTURES / "password_matkhau.xlsx", tmp / "encrypted.xlsx"))
-
-
-def zip_bomb(tmp: Path, megabytes: int = 64) -> Path:
-    """A real workbook plus 64 MiB of zeros that deflate to about 64 KiB, written in chunks."""
-    path = make_workbook(tmp / "bomb.xlsx")
-    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf, zf.open("xl/media/image1.png", "w") as fp:
-        zeros = bytes(1 << 20)
-        for _ in range(megabytes):
-            fp.write(zeros)
-    return path
-
-
-def _inject_dtd(prolog: bytes, reference: bytes):
-    def change(xml: bytes) -> bytes:
-        body = xml.split(b"?>", 1)[1]
-        return prolog + body.replace(b">DT_TG<", b">" + reference + b"<", 1).replace(
-            b"<definedNames>", b'<definedNames><definedName name="bomb">' + reference + b"</definedName>", 1
-        )
-
-    return change
-
-
-def billion_laughs(tmp: Path) -> Path:
-    path = make_workbook(tmp / "laughs.xlsx")
-    return rewrite_entry(path, "xl/workbook.xml", _inject_dtd(LAUGHS, b"&lol9;"))
-
-
-def external_entity(tmp: Path) -> Path:
-    path = make_workbook(tmp / "xxe.xlsx")
-    return rewrite_entry(path, "xl/workbook.xml", _inject_dtd(XXE, b"&xxe;"))
-
-
-def absurd_area(tmp: Path) -> Path:
-    return make_workbook(tmp / "far.xlsx", far_cell="XFD1048576")
-
-
-def word_document(tmp: Path) -> Path:
-    with zipfile.ZipFile(tmp / "word.xlsx", "w") as zf:
-        zf.writestr("[Content_Types].xml", "<Types/>")
-        zf.writestr("word/document.xml", "<w:document/>")
-    return tmp / "word.xlsx"
-
-
-HOSTILE = [
-    (truncated, CORRUPT),
-    (random_bytes, "không phải bảng tính Excel dù có đuôi .xlsx"),
-    (pdf_named_xls, "không phải bảng tính Excel dù có đuôi .xls"),
-    (html_named_xls, "không phải bảng tính Excel dù có đuôi .xls"),
-    (encrypted, PASSWORD),
-    (zip_bomb, "có tỉ lệ nén bất thường ở 'xl/media/image1.png'"),
-    (billion_laughs, DTD),
-    (external_entity, DTD),
-    (absurd_area, "có trang tính 'BaoCao' với vùng dữ liệu quá lớn (tới ô XFD1048576)"),
-    (word_document, "không phải bảng tính Excel dù có đuôi .xlsx"),
-]
 
 
 @pytest.mark.parametrize(("make", "message"), HOSTILE, ids=[make.__name__ for make, _ in HOSTILE])

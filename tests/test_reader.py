@@ -1,7 +1,7 @@
 """Reading field values from real workbooks: by defined name, by layout, across formats, in batches.
 
-Workbooks are written here with xlsxwriter (or openpyxl where a formula must have no cached
-value); LibreOffice round trips are committed fixtures (see fixtures/reader/README.md).
+Workbooks are written with xlsxwriter (``reading.make_workbook``; openpyxl where a formula must
+have no cached value); LibreOffice round trips are committed fixtures (see fixtures/reader/README.md).
 """
 
 from __future__ import annotations
@@ -21,86 +21,12 @@ import openpyxl
 import pytest
 import xlsxwriter
 from helpers import rewrite_entry, to_strict
+from reading import EXPECTED, FIXTURES, LAYOUTS, META, VALUES, make_workbook, values_of
 
-from baocao.a1 import cell_name, parse_cell, sheet_ref
 from baocao.errors import WorkbookError
 from baocao.judge.reader import ReadLimits, read_workbook
 from baocao.judge.workers import read_workbooks
-from baocao.model import CellRef, RawWorkbook
-
-FIXTURES = Path(__file__).parent / "fixtures" / "reader"
-LAYOUT = {
-    "ma_don_vi": CellRef("BaoCao", "D6"),
-    "ten_don_vi": CellRef("BaoCao", "D7"),
-    "phien_ban_mau": CellRef("BaoCao", "D9"),
-    "nguoi_lap": CellRef("BaoCao", "D10"),
-    "ngay_lap": CellRef("BaoCao", "D11"),
-    "tin_bai_cong_ttdt": CellRef("BaoCao", "D14"),
-    "lop_tap_huan": CellRef("BaoCao", "D15"),
-    "luot_tap_huan": CellRef("BaoCao", "D16"),
-    "ket_qua_noi_bat": CellRef("BaoCao", "D20"),
-}
-LAYOUTS = {"2024.1": {code: CellRef("BaoCao", "B2") for code in LAYOUT}, "2025.1": LAYOUT}
-VALUES: dict[str, object] = {
-    "ma_don_vi": "DT_TG",
-    "ten_don_vi": "Sở Dân tộc và Tôn giáo",
-    "phien_ban_mau": "2025.1",
-    "nguoi_lap": "Nguyễn Thị Hoà",
-    "ngay_lap": dt.date(2025, 3, 5),
-    "tin_bai_cong_ttdt": 12,
-    "lop_tap_huan": 2,
-    "luot_tap_huan": ("=D15*40", 80),  # a formula with its cached result
-    "ket_qua_noi_bat": "Tổ chức 2 lớp tập huấn về dịch vụ công trực tuyến",
-}
-META = {"form_id": "cchc-tuyen-truyen", "form_version": "2025.1", "unit": "DT_TG", "period": "2025-Q1"}
-
-
-def make_workbook(
-    path: Path,
-    values: dict[str, object] = VALUES,
-    *,
-    names: bool = True,
-    meta: dict[str, str] | None = META,
-    shift_rows: int = 0,
-    sheet: str = "BaoCao",
-    far_cell: str = "",
-) -> Path:
-    """A template-like xlsx: fields at LAYOUT (moved down ``shift_rows``), names, a _meta sheet."""
-    wb = xlsxwriter.Workbook(path)
-    ws = wb.add_worksheet(sheet)
-    date_format = wb.add_format({"num_format": "dd/mm/yyyy"})
-    if shift_rows:  # decoys where the layout says, overwritten below where fields moved to
-        for ref in LAYOUT.values():
-            ws.write(ref.cell, "ô cũ, không được đọc")
-    for code, ref in LAYOUT.items():
-        row, col = parse_cell(ref.cell)
-        value = values.get(code)
-        row += shift_rows
-        if isinstance(value, tuple):
-            ws.write_formula(row, col, value[0], None, value[1])
-        elif isinstance(value, dt.date):
-            ws.write_datetime(row, col, value, date_format)
-        elif value is not None:
-            ws.write(row, col, value)
-        if names:
-            wb.define_name(code, sheet_ref(sheet, cell_name(row, col)))
-    if far_cell:
-        ws.write(far_cell, 1)
-    if meta is not None:
-        hidden = wb.add_worksheet("_meta")
-        for row, (key, value) in enumerate(meta.items()):
-            hidden.write_string(row, 0, key)
-            hidden.write_string(row, 1, value)
-        hidden.very_hidden()
-    wb.close()
-    return path
-
-
-def values_of(raw: RawWorkbook) -> dict[str, object]:
-    return {code: cell.value for code, cell in raw.cells.items()}
-
-
-EXPECTED = {**VALUES, "luot_tap_huan": 80}
+from baocao.model import CellRef
 
 
 def test_values_are_read_by_defined_name(tmp_path):

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 from helpers import BEFORE_DEADLINE, hostile_files, make_submission, rewrite_entry
-from test_package import HOSTILE
-from test_reader import FIXTURES, LAYOUTS, VALUES, make_workbook
+from reading import FIXTURES, HOSTILE, LAYOUTS, VALUES, make_workbook
 
 from baocao.errors import WorkbookError
 from baocao.judge.reader import ReadLimits, read_workbook
