@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote
 
@@ -55,6 +56,11 @@ class Desk:
 
     def now(self) -> datetime:
         return self.clock().astimezone(self.dep.settings.timezone)
+
+    @cached_property
+    def item_numbers(self) -> dict[str, str]:
+        """Field code -> "II.9": one numbering for the page's cell lists, made once per desk."""
+        return item_numbers(self.dep.form)
 
     def users(self) -> dict[str, str]:
         path = self.dep.settings.web.users_file
@@ -116,7 +122,7 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
         "csrf": lambda: csrf_token(request.session),
         "vn_time": lambda value: vn_time(value, tz),
         # a cell to fix named as the e-mail and the marked-up file name it: "Ô D42 (mục II.16 – …)"
-        "issue_text": lambda issue: issue_line(issue, item_numbers(d.dep.form)),
+        "issue_text": lambda issue: issue_line(issue, d.item_numbers),
         # plain HTTP to another machine: passwords and links cross the network readable
         "insecure": request.url.scheme != "https" and request.url.hostname not in LOCAL_HOSTS,
     }
