@@ -28,7 +28,7 @@ from baocao.report.plain import headline, render_csv, summary_data
 from baocao.report.rollup import blank_for_office, rollup_values
 from baocao.report.scorecard import Scorecard, build_scorecard
 from baocao.report.summary import Summary, build_summary, level_unit
-from baocao.spec.config import Settings
+from baocao.spec.config import PATH_LABELS, Settings
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import periods_of_year, previous_period, same_period_last_year
 from baocao.store import open_store
@@ -134,13 +134,12 @@ def _workbook_path(settings: Settings, out: Path | None, default: Path, expected
         path = out
     else:
         raise UsageError(f"--out {out.name}: {expected}")
-    for key, words in (("inbox", "thư mục nhận báo cáo"), ("archive", "thư mục lưu trữ")):
-        folder = settings.path(key)
-        if path.resolve().is_relative_to(folder.resolve()):
-            raise UsageError(
-                f"--out {out}: nằm trong {words} ({folder}); lần thu nhận sau sẽ coi tệp tổng hợp là "
-                "báo cáo của đơn vị. Hãy chọn thư mục khác (mặc định: thư mục kết quả)."
-            )
+    key = settings.intake_folder_holding(path)
+    if key is not None:
+        raise UsageError(
+            f"--out {out}: nằm trong {PATH_LABELS[key]} ({settings.path(key)}); lần thu nhận sau sẽ coi "
+            "tệp tổng hợp là báo cáo của đơn vị. Hãy chọn thư mục khác (mặc định: thư mục kết quả)."
+        )
     return path
 
 

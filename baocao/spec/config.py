@@ -206,6 +206,16 @@ class Settings:
     def path(self, key: str) -> Path:
         return self.paths[key]
 
+    def intake_folder_holding(self, path: Path) -> str | None:
+        """``"inbox"`` or ``"archive"`` when ``path`` lies in (or is) that folder, else None:
+        the rule ``_check_separate`` applies to the configured folders, for an output a
+        command is asked to write (collect would take it, or the archive would hold a stray)."""
+        resolved = path.resolve()
+        for key in ("inbox", "archive"):
+            if _within(resolved, self.paths[key].resolve()):
+                return key
+        return None
+
     @property
     def contact(self) -> str:
         """``Bà Hoàng Thị Lan, Phòng CCHC – điện thoại 0205 … – thư điện tử cchc@…``: whom a unit
