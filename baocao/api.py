@@ -459,6 +459,20 @@ def _reading(dep: Deployment) -> Store | None:
     return open_store(dep.settings) if dep.settings.path("ledger").exists() else None
 
 
+def locked_for(dep: Deployment, period: str, unit: str, now: datetime | None = None) -> bool:
+    """Whether a file from ``unit`` arriving ``now`` would be kept without replacing its report:
+    the rule collect applies (``Judge.closed_for``: period closed, a report in force, no open
+    reopening), read without using a reopening up."""
+    p = dep.period(period)
+    if local_time(now, dep.settings.timezone) < dep.closes_at(p):
+        return False
+    store = _reading(dep)
+    if store is None:
+        return False
+    with store:
+        return store.has_submission(p.code, unit) and store.open_reopening(p.code, unit) is None
+
+
 def unit_files(dep: Deployment, period: str, unit: str) -> list[FileRecord]:
     """The unit's history for ``period``, oldest first: every file recorded for ``unit`` or naming
     it, and every file sent through its web link for that period (whatever the file turned out

@@ -233,6 +233,11 @@ def test_check_only_after_the_period_closed_says_the_file_would_not_replace_the_
     with client_for(dep, now=after) as late:
         text = text_of(upload(late, link(dep), workbook(dep, tmp_path), mode="kiem-tra").text)
     assert "Tệp đạt yêu cầu, nhưng kỳ đã khóa sổ" in text and "sẽ được tiếp nhận" not in text
+    # reopened by the coordinator: the unit's next file replaces the report, and the page says so
+    api.reopen(dep, PERIOD, "NV_VP", now=after)
+    with client_for(dep, now=after) as late:
+        text = text_of(upload(late, link(dep), workbook(dep, tmp_path), mode="kiem-tra").text)
+    assert "kỳ đã khóa sổ" not in text and "Tệp đạt yêu cầu" in text
 
 
 def test_a_workbook_that_is_not_the_template_is_called_so_checked_or_submitted(dep, client, tmp_path):

@@ -100,7 +100,7 @@ def _standing(request: Request, link: UnitLink) -> dict:
         "time_left": time_left,
         "overdue": overdue,
         # a file sent now is kept without replacing the report in force (unless reopened)
-        "closed": bool(status and status.submission) and now >= dep.closes_at(link.period),
+        "closed": api.locked_for(dep, link.period.code, link.unit.code, now),
         "current_file": status.submission.file_id if status and status.submission else None,
     }
 
