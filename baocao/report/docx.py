@@ -141,7 +141,7 @@ def _change_text(summary: Summary, code: str, measure: str) -> str:
             continue
         trend = "tăng" if ch.ratio > 0 else "giảm" if ch.ratio < 0 else "bằng"
         amount = "" if trend == "bằng" else " " + vn_percent(abs(ch.ratio)).lstrip("+")
-        coverage = comp.coverage.split(";")[0]
+        coverage = f"cùng {len(comp.units_now)} đơn vị"  # the units the rate covers
         change = f"{trend}{amount} so với {comp.words}"
         if len(comp.units_now) == summary.counts["reported"]:
             words.append(f", {change} ({coverage})")
