@@ -62,11 +62,13 @@ _TAG = {  # elements found by name in a part that passed ``_plain`` (no prefixes
 }
 _DEFINED_NAME = re.compile(rb"<definedName\s" + _ATTRS + rb"(?:/>|>([^<]*)</definedName>)")
 _ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
-# every cell's address, written first in <c> by Excel, LibreOffice, WPS, xlsxwriter and openpyxl
-_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+# every <c> element, however written, with its address when written first (as Excel, LibreOffice,
+# WPS, xlsxwriter and openpyxl do): one pass that both counts the cells and finds their area
+_REF = re.compile(rb'<c(?: r="([A-Z]{1,3})([0-9]{1,7})"|[ >/\t\n\r])')
 _CELL_TAIL = (  # after the address: style and type where those writers put them, then the rest
     rb'"(?:\s+s="([0-9]+)")?(?:\s+t="(\w+)")?([^>]*?)(?:/>|>(.*?)</c>)'
 )
+_COLUMN_CELLS: dict[bytes, re.Pattern[bytes]] = {}
 _STYLE_OR_TYPE = re.compile(rb"(?:^|\s)[st]\s*=")
 _CHILD = re.compile(rb"\s*<(f|v|is)(\s[^>]*?)?(?:/>|>(.*?)</\1>)", re.S)
 _HAS_VALUE = re.compile(rb"<(?:v>\s*[^<\s]|is>)")  # the checked reader's test, on the same bytes
@@ -81,8 +83,8 @@ _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _EPOCH = date(1899, 12, 30)  # Excel's day zero (1900 system, serials from 61 on)
 _LAST_DAY = 2958465  # 9999-12-31: calamine gives a number beyond Python's dates
 _DATE, _DURATION, _OTHER = "date", "duration", "other"
-_COLUMN_CELLS: dict[bytes, re.Pattern[bytes]] = {}
 _T_ = TypeVar("_T_")
+_STRINGS: dict[bytes, str] = {}  # a shared string's <si> content -> its text (labels, codes repeat)
 
 
 class _Recent:
@@ -109,7 +111,23 @@ class _Recent:
             self.kept.popitem(last=False)
 
 
-_INFLATED, _PLAIN, _AREAS = _Recent(), _Recent(), _Recent()
+class _Part:
+    """One inflated part and what was already checked of it (the roots it was found plain
+    XML for, its cells under given limits): kept in ``_INFLATED`` by its compressed bytes, so a
+    part that files made from one template repeat is inflated, checked and indexed once."""
+
+    __slots__ = ("columns", "data", "plain", "raw", "within")
+
+    def __init__(self, raw: bytes, data: bytes) -> None:
+        self.raw = raw
+        self.data = data
+        self.plain: set[bytes] = set()  # roots it is plain XML of (``_plain``)
+        self.within: set[ReadLimits] = set()  # limits its used area was found within
+        self.columns: dict[int, dict[int, _Cell]] = {}  # column -> row -> cell (``_column_cells``)
+
+
+_Cell = tuple[bytes, bytes, bytes, bytes]  # a cell's style, type, other attributes, body
+_INFLATED = _Recent()
 
 
 class _Decline(Exception):
@@ -195,6 +213,10 @@ class _Template:
 
     def part(self, key: str) -> bytes | None:
         """An entry inflated with the package check's limits, or None when there is none."""
+        found = self.inflated(key)
+        return None if found is None else found.data
+
+    def inflated(self, key: str) -> _Part | None:
         entry = self.entries.get(key)
         if entry is None:
             return None
@@ -206,9 +228,9 @@ class _Template:
         _check(len(raw) == entry.packed)
         room = self.limits.max_unpacked_bytes - self.unpacked
         cap = min(room, max(MIB, int(self.limits.max_entry_ratio * max(entry.packed, 1))))
-        known = (entry.method, entry.crc, entry.size, raw)
-        data = _INFLATED.get(known)  # the same compressed bytes inflate to the same part
-        if data is None:
+        known = (entry.method, entry.crc, entry.size, entry.packed)
+        found = _INFLATED.get(known)  # the same compressed bytes inflate to the same part
+        if found is None or found.raw != raw:
             if entry.method == zipfile.ZIP_STORED:
                 data = raw
             else:
@@ -216,19 +238,20 @@ class _Template:
                 data = inflate.decompress(raw, cap + 1)
                 _check(inflate.eof and not inflate.unconsumed_tail)
             _check(len(data) == entry.size and zlib.crc32(data) == entry.crc)
-            _INFLATED.put(known, data)
-        _check(len(data) <= cap)
-        self.unpacked += len(data)
-        return data
+            found = _Part(raw, data)
+            _INFLATED.put(known, found)
+        _check(len(found.data) <= cap)
+        self.unpacked += len(found.data)
+        return found
 
-    def xml(self, key: str, root: str, namespace: bytes = MAIN) -> bytes | None:
+    def xml(self, key: str, root: str, namespace: bytes = MAIN) -> _Part | None:
         """A part that this reader parses, or None when absent; declines any part it could
         misread (see ``_plain``)."""
-        data = self.part(key)
-        if data is not None and (data, root) not in _PLAIN:
-            _check(_plain(data, root.encode(), namespace))
-            _PLAIN.put((data, root), True)
-        return data
+        found = self.inflated(key)
+        if found is not None and root.encode() not in found.plain:
+            _check(_plain(found.data, root.encode(), namespace))
+            found.plain.add(root.encode())
+        return found
 
     # --- the workbook --------------------------------------------------------------------
 
@@ -243,7 +266,7 @@ class _Template:
         for name, rid in sheets:
             rel_type, part = rels.get(rid, ("", ""))
             _check(rel_type.endswith("/worksheet") and part in self.entries)
-            self.sheets[name] = _Sheet(self, self.xml(part, "worksheet") or b"")
+            self.sheets[name] = _Sheet(self, self.xml(part, "worksheet"))
         self.names = tuple(self.sheets)
         self.actual = {name.casefold(): sheet for name, sheet in self.sheets.items()}
         _check(meta_sheet.casefold() in self.actual)
@@ -279,7 +302,8 @@ class _Template:
     def string(self, index: int) -> str:
         """Shared string ``index``: the table is split at its ``<si>`` tags, only that one decoded."""
         if self.strings is None:
-            data = self.xml(_SHARED, "sst") or b""
+            found = self.xml(_SHARED, "sst")
+            data = found.data if found is not None else b""
             self.strings = data.split(b"<si>")[1:]
             _check(data.count(b"<si") == len(self.strings))  # no <si/>, no attributes: none missed
         if index >= len(self.strings):
@@ -287,7 +311,13 @@ class _Template:
         content, closed, _ = self.strings[index].partition(b"</si>")
         if not closed:
             raise _Decline
-        return _rich(content)
+        text = _STRINGS.get(content)
+        if text is None:
+            text = _rich(content)
+            if len(_STRINGS) >= 4096:
+                _STRINGS.clear()
+            _STRINGS[content] = text
+        return text
 
     def kind(self, style: bytes) -> str | None:
         """How calamine reads a number with this ``s`` attribute (b"": none): date, duration or
@@ -379,49 +409,61 @@ def _styles(data: bytes) -> list[str]:
 class _Sheet:
     """One worksheet: its used area checked at once, the cells of a column indexed when asked."""
 
-    def __init__(self, book: _Template, data: bytes) -> None:
+    def __init__(self, book: _Template, part: _Part | None) -> None:
         self.book = book
-        self.data = data
-        self.columns: dict[int, dict[int, tuple[bytes, ...]]] = {}
-        if (data, book.limits) in _AREAS:  # the same sheet as in an earlier file (a guide sheet)
-            return
-        refs = _REF.findall(data)
-        # every <c> has its address first (else calamine counts positions: not read here)
-        cells = data.count(b"<c ") + sum(data.count(b"<c" + end) for end in (b">", b"/", b"\t", b"\n", b"\r"))
-        _check(len(refs) == cells)
-        if refs:  # the area of every cell (empty ones too: more than the package check counts)
-            rows = [int(row) for row in {row for _, row in refs}]
-            cols = [_column(letters) for letters in {letters for letters, _ in refs}]
-            extent = Extent(min(rows) - 1, min(cols), max(rows) - 1, max(cols))
-            _check(not extent.too_big(book.limits))
-        _AREAS.put((data, book.limits), True)
+        self.part = part if part is not None else _Part(b"", b"")
+        if book.limits not in self.part.within:  # else the same sheet as in an earlier file
+            _check_area(self.part.data, book.limits)
+            self.part.within.add(book.limits)
+        self.columns = self.part.columns
 
-    def column(self, col: int) -> dict[int, tuple[bytes, ...]]:
-        """Row -> (style, type, other attributes, body) of the column's cells."""
-        if col not in self.columns:
-            letters = column_letters(col).encode()
-            pattern = _COLUMN_CELLS.get(letters)
-            if pattern is None:
-                pattern = re.compile(rb'<c r="' + letters + rb"([0-9]{1,7})" + _CELL_TAIL, re.S)
-                _COLUMN_CELLS[letters] = pattern
-            found = pattern.findall(self.data)
-            cells = {int(row) - 1: tuple(rest) for row, *rest in found}
-            _check(len(cells) == len(found))
-            self.columns[col] = cells
-        return self.columns[col]
+    def column(self, col: int) -> dict[int, _Cell]:
+        """Row (1-based) -> (style, type, other attributes, body) of the column's cells."""
+        cells = self.columns.get(col)
+        if cells is None:
+            cells = self.columns[col] = _column_cells(self.part.data, col)
+        return cells
 
     def value(self, row: int, col: int) -> object:
-        cell = self.column(col).get(row) if col >= 0 else None
+        cell = self.column(col).get(row + 1) if col >= 0 else None
         return None if cell is None else _value(self.book, *cell)
 
     def pairs(self) -> list[tuple[object, object]]:
-        return [(self.value(row, 0), self.value(row, 1)) for row in sorted(self.column(0))]
+        return [(self.value(row - 1, 0), self.value(row - 1, 1)) for row in sorted(self.column(0))]
 
     def formula_only(self, address: str) -> bool:
         row, col = parse_cell(address)
-        cell = self.column(col).get(row)
+        cell = self.column(col).get(row + 1)
         body = cell[3] if cell else b""
         return b"<f" in body and not _HAS_VALUE.search(body)
+
+
+def _check_area(data: bytes, limits: ReadLimits) -> None:
+    """Every cell of a worksheet part has its address first (else calamine counts positions:
+    not read here), and their area (empty cells too: more than the package check counts) is
+    within ``limits``."""
+    found = _REF.findall(data)
+    if not found:
+        return
+    letters, rows = zip(*found, strict=True)
+    names = set(letters)
+    _check(b"" not in names)
+    numbers = [int(row) for row in set(rows)]
+    cols = [_column(name) for name in names]
+    extent = Extent(min(numbers) - 1, min(cols), max(numbers) - 1, max(cols))
+    _check(not extent.too_big(limits))
+
+
+def _column_cells(data: bytes, col: int) -> dict[int, _Cell]:
+    letters = column_letters(col).encode()
+    pattern = _COLUMN_CELLS.get(letters)
+    if pattern is None:
+        pattern = re.compile(rb'<c r="' + letters + rb"([0-9]{1,7})" + _CELL_TAIL, re.S)
+        _COLUMN_CELLS[letters] = pattern
+    found = pattern.findall(data)
+    cells = {int(row): tuple(rest) for row, *rest in found}
+    _check(len(cells) == len(found))
+    return cells
 
 
 # --- decoding -------------------------------------------------------------------------------
@@ -434,6 +476,8 @@ def _value(book: _Template, style: bytes, kind: bytes, rest: bytes, body: bytes)
     if body.startswith(b"<v>") and body.endswith(b"</v>"):  # the usual cell, one plain <v>
         content = body[3:-4]
         if b"<" not in content:
+            if kind == b"s" and content.isdigit():  # the most usual: a shared string
+                return book.string(int(content))
             return None if kind == b"inlineStr" else _typed(book, kind, style, content)
     value: object = None
     at = 0
