@@ -168,6 +168,10 @@ class _Entry(NamedTuple):
     offset: int
 
 
+_RECORD = struct.Struct("<4s6H3I5H2I")  # a central directory record, up to its name
+_ENTRY_NAMES: dict[tuple[bytes, int], str] = {}  # (raw name, UTF-8 flag) -> normal name
+
+
 def _directory(content: bytes, limits: ReadLimits) -> dict[str, _Entry]:
     """The zip directory by normal entry name, with the package check's directory-level limits;
     declines zip64, multi-disk, prepended data and anything else ``zipfile`` would read
@@ -180,12 +184,17 @@ def _directory(content: bytes, limits: ReadLimits) -> dict[str, _Entry]:
     entries: dict[str, _Entry] = {}
     at, declared = cd_offset, 0
     for _ in range(total):
-        (sig, _, _, flags, method, _, _, crc, packed, size, n, m, k, _, _, _, offset) = struct.unpack_from(
-            "<4s6H3I5H2I", content, at
+        (sig, _, _, flags, method, _, _, crc, packed, size, n, m, k, _, _, _, offset) = _RECORD.unpack_from(
+            content, at
         )
         _check(sig == b"PK\x01\x02" and 0xFFFFFFFF not in (packed, size, offset))
-        raw = content[at + 46 : at + 46 + n]
-        key = normal(raw.decode("utf-8" if flags & 0x800 else "cp437"))
+        raw = (content[at + 46 : at + 46 + n], flags & 0x800)
+        key = _ENTRY_NAMES.get(raw)
+        if key is None:  # every file made from one template names the same entries
+            key = normal(raw[0].decode("utf-8" if raw[1] else "cp437"))
+            if len(_ENTRY_NAMES) >= 1024:
+                _ENTRY_NAMES.clear()
+            _ENTRY_NAMES[raw] = key
         _check(
             key not in entries and not flags & 0x1 and method in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
         )
@@ -287,7 +296,11 @@ class _Template:
 
     def value(self, sheet: str, row: int, col: int) -> object:
         found = self.actual.get(sheet.casefold())
-        return None if found is None else found.value(row, col)
+        if found is None or col < 0:
+            return None
+        cells = found.columns.get(col)
+        cell = (found.column(col) if cells is None else cells).get(row + 1)
+        return None if cell is None else _value(self, *cell)
 
     def pairs(self, sheet: str) -> list[tuple[object, object]]:
         found = self.actual.get(sheet.casefold())
@@ -424,12 +437,9 @@ class _Sheet:
             cells = self.columns[col] = _column_cells(self.part.data, col)
         return cells
 
-    def value(self, row: int, col: int) -> object:
-        cell = self.column(col).get(row + 1) if col >= 0 else None
-        return None if cell is None else _value(self.book, *cell)
-
     def pairs(self) -> list[tuple[object, object]]:
-        return [(self.value(row - 1, 0), self.value(row - 1, 1)) for row in sorted(self.column(0))]
+        keys, values = self.column(0), self.column(1)
+        return [(_at(self.book, keys, row), _at(self.book, values, row)) for row in sorted(keys)]
 
     def formula_only(self, address: str) -> bool:
         row, col = parse_cell(address)
@@ -467,6 +477,11 @@ def _column_cells(data: bytes, col: int) -> dict[int, _Cell]:
 
 
 # --- decoding -------------------------------------------------------------------------------
+
+
+def _at(book: _Template, column: dict[int, _Cell], row: int) -> object:
+    cell = column.get(row)
+    return None if cell is None else _value(book, *cell)
 
 
 def _value(book: _Template, style: bytes, kind: bytes, rest: bytes, body: bytes) -> object:
@@ -514,7 +529,7 @@ def _typed(book: _Template, kind: bytes, style: bytes, content: bytes) -> object
         if content not in (b"0", b"1"):
             raise _Decline
         return content == b"1"
-    if kind not in (b"", b"n") or _NUMBER.fullmatch(content) is None:
+    if kind not in (b"", b"n") or (not content.isdigit() and _NUMBER.fullmatch(content) is None):
         raise _Decline
     number = float(content)
     form = book.kind(style)
@@ -587,8 +602,10 @@ def _plain(data: bytes, root: bytes, namespace: bytes) -> bool:
     """The part is UTF-8 XML whose root is ``root`` in ``namespace`` as the only (default)
     namespace of that vocabulary, with no DTD, comment, CDATA or processing instruction:
     regular expressions read such a part exactly as an XML parser would."""
-    if b"<!" in data or data.count(b"<?") > (1 if data[:64].lstrip().startswith(b"<?xml") else 0):
-        return False
+    if (b"!" in data and b"<!" in data) or _instructions(data) > (
+        1 if data[:64].lstrip().startswith(b"<?xml") else 0
+    ):
+        return False  # ("!" first: one byte is found fast, and most parts have none)
     if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:64]:
         return False
     encoding = _ENCODING.match(data)
@@ -600,6 +617,18 @@ def _plain(data: bytes, root: bytes, namespace: bytes) -> bool:
     # one default declaration, and the vocabulary named nowhere else (so no prefix is bound to it)
     once = data.count(b"xmlns=") == 1 and data.count(namespace + b'"') == 1 and namespace + b"'" not in data
     return once and b'xmlns="' + namespace + b'"' in data
+
+
+def _instructions(data: bytes) -> int:
+    """How many ``<?`` ``data`` holds: ``bytes.count`` of two bytes is slow over a part, finding
+    one byte is not, and a part holds a ``?`` or two (its XML declaration)."""
+    at, found = data.find(b"?"), 0
+    for _ in range(8):
+        if at < 0:
+            return found
+        found += at > 0 and data[at - 1] == 0x3C  # "<"
+        at = data.find(b"?", at + 1)
+    return data.count(b"<?")
 
 
 def _section(section: re.Pattern[bytes], styles: bytes, tag: bytes, item: re.Pattern[bytes]) -> list:

@@ -13,8 +13,8 @@ the form spec (``rules``: cross-field errors, then warnings that need history).
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from baocao.judge.convert import (
@@ -127,7 +127,7 @@ def check_field(
         ]
     value: Any
     raw = cell.value
-    if raw is None or text_of(raw) == "":
+    if raw is None or (type(raw) not in _NEVER_BLANK and text_of(raw) == ""):
         if f.required and not f.locked:
             hint = " (ghi 0 nếu không có)" if f.quantitative else ""
             return None, [cell_issue(ERROR, "required", f, cell, f"chưa nhập{hint}")]
@@ -165,6 +165,9 @@ def check_field(
     if problem:
         return None, [cell_issue(ERROR, f"bad_{f.type}", f, cell, problem)]
     return value, []
+
+
+_NEVER_BLANK = frozenset({int, float, bool, date, datetime})  # their text is never ""
 
 
 # --- identity: whose template, which period, which version -----------------------------------
@@ -289,7 +292,8 @@ def identify_once(raw: RawWorkbook, ctx: Context) -> Identity:
     """``identify``, or what the context already worked out for this very workbook (a copy:
     validation adds to the issues)."""
     if ctx.identified is not None and ctx.identified[0] is raw:
-        return replace(ctx.identified[1], issues=list(ctx.identified[1].issues))
+        who = ctx.identified[1]
+        return Identity(who.form, who.unit, who.period, who.proof, list(who.issues))
     return identify(raw, ctx)
 
 
@@ -378,14 +382,16 @@ def validate(raw: RawWorkbook, ctx: Context) -> Outcome:
     issues.extend(_missing_sheet_issue(sheet) for sheet in missing)
     gone = {sheet.casefold() for sheet in missing}
     values: dict[str, Any] = {}
+    cells, today = raw.cells, ctx.today
     for f in form.fields:
-        cell = raw.cells.get(f.code)
-        if cell is not None and cell.sheet.casefold() in gone:
+        cell = cells.get(f.code)
+        if gone and cell is not None and cell.sheet.casefold() in gone:
             values[f.code] = None  # said once for the whole sheet
             continue
-        value, problems = check_field(f, cell, period, ctx.today)
+        value, problems = check_field(f, cell, period, today)
         values[f.code] = value
-        issues.extend(problems)
+        if problems:
+            issues.extend(problems)
     known = ctx.registry.get(unit, ctx.registry.reference_day(period)) if unit and period else None
     level = known.kind if known else "unit"
     issues.extend(check_rules(form, raw, values, period, ctx.history, ctx.period_kinds, level))
