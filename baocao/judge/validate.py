@@ -127,12 +127,13 @@ def check_field(
         ]
     value: Any
     raw = cell.value
-    if raw is None or (type(raw) not in _NEVER_BLANK and text_of(raw) == ""):
+    kind = type(raw)
+    if raw is None or (kind not in _NEVER_BLANK and text_of(raw) == ""):
         if f.required and not f.locked:
             hint = " (ghi 0 nếu không có)" if f.quantitative else ""
             return None, [cell_issue(ERROR, "required", f, cell, f"chưa nhập{hint}")]
         return None, []
-    problem = value_problem(raw)
+    problem = None if kind is int else value_problem(raw)  # every int is a value (its size: below)
     if problem is not None:
         return None, [cell_issue(ERROR, "bad_value", f, cell, problem)]
     if f.type == "integer":
@@ -208,6 +209,20 @@ def _typed(raw: RawWorkbook, f: Field | None) -> str:
     return text_of(cell.value) if cell is not None else ""
 
 
+_IDENTITY_FIELDS: dict[int, tuple[Form, Field | None, Field | None]] = {}
+
+
+def _identity_fields(form: Form) -> tuple[Field | None, Field | None]:
+    """``form.role("unit")`` and ``form.role("period")``, looked up once per form (each is a walk
+    over its fields; the form is held here, so its id is not reused while kept)."""
+    kept = _IDENTITY_FIELDS.get(id(form))
+    if kept is None or kept[0] is not form:
+        if len(_IDENTITY_FIELDS) >= 64:
+            _IDENTITY_FIELDS.clear()
+        kept = _IDENTITY_FIELDS[id(form)] = (form, form.role("unit"), form.role("period"))
+    return kept[1], kept[2]
+
+
 def identify(raw: RawWorkbook, ctx: Context) -> Identity:
     """Pick the form version, the unit and the period from the workbook itself (never its name).
 
@@ -239,7 +254,7 @@ def identify(raw: RawWorkbook, ctx: Context) -> Identity:
                 f' "{form.title}"; {USE_THE_TEMPLATE}',
             )
         )
-    unit_field, period_field = form.role("unit"), form.role("period")
+    unit_field, period_field = _identity_fields(form)
     unit_code = _typed(raw, unit_field)
     period_code = _typed(raw, period_field)
     unit_code = unit_code or raw.meta.get("unit", "")
