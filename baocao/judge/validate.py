@@ -145,8 +145,8 @@ def check_field(
     elif f.type == "date":
         value, problem = to_date(raw)
         if problem is None:
-            lo = date_bound(f.not_before, period, today) if f.not_before else None
-            hi = date_bound(f.not_after, period, today) if f.not_after else None
+            lo = _date_bound(f.not_before, period, today) if f.not_before else None
+            hi = _date_bound(f.not_after, period, today) if f.not_after else None
             if lo and value < lo:
                 problem = f"ngày {day(value)} sớm hơn {day(lo)}"
             elif hi and value > hi:
@@ -169,6 +169,22 @@ def check_field(
 
 
 _NEVER_BLANK = frozenset({int, float, bool, date, datetime})  # their text is never ""
+_BOUNDS: dict[tuple[str, int, int, date], tuple[object, date | None]] = {}
+
+
+def _date_bound(name: str, period: Period | None, today: date) -> date | None:
+    """``periods.date_bound``, worked out once per bound, period and day: a period's end asks
+    the calendar, a few microseconds for every date field of every file otherwise. Kept by the
+    period kind's identity (held here, so its id is not reused while kept)."""
+    if period is None or name == "today":
+        return date_bound(name, period, today)
+    key = (name, period.year, id(period.kind), today)
+    kept = _BOUNDS.get(key)
+    if kept is None or kept[0] is not period.kind:
+        if len(_BOUNDS) >= 256:
+            _BOUNDS.clear()
+        kept = _BOUNDS[key] = (period.kind, date_bound(name, period, today))
+    return kept[1]
 
 
 # --- identity: whose template, which period, which version -----------------------------------
