@@ -88,3 +88,16 @@ def test_numbers_and_booleans_are_never_blank_text_is_cleaned_first(value, blank
     f = Field("so", "Số", "integer", "I", required=True)
     _, problems = check_field(f, RawCell(value, "BaoCao", "D5"), None, date(2025, 4, 1))
     assert [p.code for p in problems if p.code == "required"] == (["required"] if blank else [])
+
+
+def test_a_layout_changed_in_place_is_read_as_it_now_is(tmp_path):
+    """Where each field is read is worked out once per (names, layout); a layout changed in
+    place between two files is not read by the old plan."""
+    path = make_workbook(tmp_path / "plain.xlsx", names=False)
+    layouts = {version: dict(layout) for version, layout in LAYOUTS.items()}
+    before = read_template(path.read_bytes(), path.name, layouts)
+    assert before is not None and before.cells["nguoi_lap"].value == VALUES["nguoi_lap"]
+    layouts["2025.1"]["nguoi_lap"] = layouts["2025.1"]["ten_don_vi"]
+    after = read_template(path.read_bytes(), path.name, layouts)
+    assert after is not None and after.cells["nguoi_lap"].value == VALUES["ten_don_vi"]
+    assert after == read_workbook(path, layouts)

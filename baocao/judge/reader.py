@@ -214,20 +214,22 @@ class _Plan(NamedTuple):
     by_name: bool  # every field found by its defined name
 
 
-_PLANS: dict[tuple[int, int], tuple[Mapping[str, CellRef], Mapping[str, CellRef], _Plan]] = {}
+_PLANS: dict[tuple[int, int], tuple[Mapping[str, CellRef], Mapping[str, CellRef], tuple, _Plan]] = {}
 
 
 def _plan(names: Mapping[str, CellRef], layout: Mapping[str, CellRef]) -> _Plan:
     """Each field of ``layout`` by defined name when the workbook has it, else by the layout.
 
-    Kept by the identity of both mappings (held here, so their ids are not reused while kept):
-    the template reader hands the same names for every file made from one template, so the
-    plan is worked out once per template and layout, not once per file.
+    Kept by the identity of both mappings (held here, so their ids are not reused while kept),
+    and used again only while they hold what they held (compared item by item, the same
+    objects: cheap): the template reader hands the same names for every file made from one
+    template, so the plan is worked out once per template and layout, not once per file.
     """
     key = (id(names), id(layout))
+    held = (tuple(names.items()), tuple(layout.items()))
     kept = _PLANS.get(key)
-    if kept is not None and kept[0] is names and kept[1] is layout:
-        return kept[2]
+    if kept is not None and kept[0] is names and kept[1] is layout and kept[2] == held:
+        return kept[3]
     folded = _folded(names)
     steps = []
     by_name = True
@@ -240,7 +242,7 @@ def _plan(names: Mapping[str, CellRef], layout: Mapping[str, CellRef]) -> _Plan:
     plan = _Plan(tuple(steps), by_name)
     if len(_PLANS) >= 32:
         _PLANS.pop(next(iter(_PLANS)))
-    _PLANS[key] = (names, layout, plan)
+    _PLANS[key] = (names, layout, held, plan)
     return plan
 
 
