@@ -122,7 +122,8 @@ class _Part:
         self.raw = raw
         self.data = data
         self.plain: set[bytes] = set()  # roots it is plain XML of (``_plain``)
-        self.within: set[ReadLimits] = set()  # limits its used area was found within
+        # limits its used area was found within, by identity (a frozen dataclass hashes in Python)
+        self.within: dict[int, ReadLimits] = {}
         self.columns: dict[int, dict[int, _Cell]] = {}  # column -> row -> cell (``_column_cells``)
 
 
@@ -425,9 +426,10 @@ class _Sheet:
     def __init__(self, book: _Template, part: _Part | None) -> None:
         self.book = book
         self.part = part if part is not None else _Part(b"", b"")
-        if book.limits not in self.part.within:  # else the same sheet as in an earlier file
-            _check_area(self.part.data, book.limits)
-            self.part.within.add(book.limits)
+        limits = book.limits
+        if self.part.within.get(id(limits)) is not limits:  # else the same sheet as in an earlier file
+            _check_area(self.part.data, limits)
+            self.part.within[id(limits)] = limits
         self.columns = self.part.columns
 
     def column(self, col: int) -> dict[int, _Cell]:
