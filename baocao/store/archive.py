@@ -21,7 +21,6 @@ import json
 import os
 import re
 import secrets
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
+from baocao import files
 from baocao.errors import StoreError
 from baocao.files import TEMP_PREFIX, sweep_temporary
 from baocao.names import ascii_slug, safe_name
@@ -41,7 +41,7 @@ JOURNAL = "nhat-ky.jsonl"
 # nothing like it exists) fsyncs each copy in the worker that writes it. Either way each folder
 # is synced after its renames. "none" syncs nothing: set only by bench/bench.py, to measure
 # what durability costs; the product never uses it.
-SYNC = "filesystem" if sys.platform.startswith("linux") else "file"
+SYNC = "filesystem" if files.FILE_SYSTEM_SYNC else "file"
 REOPENINGS = "mo-lai-ky.jsonl"  # at the archive's root: ``baocao reopen`` decisions, for a rebuild
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -158,40 +158,12 @@ def sync_folders(folders: Iterable[Path]) -> None:
     """Make the copies and names just written into ``folders`` survive a power cut (POSIX:
     fsync each folder, after one ``syncfs`` of their file system when ``SYNC`` is
     "filesystem"; Windows has no folder fsync, NTFS journals its renames)."""
-    folders = set(folders)
-    if os.name == "nt" or SYNC == "none" or not folders:
+    if SYNC == "none":
         return
-    if SYNC == "filesystem":
-        _syncfs(next(iter(folders)))
-    for folder in folders:
-        try:
-            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError as exc:
-            raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
-        finally:
-            os.close(fd)
-
-
-def _syncfs(folder: Path) -> None:
-    """Flush everything written to the file system holding ``folder`` (Linux ``syncfs``; where
-    the C library lacks it, every file system: ``sync``)."""
-    import ctypes
-
-    syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
-    if syncfs is None:
-        os.sync()
-        return
-    fd = os.open(folder, os.O_RDONLY)
     try:
-        if syncfs(fd) != 0:
-            why = os.strerror(ctypes.get_errno())
-            raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {why}")
-    finally:
-        os.close(fd)
+        files.sync_folders(folders, SYNC == "filesystem")
+    except OSError as exc:
+        raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {exc.filename}: {exc.strerror}") from None
 
 
 class Archive:

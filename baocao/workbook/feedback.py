@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import secrets
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from baocao.files import write_if_changed
+from baocao.files import TEMP_PREFIX
 from baocao.model import Issue, RawWorkbook, Severity
 from baocao.workbook import xlsxpatch
 from baocao.workbook.template import TemplateContext, render_template
@@ -200,25 +202,28 @@ def write_feedback(
     *,
     page: IssuesPage,
     rebuild: tuple[TemplateContext, object] | None = None,
+    sync: bool = True,
 ) -> Path:
     """Write the marked-up workbook at ``out`` (or ``out-2``… if another file took that name)
-    and return where it went. Raises ``OSError``."""
-    return write_unique(out, feedback_bytes(source, raw, issues, page, rebuild))
+    and return where it went (fsynced unless ``sync`` is False: see ``write_unique``). Raises
+    ``OSError``."""
+    return write_unique(out, feedback_bytes(source, raw, issues, page, rebuild), sync)
 
 
-def write_unique(out: Path, content: bytes) -> Path:
+def write_unique(out: Path, content: bytes, sync: bool = True) -> Path:
     """Write ``content`` at ``out``, or at ``<stem>-2<suffix>``… when ``out`` holds something
     else: two files of one unit judged in the same minute keep one feedback each, and writing
     the same feedback again (a rerun after a crash) reuses its own file.
 
-    A name is claimed by creating it exclusively, so two worker processes never pick the same.
+    A name is claimed by creating it exclusively, so two worker processes never pick the same;
+    the content goes in through a temporary file renamed over it, so nobody sees half a file.
+    ``sync=False`` leaves the fsync to the caller, who syncs a whole batch at once
+    (``files.sync_folders``) before recording where the files went.
     """
-    out.parent.mkdir(parents=True, exist_ok=True)
     for number in range(1, 1000):
         path = out if number == 1 else out.with_name(f"{out.stem}-{number}{out.suffix}")
         try:
-            with path.open("xb"):
-                pass
+            os.close(_create(path))
         except FileExistsError:
             try:
                 if path.read_bytes() == content:
@@ -226,9 +231,42 @@ def write_unique(out: Path, content: bytes) -> Path:
             except OSError:
                 pass
             continue
-        write_if_changed(path, content)
+        _replace(path, content, sync)
         return path
     raise OSError(f"quá nhiều tệp phản hồi trùng tên {out.name}")
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
+def _create(path: Path) -> int:
+    """Create ``path`` exclusively (its folder too, when missing), with the permissions a file
+    saved by hand gets (``0666`` less the umask); return the open descriptor."""
+    try:
+        return os.open(path, _CREATE, 0o666)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, _CREATE, 0o666)
+
+
+def _replace(path: Path, content: bytes, sync: bool) -> None:
+    """Put ``content`` at ``path`` through a temporary file beside it (``files.TEMP_PREFIX``:
+    swept if a killed run leaves it)."""
+    tmp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}{path.suffix}")
+    fd = _create(tmp)
+    try:
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view) :]
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def fast_feedback(content: bytes, issues: list[Issue], page: IssuesPage) -> bytes | None:
@@ -265,11 +303,14 @@ class FeedbackJob:
     out: Path
     page: IssuesPage
     rebuild: tuple | None
+    sync: bool = True  # False: whoever hands the job out syncs the files written (``write_unique``)
 
 
 def write_feedback_job(job: FeedbackJob) -> Path:
     """Write one feedback workbook (any exception is the caller's to contain)."""
-    return write_feedback(job.source, job.raw, job.issues, job.out, page=job.page, rebuild=job.rebuild)
+    return write_feedback(
+        job.source, job.raw, job.issues, job.out, page=job.page, rebuild=job.rebuild, sync=job.sync
+    )
 
 
 def write_issues_only(job: FeedbackJob) -> Path:
@@ -281,4 +322,5 @@ def write_issues_only(job: FeedbackJob) -> Path:
     from baocao.workbook import feedback_book
 
     sheet = _patch_sheet(job.issues, job.page)
-    return write_unique(job.out, feedback_book.marked_up(feedback_book.Base(alone=True), [], sheet, ()))
+    content = feedback_book.marked_up(feedback_book.Base(alone=True), [], sheet, ())
+    return write_unique(job.out, content, job.sync)
