@@ -215,25 +215,30 @@ def write_unique(out: Path, content: bytes, sync: bool = True) -> Path:
     else: two files of one unit judged in the same minute keep one feedback each, and writing
     the same feedback again (a rerun after a crash) reuses its own file.
 
-    A name is claimed by creating it exclusively, so two worker processes never pick the same;
-    the content goes in through a temporary file renamed over it, so nobody sees half a file.
+    The content is written whole to a temporary file beside ``out``, then given its name with a
+    hard link, which fails when the name is taken: so two worker processes never pick the same
+    name and nobody ever sees a name on half a file (where the file system has no hard links,
+    the name is claimed by creating it exclusively and the temporary file renamed over it).
     ``sync=False`` leaves the fsync to the caller, who syncs a whole batch at once
     (``files.sync_folders``) before recording where the files went.
     """
-    for number in range(1, 1000):
-        path = out if number == 1 else out.with_name(f"{out.stem}-{number}{out.suffix}")
-        try:
-            os.close(_create(path))
-        except FileExistsError:
+    tmp = _temporary(out, content, sync)
+    try:
+        for number in range(1, 1000):
+            path = out if number == 1 else out.with_name(f"{out.stem}-{number}{out.suffix}")
             try:
-                if path.read_bytes() == content:
-                    return path
-            except OSError:
-                pass
-            continue
-        _replace(path, content, sync)
-        return path
-    raise OSError(f"quá nhiều tệp phản hồi trùng tên {out.name}")
+                _name(tmp, path)
+            except FileExistsError:
+                try:
+                    if path.read_bytes() == content:
+                        return path
+                except OSError:
+                    pass
+                continue
+            return path
+        raise OSError(f"quá nhiều tệp phản hồi trùng tên {out.name}")
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -249,10 +254,10 @@ def _create(path: Path) -> int:
         return os.open(path, _CREATE, 0o666)
 
 
-def _replace(path: Path, content: bytes, sync: bool) -> None:
-    """Put ``content`` at ``path`` through a temporary file beside it (``files.TEMP_PREFIX``:
-    swept if a killed run leaves it)."""
-    tmp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}{path.suffix}")
+def _temporary(out: Path, content: bytes, sync: bool) -> Path:
+    """A new temporary file beside ``out`` holding ``content`` (``files.TEMP_PREFIX``: swept if
+    a killed run leaves it), fsynced when ``sync``."""
+    tmp = out.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}{out.suffix}")
     fd = _create(tmp)
     try:
         try:
@@ -263,10 +268,21 @@ def _replace(path: Path, content: bytes, sync: bool) -> None:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return tmp
+
+
+def _name(tmp: Path, path: Path) -> None:
+    """Give ``tmp``'s file the name ``path`` unless that is taken (``FileExistsError``)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system (FAT, some shares)
+        os.close(_create(path))
+        os.replace(tmp, path)
 
 
 def fast_feedback(content: bytes, issues: list[Issue], page: IssuesPage) -> bytes | None:
