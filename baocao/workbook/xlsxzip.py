@@ -23,7 +23,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Generic, NamedTuple, TypeVar
+from typing import ClassVar, Generic, NamedTuple, TypeVar
 
 _END = struct.Struct("<4s4H2LH")  # end of central directory record
 _CENTRAL = struct.Struct("<4s6H3L5H2L")  # central directory file header
@@ -232,9 +232,18 @@ class Memo(Generic[K, V]):
     template shares): at most ``size`` values, the oldest dropped first. A value is computed
     by ``make`` from the key alone, so a cached one is the one it would compute again."""
 
+    instances: ClassVar[list[Memo]] = []
+
     def __init__(self, size: int) -> None:
         self.size = size
         self.items: dict[K, V] = {}
+        Memo.instances.append(self)
+
+    @classmethod
+    def clear_all(cls) -> None:
+        """Forget every cached value (tests compare a cold start with a warm one)."""
+        for memo in cls.instances:
+            memo.items.clear()
 
     def get(self, key: K, make: Callable[[], V]) -> V:
         try:
