@@ -314,7 +314,7 @@ class FeedbackJob:
 
     original_name: str
     source: Path
-    raw: RawWorkbook
+    raw: RawWorkbook | None  # None for an .xlsx/.xlsm: marked up from ``source`` alone
     issues: list[Issue]
     out: Path
     page: IssuesPage

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from baocao.files import FILE_SYSTEM_SYNC, sync_folders
-from baocao.workbook import xlsxzip
 from baocao.workbook.feedback import FeedbackJob, write_feedback_job, write_issues_only
 from baocao.workers import Failed, Inline, Pool
 
@@ -34,16 +33,10 @@ logger = logging.getLogger(__name__)
 
 MARKUP_MAX_UNPACKED = 64 * 2**20  # marked up (in a worker) only below this: beyond, the issues alone
 MEMORY_BYTES = 2 * 2**30  # address space of a worker that writes feedback (POSIX)
-SMALL = 2**20  # a workbook up to this size is read whole to find its unpacked size
 
 
 def unpacked_size(path: Path) -> int:
     """How much a workbook holds once inflated (its zip directory), or its size if not a zip."""
-    try:
-        if path.stat().st_size <= SMALL:  # read whole: cheaper than zipfile's directory reading
-            return sum(m.size for m in xlsxzip.Zip(path.read_bytes()).members.values())
-    except (xlsxzip.BadPackage, OSError):
-        pass
     try:
         with zipfile.ZipFile(path) as zf:
             return sum(info.file_size for info in zf.infolist())
