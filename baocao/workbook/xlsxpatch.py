@@ -74,6 +74,7 @@ _TITLES = re.compile(r"<(?:\w+:)?(HeadingPairs|TitlesOfParts)\b.*?</(?:\w+:)?\1>
 # children of <worksheet> that come after <legacyDrawing> (ECMA-376 CT_Worksheet order)
 _AFTER_LEGACY = {"legacyDrawingHF", "drawingHF", "picture", "oleObjects", "controls"}
 _AFTER_LEGACY |= {"webPublishItems", "tableParts", "extLst"}
+_AROUND_MAX = 1 << 20  # a sheet's XML before and after its cells is cached up to this size
 _FIXED = ("[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml")
 
 
@@ -477,14 +478,16 @@ class _Patch:
             data_end += len(new) - len(tag)
         tail_start = data_end + len("</sheetData>")
         tail = xml[tail_start:]
-        children, end = _TAILS.get(tail, lambda: _top_level(tail))
+        cells_start = xml.find("<sheetData")
+        # the XML around the cells is the template's (cached), unless it is not small
+        around = 0 <= cells_start < tail_start and cells_start + len(tail) <= _AROUND_MAX
+        children, end = _TAILS.get(tail, lambda: _top_level(tail)) if around else _top_level(tail)
         if any(name == "legacyDrawing" or ":" in name for name, _ in children):
             raise Unpatchable(f"sheet {sheet!r} has a legacy drawing or extension elements")
         vml_id, comments_id = _free_id(used), _free_id(used)
         at = next((pos for name, pos in children if name in _AFTER_LEGACY), end)
         legacy = f'<legacyDrawing xmlns:r="{REL}" r:id="{vml_id}"/>'
-        cells_start = xml.find("<sheetData")
-        if 0 <= cells_start < tail_start:  # the XML around the cells is the template's: cached
+        if around:
             head = _HEADS.get(xml[:cells_start], partial(_untabbed_head, xml[:cells_start]))
             ending = _ENDINGS.get((tail, legacy), lambda: (tail[:at] + legacy + tail[at:]).encode())
             self.parts[part] = xlsxzip.spliced(head, xml[cells_start:tail_start].encode(), ending)
