@@ -158,7 +158,7 @@ class _Parts:
             return value
         member = self.members.get(name)
         copied = None if value is not None or member is None else self.zip.copied(member)
-        return copied if copied is not None else xlsxzip.entry(self[name])
+        return copied if copied is not None else xlsxzip.fresh(self[name])
 
 
 def _decoded(data: bytes, name: str) -> str:
