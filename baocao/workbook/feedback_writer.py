@@ -2,7 +2,7 @@
 
 Every workbook is written in a worker process (``baocao.workers``), each job limited to
 ``timeout`` seconds and, on POSIX, ``MEMORY_BYTES`` of address space: the XML patch
-(``feedback.fast_feedback``, ~2 ms) when it applies, else openpyxl. Collect hands its shared
+(``feedback.fast_feedback``, ~1 ms) when it applies, else openpyxl. Collect hands its shared
 pool in (``pool``), so the same workers that read the files write their feedback; without
 one the writer starts its own. A workbook with more XML than ``MARKUP_MAX_UNPACKED``, and any
 job that failed or ran out of time or memory, gets the issues alone
