@@ -145,15 +145,20 @@ FILE_SYSTEM_SYNC = sys.platform.startswith("linux")
 
 
 def sync_folders(folders: Iterable[Path], file_system: bool) -> None:
-    """Make files written (and renamed) into ``folders`` survive a power cut: on POSIX, one
-    ``syncfs`` of their file system first when ``file_system`` (else the writers fsynced each
-    file), then an fsync of each folder (its entries); Windows has no folder fsync, NTFS
-    journals its renames. Raises ``OSError`` naming the folder."""
+    """Make files written (and renamed) into ``folders`` survive a power cut: on POSIX, a
+    ``syncfs`` of each file system they are on first when ``file_system`` (else the writers
+    fsynced each file), then an fsync of each folder (its entries); Windows has no folder
+    fsync, NTFS journals its renames. Raises ``OSError`` naming the folder."""
     folders = set(folders)
     if os.name == "nt" or not folders:
         return
     if file_system:
-        _syncfs(next(iter(folders)))
+        devices = set()
+        for folder in folders:  # one syncfs per file system the folders are on
+            device = os.stat(folder).st_dev
+            if device not in devices:
+                devices.add(device)
+                _syncfs(folder)
     for folder in folders:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:
