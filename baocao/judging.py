@@ -113,6 +113,16 @@ class CollectReport:
         }
 
 
+@dataclass(frozen=True)
+class Unsent:
+    """The fields of an archived copy a worker read and validated without finding an issue, and
+    kept (``filework.Taken``); read again through the pool in the rare case they are needed
+    here: validating again (a unit judged twice in one run), marking up a workbook (a file
+    locked by a closed period)."""
+
+    path: Path
+
+
 class Batches:
     """Store transactions of ``BATCH`` units of work or ``BATCH_SECONDS``, whichever comes first.
 
@@ -176,15 +186,29 @@ class Judge:
         self.received_day = today is None  # a file is judged as of the day it was received
         self.write_feedback = feedback
         self.feedback: FeedbackWriter | None = None  # set by ``working``
+        self.pool: Pool | Inline | None = None  # set by ``working``: where ``Unsent`` fields are read
         self.done = 0
         self.total = 0
         self.touched: set[str] = set()  # units judged in this run: their history may have changed
 
     @contextmanager
     def working(self, pool: Pool | Inline) -> Iterator[None]:
-        """Feedback workbooks go to ``pool`` while the block runs; when it ends, wait for them
-        (within their bounds) and record where each was written."""
-        if self.feedback is not None or not self.write_feedback:  # already at work, or no feedback
+        """Feedback workbooks go to ``pool`` while the block runs (and ``Unsent`` fields are read
+        there); when it ends, wait for them (within their bounds) and record where each was
+        written."""
+        if self.pool is not None:  # already at work
+            yield
+            return
+        self.pool = pool
+        try:
+            with self._feedback_to(pool):
+                yield
+        finally:
+            self.pool = None
+
+    @contextmanager
+    def _feedback_to(self, pool: Pool | Inline) -> Iterator[None]:
+        if not self.write_feedback:
             yield
             return
         settings = self.dep.settings.collect
@@ -237,7 +261,7 @@ class Judge:
         """Judge a file from what reading its archived copy gave (``judge_safely``); ``judged``:
         the worker's validation of it, kept when it can be (``judge``)."""
         path = self.archive.path(rec.archive_path)
-        result = outcome(path, answer)
+        result = answer if isinstance(answer, Unsent) else outcome(path, answer)
         if isinstance(result, WorkbookError):
             # the reader names the archived copy; the unit knows the file by its own name
             message = str(result).replace(path.name, rec.original_name)
@@ -251,7 +275,7 @@ class Judge:
     def judge_safely(
         self,
         rec: FileRecord,
-        raw: RawWorkbook | None,
+        raw: RawWorkbook | Unsent | None,
         file_issues: list[Issue] | None,
         judged: Judged | None = None,
     ) -> None:
@@ -280,7 +304,7 @@ class Judge:
     def judge(
         self,
         rec: FileRecord,
-        raw: RawWorkbook | None,
+        raw: RawWorkbook | Unsent | None,
         file_issues: list[Issue] | None,
         judged: Judged | None = None,
     ) -> None:
@@ -292,6 +316,7 @@ class Judge:
         elif judged is not None and judged.history_of not in self.touched and rec.proof != Proof.VOUCHED:
             outcome = judged.outcome
         else:
+            raw = self.fields(raw)
             outcome = validate(raw, self.context_for(rec, raw, vouched=rec.proof == Proof.VOUCHED))
         status, unit = outcome.verdict, outcome.filed_under
         self.touched.update(u for u in (outcome.unit, unit) if u)
@@ -318,7 +343,23 @@ class Judge:
         self.report.results.append(result)
         # a held file gets a notice (jobs), not a marked-up workbook
         if self.write_feedback and issues and raw is not None and status != "held":
-            self.submit_feedback(rec, raw, outcome, issues, result)
+            self.submit_feedback(rec, self.fields(raw), outcome, issues, result)
+
+    def fields(self, raw: RawWorkbook | Unsent) -> RawWorkbook:
+        """The fields themselves: ``Unsent`` ones read again in the pool (a worker read them
+        fine a moment ago; should it fail now, this file is recorded as failed)."""
+        if not isinstance(raw, Unsent):
+            return raw
+        if self.pool is None:
+            raise RuntimeError("không có tiến trình để đọc lại tệp")
+        answers: list = []
+        self.pool.submit("fields", [Read(raw.path)], lambda _, answer: answers.append(answer))
+        while not answers:
+            self.pool.answers()
+        result = outcome(raw.path, answers[0])
+        if isinstance(result, WorkbookError):
+            raise RuntimeError(f"đọc lại tệp không được: {result}")
+        return result
 
     def submit_feedback(
         self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome, issues: list[Issue], result: FileResult

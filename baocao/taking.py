@@ -33,7 +33,15 @@ from baocao.errors import StoreError
 from baocao.filework import Take, Taken, work
 from baocao.intake.base import Arrival, Changed, Intake, Refused
 from baocao.judge.workers import Reading
-from baocao.judging import BATCH, CollectReport, FileResult, Judge, is_spreadsheet, unsupported_issue
+from baocao.judging import (
+    BATCH,
+    CollectReport,
+    FileResult,
+    Judge,
+    Unsent,
+    is_spreadsheet,
+    unsupported_issue,
+)
 from baocao.model import FileRecord, Issue, Severity
 from baocao.store import archive as archiving
 from baocao.store.archive import (
@@ -53,6 +61,7 @@ from baocao.workers import Failed, Inline, Pool
 logger = logging.getLogger(__name__)
 
 JOB_BYTES = 64 * 2**10  # bytes of originals per message to a worker (a few small files, or one big)
+PUMP_EVERY = 16  # files this process handles between two looks at the workers' answers
 
 
 @dataclass(frozen=True)
@@ -183,7 +192,10 @@ class Taker:
         sync = archiving.SYNC == "file"
         # validated there too when the pool holds what validation needs (collect's ``Work``)
         today = self.judge.day_ahead(item.arrival.received_at) if read and self.judge else None
-        return Take(item.copy.content, dest, item.copy.sha256, stamp, sync, read, item.written, today)
+        compact = today is not None
+        return Take(
+            item.copy.content, dest, item.copy.sha256, stamp, sync, read, item.written, today, compact
+        )
 
     def _send(self, batch: _Batch, job: list[tuple[_Item, Take]]) -> None:
         if not job:
@@ -196,6 +208,15 @@ class Taker:
             batch.answered += 1
 
         self.pool.submit("take", [take for _, take in job], answer)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Take the answers already there and hand the workers their next jobs, without waiting.
+
+        Why: a worker gets a new job only when this process reads its answers; while this
+        process reads a batch's originals or records one (tens of ms for a few hundred files)
+        the workers would otherwise run dry after the jobs in their hands."""
+        self.pool.answers(0)
 
     def _copy(self, intake: Intake, arrival: Arrival) -> Copy | _NotTaken:
         """The original's bytes and hash, or why not; for an arrival already in the archive (a
@@ -252,7 +273,9 @@ class Taker:
         """Release the originals of the last committed batch (the caller holds a transaction:
         what the intake notes while releasing, and the marks, land in one commit)."""
         held, self.held = self.held, []
-        for intake, arrival, rec in held:
+        for count, (intake, arrival, rec) in enumerate(held, 1):
+            if count % PUMP_EVERY == 0:
+                self._pump()
             if arrival.parent is None and rec.archive_path and self._release(intake, arrival):
                 self.store.mark_released(rec.saved_id)
 
@@ -276,10 +299,11 @@ class Taker:
         recorded: list[tuple[Intake, Arrival, FileRecord]] = []
         entries: list[Entry] = []
         with self.store.transaction():
-            for item in batch.items:
-                try:
-                    with self.store.transaction():
-                        rec = self._record(item, batch.parent)
+            for count, item in enumerate(batch.items, 1):
+                if count % PUMP_EVERY == 0:
+                    self._pump()
+                try:  # one statement (``add_file``): it lands whole or not at all, no savepoint needed
+                    rec = self._record(item, batch.parent)
                 except StoreError:
                     raise
                 except Exception as exc:  # costs this arrival only: it stays for the next run
@@ -311,7 +335,9 @@ class Taker:
             return
         taken = item.taken
         if isinstance(taken, Taken):
-            self.judge.judge_read(rec, taken.read, taken.judged)
+            compact = taken.read is None and taken.judged is not None
+            read = Unsent(self.archive.path(rec.archive_path)) if compact else taken.read
+            self.judge.judge_read(rec, read, taken.judged)
         elif isinstance(taken, Failed):  # the worker died or ran late on it
             self.judge.judge_read(rec, taken)
         else:  # never read: a bug here, not the unit's file
