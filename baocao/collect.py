@@ -73,7 +73,7 @@ def worker_pool(
     context: Reading | Work = reading
     if judging:
         # the validation the collecting process runs, looked up now (``Judge.judge`` uses the same)
-        context = Work(reading, Facts.of(dep), dep.settings.path("ledger"), judging_step.validate)
+        context = Work(reading, Facts.of(dep), dep.settings.path("ledger"), judging_step.validate, dep)
     workers = settings.workers or os.cpu_count() or 1
     if files is not None:
         workers = min(workers, max(files, 1))

@@ -73,6 +73,17 @@ class _NotTaken:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class _First:
+    """What a later copy of the same bytes in this run needs of the first one, once that one is
+    recorded (a run remembers every hash it took: a few fields, not the whole item)."""
+
+    archive_path: str
+    id: int | None
+    unit: str | None
+    period: str | None
+
+
 @dataclass
 class _Item:
     """One arrival of a batch and what became of it."""
@@ -80,7 +91,7 @@ class _Item:
     arrival: Arrival
     copy: Copy | _NotTaken
     archive_path: str = ""  # where its copy is (or the copy it duplicates), relative
-    known: FileRecord | _Item | None = None  # the file these bytes already are
+    known: FileRecord | _Item | _First | None = None  # the file these bytes already are
     written: bool = False  # this run writes its copy
     taken: Taken | Failed | None = None  # the worker's answer
     rec: FileRecord | None = None
@@ -119,7 +130,7 @@ class Taker:
         self.judge = judge
         self.pool = pool or Inline(work, Reading({}))
         self.containers: dict[str, FileRecord] = {}  # by arrival key: parents of later arrivals
-        self.seen: dict[str, _Item] = {}  # hash -> the first item with those bytes in this run
+        self.seen: dict[str, _Item | _First] = {}  # hash -> the first file with those bytes in this run
         self.pending: deque[_Batch] = deque()
         self.held: list[tuple[Intake, Arrival, FileRecord]] = []  # committed, originals not released
 
@@ -165,7 +176,7 @@ class Taker:
         item = _Item(arrival, copy)
         if isinstance(copy, _NotTaken):
             return item
-        known: FileRecord | _Item | None = None
+        known: FileRecord | _Item | _First | None = None
         if not arrival.container:
             known = self.seen.get(copy.sha256) or self.store.first_with_hash(copy.sha256)
         if known is not None:
@@ -192,9 +203,20 @@ class Taker:
         sync = archiving.SYNC == "file"
         # validated there too when the pool holds what validation needs (collect's ``Work``)
         today = self.judge.day_ahead(item.arrival.received_at) if read and self.judge else None
+        copy, arrival = item.copy, item.arrival
         compact = today is not None
         return Take(
-            item.copy.content, dest, item.copy.sha256, stamp, sync, read, item.written, today, compact
+            copy.content,
+            dest,
+            copy.sha256,
+            stamp,
+            sync,
+            read,
+            item.written,
+            today,
+            compact,
+            arrival.name,
+            arrival.received_at,
         )
 
     def _send(self, batch: _Batch, job: list[tuple[_Item, Take]]) -> None:
@@ -323,9 +345,15 @@ class Taker:
                 if self.judge is not None and rec.status == "archived":
                     self._judge(item, rec)
             self.archive.journal(entries, sync=archiving.SYNC == "file")
-            folders = {self.archive.path(item.archive_path).parent for item in batch.items if item.written}
-            folders |= {self.archive.root / self.archive.day(entry.received) for entry in entries}
+            # day folders, named from the relative paths (strings: no Path parsed per file)
+            days = {item.archive_path.rpartition("/")[0] for item in batch.items if item.written}
+            days |= {self.archive.day(entry.received) for entry in entries}
+            folders = {self.archive.root / day for day in days}
             sync_folders(folders | {self.archive.root} if folders else folders)  # new day folders too
+        for item in batch.items:
+            rec, copy = item.rec, item.copy
+            if rec is not None and isinstance(copy, Copy) and self.seen.get(copy.sha256) is item:
+                self.seen[copy.sha256] = _First(rec.archive_path, rec.id, rec.unit, rec.period)
         return recorded
 
     def _judge(self, item: _Item, rec: FileRecord) -> None:
@@ -336,7 +364,7 @@ class Taker:
         taken = item.taken
         if isinstance(taken, Taken):
             compact = taken.read is None and taken.judged is not None
-            read = Unsent(self.archive.path(rec.archive_path)) if compact else taken.read
+            read = Unsent(rec.archive_path) if compact else taken.read
             self.judge.judge_read(rec, read, taken.judged)
         elif isinstance(taken, Failed):  # the worker died or ran late on it
             self.judge.judge_read(rec, taken)
@@ -367,16 +395,10 @@ class Taker:
         if item.known is not None:
             if known is None:  # the first file with these bytes was not recorded: nor is this one
                 raise RuntimeError("bản đầu tiên có cùng nội dung chưa được ghi sổ")
-            rec = replace(
-                base,
-                sha256=copy.sha256,
-                archive_path=known.archive_path,
-                size=copy.size,
-                status="duplicate",
-                duplicate_of=known.id,
-                unit=known.unit,
-                period=known.period,
-            )
+            rec = base  # a fresh record: filled in place (``dataclasses.replace`` would build it again)
+            rec.sha256, rec.archive_path, rec.size = copy.sha256, known.archive_path, copy.size
+            rec.status, rec.duplicate_of = "duplicate", known.id
+            rec.unit, rec.period = known.unit, known.period
             self.store.add_file(rec)
             self.report.results.append(
                 FileResult(
@@ -390,7 +412,8 @@ class Taker:
             )
             return rec
         status = "container" if arrival.container else "archived"
-        rec = replace(base, sha256=copy.sha256, archive_path=item.archive_path, size=copy.size, status=status)
+        rec = base
+        rec.sha256, rec.archive_path, rec.size, rec.status = copy.sha256, item.archive_path, copy.size, status
         self.store.add_file(rec)
         return rec
 

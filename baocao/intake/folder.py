@@ -329,7 +329,7 @@ class FolderIntake(IntakeBase):
     def release(self, arrival: Arrival) -> bool:
         """Delete the original if it is still what was archived (see the module docstring)."""
         assert arrival.path is not None
-        opened = self._opened.get(arrival.key)
+        opened = self._opened.pop(arrival.key, None)  # released once: a run keeps no stat per file
         parsed = parse_key(arrival.key)
         if opened is not None:
             done = remove_if_same(arrival.path, opened.st_size, opened.st_mtime_ns, opened.st_ino)
