@@ -295,11 +295,13 @@ class Taker:
         """Release the originals of the last committed batch (the caller holds a transaction:
         what the intake notes while releasing, and the marks, land in one commit)."""
         held, self.held = self.held, []
+        released = []
         for count, (intake, arrival, rec) in enumerate(held, 1):
             if count % PUMP_EVERY == 0:
                 self._pump()
             if arrival.parent is None and rec.archive_path and self._release(intake, arrival):
-                self.store.mark_released(rec.saved_id)
+                released.append(rec.saved_id)
+        self.store.mark_all_released(released)
 
     def _settle(self, item: _Item) -> None:
         """A copy the worker could not write stops the run; one whose worker died on it is

@@ -231,9 +231,8 @@ class FolderIntake(IntakeBase):
         ready: list[tuple[_Entry, Sighting]] = []
         unsure: list[tuple[_Entry, Sighting]] = []
         with self.store.transaction():  # one commit for all sightings, not one per file
-            for e in fresh:
-                st = e.stat
-                sighting = self.store.see(e.location, st.st_size, st.st_mtime_ns, self.now, not_seen_at)
+            seen = [(e.location, e.stat.st_size, e.stat.st_mtime_ns) for e in fresh]
+            for e, sighting in zip(fresh, self.store.see_all(seen, self.now, not_seen_at), strict=True):
                 if self._complete(e, before.get(e.location)):
                     ready.append((e, sighting))
                 else:
