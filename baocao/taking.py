@@ -134,7 +134,9 @@ class Taker:
         self.pending: deque[_Batch] = deque()
         self.held: list[tuple[Intake, Arrival, FileRecord]] = []  # committed, originals not released
 
-    def take_all(self, intake: Intake, arrivals: Sequence[Arrival]) -> None:
+    def take_all(self, intake: Intake, arrivals: Sequence[Arrival] | deque[Arrival]) -> None:
+        """Take ``arrivals`` in batches. A ``deque`` is consumed as it is taken (collect's: a run
+        of 10,000 files then does not hold every arrival, its path and stat, to the end)."""
         for chunk in _chunks(arrivals, BATCH):
             plain = [a for a in chunk if not a.container]
             if plain:
@@ -499,7 +501,13 @@ def _entry(arrival: Arrival, rec: FileRecord) -> Entry:
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
     """Chunks of 1, 2, 4… up to ``size`` items: the first files are durable at once, and a long
     run still commits rarely."""
-    iterator, step = iter(items), 1
+    step = 1
+    if isinstance(items, deque):  # consumed: popped as they go
+        while chunk := [items.popleft() for _ in range(min(step, len(items)))]:
+            yield chunk
+            step = min(step * 2, size)
+        return
+    iterator = iter(items)
     while chunk := list(itertools.islice(iterator, step)):
         yield chunk
         step = min(step * 2, size)
