@@ -386,7 +386,8 @@ def remove_if_same(path: Path, size: int, mtime_ns: int, ino: int | None) -> boo
         return False
     if not _same_file(st, size, mtime_ns, ino):
         return True  # saved over since: the new version is a new arrival, left for the next run
-    aside = path.with_name(f"{ASIDE}{secrets.token_hex(4)}-{path.name}")
+    folder, name = os.path.split(path)  # strings: no Path built per released file
+    aside = os.path.join(folder, f"{ASIDE}{secrets.token_hex(4)}-{name}")
     try:
         os.rename(path, aside)  # Windows refuses while Excel holds the file open
     except FileNotFoundError:
@@ -407,7 +408,7 @@ def remove_if_same(path: Path, size: int, mtime_ns: int, ino: int | None) -> boo
     return True
 
 
-def _put_back(aside: Path, path: Path) -> None:
+def _put_back(aside: str, path: Path) -> None:
     """Give ``aside`` its name back without overwriting a file saved there meanwhile."""
     try:
         if os.name == "nt":
