@@ -413,31 +413,34 @@ class Ledger(ActionLog, MessageStore):
 
     def _supersede(self, file_id, unit, period, form_version, values, issues) -> int:
         db = self.db
-        received = db.execute("SELECT received_at FROM files WHERE id=?", (file_id,)).fetchone()[0]
-        cur = db.execute(
+        cur = db.execute(  # the file's received time copied in the same statement
             """INSERT INTO submissions (file_id, unit, period, form_version, received_at, vals, warnings)
-               VALUES (?,?,?,?,?,?,?)""",
+               SELECT ?, ?, ?, ?, received_at, ?, ? FROM files WHERE id=?""",
             (
                 file_id,
                 unit,
                 period,
                 form_version,
-                received,
                 dumps(values or {}),
                 dumps([i.to_dict() for i in issues if i.severity == "warning"]),
+                file_id,
             ),
         )
+        if cur.rowcount != 1:
+            raise ValueError(f"no file {file_id} to record values for")
         new_id = int(cur.lastrowid or 0)
+        received = "(SELECT received_at FROM submissions WHERE id=:new)"
         # The newest by received time wins; a late-arriving older file is kept as history.
+        names = {"new": new_id, "unit": unit, "period": period}
         db.execute(
-            """UPDATE submissions SET superseded_by=? WHERE unit=? AND period=? AND id!=?
-                   AND superseded_by IS NULL AND received_at <= ?""",
-            (new_id, unit, period, new_id, received),
+            f"""UPDATE submissions SET superseded_by=:new WHERE unit=:unit AND period=:period AND id!=:new
+                   AND superseded_by IS NULL AND received_at <= {received}""",
+            names,
         )
         newer = db.execute(
-            """SELECT id FROM submissions WHERE unit=? AND period=? AND id!=? AND superseded_by IS NULL
-               AND received_at > ? ORDER BY received_at DESC LIMIT 1""",
-            (unit, period, new_id, received),
+            f"""SELECT id FROM submissions WHERE unit=:unit AND period=:period AND id!=:new
+               AND superseded_by IS NULL AND received_at > {received} ORDER BY received_at DESC LIMIT 1""",
+            names,
         ).fetchone()
         if newer:
             db.execute("UPDATE submissions SET superseded_by=? WHERE id=?", (newer[0], new_id))
