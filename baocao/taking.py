@@ -22,7 +22,6 @@ attachments are taken like any file, and the container is released after them.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -62,6 +61,7 @@ logger = logging.getLogger(__name__)
 
 JOB_BYTES = 64 * 2**10  # bytes of originals per message to a worker (a few small files, or one big)
 PUMP_EVERY = 16  # files this process handles between two looks at the workers' answers
+TAPER = 32  # the smallest of the last batches of a run (``_chunks``)
 
 
 @dataclass(frozen=True)
@@ -500,14 +500,13 @@ def _entry(arrival: Arrival, rec: FileRecord) -> Entry:
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
     """Chunks of 1, 2, 4… up to ``size`` items: the first files are durable at once, and a long
-    run still commits rarely."""
+    run still commits rarely; the last ones halve again (down to ``TAPER``), so that a run
+    does not end with the workers idle while this process records one last big batch and then
+    the workers write that batch's feedback with this process idle. A deque is consumed as it
+    goes."""
+    queue = items if isinstance(items, deque) else deque(items)
     step = 1
-    if isinstance(items, deque):  # consumed: popped as they go
-        while chunk := [items.popleft() for _ in range(min(step, len(items)))]:
-            yield chunk
-            step = min(step * 2, size)
-        return
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, step)):
-        yield chunk
+    while queue:
+        count = min(step, size, max((len(queue) + 1) // 2, TAPER), len(queue))
+        yield [queue.popleft() for _ in range(count)]
         step = min(step * 2, size)
