@@ -71,8 +71,6 @@ class Take:
     read: bool = True
     write: bool = True
     today: date | None = None  # validate what was read, as of that day (with a ``Work``)
-    # answer with the verdict alone when validating here found nothing to say: see ``Taken``
-    compact: bool = False
     name: str = ""  # the original's name and received time, for its feedback workbook (``Judged``)
     received_at: datetime | None = None
 
@@ -87,12 +85,7 @@ class Read:
 @dataclass(frozen=True)
 class Taken:
     """What became of a ``Take``: ``error`` (the archive could not be written: the run stops)
-    or the copy in place and, when asked, what reading it gave.
-
-    A ``compact`` take whose validation here found no issue answers with ``judged`` alone
-    (``read`` None): the fields were most of every answer's bytes, and the collecting process
-    needs them only to validate again or to mark up a workbook, rarely for a file without
-    issues (it reads them again then, ``judging.Unsent``)."""
+    or the copy in place and, when asked, what reading it gave."""
 
     error: str | None = None
     read: RawWorkbook | WorkbookError | None = None
@@ -130,8 +123,6 @@ def work(item: Any, context: Reading | Work) -> Taken | RawWorkbook | WorkbookEr
         judged = None
         if item.today is not None and isinstance(context, Work) and isinstance(raw, RawWorkbook):
             judged = _judged(raw, item, item.today, context)
-        if item.compact and judged is not None and not judged.outcome.issues:
-            return Taken(judged=judged)
         return Taken(read=raw, judged=judged)
     if isinstance(item, Read):
         return read_file(item.path, reading)

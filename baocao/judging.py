@@ -114,16 +114,6 @@ class CollectReport:
         }
 
 
-@dataclass(frozen=True)
-class Unsent:
-    """The fields of an archived copy a worker read and validated without finding an issue, and
-    kept (``filework.Taken``); read again through the pool in the rare case they are needed
-    here: validating again (a unit judged twice in one run), marking up a workbook (a file
-    locked by a closed period)."""
-
-    archive_path: str
-
-
 class Batches:
     """Store transactions of ``BATCH`` units of work or ``BATCH_SECONDS``, whichever comes first.
 
@@ -187,29 +177,15 @@ class Judge:
         self.received_day = today is None  # a file is judged as of the day it was received
         self.write_feedback = feedback
         self.feedback: FeedbackWriter | None = None  # set by ``working``
-        self.pool: Pool | Inline | None = None  # set by ``working``: where ``Unsent`` fields are read
         self.done = 0
         self.total = 0
         self.touched: set[str] = set()  # units judged in this run: their history may have changed
 
     @contextmanager
     def working(self, pool: Pool | Inline) -> Iterator[None]:
-        """Feedback workbooks go to ``pool`` while the block runs (and ``Unsent`` fields are read
-        there); when it ends, wait for them (within their bounds) and record where each was
-        written."""
-        if self.pool is not None:  # already at work
-            yield
-            return
-        self.pool = pool
-        try:
-            with self._feedback_to(pool):
-                yield
-        finally:
-            self.pool = None
-
-    @contextmanager
-    def _feedback_to(self, pool: Pool | Inline) -> Iterator[None]:
-        if not self.write_feedback:
+        """Feedback workbooks go to ``pool`` while the block runs; when it ends, wait for them
+        (within their bounds) and record where each was written."""
+        if self.feedback is not None or not self.write_feedback:  # already at work, or no feedback
             yield
             return
         settings = self.dep.settings.collect
@@ -261,8 +237,8 @@ class Judge:
     def judge_read(self, rec: FileRecord, answer: object, judged: Judged | None = None) -> None:
         """Judge a file from what reading its archived copy gave (``judge_safely``); ``judged``:
         the worker's validation of it, kept when it can be (``judge``)."""
-        if isinstance(answer, RawWorkbook | Unsent):  # read (the path is only for what went wrong)
-            result: RawWorkbook | Unsent | WorkbookError = answer
+        if isinstance(answer, RawWorkbook):  # read (the path is only for what went wrong)
+            result: RawWorkbook | WorkbookError = answer
         else:
             result = outcome(self.archive.path(rec.archive_path), answer)
         if isinstance(result, WorkbookError):
@@ -279,7 +255,7 @@ class Judge:
     def judge_safely(
         self,
         rec: FileRecord,
-        raw: RawWorkbook | Unsent | None,
+        raw: RawWorkbook | None,
         file_issues: list[Issue] | None,
         judged: Judged | None = None,
     ) -> None:
@@ -308,7 +284,7 @@ class Judge:
     def judge(
         self,
         rec: FileRecord,
-        raw: RawWorkbook | Unsent | None,
+        raw: RawWorkbook | None,
         file_issues: list[Issue] | None,
         judged: Judged | None = None,
     ) -> None:
@@ -320,7 +296,6 @@ class Judge:
         elif judged is not None and judged.history_of not in self.touched and rec.proof != Proof.VOUCHED:
             outcome = judged.outcome
         else:
-            raw = self.fields(raw)
             outcome = validate(raw, self.context_for(rec, raw, vouched=rec.proof == Proof.VOUCHED))
         status, unit = outcome.verdict, outcome.filed_under
         self.touched.update(u for u in (outcome.unit, unit) if u)
@@ -352,27 +327,10 @@ class Judge:
             prepared = judged.feedback if kept and judged is not None else None
             self.submit_feedback(rec, raw, outcome, issues, result, prepared)
 
-    def fields(self, raw: RawWorkbook | Unsent) -> RawWorkbook:
-        """The fields themselves: ``Unsent`` ones read again in the pool (a worker read them
-        fine a moment ago; should it fail now, this file is recorded as failed)."""
-        if not isinstance(raw, Unsent):
-            return raw
-        if self.pool is None:
-            raise RuntimeError("không có tiến trình để đọc lại tệp")
-        path = self.archive.path(raw.archive_path)
-        answers: list = []
-        self.pool.submit("fields", [Read(path)], lambda _, answer: answers.append(answer))
-        while not answers:
-            self.pool.answers()
-        result = outcome(path, answers[0])
-        if isinstance(result, WorkbookError):
-            raise RuntimeError(f"đọc lại tệp không được: {result}")
-        return result
-
     def submit_feedback(
         self,
         rec: FileRecord,
-        raw: RawWorkbook | Unsent,
+        raw: RawWorkbook,
         outcome: Outcome,
         issues: list[Issue],
         result: FileResult,
@@ -384,7 +342,7 @@ class Judge:
         if self.feedback is None:
             return
         try:
-            job = prepared or self.feedback_job(rec, self.fields(raw), outcome, issues)
+            job = prepared or self.feedback_job(rec, raw, outcome, issues)
             self.feedback.submit(job, result)
         except Exception:
             logger.exception("Không tạo được tệp phản hồi cho %s", rec.original_name)

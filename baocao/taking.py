@@ -37,7 +37,6 @@ from baocao.judging import (
     CollectReport,
     FileResult,
     Judge,
-    Unsent,
     is_spreadsheet,
     unsupported_issue,
 )
@@ -206,7 +205,6 @@ class Taker:
         # validated there too when the pool holds what validation needs (collect's ``Work``)
         today = self.judge.day_ahead(item.arrival.received_at) if read and self.judge else None
         copy, arrival = item.copy, item.arrival
-        compact = today is not None
         return Take(
             copy.content,
             dest,
@@ -216,7 +214,6 @@ class Taker:
             read,
             item.written,
             today,
-            compact,
             arrival.name,
             arrival.received_at,
         )
@@ -367,9 +364,7 @@ class Taker:
             return
         taken = item.taken
         if isinstance(taken, Taken):
-            compact = taken.read is None and taken.judged is not None
-            read = Unsent(rec.archive_path) if compact else taken.read
-            self.judge.judge_read(rec, read, taken.judged)
+            self.judge.judge_read(rec, taken.read, taken.judged)
         elif isinstance(taken, Failed):  # the worker died or ran late on it
             self.judge.judge_read(rec, taken)
         else:  # never read: a bug here, not the unit's file
