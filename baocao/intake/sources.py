@@ -19,7 +19,7 @@ from baocao.judge.safety import ReadLimits
 from baocao.spec.deployment import Deployment
 from baocao.store.base import Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the mailbox's modules (imapclient, e-mail parsing) load only when one is configured
     from baocao.intake.mime import MailLimits
 
 NOT_CONFIGURED = "Chưa cấu hình hộp thư nhận báo cáo (bảng [intake.imap] trong config.toml)"
@@ -48,7 +48,7 @@ def imap_intake(dep: Deployment, store: Store, now: datetime, simulated: bool) -
     limits; an attachment the same as a file in the folder)."""
     if dep.settings.imap is None:
         raise UsageError(NOT_CONFIGURED)
-    from baocao.intake.imap import ImapIntake  # the mail libraries only where a mailbox is read
+    from baocao.intake.imap import ImapIntake
 
     return ImapIntake(
         dep.settings.imap,
