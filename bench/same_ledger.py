@@ -10,7 +10,8 @@ For each tree (this one, and ``--other``), in a fresh deployment folder: collect
 then collect the other two together, so that a unit has history from the first run and appears
 twice in one run. Each collect runs in its own process with that tree's ``baocao`` first on
 ``sys.path``. Then it compares the two ledgers' ``files`` and ``submissions`` tables (every
-column; the feedback path relative to the deployment folder) and the archive's file names, and
+column, rows matched by their file's inbox path and references by the file they point to, not by
+id; the feedback path relative to the deployment folder) and the archive's file names, and
 prints ``same_ledger=yes`` or the first differences (exit 1).
 """
 
@@ -75,30 +76,45 @@ def run_tree(root: Path, tree: Path, name: str) -> tuple[dict, list[str]]:
 
 
 def dump(run: Path) -> dict:
+    """Both tables keyed by what each row is about, not by its id: a file by its inbox path, a
+    submission by its file's. Why: two trees may record a run's files in another order (the
+    workers answer as they finish), and ids then differ while every verdict is the same. What
+    must not differ is what each row says, and which file a reference points to (a duplicate's
+    first copy, a container's parent, the submission that superseded another), which the keys
+    keep."""
     db = sqlite3.connect(run / "workbooks" / "ledger.sqlite")
     db.row_factory = sqlite3.Row
-    tables = {}
-    for table in ("files", "submissions"):
-        rows = [dict(r) for r in db.execute(f"SELECT * FROM {table} ORDER BY id")]
-        for row in rows:
-            if row.get("feedback_path"):
-                row["feedback_path"] = Path(row["feedback_path"]).relative_to(run).as_posix()
-        tables[table] = rows
+    files = [dict(r) for r in db.execute("SELECT * FROM files ORDER BY id")]
+    file_key = {row["id"]: row["inbox_path"] for row in files}
+    submissions = [dict(r) for r in db.execute("SELECT * FROM submissions ORDER BY id")]
+    submission_key = {row["id"]: file_key[row["file_id"]] for row in submissions}
     db.close()
-    return tables
+    for row in files:
+        for column in ("id", "duplicate_of", "parent_id"):
+            row[column] = file_key.get(row[column], row[column])
+        if row.get("feedback_path"):
+            row["feedback_path"] = Path(row["feedback_path"]).relative_to(run).as_posix()
+    for row in submissions:
+        row["id"] = submission_key[row["id"]]
+        row["file_id"] = file_key[row["file_id"]]
+        row["superseded_by"] = submission_key.get(row["superseded_by"], row["superseded_by"])
+    return {
+        "files": {row["id"]: row for row in files},
+        "submissions": {row["id"]: row for row in submissions},
+    }
 
 
 def differences(a: dict, b: dict, names_a: list[str], names_b: list[str]) -> list[str]:
     found = []
     for table in a:
-        if len(a[table]) != len(b[table]):
-            found.append(f"{table}: {len(a[table])} rows here, {len(b[table])} in the other")
-        for row_a, row_b in zip(a[table], b[table], strict=False):
+        if a[table].keys() != b[table].keys():
+            missing = sorted(set(a[table]) ^ set(b[table]))
+            found.append(f"{table}: rows of {missing[:5]} in one ledger only ({len(missing)} in all)")
+        for key, row_a in a[table].items():
+            row_b = b[table].get(key, {})
             for column in row_a:
                 if row_a[column] != row_b.get(column):
-                    found.append(
-                        f"{table} id {row_a['id']} {column}: {row_a[column]!r} != {row_b.get(column)!r}"
-                    )
+                    found.append(f"{table} {key} {column}: {row_a[column]!r} != {row_b.get(column)!r}")
     if names_a != names_b:
         found.append(f"archive and feedback names differ: {sorted(set(names_a) ^ set(names_b))[:10]}")
     return found
