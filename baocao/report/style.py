@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from baocao.report.summary import Summary
 
@@ -138,6 +139,33 @@ def merge_written(ws, first_row: int, first_col: int, last_row: int, last_col: i
     merges back from the saved workbook.
     """
     ws.merge.append([first_row, first_col, last_row, last_col])
+
+
+class StreamedSheet(Worksheet):
+    """A sheet of a streamed book (``constant_memory``) that forgets each row once it is written.
+
+    xlsxwriter streams a row's cells to its temporary file when the next row starts, but keeps
+    every row's height (``row_info``, ``row_sizes``) and every merged cell's range
+    (``merged_cells``) until the book closes: at 10,000 units, three sheets of one row per unit
+    held 11 MB that way (issue 13). Once a row is written nothing can change it (the mode drops
+    any later write above the current row), so its entries are dropped with it. The row sizes
+    are what xlsxwriter places drawings with, so a chart or image on such a sheet is refused:
+    the sheets drawn on (``Tổng hợp``, ``So sánh``) are ordinary sheets. The summary tests read
+    the streamed book back against the same book built in memory (heights and merges included).
+    """
+
+    def _write_single_row(self, current_row_num: int = 0) -> None:
+        written = self.previous_row
+        super()._write_single_row(current_row_num)
+        self.row_info.pop(written, None)
+        self.row_sizes.pop(written, None)
+        for col in range((self.dim_colmax or 0) + 1):
+            self.merged_cells.pop((written, col), None)
+
+    def insert_chart(self, *args, **kwargs):
+        raise TypeError("StreamedSheet: a drawing needs the heights of the rows already forgotten")
+
+    insert_image = insert_textbox = insert_chart
 
 
 def local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:
