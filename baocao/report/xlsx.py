@@ -30,8 +30,7 @@ from baocao.report.style import Canvas, Formats, StreamedSheet
 from baocao.report.summary import Summary
 
 SHEETS = ("Tổng hợp", "Chi tiết", "Tình hình nộp", "Đánh giá", "Cảnh báo", "So sánh", CHART_SHEET)
-# the sheets with a row per unit, and nothing drawn on them: they forget each row once written
-ROW_PER_UNIT = {"Chi tiết", "Tình hình nộp", "Đánh giá", "Cảnh báo"}
+DRAWN = {"Tổng hợp", "So sánh"}  # the sheets that get charts
 
 
 def render_summary(summary: Summary, *, streamed: bool = True) -> bytes:
@@ -50,10 +49,9 @@ def render_summary(summary: Summary, *, streamed: bool = True) -> bytes:
             "comments": f"baocao {summary.form.id} {summary.form.version}",
         }
     )
-    sheets = {
-        name: book.add_worksheet(name, worksheet_class=StreamedSheet if name in ROW_PER_UNIT else None)
-        for name in SHEETS
-    }
+    sheets = {name: book.add_worksheet(name, worksheet_class=StreamedSheet) for name in SHEETS}
+    for name in DRAWN:
+        sheets[name].drawn = True
     canvas = Canvas(book, summary, Formats(book), sheets)
     write_chart_data(canvas)
     write_detail(canvas)
