@@ -11,9 +11,11 @@ Every list of units that leaders read (status, summary, scorecard) comes in one 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +23,7 @@ from baocao.model import FileRecord, Issue, Submission
 from baocao.spec.periods import Period, days_late
 from baocao.spec.registry import Registry, Unit
 
+NO_EXTRA: Mapping = MappingProxyType({})
 STATUSES = ("on_time", "late", "rejected", "missing")
 STATUS_LABELS = {
     "on_time": "Đúng hạn",
@@ -45,7 +48,7 @@ class UnitStatus:
     submission: Submission | None = None
     files: int = 0
     corrected: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: Mapping = field(default_factory=lambda: NO_EXTRA)  # shared, not a dict per unit
     deadline: date | None = None  # the last on-time day of the level the unit reports to
     days_overdue: int = 0  # rejected or missing: days since that deadline (0 before it)
     source: str | None = None  # where the last file came from: folder, imap (e-mail), web
@@ -108,6 +111,7 @@ def period_status(
         if rec.unit and rec.period == period.code and rec.status in ("accepted", "rejected"):
             seen.setdefault(rec.unit, _Files()).add(rec)
     out = []
+    deadlines: dict[str | None, date] = {}  # one per level, not one per unit
     for unit in units:
         got = seen.get(unit.code, NO_FILES)
         last = got.last
@@ -119,7 +123,9 @@ def period_status(
             "files": got.count,
         }
         level = (levels or {}).get(unit.code)
-        common["deadline"] = period.last_on_time_day(inclusive, level)
+        if level not in deadlines:
+            deadlines[level] = period.last_on_time_day(inclusive, level)
+        common["deadline"] = deadlines[level]
         overdue = days_late(now, period, tz, inclusive, level) if now is not None else 0
         if got.first_accepted is not None:
             first = got.first_accepted
@@ -168,7 +174,8 @@ class _File:
     @classmethod
     def of(cls, rec: FileRecord) -> _File:
         key = (rec.received_at, rec.id or 0)
-        return cls(key, rec.received_at, rec.original_name, rec.source, rec.sender, tuple(rec.errors))
+        source = sys.intern(rec.source) if rec.source else rec.source  # a few words, for every file
+        return cls(key, rec.received_at, rec.original_name, source, rec.sender, tuple(rec.errors))
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ cell only and is listed in ``problems`` (``report.cells``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -36,6 +37,7 @@ from baocao.spec.periods import Period, previous_period, same_period_last_year
 from baocao.spec.registry import Registry, Unit
 
 NO_TEXT = {"", "không", "không có", "khong"}
+NO_VALUES: dict[str, object] = {}  # a held submission's values: none (shared, never written to)
 
 Figures = dict[str, int | None]
 
@@ -252,7 +254,15 @@ def _take(
     cleaned, held = {}, {}
     for sub in current:
         cleaned[sub.unit] = _clean(form, sub, keep_texts)
-        held[sub.unit] = replace(sub, values={})
+        # what every unit's row repeats is shared: its code is the registry's, its period
+        # and form version one string each (issue 13: a summary holds one per unit)
+        held[sub.unit] = replace(
+            sub,
+            unit=sys.intern(sub.unit),
+            period=sys.intern(sub.period),
+            form_version=sys.intern(sub.form_version),
+            values=NO_VALUES,
+        )
     return cleaned, held
 
 
