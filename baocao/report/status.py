@@ -24,6 +24,20 @@ from baocao.spec.periods import Period, days_late
 from baocao.spec.registry import Registry, Unit
 
 NO_EXTRA: Mapping = MappingProxyType({})
+ZONES: dict = {}  # the fixed offsets met in the ledger's times (a handful: +07:00, UTC)
+
+
+def shared_zone(moment: datetime, zones: dict) -> datetime:
+    """``moment`` with its time zone object shared with every equal one in ``zones``: the
+    ledger's ISO times parse to a new offset (and its timedelta) for each, 72 bytes per time
+    that a summary holds for every unit and file (issue 13). The same moment, the same offset."""
+    zone = moment.tzinfo
+    if zone is None:
+        return moment
+    same = zones.setdefault((type(zone), zone, zone.tzname(None)), zone)
+    return moment if same is zone else moment.replace(tzinfo=same)
+
+
 STATUSES = ("on_time", "late", "rejected", "missing")
 STATUS_LABELS = {
     "on_time": "Đúng hạn",
@@ -173,9 +187,10 @@ class _File:
 
     @classmethod
     def of(cls, rec: FileRecord) -> _File:
-        key = (rec.received_at, rec.id or 0)
+        received = shared_zone(rec.received_at, ZONES)
+        key = (received, rec.id or 0)
         source = sys.intern(rec.source) if rec.source else rec.source  # a few words, for every file
-        return cls(key, rec.received_at, rec.original_name, source, rec.sender, tuple(rec.errors))
+        return cls(key, received, rec.original_name, source, rec.sender, tuple(rec.errors))
 
 
 @dataclass(slots=True)

@@ -29,7 +29,7 @@ from baocao.errors import UsageError
 from baocao.model import FileRecord, Issue, Submission
 from baocao.report.cells import CellProblem, clean_figure, clean_text, safe_text
 from baocao.report.compare import Comparison, compare
-from baocao.report.status import UnitStatus, counts, period_status, unit_order
+from baocao.report.status import UnitStatus, counts, period_status, shared_zone, unit_order
 from baocao.report.targets import Verdict, judge
 from baocao.spec.config import PeriodKind
 from baocao.spec.form import Form
@@ -39,7 +39,37 @@ from baocao.spec.registry import Registry, Unit
 NO_TEXT = {"", "không", "không có", "khong"}
 NO_VALUES: dict[str, object] = {}  # a held submission's values: none (shared, never written to)
 
-Figures = dict[str, int | None]
+
+class Figures(Mapping[str, int | None]):
+    """One unit's usable figures by field code: a read-only mapping over a tuple, the codes'
+    positions shared by every unit of the summary (a dict per unit took 400 bytes, 2.8 MB at
+    10,000 units, issue 13). Equal to a dict with the same items."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: Mapping[str, int], values: tuple[int | None, ...]):
+        self._index = index
+        self._values = values
+
+    def __getitem__(self, code: str) -> int | None:
+        return self._values[self._index[code]]
+
+    def get(self, code: str, default=None):
+        at = self._index.get(code)
+        return default if at is None else self._values[at]
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return f"Figures({dict(self)!r})"
+
 
 # submission ids -> (id, values) of each, in that order (``store.reads.each_submission_values``)
 Narratives = Callable[[Sequence[int]], Iterable[tuple[int, Mapping[str, object]]]]
@@ -214,7 +244,7 @@ def is_top(level: Unit) -> bool:
     return level.kind == "province" or level.parent is None
 
 
-def sum_figures(rows: list[Figures], codes: tuple[str, ...]) -> dict[str, int]:
+def sum_figures(rows: Sequence[Mapping[str, int | None]], codes: tuple[str, ...]) -> dict[str, int]:
     return {c: sum(r.get(c) or 0 for r in rows) for c in codes}
 
 
@@ -231,18 +261,19 @@ def clean_texts(form: Form, values: Mapping[str, object]) -> tuple[dict[str, str
     return texts, problems
 
 
-def _clean(form: Form, sub: Submission, keep_texts: bool) -> Cleaned:
-    """The usable figures and texts (``None`` unless ``keep_texts``) of one accepted report, and
-    the problems met."""
+def _clean(form: Form, sub: Submission, keep_texts: bool, index: Mapping[str, int]) -> Cleaned:
+    """The usable figures (positions: ``index``) and texts (``None`` unless ``keep_texts``) of
+    one accepted report, and the problems met."""
     problems = []
-    values: Figures = {}
+    values = []
     for f in form.quantitative_fields:
-        values[f.code], why = clean_figure(sub.values.get(f.code))
+        value, why = clean_figure(sub.values.get(f.code))
+        values.append(value)
         if why:
             problems.append(CellProblem(sub.unit, f.code, f"{why}; không tính vào tổng"))
     texts, changed = clean_texts(form, sub.values)
     problems += [CellProblem(sub.unit, code, why) for code, why in changed]
-    return values, texts if keep_texts else None, problems
+    return Figures(index, tuple(values)), texts if keep_texts else None, problems
 
 
 def _take(
@@ -252,8 +283,10 @@ def _take(
     when, warnings: what the status needs), reading ``current`` once: the raw values of the
     period's every unit are never all held at once (at 10,000 units they took 39 MB)."""
     cleaned, held = {}, {}
+    index = {f.code: at for at, f in enumerate(form.quantitative_fields)}
+    zones: dict = {}
     for sub in current:
-        cleaned[sub.unit] = _clean(form, sub, keep_texts)
+        cleaned[sub.unit] = _clean(form, sub, keep_texts, index)
         # what every unit's row repeats is shared: its code is the registry's, its period
         # and form version one string each (issue 13: a summary holds one per unit)
         held[sub.unit] = replace(
@@ -262,6 +295,7 @@ def _take(
             period=sys.intern(sub.period),
             form_version=sys.intern(sub.form_version),
             values=NO_VALUES,
+            received_at=shared_zone(sub.received_at, zones),
         )
     return cleaned, held
 
