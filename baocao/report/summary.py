@@ -248,7 +248,7 @@ def sum_figures(rows: Sequence[Mapping[str, int | None]], codes: tuple[str, ...]
     return {c: sum(r.get(c) or 0 for r in rows) for c in codes}
 
 
-Cleaned = tuple[Figures, dict[str, str] | None, list[CellProblem]]
+Cleaned = tuple[Figures, dict[str, str] | None, tuple[CellProblem, ...]]
 
 
 def clean_texts(form: Form, values: Mapping[str, object]) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -273,7 +273,7 @@ def _clean(form: Form, sub: Submission, keep_texts: bool, index: Mapping[str, in
             problems.append(CellProblem(sub.unit, f.code, f"{why}; không tính vào tổng"))
     texts, changed = clean_texts(form, sub.values)
     problems += [CellProblem(sub.unit, code, why) for code, why in changed]
-    return Figures(index, tuple(values)), texts if keep_texts else None, problems
+    return Figures(index, tuple(values)), texts if keep_texts else None, tuple(problems)
 
 
 def _take(
@@ -371,7 +371,8 @@ def build_summary(
     )
     reported = {r.unit.code: r.values for b in blocks for r in b.rows if r.values is not None}
     totals = sum_figures(list(reported.values()), codes)
-    usable = {code: {sub.unit: _usable(sub) for sub in subs} for code, subs in earlier.items()}
+    index = {code: at for at, code in enumerate(codes)}
+    usable = {code: {sub.unit: _usable(sub, index) for sub in subs} for code, subs in earlier.items()}
     comparisons = []
     for kind, other in (
         ("previous", previous_period(period, kinds)),
@@ -433,6 +434,7 @@ def _block(
     )
 
 
-def _usable(sub: Submission) -> dict[str, object]:
-    """An earlier report's figures with the unusable ones dropped (they count as 0 there too)."""
-    return {code: clean_figure(value)[0] for code, value in sub.values.items()}
+def _usable(sub: Submission, index: Mapping[str, int]) -> Figures:
+    """An earlier report's figures (those of ``index``: the only ones compared) with the unusable
+    ones ``None`` (they count as 0 there too); compact, like the period's own (issue 13)."""
+    return Figures(index, tuple(clean_figure(sub.values.get(code))[0] for code in index))
