@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -73,7 +74,7 @@ def worker_pool(
     context: Reading | Work = reading
     if judging:
         # the validation the collecting process runs, looked up now (``Judge.judge`` uses the same)
-        context = Work(reading, Facts.of(dep), dep.settings.path("ledger"), judging_step.validate)
+        context = Work(reading, Facts.of(dep), dep.settings.path("ledger"), judging_step.validate, dep)
     workers = settings.workers or os.cpu_count() or 1
     if files is not None:
         workers = min(workers, max(files, 1))
@@ -162,13 +163,13 @@ def _run(
             with store.transaction():
                 for file_id in done:
                     store.mark_released(file_id)
-            batches.append((intake, intake.arrivals()))
+            batches.append((intake, deque(intake.arrivals())))  # consumed as taken (``take_all``)
         judge = Judge(dep, store, archive, now, report, progress)
         judge.total = sum(len(a) for _, a in batches)
         taker = _Taker(store, archive, report, limit, judge, pool)
         with judge.working(pool):
             for intake, found in batches:
-                taker.take_all(intake, found)
+                taker.take_all(intake, found)  # ``found`` is empty afterwards
                 intake.close()  # nothing more to fetch or move: no idle connection while judging
                 report.waiting += intake.waiting()
                 report.skipped += intake.skipped()

@@ -13,7 +13,9 @@ summary or a feedback workbook, exactly as if the file had been saved by hand.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from baocao.errors import BaocaoError
@@ -133,3 +135,53 @@ def write_output(path: Path, content: bytes, attempts: int = 50) -> Path:
         f"Không ghi được {path.name}: tệp và các tên thay thế đều đang được mở, hoặc thư mục "
         f"{path.parent} không cho ghi"
     )
+
+
+# Whether one call flushes a whole file system (Linux ``syncfs``): then files written by many
+# processes are made durable once per batch instead of one fsync each (measured: an fsync costs
+# ~0.3 ms of CPU and 2-8 ms of waiting per file on the test machine; a syncfs per batch, ~nothing
+# more than not syncing). Elsewhere each file is fsynced by whoever writes it.
+FILE_SYSTEM_SYNC = sys.platform.startswith("linux")
+
+
+def sync_folders(folders: Iterable[Path], file_system: bool) -> None:
+    """Make files written (and renamed) into ``folders`` survive a power cut: on POSIX, a
+    ``syncfs`` of each file system they are on first when ``file_system`` (else the writers
+    fsynced each file), then an fsync of each folder (its entries); Windows has no folder
+    fsync, NTFS journals its renames. Raises ``OSError`` naming the folder."""
+    folders = set(folders)
+    if os.name == "nt" or not folders:
+        return
+    if file_system:
+        devices = set()
+        for folder in folders:  # one syncfs per file system the folders are on
+            device = os.stat(folder).st_dev
+            if device not in devices:
+                devices.add(device)
+                _syncfs(folder)
+    for folder in folders:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(folder)) from None
+        finally:
+            os.close(fd)
+
+
+def _syncfs(folder: Path) -> None:
+    """Flush everything written to the file system holding ``folder`` (Linux ``syncfs``; where
+    the C library lacks it, every file system: ``sync``)."""
+    import ctypes
+
+    syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    if syncfs is None:
+        os.sync()
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), str(folder))
+    finally:
+        os.close(fd)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,11 @@ from baocao.errors import WorkbookError
 from baocao.judge.context import Facts, history_unit, judging_context
 from baocao.judge.validate import Context, Outcome, validate
 from baocao.judge.workers import Reading, read_file
-from baocao.model import RawWorkbook
+from baocao.model import FileRecord, RawWorkbook
+from baocao.spec.deployment import Deployment
 from baocao.store.archive import ArchiveError, write_copy
 from baocao.store.history import LedgerHistory
+from baocao.workbook.answer import feedback_job
 from baocao.workbook.feedback import FeedbackJob, write_feedback_job
 
 PRELOAD = ("baocao.filework",)  # what a forkserver imports once for every worker
@@ -53,6 +55,7 @@ class Work:
     facts: Facts
     ledger: Path
     validate: Callable[[RawWorkbook, Context], Outcome] = validate
+    dep: Deployment | None = None  # to word the feedback workbook of a file with issues (``Judged``)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class Take:
     read: bool = True
     write: bool = True
     today: date | None = None  # validate what was read, as of that day (with a ``Work``)
+    name: str = ""  # the original's name and received time, for its feedback workbook (``Judged``)
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -89,10 +94,15 @@ class Taken:
 
 @dataclass(frozen=True)
 class Judged:
-    """A worker's validation of what it read: the outcome, and whose history it used."""
+    """A worker's validation of what it read: the outcome, whose history it used and, for a
+    file with issues, its feedback workbook's job (``workbook.answer.feedback_job``, as the
+    collecting process would prepare it for this outcome: wording it took that process a
+    quarter of its time per file with issues); the collecting process uses it when it keeps
+    this outcome unchanged."""
 
     outcome: Outcome
     history_of: str | None
+    feedback: FeedbackJob | None = None
 
 
 _histories: dict[Path, LedgerHistory] = {}  # one read-only connection per ledger, per worker
@@ -112,7 +122,7 @@ def work(item: Any, context: Reading | Work) -> Taken | RawWorkbook | WorkbookEr
         raw = read_file(item.dest, reading, item.content)
         judged = None
         if item.today is not None and isinstance(context, Work) and isinstance(raw, RawWorkbook):
-            judged = _judged(raw, item.today, context)
+            judged = _judged(raw, item, item.today, context)
         return Taken(read=raw, judged=judged)
     if isinstance(item, Read):
         return read_file(item.path, reading)
@@ -121,7 +131,7 @@ def work(item: Any, context: Reading | Work) -> Taken | RawWorkbook | WorkbookEr
     raise TypeError(f"not a work item: {type(item).__name__}")
 
 
-def _judged(raw: RawWorkbook, today: date, context: Work) -> Judged | None:
+def _judged(raw: RawWorkbook, item: Take, today: date, context: Work) -> Judged | None:
     """Validate ``raw`` as the collecting process would; None when that fails here (the
     collecting process then validates it itself and records what goes wrong)."""
     try:
@@ -129,7 +139,22 @@ def _judged(raw: RawWorkbook, today: date, context: Work) -> Judged | None:
         if history is None:
             history = _histories[context.ledger] = LedgerHistory(context.ledger)
         ctx = judging_context(context.facts, raw, today, history)
-        return Judged(context.validate(raw, ctx), history_unit(ctx))
+        outcome = context.validate(raw, ctx)
     except Exception:  # the collecting process tries again and records what goes wrong
         logger.debug("validation in the worker failed", exc_info=True)
+        return None
+    return Judged(outcome, history_unit(ctx), _feedback_job(raw, item, outcome, context))
+
+
+def _feedback_job(raw: RawWorkbook, item: Take, outcome: Outcome, context: Work) -> FeedbackJob | None:
+    """The feedback workbook's job for a file with issues, as the collecting process would
+    prepare it (None: none is due, or preparing it failed here: that process prepares it)."""
+    # a held file gets a notice, not a workbook (``judging.Judge.judge``)
+    if context.dep is None or item.received_at is None or not outcome.issues or outcome.verdict == "held":
+        return None
+    try:
+        rec = FileRecord("", item.name, "", "", 0, item.received_at)  # what the wording uses of it
+        return feedback_job(context.dep, rec, raw, outcome, item.dest)
+    except Exception:
+        logger.debug("preparing the feedback in the worker failed", exc_info=True)
         return None

@@ -18,6 +18,7 @@ Three rules beyond validation live here:
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -52,9 +53,9 @@ JOB_FILES = 8  # files per message to a worker
 BATCH_SECONDS = 1.0  # ... or less, so that a long run never holds the write lock for long
 
 
-@dataclass
+@dataclass(slots=True)
 class FileResult:
-    """What happened to one arrival in this run."""
+    """What happened to one arrival in this run (slots: a run keeps one per file)."""
 
     name: str
     status: str  # accepted | rejected | held | duplicate | locked | failed
@@ -236,10 +237,13 @@ class Judge:
     def judge_read(self, rec: FileRecord, answer: object, judged: Judged | None = None) -> None:
         """Judge a file from what reading its archived copy gave (``judge_safely``); ``judged``:
         the worker's validation of it, kept when it can be (``judge``)."""
-        path = self.archive.path(rec.archive_path)
-        result = outcome(path, answer)
+        if isinstance(answer, RawWorkbook):  # read (the path is only for what went wrong)
+            result: RawWorkbook | WorkbookError = answer
+        else:
+            result = outcome(self.archive.path(rec.archive_path), answer)
         if isinstance(result, WorkbookError):
             # the reader names the archived copy; the unit knows the file by its own name
+            path = self.archive.path(rec.archive_path)
             message = str(result).replace(path.name, rec.original_name)
             self.judge_safely(rec, None, [Issue(Severity.ERROR, "unreadable", message)])
         else:
@@ -318,17 +322,28 @@ class Judge:
         self.report.results.append(result)
         # a held file gets a notice (jobs), not a marked-up workbook
         if self.write_feedback and issues and raw is not None and status != "held":
-            self.submit_feedback(rec, raw, outcome, issues, result)
+            # the worker's job when it judged the file as recorded, issues and all
+            kept = judged is not None and outcome is judged.outcome and issues == outcome.issues
+            prepared = judged.feedback if kept and judged is not None else None
+            self.submit_feedback(rec, raw, outcome, issues, result, prepared)
 
     def submit_feedback(
-        self, rec: FileRecord, raw: RawWorkbook, outcome: Outcome, issues: list[Issue], result: FileResult
+        self,
+        rec: FileRecord,
+        raw: RawWorkbook,
+        outcome: Outcome,
+        issues: list[Issue],
+        result: FileResult,
+        prepared: FeedbackJob | None = None,
     ) -> None:
         """Hand the feedback workbook to the writer (bounded; recorded when written, see
-        ``working``). A failure here costs the feedback, never the verdict."""
+        ``working``): the job ``prepared`` by the worker that judged the file, else one made
+        here. A failure here costs the feedback, never the verdict."""
         if self.feedback is None:
             return
         try:
-            self.feedback.submit(self.feedback_job(rec, raw, outcome, issues), result)
+            job = prepared or self.feedback_job(rec, raw, outcome, issues)
+            self.feedback.submit(job, result)
         except Exception:
             logger.exception("Không tạo được tệp phản hồi cho %s", rec.original_name)
 
@@ -401,7 +416,7 @@ def reopen_in(store: Store, period: str, unit: str, at: datetime) -> FileRecord 
 
 
 def is_spreadsheet(name: str) -> bool:
-    return Path(name).suffix.lower() in SPREADSHEET_SUFFIXES
+    return os.path.splitext(name)[1].lower() in SPREADSHEET_SUFFIXES  # a str: no Path to parse per file
 
 
 def unsupported_issue(name: str) -> Issue:

@@ -22,7 +22,6 @@ attachments are taken like any file, and the container is released after them.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,7 +32,14 @@ from baocao.errors import StoreError
 from baocao.filework import Take, Taken, work
 from baocao.intake.base import Arrival, Changed, Intake, Refused
 from baocao.judge.workers import Reading
-from baocao.judging import BATCH, CollectReport, FileResult, Judge, is_spreadsheet, unsupported_issue
+from baocao.judging import (
+    BATCH,
+    CollectReport,
+    FileResult,
+    Judge,
+    is_spreadsheet,
+    unsupported_issue,
+)
 from baocao.model import FileRecord, Issue, Severity
 from baocao.store import archive as archiving
 from baocao.store.archive import (
@@ -53,6 +59,8 @@ from baocao.workers import Failed, Inline, Pool
 logger = logging.getLogger(__name__)
 
 JOB_BYTES = 64 * 2**10  # bytes of originals per message to a worker (a few small files, or one big)
+PUMP_EVERY = 16  # files this process handles between two looks at the workers' answers
+TAPER = 32  # the smallest of the last batches of a run (``_chunks``)
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,17 @@ class _NotTaken:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class _First:
+    """What a later copy of the same bytes in this run needs of the first one, once that one is
+    recorded (a run remembers every hash it took: a few fields, not the whole item)."""
+
+    archive_path: str
+    id: int | None
+    unit: str | None
+    period: str | None
+
+
 @dataclass
 class _Item:
     """One arrival of a batch and what became of it."""
@@ -71,7 +90,7 @@ class _Item:
     arrival: Arrival
     copy: Copy | _NotTaken
     archive_path: str = ""  # where its copy is (or the copy it duplicates), relative
-    known: FileRecord | _Item | None = None  # the file these bytes already are
+    known: FileRecord | _Item | _First | None = None  # the file these bytes already are
     written: bool = False  # this run writes its copy
     taken: Taken | Failed | None = None  # the worker's answer
     rec: FileRecord | None = None
@@ -110,11 +129,13 @@ class Taker:
         self.judge = judge
         self.pool = pool or Inline(work, Reading({}))
         self.containers: dict[str, FileRecord] = {}  # by arrival key: parents of later arrivals
-        self.seen: dict[str, _Item] = {}  # hash -> the first item with those bytes in this run
+        self.seen: dict[str, _Item | _First] = {}  # hash -> the first file with those bytes in this run
         self.pending: deque[_Batch] = deque()
         self.held: list[tuple[Intake, Arrival, FileRecord]] = []  # committed, originals not released
 
-    def take_all(self, intake: Intake, arrivals: Sequence[Arrival]) -> None:
+    def take_all(self, intake: Intake, arrivals: Sequence[Arrival] | deque[Arrival]) -> None:
+        """Take ``arrivals`` in batches. A ``deque`` is consumed as it is taken (collect's: a run
+        of 10,000 files then does not hold every arrival, its path and stat, to the end)."""
         for chunk in _chunks(arrivals, BATCH):
             plain = [a for a in chunk if not a.container]
             if plain:
@@ -156,7 +177,7 @@ class Taker:
         item = _Item(arrival, copy)
         if isinstance(copy, _NotTaken):
             return item
-        known: FileRecord | _Item | None = None
+        known: FileRecord | _Item | _First | None = None
         if not arrival.container:
             known = self.seen.get(copy.sha256) or self.store.first_with_hash(copy.sha256)
         if known is not None:
@@ -183,7 +204,19 @@ class Taker:
         sync = archiving.SYNC == "file"
         # validated there too when the pool holds what validation needs (collect's ``Work``)
         today = self.judge.day_ahead(item.arrival.received_at) if read and self.judge else None
-        return Take(item.copy.content, dest, item.copy.sha256, stamp, sync, read, item.written, today)
+        copy, arrival = item.copy, item.arrival
+        return Take(
+            copy.content,
+            dest,
+            copy.sha256,
+            stamp,
+            sync,
+            read,
+            item.written,
+            today,
+            arrival.name,
+            arrival.received_at,
+        )
 
     def _send(self, batch: _Batch, job: list[tuple[_Item, Take]]) -> None:
         if not job:
@@ -196,6 +229,15 @@ class Taker:
             batch.answered += 1
 
         self.pool.submit("take", [take for _, take in job], answer)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Take the answers already there and hand the workers their next jobs, without waiting.
+
+        Why: a worker gets a new job only when this process reads its answers; while this
+        process reads a batch's originals or records one (tens of ms for a few hundred files)
+        the workers would otherwise run dry after the jobs in their hands."""
+        self.pool.answers(0)
 
     def _copy(self, intake: Intake, arrival: Arrival) -> Copy | _NotTaken:
         """The original's bytes and hash, or why not; for an arrival already in the archive (a
@@ -252,9 +294,13 @@ class Taker:
         """Release the originals of the last committed batch (the caller holds a transaction:
         what the intake notes while releasing, and the marks, land in one commit)."""
         held, self.held = self.held, []
-        for intake, arrival, rec in held:
+        released = []
+        for count, (intake, arrival, rec) in enumerate(held, 1):
+            if count % PUMP_EVERY == 0:
+                self._pump()
             if arrival.parent is None and rec.archive_path and self._release(intake, arrival):
-                self.store.mark_released(rec.saved_id)
+                released.append(rec.saved_id)
+        self.store.mark_all_released(released)
 
     def _settle(self, item: _Item) -> None:
         """A copy the worker could not write stops the run; one whose worker died on it is
@@ -276,10 +322,11 @@ class Taker:
         recorded: list[tuple[Intake, Arrival, FileRecord]] = []
         entries: list[Entry] = []
         with self.store.transaction():
-            for item in batch.items:
-                try:
-                    with self.store.transaction():
-                        rec = self._record(item, batch.parent)
+            for count, item in enumerate(batch.items, 1):
+                if count % PUMP_EVERY == 0:
+                    self._pump()
+                try:  # one statement (``add_file``): it lands whole or not at all, no savepoint needed
+                    rec = self._record(item, batch.parent)
                 except StoreError:
                     raise
                 except Exception as exc:  # costs this arrival only: it stays for the next run
@@ -299,9 +346,15 @@ class Taker:
                 if self.judge is not None and rec.status == "archived":
                     self._judge(item, rec)
             self.archive.journal(entries, sync=archiving.SYNC == "file")
-            folders = {self.archive.path(item.archive_path).parent for item in batch.items if item.written}
-            folders |= {self.archive.root / self.archive.day(entry.received) for entry in entries}
+            # day folders, named from the relative paths (strings: no Path parsed per file)
+            days = {item.archive_path.rpartition("/")[0] for item in batch.items if item.written}
+            days |= {self.archive.day(entry.received) for entry in entries}
+            folders = {self.archive.root / day for day in days}
             sync_folders(folders | {self.archive.root} if folders else folders)  # new day folders too
+        for item in batch.items:
+            rec, copy = item.rec, item.copy
+            if rec is not None and isinstance(copy, Copy) and self.seen.get(copy.sha256) is item:
+                self.seen[copy.sha256] = _First(rec.archive_path, rec.id, rec.unit, rec.period)
         return recorded
 
     def _judge(self, item: _Item, rec: FileRecord) -> None:
@@ -341,16 +394,10 @@ class Taker:
         if item.known is not None:
             if known is None:  # the first file with these bytes was not recorded: nor is this one
                 raise RuntimeError("bản đầu tiên có cùng nội dung chưa được ghi sổ")
-            rec = replace(
-                base,
-                sha256=copy.sha256,
-                archive_path=known.archive_path,
-                size=copy.size,
-                status="duplicate",
-                duplicate_of=known.id,
-                unit=known.unit,
-                period=known.period,
-            )
+            rec = base  # a fresh record: filled in place (``dataclasses.replace`` would build it again)
+            rec.sha256, rec.archive_path, rec.size = copy.sha256, known.archive_path, copy.size
+            rec.status, rec.duplicate_of = "duplicate", known.id
+            rec.unit, rec.period = known.unit, known.period
             self.store.add_file(rec)
             self.report.results.append(
                 FileResult(
@@ -364,7 +411,8 @@ class Taker:
             )
             return rec
         status = "container" if arrival.container else "archived"
-        rec = replace(base, sha256=copy.sha256, archive_path=item.archive_path, size=copy.size, status=status)
+        rec = base
+        rec.sha256, rec.archive_path, rec.size, rec.status = copy.sha256, item.archive_path, copy.size, status
         self.store.add_file(rec)
         return rec
 
@@ -447,8 +495,13 @@ def _entry(arrival: Arrival, rec: FileRecord) -> Entry:
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
     """Chunks of 1, 2, 4… up to ``size`` items: the first files are durable at once, and a long
-    run still commits rarely."""
-    iterator, step = iter(items), 1
-    while chunk := list(itertools.islice(iterator, step)):
-        yield chunk
+    run still commits rarely; the last ones halve again (down to ``TAPER``), so that a run
+    does not end with the workers idle while this process records one last big batch and then
+    the workers write that batch's feedback with this process idle. A deque is consumed as it
+    goes."""
+    queue = items if isinstance(items, deque) else deque(items)
+    step = 1
+    while queue:
+        count = min(step, size, max((len(queue) + 1) // 2, TAPER), len(queue))
+        yield [queue.popleft() for _ in range(count)]
         step = min(step * 2, size)

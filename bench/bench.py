@@ -419,6 +419,8 @@ def stage_phases(root: Path, args: argparse.Namespace) -> dict:
     from baocao.judge.validate import validate
     from baocao.store.archive import Archive, write_copy
     from baocao.workbook.feedback import FeedbackJob, IssuesPage, write_feedback_job
+    from baocao.workbook.feedback_writer import FeedbackWriter
+    from baocao.workers import Inline
 
     dep = api.load_deployment(root / "config.toml")
     layouts = dep.catalog.layouts()
@@ -449,7 +451,16 @@ def stage_phases(root: Path, args: argparse.Namespace) -> dict:
         for p, raw, o in zip(paths, raws, outcomes, strict=True)
         if o.issues
     ]
-    timed(f"feedback workbook ({len(jobs)} of {len(paths)} files)", write_feedback_job, jobs)
+
+    def as_collect(batch: list[FeedbackJob]) -> list:
+        """The workbooks written as collect has them written (``FeedbackWriter``: its size check,
+        and the batch made durable the way collect makes it), here in this process."""
+        with FeedbackWriter(1, 60, pool=Inline(write_feedback_job)) as writer:
+            for job in batch:
+                writer.submit(job, None)
+            return list(writer.finished())
+
+    timed(f"feedback workbook ({len(jobs)} of {len(paths)} files)", as_collect, [jobs])
     return {"seconds": [0.0], "ms_per_file": cost, "files": len(paths)}
 
 

@@ -35,17 +35,23 @@ from datetime import datetime
 from baocao import api
 report = api.collect(api.load_deployment(sys.argv[1]), now=datetime.fromisoformat(sys.argv[2]))
 print(len(report.results), report.count("accepted"), report.count("rejected"), report.count("failed"))
+print(api.__file__)
 """
 
 
 def collect_with(tree: Path, config: Path, now: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    # run in ``tree``: ``python -c`` puts the working folder first on sys.path, before PYTHONPATH,
+    # so run from another tree's root it would import that tree's baocao
     done = subprocess.run(
-        [sys.executable, "-c", COLLECT, str(config), now], capture_output=True, text=True, env=env
+        [sys.executable, "-c", COLLECT, str(config), now], capture_output=True, text=True, env=env, cwd=tree
     )
     if done.returncode != 0:
         raise SystemExit(f"collect with {tree} failed:\n{done.stderr[-3000:]}")
-    return done.stdout.strip()
+    counts, used = done.stdout.strip().splitlines()[-2:]
+    if not Path(used).resolve().is_relative_to(tree.resolve()):
+        raise SystemExit(f"collect with {tree} imported baocao from {used}")
+    return counts
 
 
 def run_tree(root: Path, tree: Path, name: str) -> tuple[dict, list[str]]:

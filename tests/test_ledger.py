@@ -249,3 +249,26 @@ def test_an_unusable_ledger_is_explained_in_vietnamese_and_sqlites_words_go_to_t
     with pytest.raises(LedgerError, match="Không ghi được sổ theo dõi") as caught:
         Ledger(tmp_path / "a-file" / "ledger.sqlite")
     assert "unable to open" not in str(caught.value)
+
+
+def test_one_scan_seen_at_once_is_recorded_as_seeing_each_file_alone(tmp_path):
+    """``see_all`` (collect lists a whole inbox with it) gives the sightings and leaves the rows
+    that ``see`` file by file gives: new files, unchanged ones, changed ones."""
+    first = datetime(2025, 3, 1, 8, 0, tzinfo=BEFORE_DEADLINE.tzinfo)
+    later, gap = first + timedelta(minutes=5), first - timedelta(hours=1)
+    scans = [[("a.xlsx", 10, 1), ("b.xlsx", 20, 2)], [("a.xlsx", 10, 1), ("b.xlsx", 21, 3), ("c.xlsx", 5, 4)]]
+    found = {}
+    for how in ("one by one", "at once"):
+        with Ledger(tmp_path / f"{how}.sqlite") as ledger:
+            seen = []
+            for now, scan in zip((first, later), scans, strict=True):
+                with ledger.transaction():
+                    if how == "at once":
+                        seen.append(ledger.see_all(scan, now, gap))
+                    else:
+                        seen.append([ledger.see(path, size, mtime, now, gap) for path, size, mtime in scan])
+            rows = [tuple(r) for r in ledger.db.execute("SELECT * FROM sightings ORDER BY inbox_path")]
+            found[how] = (seen, rows)
+    assert found["at once"] == found["one by one"]
+    [_, second], rows = found["at once"]
+    assert [s.last_seen for s in second] == [first, later, later] and len(rows) == 3

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 from conftest import REPO
-from helpers import BEFORE_DEADLINE, make_submission
+from helpers import BEFORE_DEADLINE, inbox, make_submission
 
 HEAVY = ("openpyxl", "numpy", "pandas", "docx", "xlsxwriter", "yagmail", "schedule", "keyring")
 
@@ -51,3 +51,30 @@ def test_check_loads_no_heavy_library_and_the_console_script_no_command_line(
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     found = json.loads(done.stdout.decode().strip().splitlines()[-1])
     assert found == {"light": True, "accepted": True, "heavy": []}
+
+
+COLLECT = """
+import json, sys
+from datetime import datetime
+from baocao import api
+dep = api.load_deployment(sys.argv[1])
+report = api.collect(dep, now=datetime.fromisoformat(sys.argv[2]))
+mail = sorted(m for m in ("imapclient", "email.parser", "baocao.intake.imap") if m in sys.modules)
+print(json.dumps({"accepted": report.count("accepted"), "mail": mail}))
+"""
+
+
+def test_collect_without_a_mailbox_loads_no_mail_machinery(deployment, config_file):
+    """A folder-only deployment (no ``[intake.imap]``) pays nothing for the mailbox it does not
+    have: imapclient and the e-mail parsers load only when a mailbox is configured."""
+    assert deployment.settings.imap is None
+    make_submission(deployment, "DT_TG", "2025-Q1", inbox(deployment) / "a.xlsx")
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECT, str(config_file), BEFORE_DEADLINE.isoformat()],
+        capture_output=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    found = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert found == {"accepted": 1, "mail": []}

@@ -231,9 +231,8 @@ class FolderIntake(IntakeBase):
         ready: list[tuple[_Entry, Sighting]] = []
         unsure: list[tuple[_Entry, Sighting]] = []
         with self.store.transaction():  # one commit for all sightings, not one per file
-            for e in fresh:
-                st = e.stat
-                sighting = self.store.see(e.location, st.st_size, st.st_mtime_ns, self.now, not_seen_at)
+            seen = [(e.location, e.stat.st_size, e.stat.st_mtime_ns) for e in fresh]
+            for e, sighting in zip(fresh, self.store.see_all(seen, self.now, not_seen_at), strict=True):
                 if self._complete(e, before.get(e.location)):
                     ready.append((e, sighting))
                 else:
@@ -329,7 +328,7 @@ class FolderIntake(IntakeBase):
     def release(self, arrival: Arrival) -> bool:
         """Delete the original if it is still what was archived (see the module docstring)."""
         assert arrival.path is not None
-        opened = self._opened.get(arrival.key)
+        opened = self._opened.pop(arrival.key, None)  # released once: a run keeps no stat per file
         parsed = parse_key(arrival.key)
         if opened is not None:
             done = remove_if_same(arrival.path, opened.st_size, opened.st_mtime_ns, opened.st_ino)
@@ -387,7 +386,8 @@ def remove_if_same(path: Path, size: int, mtime_ns: int, ino: int | None) -> boo
         return False
     if not _same_file(st, size, mtime_ns, ino):
         return True  # saved over since: the new version is a new arrival, left for the next run
-    aside = path.with_name(f"{ASIDE}{secrets.token_hex(4)}-{path.name}")
+    folder, name = os.path.split(path)  # strings: no Path built per released file
+    aside = os.path.join(folder, f"{ASIDE}{secrets.token_hex(4)}-{name}")
     try:
         os.rename(path, aside)  # Windows refuses while Excel holds the file open
     except FileNotFoundError:
@@ -408,7 +408,7 @@ def remove_if_same(path: Path, size: int, mtime_ns: int, ino: int | None) -> boo
     return True
 
 
-def _put_back(aside: Path, path: Path) -> None:
+def _put_back(aside: str, path: Path) -> None:
     """Give ``aside`` its name back without overwriting a file saved there meanwhile."""
     try:
         if os.name == "nt":

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from baocao.errors import UsageError
 from baocao.intake.base import Intake
 from baocao.intake.folder import FolderIntake
-from baocao.intake.imap import ImapIntake
-from baocao.intake.mime import MailLimits
 from baocao.judge.safety import ReadLimits
 from baocao.spec.deployment import Deployment
 from baocao.store.base import Store
+
+if TYPE_CHECKING:  # the mailbox's modules (imapclient, e-mail parsing) load only when one is configured
+    from baocao.intake.mime import MailLimits
 
 NOT_CONFIGURED = "Chưa cấu hình hộp thư nhận báo cáo (bảng [intake.imap] trong config.toml)"
 
@@ -46,6 +48,8 @@ def imap_intake(dep: Deployment, store: Store, now: datetime, simulated: bool) -
     limits; an attachment the same as a file in the folder)."""
     if dep.settings.imap is None:
         raise UsageError(NOT_CONFIGURED)
+    from baocao.intake.imap import ImapIntake
+
     return ImapIntake(
         dep.settings.imap,
         store,
@@ -58,6 +62,8 @@ def imap_intake(dep: Deployment, store: Store, now: datetime, simulated: bool) -
 
 def mail_limits(dep: Deployment) -> MailLimits:
     """What one e-mail may cost (``[intake.imap]``), its attachments as much as a file."""
+    from baocao.intake.mime import MailLimits
+
     imap = dep.settings.imap
     if imap is None:
         return MailLimits(read=read_limits(dep))

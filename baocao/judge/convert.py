@@ -25,6 +25,8 @@ _SHOWN = 60  # characters of a cell's text echoed in a message
 
 def text_of(value: Any) -> str:
     """The cell's value as cleaned text ("" for empty); an integral float without ``.0``."""
+    if type(value) is str:  # the usual: no number to write out
+        return clean_text(value)
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():

@@ -15,8 +15,9 @@ import logging
 import re
 import zipfile
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from baocao.a1 import cell_name, parse_cell
 from baocao.judge.package import PASSWORD, Package, ReadLimits, inspect_package, refuse
@@ -107,10 +108,9 @@ def extract(
 ) -> RawWorkbook:
     """The fields of one workbook: ``_meta`` rows, the form version, each field by defined name
     (Excel names ignore case) or else by the version's layout."""
-    names = {name.casefold(): ref for name, ref in names.items()}
     meta = _read_meta(cells, meta_sheet)
     version = _choose_version(meta, names, cells, layouts, version_field)
-    found, by_name = _read_cells(names, cells, layouts[version])
+    found, by_name = _read_cells(_plan(names, layouts[version]), cells)
     return RawWorkbook(fmt, found, meta, by_name, version, cells.names)
 
 
@@ -173,6 +173,8 @@ def _at(rows: list[list[Any]], row: int, col: int) -> object:
 
 
 def _as_text(value: object) -> str:
+    if type(value) is str:  # the usual, and no attribute lookup that fails
+        return value
     if value is None:
         return ""
     if hasattr(value, "isoformat"):
@@ -194,28 +196,85 @@ def _choose_version(
     meta: dict[str, str], names: dict[str, CellRef], cells: Cells, layouts: Layouts, field: str | None
 ) -> str:
     version = meta.get("form_version", "")
-    if not version and field and field.casefold() in names:
-        ref = names[field.casefold()]
-        version = _as_text(clean(cells.value(ref.sheet, *parse_cell(ref.cell))))
+    if not version and field:
+        ref = _folded(names).get(field.casefold())
+        if ref is not None:
+            version = _as_text(clean(cells.value(ref.sheet, *parse_cell(ref.cell))))
     return version if version in layouts else list(layouts)[-1]
 
 
-def _read_cells(
-    names: dict[str, CellRef], cells: Cells, layout: Mapping[str, CellRef]
-) -> tuple[dict[str, RawCell], bool]:
-    """Every field of the layout, by defined name when the workbook has it."""
-    found: dict[str, RawCell] = {}
+def _folded(names: Mapping[str, CellRef]) -> dict[str, CellRef]:
+    return {name.casefold(): ref for name, ref in names.items()}
+
+
+class _Plan(NamedTuple):
+    """Where each field of a layout is read in workbooks with given defined names."""
+
+    cells: tuple[tuple[str, str, int, int, str], ...]  # code, sheet, row, col, address
+    by_name: bool  # every field found by its defined name
+
+
+_PLANS: dict[tuple[int, int], tuple[Mapping[str, CellRef], Mapping[str, CellRef], tuple, _Plan]] = {}
+
+
+def _plan(names: Mapping[str, CellRef], layout: Mapping[str, CellRef]) -> _Plan:
+    """Each field of ``layout`` by defined name when the workbook has it, else by the layout.
+
+    Kept by the identity of both mappings (held here, so their ids are not reused while kept),
+    and used again only while they hold what they held (compared item by item, the same
+    objects: cheap): the template reader hands the same names for every file made from one
+    template, so the plan is worked out once per template and layout, not once per file.
+    """
+    key = (id(names), id(layout))
+    held = (tuple(names.items()), tuple(layout.items()))
+    kept = _PLANS.get(key)
+    if kept is not None and kept[0] is names and kept[1] is layout and kept[2] == held:
+        return kept[3]
+    folded = _folded(names)
+    steps = []
     by_name = True
     for code, fallback in layout.items():
-        ref = names.get(code.casefold())
+        ref = folded.get(code.casefold())
         if ref is None:
             ref, by_name = fallback, False
         row, col = parse_cell(ref.cell)
-        address = cell_name(row, col)
-        value = clean(cells.value(ref.sheet, row, col))
-        formula_only = value is None and cells.formula_only(ref.sheet, address)
-        found[code] = RawCell(value, ref.sheet, address, formula_only)
-    return found, by_name
+        steps.append((code, ref.sheet, row, col, cell_name(row, col)))
+    plan = _Plan(tuple(steps), by_name)
+    if len(_PLANS) >= 32:
+        _PLANS.pop(next(iter(_PLANS)))
+    _PLANS[key] = (names, layout, held, plan)
+    return plan
+
+
+def _read_cells(plan: _Plan, cells: Cells) -> tuple[dict[str, RawCell], bool]:
+    """Every field of the plan's layout, where the plan says."""
+    found: dict[str, RawCell] = {}
+    value_at, formula_only = cells.value, cells.formula_only
+    for code, sheet, row, col, address in plan.cells:
+        value = clean(value_at(sheet, row, col))
+        found[code] = _raw_cell(value, sheet, address, value is None and formula_only(sheet, address))
+    return found, plan.by_name
+
+
+_RAW_CELLS: dict[tuple, RawCell] = {}
+_SAME_WHEN_EQUAL = frozenset({str, int, float, bool, date, type(None)})  # equal values, same value
+
+
+def _raw_cell(value: object, sheet: str, address: str, formula_only: bool) -> RawCell:
+    """``RawCell(...)``, shared with earlier files where they hold the same: a frozen dataclass
+    costs more to build than to look up, and most cells repeat across a period's reports (the
+    zeros, the choices, the pre-filled header). Only for types whose equal values are the same
+    value (not 1 and True, not datetimes of two time zones: the type is part of the key)."""
+    kind = type(value)
+    if kind not in _SAME_WHEN_EQUAL:
+        return RawCell(value, sheet, address, formula_only)
+    key = (kind, value, sheet, address, formula_only)
+    cell = _RAW_CELLS.get(key)
+    if cell is None:
+        if len(_RAW_CELLS) >= 8192:
+            _RAW_CELLS.clear()
+        cell = _RAW_CELLS[key] = RawCell(value, sheet, address, formula_only)
+    return cell
 
 
 _XLSX_CELL_RE = re.compile(

@@ -62,11 +62,13 @@ _TAG = {  # elements found by name in a part that passed ``_plain`` (no prefixes
 }
 _DEFINED_NAME = re.compile(rb"<definedName\s" + _ATTRS + rb"(?:/>|>([^<]*)</definedName>)")
 _ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
-# every cell's address, written first in <c> by Excel, LibreOffice, WPS, xlsxwriter and openpyxl
-_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+# every <c> element, however written, with its address when written first (as Excel, LibreOffice,
+# WPS, xlsxwriter and openpyxl do): one pass that both counts the cells and finds their area
+_REF = re.compile(rb'<c(?: r="([A-Z]{1,3})([0-9]{1,7})"|[ >/\t\n\r])')
 _CELL_TAIL = (  # after the address: style and type where those writers put them, then the rest
     rb'"(?:\s+s="([0-9]+)")?(?:\s+t="(\w+)")?([^>]*?)(?:/>|>(.*?)</c>)'
 )
+_COLUMN_CELLS: dict[bytes, re.Pattern[bytes]] = {}
 _STYLE_OR_TYPE = re.compile(rb"(?:^|\s)[st]\s*=")
 _CHILD = re.compile(rb"\s*<(f|v|is)(\s[^>]*?)?(?:/>|>(.*?)</\1>)", re.S)
 _HAS_VALUE = re.compile(rb"<(?:v>\s*[^<\s]|is>)")  # the checked reader's test, on the same bytes
@@ -81,8 +83,8 @@ _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _EPOCH = date(1899, 12, 30)  # Excel's day zero (1900 system, serials from 61 on)
 _LAST_DAY = 2958465  # 9999-12-31: calamine gives a number beyond Python's dates
 _DATE, _DURATION, _OTHER = "date", "duration", "other"
-_COLUMN_CELLS: dict[bytes, re.Pattern[bytes]] = {}
 _T_ = TypeVar("_T_")
+_STRINGS: dict[bytes, str] = {}  # a shared string's <si> content -> its text (labels, codes repeat)
 
 
 class _Recent:
@@ -109,7 +111,24 @@ class _Recent:
             self.kept.popitem(last=False)
 
 
-_INFLATED, _PLAIN, _AREAS = _Recent(), _Recent(), _Recent()
+class _Part:
+    """One inflated part and what was already checked of it (the roots it was found plain
+    XML for, its cells under given limits): kept in ``_INFLATED`` by its compressed bytes, so a
+    part that files made from one template repeat is inflated, checked and indexed once."""
+
+    __slots__ = ("columns", "data", "plain", "raw", "within")
+
+    def __init__(self, raw: bytes, data: bytes) -> None:
+        self.raw = raw
+        self.data = data
+        self.plain: set[bytes] = set()  # roots it is plain XML of (``_plain``)
+        # limits its used area was found within, by identity (a frozen dataclass hashes in Python)
+        self.within: dict[int, ReadLimits] = {}
+        self.columns: dict[int, dict[int, _Cell]] = {}  # column -> row -> cell (``_column_cells``)
+
+
+_Cell = tuple[bytes, bytes, bytes, bytes]  # a cell's style, type, other attributes, body
+_INFLATED = _Recent()
 
 
 class _Decline(Exception):
@@ -150,6 +169,10 @@ class _Entry(NamedTuple):
     offset: int
 
 
+_RECORD = struct.Struct("<4s6H3I5H2I")  # a central directory record, up to its name
+_ENTRY_NAMES: dict[tuple[bytes, int], str] = {}  # (raw name, UTF-8 flag) -> normal name
+
+
 def _directory(content: bytes, limits: ReadLimits) -> dict[str, _Entry]:
     """The zip directory by normal entry name, with the package check's directory-level limits;
     declines zip64, multi-disk, prepended data and anything else ``zipfile`` would read
@@ -162,12 +185,17 @@ def _directory(content: bytes, limits: ReadLimits) -> dict[str, _Entry]:
     entries: dict[str, _Entry] = {}
     at, declared = cd_offset, 0
     for _ in range(total):
-        (sig, _, _, flags, method, _, _, crc, packed, size, n, m, k, _, _, _, offset) = struct.unpack_from(
-            "<4s6H3I5H2I", content, at
+        (sig, _, _, flags, method, _, _, crc, packed, size, n, m, k, _, _, _, offset) = _RECORD.unpack_from(
+            content, at
         )
         _check(sig == b"PK\x01\x02" and 0xFFFFFFFF not in (packed, size, offset))
-        raw = content[at + 46 : at + 46 + n]
-        key = normal(raw.decode("utf-8" if flags & 0x800 else "cp437"))
+        raw = (content[at + 46 : at + 46 + n], flags & 0x800)
+        key = _ENTRY_NAMES.get(raw)
+        if key is None:  # every file made from one template names the same entries
+            key = normal(raw[0].decode("utf-8" if raw[1] else "cp437"))
+            if len(_ENTRY_NAMES) >= 1024:
+                _ENTRY_NAMES.clear()
+            _ENTRY_NAMES[raw] = key
         _check(
             key not in entries and not flags & 0x1 and method in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
         )
@@ -195,6 +223,10 @@ class _Template:
 
     def part(self, key: str) -> bytes | None:
         """An entry inflated with the package check's limits, or None when there is none."""
+        found = self.inflated(key)
+        return None if found is None else found.data
+
+    def inflated(self, key: str) -> _Part | None:
         entry = self.entries.get(key)
         if entry is None:
             return None
@@ -206,9 +238,9 @@ class _Template:
         _check(len(raw) == entry.packed)
         room = self.limits.max_unpacked_bytes - self.unpacked
         cap = min(room, max(MIB, int(self.limits.max_entry_ratio * max(entry.packed, 1))))
-        known = (entry.method, entry.crc, entry.size, raw)
-        data = _INFLATED.get(known)  # the same compressed bytes inflate to the same part
-        if data is None:
+        known = (entry.method, entry.crc, entry.size, entry.packed)
+        found = _INFLATED.get(known)  # the same compressed bytes inflate to the same part
+        if found is None or found.raw != raw:
             if entry.method == zipfile.ZIP_STORED:
                 data = raw
             else:
@@ -216,19 +248,20 @@ class _Template:
                 data = inflate.decompress(raw, cap + 1)
                 _check(inflate.eof and not inflate.unconsumed_tail)
             _check(len(data) == entry.size and zlib.crc32(data) == entry.crc)
-            _INFLATED.put(known, data)
-        _check(len(data) <= cap)
-        self.unpacked += len(data)
-        return data
+            found = _Part(raw, data)
+            _INFLATED.put(known, found)
+        _check(len(found.data) <= cap)
+        self.unpacked += len(found.data)
+        return found
 
-    def xml(self, key: str, root: str, namespace: bytes = MAIN) -> bytes | None:
+    def xml(self, key: str, root: str, namespace: bytes = MAIN) -> _Part | None:
         """A part that this reader parses, or None when absent; declines any part it could
         misread (see ``_plain``)."""
-        data = self.part(key)
-        if data is not None and (data, root) not in _PLAIN:
-            _check(_plain(data, root.encode(), namespace))
-            _PLAIN.put((data, root), True)
-        return data
+        found = self.inflated(key)
+        if found is not None and root.encode() not in found.plain:
+            _check(_plain(found.data, root.encode(), namespace))
+            found.plain.add(root.encode())
+        return found
 
     # --- the workbook --------------------------------------------------------------------
 
@@ -243,7 +276,7 @@ class _Template:
         for name, rid in sheets:
             rel_type, part = rels.get(rid, ("", ""))
             _check(rel_type.endswith("/worksheet") and part in self.entries)
-            self.sheets[name] = _Sheet(self, self.xml(part, "worksheet") or b"")
+            self.sheets[name] = _Sheet(self, self.xml(part, "worksheet"))
         self.names = tuple(self.sheets)
         self.actual = {name.casefold(): sheet for name, sheet in self.sheets.items()}
         _check(meta_sheet.casefold() in self.actual)
@@ -264,7 +297,11 @@ class _Template:
 
     def value(self, sheet: str, row: int, col: int) -> object:
         found = self.actual.get(sheet.casefold())
-        return None if found is None else found.value(row, col)
+        if found is None or col < 0:
+            return None
+        cells = found.columns.get(col)
+        cell = (found.column(col) if cells is None else cells).get(row + 1)
+        return None if cell is None else _value(self, *cell)
 
     def pairs(self, sheet: str) -> list[tuple[object, object]]:
         found = self.actual.get(sheet.casefold())
@@ -279,7 +316,8 @@ class _Template:
     def string(self, index: int) -> str:
         """Shared string ``index``: the table is split at its ``<si>`` tags, only that one decoded."""
         if self.strings is None:
-            data = self.xml(_SHARED, "sst") or b""
+            found = self.xml(_SHARED, "sst")
+            data = found.data if found is not None else b""
             self.strings = data.split(b"<si>")[1:]
             _check(data.count(b"<si") == len(self.strings))  # no <si/>, no attributes: none missed
         if index >= len(self.strings):
@@ -287,7 +325,13 @@ class _Template:
         content, closed, _ = self.strings[index].partition(b"</si>")
         if not closed:
             raise _Decline
-        return _rich(content)
+        text = _STRINGS.get(content)
+        if text is None:
+            text = _rich(content)
+            if len(_STRINGS) >= 4096:
+                _STRINGS.clear()
+            _STRINGS[content] = text
+        return text
 
     def kind(self, style: bytes) -> str | None:
         """How calamine reads a number with this ``s`` attribute (b"": none): date, duration or
@@ -379,52 +423,67 @@ def _styles(data: bytes) -> list[str]:
 class _Sheet:
     """One worksheet: its used area checked at once, the cells of a column indexed when asked."""
 
-    def __init__(self, book: _Template, data: bytes) -> None:
+    def __init__(self, book: _Template, part: _Part | None) -> None:
         self.book = book
-        self.data = data
-        self.columns: dict[int, dict[int, tuple[bytes, ...]]] = {}
-        if (data, book.limits) in _AREAS:  # the same sheet as in an earlier file (a guide sheet)
-            return
-        refs = _REF.findall(data)
-        # every <c> has its address first (else calamine counts positions: not read here)
-        cells = data.count(b"<c ") + sum(data.count(b"<c" + end) for end in (b">", b"/", b"\t", b"\n", b"\r"))
-        _check(len(refs) == cells)
-        if refs:  # the area of every cell (empty ones too: more than the package check counts)
-            rows = [int(row) for row in {row for _, row in refs}]
-            cols = [_column(letters) for letters in {letters for letters, _ in refs}]
-            extent = Extent(min(rows) - 1, min(cols), max(rows) - 1, max(cols))
-            _check(not extent.too_big(book.limits))
-        _AREAS.put((data, book.limits), True)
+        self.part = part if part is not None else _Part(b"", b"")
+        limits = book.limits
+        if self.part.within.get(id(limits)) is not limits:  # else the same sheet as in an earlier file
+            _check_area(self.part.data, limits)
+            self.part.within[id(limits)] = limits
+        self.columns = self.part.columns
 
-    def column(self, col: int) -> dict[int, tuple[bytes, ...]]:
-        """Row -> (style, type, other attributes, body) of the column's cells."""
-        if col not in self.columns:
-            letters = column_letters(col).encode()
-            pattern = _COLUMN_CELLS.get(letters)
-            if pattern is None:
-                pattern = re.compile(rb'<c r="' + letters + rb"([0-9]{1,7})" + _CELL_TAIL, re.S)
-                _COLUMN_CELLS[letters] = pattern
-            found = pattern.findall(self.data)
-            cells = {int(row) - 1: tuple(rest) for row, *rest in found}
-            _check(len(cells) == len(found))
-            self.columns[col] = cells
-        return self.columns[col]
-
-    def value(self, row: int, col: int) -> object:
-        cell = self.column(col).get(row) if col >= 0 else None
-        return None if cell is None else _value(self.book, *cell)
+    def column(self, col: int) -> dict[int, _Cell]:
+        """Row (1-based) -> (style, type, other attributes, body) of the column's cells."""
+        cells = self.columns.get(col)
+        if cells is None:
+            cells = self.columns[col] = _column_cells(self.part.data, col)
+        return cells
 
     def pairs(self) -> list[tuple[object, object]]:
-        return [(self.value(row, 0), self.value(row, 1)) for row in sorted(self.column(0))]
+        keys, values = self.column(0), self.column(1)
+        return [(_at(self.book, keys, row), _at(self.book, values, row)) for row in sorted(keys)]
 
     def formula_only(self, address: str) -> bool:
         row, col = parse_cell(address)
-        cell = self.column(col).get(row)
+        cell = self.column(col).get(row + 1)
         body = cell[3] if cell else b""
-        return b"<f" in body and not _HAS_VALUE.search(body)
+        return body.find(b"<f") >= 0 and not _HAS_VALUE.search(body)
+
+
+def _check_area(data: bytes, limits: ReadLimits) -> None:
+    """Every cell of a worksheet part has its address first (else calamine counts positions:
+    not read here), and their area (empty cells too: more than the package check counts) is
+    within ``limits``."""
+    found = _REF.findall(data)
+    if not found:
+        return
+    letters, rows = zip(*found, strict=True)
+    names = set(letters)
+    _check(b"" not in names)
+    numbers = [int(row) for row in set(rows)]
+    cols = [_column(name) for name in names]
+    extent = Extent(min(numbers) - 1, min(cols), max(numbers) - 1, max(cols))
+    _check(not extent.too_big(limits))
+
+
+def _column_cells(data: bytes, col: int) -> dict[int, _Cell]:
+    letters = column_letters(col).encode()
+    pattern = _COLUMN_CELLS.get(letters)
+    if pattern is None:
+        pattern = re.compile(rb'<c r="' + letters + rb"([0-9]{1,7})" + _CELL_TAIL, re.S)
+        _COLUMN_CELLS[letters] = pattern
+    found = pattern.findall(data)
+    cells = {int(row): tuple(rest) for row, *rest in found}
+    _check(len(cells) == len(found))
+    return cells
 
 
 # --- decoding -------------------------------------------------------------------------------
+
+
+def _at(book: _Template, column: dict[int, _Cell], row: int) -> object:
+    cell = column.get(row)
+    return None if cell is None else _value(book, *cell)
 
 
 def _value(book: _Template, style: bytes, kind: bytes, rest: bytes, body: bytes) -> object:
@@ -433,7 +492,9 @@ def _value(book: _Template, style: bytes, kind: bytes, rest: bytes, body: bytes)
         raise _Decline
     if body.startswith(b"<v>") and body.endswith(b"</v>"):  # the usual cell, one plain <v>
         content = body[3:-4]
-        if b"<" not in content:
+        if content.find(b"<") < 0:  # (``in`` on bytes first fails as an int: dearer per cell)
+            if kind == b"s" and content.isdigit():  # the most usual: a shared string
+                return book.string(int(content))
             return None if kind == b"inlineStr" else _typed(book, kind, style, content)
     value: object = None
     at = 0
@@ -470,7 +531,7 @@ def _typed(book: _Template, kind: bytes, style: bytes, content: bytes) -> object
         if content not in (b"0", b"1"):
             raise _Decline
         return content == b"1"
-    if kind not in (b"", b"n") or _NUMBER.fullmatch(content) is None:
+    if kind not in (b"", b"n") or (not content.isdigit() and _NUMBER.fullmatch(content) is None):
         raise _Decline
     number = float(content)
     form = book.kind(style)
@@ -484,7 +545,7 @@ def _typed(book: _Template, kind: bytes, style: bytes, content: bytes) -> object
 def _rich(content: bytes) -> str:
     """A shared or inline string: every ``<t>`` outside phonetic runs, each trimmed of ASCII
     white space unless ``xml:space="preserve"`` (calamine's reading of ``<si>``/``<is>``)."""
-    if content.startswith(b"<t>") and content.endswith(b"</t>") and b"<" not in content[3:-4]:
+    if content.startswith(b"<t>") and content.endswith(b"</t>") and content.find(b"<", 3, -4) < 0:
         found = [(b"", content[3:-4])]  # the usual string: one plain <t>
     else:
         found = _T.findall(_PHONETIC.sub(b"", content) if b"<rPh" in content else content)
@@ -500,7 +561,7 @@ def _rich(content: bytes) -> str:
 
 def _text(raw: bytes) -> str:
     """Element text: XML line ends, the five entities and character references, nothing else."""
-    if b"<" in raw:
+    if raw.find(b"<") >= 0:
         raise _Decline
     text = raw.decode("utf-8")
     if "&" not in text and "\r" not in text:
@@ -543,8 +604,10 @@ def _plain(data: bytes, root: bytes, namespace: bytes) -> bool:
     """The part is UTF-8 XML whose root is ``root`` in ``namespace`` as the only (default)
     namespace of that vocabulary, with no DTD, comment, CDATA or processing instruction:
     regular expressions read such a part exactly as an XML parser would."""
-    if b"<!" in data or data.count(b"<?") > (1 if data[:64].lstrip().startswith(b"<?xml") else 0):
-        return False
+    if (b"!" in data and b"<!" in data) or _instructions(data) > (
+        1 if data[:64].lstrip().startswith(b"<?xml") else 0
+    ):
+        return False  # ("!" first: one byte is found fast, and most parts have none)
     if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:64]:
         return False
     encoding = _ENCODING.match(data)
@@ -556,6 +619,18 @@ def _plain(data: bytes, root: bytes, namespace: bytes) -> bool:
     # one default declaration, and the vocabulary named nowhere else (so no prefix is bound to it)
     once = data.count(b"xmlns=") == 1 and data.count(namespace + b'"') == 1 and namespace + b"'" not in data
     return once and b'xmlns="' + namespace + b'"' in data
+
+
+def _instructions(data: bytes) -> int:
+    """How many ``<?`` ``data`` holds: ``bytes.count`` of two bytes is slow over a part, finding
+    one byte is not, and a part holds a ``?`` or two (its XML declaration)."""
+    at, found = data.find(b"?"), 0
+    for _ in range(8):
+        if at < 0:
+            return found
+        found += at > 0 and data[at - 1] == 0x3C  # "<"
+        at = data.find(b"?", at + 1)
+    return data.count(b"<?")
 
 
 def _section(section: re.Pattern[bytes], styles: bytes, tag: bytes, item: re.Pattern[bytes]) -> list:

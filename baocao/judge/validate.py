@@ -13,8 +13,8 @@ the form spec (``rules``: cross-field errors, then warnings that need history).
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from baocao.judge.convert import (
@@ -127,12 +127,13 @@ def check_field(
         ]
     value: Any
     raw = cell.value
-    if raw is None or text_of(raw) == "":
+    kind = type(raw)
+    if raw is None or (kind not in _NEVER_BLANK and text_of(raw) == ""):
         if f.required and not f.locked:
             hint = " (ghi 0 nếu không có)" if f.quantitative else ""
             return None, [cell_issue(ERROR, "required", f, cell, f"chưa nhập{hint}")]
         return None, []
-    problem = value_problem(raw)
+    problem = None if kind is int else value_problem(raw)  # every int is a value (its size: below)
     if problem is not None:
         return None, [cell_issue(ERROR, "bad_value", f, cell, problem)]
     if f.type == "integer":
@@ -144,8 +145,8 @@ def check_field(
     elif f.type == "date":
         value, problem = to_date(raw)
         if problem is None:
-            lo = date_bound(f.not_before, period, today) if f.not_before else None
-            hi = date_bound(f.not_after, period, today) if f.not_after else None
+            lo = _date_bound(f.not_before, period, today) if f.not_before else None
+            hi = _date_bound(f.not_after, period, today) if f.not_after else None
             if lo and value < lo:
                 problem = f"ngày {day(value)} sớm hơn {day(lo)}"
             elif hi and value > hi:
@@ -165,6 +166,25 @@ def check_field(
     if problem:
         return None, [cell_issue(ERROR, f"bad_{f.type}", f, cell, problem)]
     return value, []
+
+
+_NEVER_BLANK = frozenset({int, float, bool, date, datetime})  # their text is never ""
+_BOUNDS: dict[tuple[str, int, int, date], tuple[object, date | None]] = {}
+
+
+def _date_bound(name: str, period: Period | None, today: date) -> date | None:
+    """``periods.date_bound``, worked out once per bound, period and day: a period's end asks
+    the calendar, a few microseconds for every date field of every file otherwise. Kept by the
+    period kind's identity (held here, so its id is not reused while kept)."""
+    if period is None or name == "today":
+        return date_bound(name, period, today)
+    key = (name, period.year, id(period.kind), today)
+    kept = _BOUNDS.get(key)
+    if kept is None or kept[0] is not period.kind:
+        if len(_BOUNDS) >= 256:
+            _BOUNDS.clear()
+        kept = _BOUNDS[key] = (period.kind, date_bound(name, period, today))
+    return kept[1]
 
 
 # --- identity: whose template, which period, which version -----------------------------------
@@ -205,6 +225,20 @@ def _typed(raw: RawWorkbook, f: Field | None) -> str:
     return text_of(cell.value) if cell is not None else ""
 
 
+_IDENTITY_FIELDS: dict[int, tuple[Form, Field | None, Field | None]] = {}
+
+
+def _identity_fields(form: Form) -> tuple[Field | None, Field | None]:
+    """``form.role("unit")`` and ``form.role("period")``, looked up once per form (each is a walk
+    over its fields; the form is held here, so its id is not reused while kept)."""
+    kept = _IDENTITY_FIELDS.get(id(form))
+    if kept is None or kept[0] is not form:
+        if len(_IDENTITY_FIELDS) >= 64:
+            _IDENTITY_FIELDS.clear()
+        kept = _IDENTITY_FIELDS[id(form)] = (form, form.role("unit"), form.role("period"))
+    return kept[1], kept[2]
+
+
 def identify(raw: RawWorkbook, ctx: Context) -> Identity:
     """Pick the form version, the unit and the period from the workbook itself (never its name).
 
@@ -236,7 +270,7 @@ def identify(raw: RawWorkbook, ctx: Context) -> Identity:
                 f' "{form.title}"; {USE_THE_TEMPLATE}',
             )
         )
-    unit_field, period_field = form.role("unit"), form.role("period")
+    unit_field, period_field = _identity_fields(form)
     unit_code = _typed(raw, unit_field)
     period_code = _typed(raw, period_field)
     unit_code = unit_code or raw.meta.get("unit", "")
@@ -289,7 +323,8 @@ def identify_once(raw: RawWorkbook, ctx: Context) -> Identity:
     """``identify``, or what the context already worked out for this very workbook (a copy:
     validation adds to the issues)."""
     if ctx.identified is not None and ctx.identified[0] is raw:
-        return replace(ctx.identified[1], issues=list(ctx.identified[1].issues))
+        who = ctx.identified[1]
+        return Identity(who.form, who.unit, who.period, who.proof, list(who.issues))
     return identify(raw, ctx)
 
 
@@ -378,14 +413,16 @@ def validate(raw: RawWorkbook, ctx: Context) -> Outcome:
     issues.extend(_missing_sheet_issue(sheet) for sheet in missing)
     gone = {sheet.casefold() for sheet in missing}
     values: dict[str, Any] = {}
+    cells, today = raw.cells, ctx.today
     for f in form.fields:
-        cell = raw.cells.get(f.code)
-        if cell is not None and cell.sheet.casefold() in gone:
+        cell = cells.get(f.code)
+        if gone and cell is not None and cell.sheet.casefold() in gone:
             values[f.code] = None  # said once for the whole sheet
             continue
-        value, problems = check_field(f, cell, period, ctx.today)
+        value, problems = check_field(f, cell, period, today)
         values[f.code] = value
-        issues.extend(problems)
+        if problems:
+            issues.extend(problems)
     known = ctx.registry.get(unit, ctx.registry.reference_day(period)) if unit and period else None
     level = known.kind if known else "unit"
     issues.extend(check_rules(form, raw, values, period, ctx.history, ctx.period_kinds, level))

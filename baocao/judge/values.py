@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # C0 controls but tab and line feed, DEL, C1 controls, soft hyphen, zero-width space, word
 # joiner, BOM, non-characters and lone surrogates (which no encoder accepts).
@@ -26,12 +27,27 @@ _LINE_BREAKS = re.compile("\r\n?|[\u2028\u2029]")
 EXCEL_CELL_CHARS = 32_767  # the most characters one Excel cell holds
 
 
+_KEPT_CHARS = 512  # texts up to this long are kept once cleaned (2,048 of them: a few MB at most)
+
+
 def clean_text(text: str) -> str:
-    """Invisible characters removed, odd spaces made plain, line breaks ``\\n``, NFC, stripped."""
+    """Invisible characters removed, odd spaces made plain, line breaks ``\\n``, NFC, stripped.
+
+    A short text is cleaned once and kept: the same text is cleaned when read and again when
+    judged (``convert.text_of``, several times per field), and most recur from file to file
+    (the ``_meta`` keys, codes, choices); looking one up costs far less than cleaning it.
+    """
+    return _clean_kept(text) if len(text) <= _KEPT_CHARS else _clean(text)
+
+
+def _clean(text: str) -> str:
     if text.isprintable():  # the common case: nothing to remove or replace but maybe NFC
         return unicodedata.normalize("NFC", text).strip()
     text = _INVISIBLE.sub("", _LINE_BREAKS.sub("\n", text))
     return unicodedata.normalize("NFC", _ODD_SPACES.sub(" ", text)).strip()
+
+
+_clean_kept = lru_cache(maxsize=2048)(_clean)
 
 
 def clean(value: object) -> object:

@@ -16,12 +16,12 @@ a killed run left behind are swept (``sweep``) by the next run, under the collec
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import secrets
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
+from baocao import files
 from baocao.errors import StoreError
 from baocao.files import TEMP_PREFIX, sweep_temporary
 from baocao.names import ascii_slug, safe_name
@@ -41,7 +42,7 @@ JOURNAL = "nhat-ky.jsonl"
 # nothing like it exists) fsyncs each copy in the worker that writes it. Either way each folder
 # is synced after its renames. "none" syncs nothing: set only by bench/bench.py, to measure
 # what durability costs; the product never uses it.
-SYNC = "filesystem" if sys.platform.startswith("linux") else "file"
+SYNC = "filesystem" if files.FILE_SYSTEM_SYNC else "file"
 REOPENINGS = "mo-lai-ky.jsonl"  # at the archive's root: ``baocao reopen`` decisions, for a rebuild
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -114,32 +115,29 @@ def write_copy(dest: Path, content: bytes, sha256: str, stamp: float, sync: bool
     ``sync_folders`` (the caller batches it).
     """
     folder = dest.parent
-    tmp = folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    tmp = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
     try:
         try:  # the mode the umask gives (as a file saved by hand), not mkstemp's owner-only 0600
-            fd = os.open(tmp, flags, 0o666)
+            fd = os.open(tmp, _CREATE, 0o666)
         except FileNotFoundError:  # the first copy of the day
             folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, flags, 0o666)
+            fd = os.open(tmp, _CREATE, 0o666)
     except OSError as exc:
         raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
     try:
         try:
-            with os.fdopen(fd, "w+b") as out:
-                out.write(content)
-                out.flush()
+            try:  # straight on the descriptor: no buffered file object for one write and one read
+                view = memoryview(content)
+                while view:
+                    view = view[os.write(fd, view) :]
                 if sync:
-                    os.fsync(out.fileno())
-                if hasattr(os, "pread"):
-                    written = os.pread(out.fileno(), len(content) + 1, 0)
-                else:  # Windows
-                    out.seek(0)
-                    written = out.read()
-                again = hashlib.sha256(written).hexdigest()
-                if os.utime in os.supports_fd:
-                    os.utime(out.fileno(), (stamp, stamp))
-            if os.utime not in os.supports_fd:
+                    os.fsync(fd)
+                again = hashlib.sha256(_read_back(fd, len(content))).hexdigest()
+                if _UTIME_FD:
+                    os.utime(fd, (stamp, stamp))
+            finally:
+                os.close(fd)
+            if not _UTIME_FD:
                 os.utime(tmp, (stamp, stamp))
         except OSError as exc:
             raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
@@ -150,48 +148,37 @@ def write_copy(dest: Path, content: bytes, sha256: str, stamp: float, sync: bool
         except OSError as exc:
             raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
+
+
+_CREATE = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+_UTIME_FD = os.utime in os.supports_fd
+
+
+def _read_back(fd: int, size: int) -> bytes:
+    """The file's bytes as the system gives them back (one byte more than written is asked
+    for: a longer file does not hash the same)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, size + 1, 0)
+    os.lseek(fd, 0, os.SEEK_SET)  # Windows
+    chunks = []
+    while chunk := os.read(fd, CHUNK):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def sync_folders(folders: Iterable[Path]) -> None:
     """Make the copies and names just written into ``folders`` survive a power cut (POSIX:
     fsync each folder, after one ``syncfs`` of their file system when ``SYNC`` is
     "filesystem"; Windows has no folder fsync, NTFS journals its renames)."""
-    folders = set(folders)
-    if os.name == "nt" or SYNC == "none" or not folders:
+    if SYNC == "none":
         return
-    if SYNC == "filesystem":
-        _syncfs(next(iter(folders)))
-    for folder in folders:
-        try:
-            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError as exc:
-            raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
-        finally:
-            os.close(fd)
-
-
-def _syncfs(folder: Path) -> None:
-    """Flush everything written to the file system holding ``folder`` (Linux ``syncfs``; where
-    the C library lacks it, every file system: ``sync``)."""
-    import ctypes
-
-    syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
-    if syncfs is None:
-        os.sync()
-        return
-    fd = os.open(folder, os.O_RDONLY)
     try:
-        if syncfs(fd) != 0:
-            why = os.strerror(ctypes.get_errno())
-            raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {why}")
-    finally:
-        os.close(fd)
+        files.sync_folders(folders, SYNC == "filesystem")
+    except OSError as exc:
+        raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {exc.filename}: {exc.strerror}") from None
 
 
 class Archive:

@@ -124,4 +124,7 @@ def feedback_job(
             form = dep.catalog.get(outcome.form_version or "") or dep.form
             rebuild = (template_context(dep, unit, period), form)
     name = feedback_name(outcome.unit, outcome.period, received)
-    return FeedbackJob(rec.original_name, source, raw, issues, inside(folder, name), page, rebuild)
+    # what was read is needed only to rebuild a template or to tell Strict .xlsx: an .xlsx/.xlsm
+    # is marked up from its archived copy alone, and the job goes to a worker lighter by half
+    kept = raw if rebuild is not None or raw.format not in ("xlsx", "xlsm") else None
+    return FeedbackJob(rec.original_name, source, kept, issues, inside(folder, name), page, rebuild)

@@ -5,7 +5,7 @@ retyping into a fresh template. For ``.xls`` and ``.ods`` (which openpyxl cannot
 the values the reader found are written into a fresh template of the same unit and period, so
 the clerk still gets the same marked cells.
 
-Two ways to write it: ``xlsxpatch`` edits the package's XML (~2 ms), used for every
+Two ways to write it: ``xlsxpatch`` edits the package's XML (~1 ms), used for every
 .xlsx it understands; openpyxl (load, mark, save: ~40 ms; ``feedback_book``, imported only
 then) for everything else, i.e. .xlsm, rebuilt templates, sheets that already carry comments
 and the odd structures listed in ``xlsxpatch``. Both give the same marks and the same issues
@@ -16,14 +16,17 @@ sheet. Which route a workbook takes, and the time and memory it may use, is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
+import secrets
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from baocao.files import write_if_changed
+from baocao.files import TEMP_PREFIX
 from baocao.model import Issue, RawWorkbook, Severity
 from baocao.workbook import xlsxpatch
 from baocao.workbook.template import TemplateContext, render_template
@@ -200,35 +203,88 @@ def write_feedback(
     *,
     page: IssuesPage,
     rebuild: tuple[TemplateContext, object] | None = None,
+    sync: bool = True,
 ) -> Path:
     """Write the marked-up workbook at ``out`` (or ``out-2``… if another file took that name)
-    and return where it went. Raises ``OSError``."""
-    return write_unique(out, feedback_bytes(source, raw, issues, page, rebuild))
+    and return where it went (fsynced unless ``sync`` is False: see ``write_unique``). Raises
+    ``OSError``."""
+    return write_unique(out, feedback_bytes(source, raw, issues, page, rebuild), sync)
 
 
-def write_unique(out: Path, content: bytes) -> Path:
+def write_unique(out: Path, content: bytes, sync: bool = True) -> Path:
     """Write ``content`` at ``out``, or at ``<stem>-2<suffix>``… when ``out`` holds something
     else: two files of one unit judged in the same minute keep one feedback each, and writing
     the same feedback again (a rerun after a crash) reuses its own file.
 
-    A name is claimed by creating it exclusively, so two worker processes never pick the same.
+    The content is written whole to a temporary file beside ``out``, then given its name with a
+    hard link, which fails when the name is taken: so two worker processes never pick the same
+    name and nobody ever sees a name on half a file (where the file system has no hard links,
+    the name is claimed by creating it exclusively and the temporary file renamed over it).
+    ``sync=False`` leaves the fsync to the caller, who syncs a whole batch at once
+    (``files.sync_folders``) before recording where the files went.
     """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for number in range(1, 1000):
-        path = out if number == 1 else out.with_name(f"{out.stem}-{number}{out.suffix}")
-        try:
-            with path.open("xb"):
-                pass
-        except FileExistsError:
+    tmp = _temporary(out, content, sync)
+    try:
+        for number in range(1, 1000):
+            path = out if number == 1 else out.with_name(f"{out.stem}-{number}{out.suffix}")
             try:
-                if path.read_bytes() == content:
-                    return path
-            except OSError:
-                pass
-            continue
-        write_if_changed(path, content)
-        return path
-    raise OSError(f"quá nhiều tệp phản hồi trùng tên {out.name}")
+                _name(tmp, path)
+            except FileExistsError:
+                try:
+                    if path.read_bytes() == content:
+                        return path
+                except OSError:
+                    pass
+                continue
+            return path
+        raise OSError(f"quá nhiều tệp phản hồi trùng tên {out.name}")
+    finally:
+        with contextlib.suppress(OSError):  # a leftover is swept by the next collect
+            tmp.unlink(missing_ok=True)
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
+def _create(path: Path) -> int:
+    """Create ``path`` exclusively (its folder too, when missing), with the permissions a file
+    saved by hand gets (``0666`` less the umask); return the open descriptor."""
+    try:
+        return os.open(path, _CREATE, 0o666)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, _CREATE, 0o666)
+
+
+def _temporary(out: Path, content: bytes, sync: bool) -> Path:
+    """A new temporary file beside ``out`` holding ``content`` (``files.TEMP_PREFIX``: swept if
+    a killed run leaves it), fsynced when ``sync``."""
+    tmp = out.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}{out.suffix}")
+    fd = _create(tmp)
+    try:
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view) :]
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _name(tmp: Path, path: Path) -> None:
+    """Give ``tmp``'s file the name ``path`` unless that is taken (``FileExistsError``)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system (FAT, some shares)
+        os.close(_create(path))
+        os.replace(tmp, path)
 
 
 def fast_feedback(content: bytes, issues: list[Issue], page: IssuesPage) -> bytes | None:
@@ -260,16 +316,19 @@ class FeedbackJob:
 
     original_name: str
     source: Path
-    raw: RawWorkbook
+    raw: RawWorkbook | None  # None for an .xlsx/.xlsm: marked up from ``source`` alone
     issues: list[Issue]
     out: Path
     page: IssuesPage
     rebuild: tuple | None
+    sync: bool = True  # False: whoever hands the job out syncs the files written (``write_unique``)
 
 
 def write_feedback_job(job: FeedbackJob) -> Path:
     """Write one feedback workbook (any exception is the caller's to contain)."""
-    return write_feedback(job.source, job.raw, job.issues, job.out, page=job.page, rebuild=job.rebuild)
+    return write_feedback(
+        job.source, job.raw, job.issues, job.out, page=job.page, rebuild=job.rebuild, sync=job.sync
+    )
 
 
 def write_issues_only(job: FeedbackJob) -> Path:
@@ -281,4 +340,5 @@ def write_issues_only(job: FeedbackJob) -> Path:
     from baocao.workbook import feedback_book
 
     sheet = _patch_sheet(job.issues, job.page)
-    return write_unique(job.out, feedback_book.marked_up(feedback_book.Base(alone=True), [], sheet, ()))
+    content = feedback_book.marked_up(feedback_book.Base(alone=True), [], sheet, ())
+    return write_unique(job.out, content, job.sync)

@@ -2,14 +2,17 @@
 
 Every workbook is written in a worker process (``baocao.workers``), each job limited to
 ``timeout`` seconds and, on POSIX, ``MEMORY_BYTES`` of address space: the XML patch
-(``feedback.fast_feedback``, ~2 ms) when it applies, else openpyxl. Collect hands its shared
+(``feedback.fast_feedback``, ~1 ms) when it applies, else openpyxl. Collect hands its shared
 pool in (``pool``), so the same workers that read the files write their feedback; without
 one the writer starts its own. A workbook with more XML than ``MARKUP_MAX_UNPACKED``, and any
 job that failed or ran out of time or memory, gets the issues alone
 (``feedback.write_issues_only``), so the unit still gets every issue with its cell.
 
 ``submit`` takes an opaque ``result`` (collect's record of the file) that ``finished`` hands back
-with the path written (or None when even the issues list could not be written).
+with the path written (or None when even the issues list could not be written). Where one call
+flushes a whole file system (``files.FILE_SYSTEM_SYNC``), the workers do not fsync each workbook:
+``finished`` syncs them all at once, and their folders, before handing any path back, so a path
+the ledger records is a file that survives a power cut.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import logging
 import os
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from baocao.files import FILE_SYSTEM_SYNC, sync_folders
 from baocao.workbook.feedback import FeedbackJob, write_feedback_job, write_issues_only
 from baocao.workers import Failed, Inline, Pool
 
@@ -71,6 +76,8 @@ class FeedbackWriter:
             self.pool.close()
 
     def submit(self, job: FeedbackJob, result: Any) -> None:
+        if FILE_SYSTEM_SYNC:  # synced all at once by ``finished``
+            job = replace(job, sync=False)
         rebuilt = job.rebuild is not None  # .xls, .ods, Strict .xlsx: a fresh template, which is small
         if not rebuilt and unpacked_size(job.source) > self.markup_max:
             logger.info(
@@ -100,6 +107,12 @@ class FeedbackWriter:
         while self.waiting and self.pool is not None:
             self.pool.answers()
         done, self.done = self.done, []
+        if FILE_SYSTEM_SYNC:
+            try:
+                sync_folders({path.parent for _, path in done if path is not None}, file_system=True)
+            except OSError as exc:  # not durable: not recorded (the verdict stands without feedback)
+                logger.warning("Không lưu chắc chắn được các tệp phản hồi (%s)", exc)
+                done = [(result, None) for result, _ in done]
         yield from done
 
     @staticmethod

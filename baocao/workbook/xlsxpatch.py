@@ -2,8 +2,8 @@
 
 Why: loading a unit's workbook with openpyxl and saving it again costs ~40 ms (half of it
 binding merged cells), three quarters of a whole collect run's CPU. Marking a few cells only
-touches a few small parts, so this module edits those parts as text and copies the rest:
-about 2 ms per workbook.
+touches a few small parts, so this module edits those parts as text and copies the rest as
+their compressed bytes (``xlsxzip``): well under 1 ms per workbook.
 
 What ``add_feedback`` changes (bytes in, bytes out; nothing else is touched):
 - ``xl/styles.xml``: one fill per colour used, one clone of each marked cell's ``<xf>`` with that
@@ -11,10 +11,16 @@ What ``add_feedback`` changes (bytes in, bytes out; nothing else is touched):
 - each marked sheet: the cell's ``s=`` points to the clone; a comments part, the legacy VML
   drawing Excel needs to show comment boxes (the shapes xlsxwriter writes), the sheet's rels and
   ``<legacyDrawing>`` at its place in the schema order;
-- a new first sheet listing the issues (inline strings: text is never a formula), made the
-  active tab; ``tabSelected`` is cleared on the other sheets (two selected tabs = grouped
-  sheets, where typing edits both); every ``localSheetId`` is shifted by one;
+- a new first sheet listing the issues (``xlsxparts``: inline strings, text is never a
+  formula), made the active tab; ``tabSelected`` is cleared on the other sheets (two selected
+  tabs = grouped sheets, where typing edits both); every ``localSheetId`` is shifted by one;
 - ``docProps/app.xml``: the optional list of sheet titles is dropped rather than left stale.
+
+Why caches: every file of a form version carries the same workbook, styles, relationships and
+content types, and the same sheet XML after the cells. What is read or written from those parts
+is kept per process (``xlsxzip.Memo``), keyed by the parts' exact compressed bytes (or the exact
+text), so a worker parses a template's parts once, not once per file, and a cached result is
+the one the same input would give again.
 
 The input must already have passed ``package.inspect_package`` (sizes, bombs, DTDs). XML is read
 with defusedxml; edits are made with regular expressions on known structures, with a tag pattern
@@ -27,35 +33,49 @@ section, a non-UTF-8 part.
 
 from __future__ import annotations
 
-import io
 import re
-import struct
-import zipfile
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from baocao.a1 import cell_name, parse_cell
+from baocao.workbook import xlsxzip
+from baocao.workbook.xlsxparts import (
+    DECL,
+    MAIN,
+    REL,
+    IssueRow,
+    IssuesSheet,
+    Mark,
+    attr,
+    comments,
+    issues_sheet,
+    text,
+    vml_drawing,
+)
+from baocao.workbook.xlsxzip import Entry, Memo
 
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+__all__ = ["IssueRow", "IssuesSheet", "Mark", "Unpatchable", "add_feedback", "attr", "text"]
+
 PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 CT_SHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 CT_COMMENTS = "application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml"
 CT_VML = "application/vnd.openxmlformats-officedocument.vmlDrawing"
-_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _ATTRS = r"""(?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*"""
 _TOKEN = re.compile(rf"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<(/?)([\w:.-]+){_ATTRS}(/?)>", re.S)
 _ATTR = r"""\s{name}\s*=\s*(?:"[^"]*"|'[^']*')"""
+_TAB_SELECTED = re.compile(rb"""\stabSelected\s*=\s*["'](?:1|true)["']""")
+_TITLES = re.compile(r"<(?:\w+:)?(HeadingPairs|TitlesOfParts)\b.*?</(?:\w+:)?\1>", re.S)
 # children of <worksheet> that come after <legacyDrawing> (ECMA-376 CT_Worksheet order)
 _AFTER_LEGACY = {"legacyDrawingHF", "drawingHF", "picture", "oleObjects", "controls"}
 _AFTER_LEGACY |= {"webPublishItems", "tableParts", "extLst"}
-_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_EXCEL_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+_AROUND_MAX = 1 << 20  # a sheet's XML before and after its cells is cached up to this size
+_FIXED = ("[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml")
 
 
 class Unpatchable(Exception):
@@ -64,62 +84,6 @@ class Unpatchable(Exception):
     Internal to ``feedback`` (not a ``BaocaoError``): it never reaches a caller of
     ``write_feedback``.
     """
-
-
-@dataclass(frozen=True)
-class Mark:
-    """One cell to highlight (``rgb`` like ``FFC7CE``) and comment.
-
-    Several marks may name one cell: their comments are joined, the first one sets the colour.
-    """
-
-    sheet: str
-    cell: str
-    rgb: str
-    comment: str
-
-
-@dataclass(frozen=True)
-class IssueRow:
-    """One listed issue: its number, level, place (``D32 – mục II.9``), message, the colour of
-    its level, the row height in points (spreadsheet apps do not grow a row for wrapped text on
-    opening) and ``link``, the cell the place jumps to (``'BaoCao'!D32``), if any."""
-
-    number: int
-    level: str
-    place: str
-    message: str
-    rgb: str
-    height: float
-    link: str | None = None
-
-
-@dataclass(frozen=True)
-class IssuesSheet:
-    """The issues list: a title, ``intro`` lines (text, height) on what to do, a header row and
-    the rows."""
-
-    name: str
-    title: str
-    headers: tuple[str, str, str, str]
-    widths: tuple[float, float, float, float]
-    rows: Sequence[IssueRow]
-    intro: Sequence[tuple[str, float]] = ()
-
-
-def text(value: str) -> str:
-    """``value`` as XML element text that Excel shows unchanged.
-
-    Characters XML cannot hold are dropped; ``_x0041_``-like runs are escaped, since Excel reads
-    them as character codes in strings.
-    """
-    value = _BAD_CHARS.sub("", value)
-    value = _EXCEL_ESCAPE.sub(r"_x005F_\1", value)
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def attr(value: str) -> str:
-    return text(value).replace('"', "&quot;")
 
 
 def add_feedback(package: bytes, marks: Sequence[Mark], issues: IssuesSheet) -> bytes:
@@ -140,80 +104,64 @@ def add_feedback(package: bytes, marks: Sequence[Mark], issues: IssuesSheet) -> 
 
 
 class _Parts:
-    """The entries of a zip package: read (inflated) on first use; unchanged ones are copied
-    compressed as they are when the package is written again."""
+    """The members of a package: read (inflated) on first use; set anew (``changed``, as
+    content or as a ready ``Entry``, in the order they were set); the others are copied
+    compressed as they are."""
 
     def __init__(self, package: bytes) -> None:
-        self.package = package
         try:
-            self.zip = zipfile.ZipFile(io.BytesIO(package))  # in memory: nothing to close
-            self.infos = {info.filename: info for info in self.zip.infolist()}
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise Unpatchable(f"not a readable zip: {exc}") from exc
-        self.changed: dict[str, bytes] = {}
+            self.zip = xlsxzip.Zip(package)
+        except xlsxzip.BadPackage as exc:
+            raise Unpatchable(str(exc)) from exc
+        self.members = self.zip.members
+        self.changed: dict[str, bytes | Entry] = {}
         self.read: dict[str, bytes] = {}
 
     def __contains__(self, name: str) -> bool:
-        return name in self.changed or name in self.infos
+        return name in self.changed or name in self.members
 
     def __getitem__(self, name: str) -> bytes:
         if name in self.changed:
-            return self.changed[name]
+            value = self.changed[name]
+            return value if isinstance(value, bytes) else zlib.decompress(value.data, -15)
         if name not in self.read:
             try:
-                self.read[name] = self.zip.read(self.infos[name])
-            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-                raise Unpatchable(f"cannot read {name}: {exc}") from exc
+                self.read[name] = self.zip.read(name)
+            except xlsxzip.BadPackage as exc:
+                raise Unpatchable(str(exc)) from exc
         return self.read[name]
 
-    def __setitem__(self, name: str, data: bytes) -> None:
+    def __setitem__(self, name: str, data: bytes | Entry) -> None:
         self.changed[name] = data
 
+    def pristine(self, name: str) -> Hashable:
+        """The key of a member not changed so far (``xlsxzip.Zip.key``; None if there is none)."""
+        if name in self.changed:
+            return None
+        try:
+            return self.zip.key(name)
+        except xlsxzip.BadPackage as exc:
+            raise Unpatchable(str(exc)) from exc
+
     def names(self) -> list[str]:
-        return [*self.infos, *(n for n in self.changed if n not in self.infos)]
+        return [*self.members, *(n for n in self.changed if n not in self.members)]
 
     def write(self) -> bytes:
         """The package again: [Content_Types].xml first, then every entry in its old order."""
-        out, central = io.BytesIO(), []
         names = self.names()
-        for name in ["[Content_Types].xml", *(n for n in names if n != "[Content_Types].xml")]:
-            info = self.infos.get(name)
-            if name in self.changed or info is None or info.flag_bits & 0x08 or info.file_size >= 1 << 31:
-                data = self[name]
-                packer = zlib.compressobj(1, zlib.DEFLATED, -15)
-                entry = (zlib.crc32(data), len(data), packer.compress(data) + packer.flush(), 8)
-            else:  # as it was: no inflating and deflating again
-                start = info.header_offset + 26
-                skip = sum(struct.unpack("<HH", self.package[start : start + 4]))
-                begin = start + 4 + skip
-                raw = self.package[begin : begin + info.compress_size]
-                entry = (info.CRC, info.file_size, raw, info.compress_type)
-            central.append(_zip_entry(out, name, *entry))
-        directory = b"".join(central)
-        end = struct.pack(
-            "<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central), len(directory), out.tell(), 0
-        )
-        return out.getvalue() + directory + end
+        order = ["[Content_Types].xml", *(n for n in names if n != "[Content_Types].xml")]
+        return xlsxzip.write((name, self._entry(name)) for name in order)
+
+    def _entry(self, name: str) -> Entry:
+        value = self.changed.get(name)
+        if isinstance(value, Entry):
+            return value
+        member = self.members.get(name)
+        copied = None if value is not None or member is None else self.zip.copied(member)
+        return copied if copied is not None else xlsxzip.fresh(self[name])
 
 
-_DOS_DATE = (0 << 9) | (1 << 5) | 1  # 1980-01-01: the same input gives the same bytes
-
-
-def _zip_entry(out: io.BytesIO, name: str, crc: int, size: int, data: bytes, method: int) -> bytes:
-    """Write one local header and its data to ``out``; return its central directory record."""
-    encoded = name.encode("utf-8")
-    flags = 0x800 if not name.isascii() else 0
-    offset = out.tell()
-    fields = (20, flags, method, 0, _DOS_DATE, crc, len(data), size, len(encoded))
-    out.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", *fields, 0) + encoded + data)
-    return struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, *fields, 0, 0, 0, 0, 0, offset) + encoded
-
-
-def _text_part(parts: _Parts, name: str) -> str:
-    try:
-        data = parts[name]
-    except KeyError:
-        raise Unpatchable(f"missing part {name}") from None
+def _decoded(data: bytes, name: str) -> str:
     try:
         xml = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -221,6 +169,14 @@ def _text_part(parts: _Parts, name: str) -> str:
     if "<!DOCTYPE" in xml or "<!ENTITY" in xml:
         raise Unpatchable(f"{name} has a DTD")
     return xml
+
+
+def _text_part(parts: _Parts, name: str) -> str:
+    try:
+        data = parts[name]
+    except KeyError:
+        raise Unpatchable(f"missing part {name}") from None
+    return _decoded(data, name)
 
 
 def _parse(xml: str, name: str) -> Element:
@@ -274,27 +230,39 @@ def _free_id(used: set[str]) -> str:
 _STYLE_LISTS = {"fonts": "font", "fills": "fill", "borders": "border", "cellXfs": "xf"}
 
 
+@dataclass(frozen=True)
+class _StyleBase:
+    """What ``xl/styles.xml`` holds: its text, how many items each list has, the cell formats."""
+
+    xml: str
+    start: dict[str, int]
+    xfs: tuple[str, ...]
+
+    @classmethod
+    def read(cls, xml: str) -> _StyleBase:
+        _root_is(xml, "styleSheet", MAIN)
+        start = {}
+        for section, child in _STYLE_LISTS.items():
+            match = re.search(rf"<{section}{_ATTRS}>(.*?)</{section}>", xml, re.S)
+            if match is None:
+                raise Unpatchable(f"styles.xml has no <{section}> list")
+            start[section] = len(re.findall(rf"<{child}\b", match.group(1)))
+        xfs = re.search(rf"<cellXfs{_ATTRS}>(.*?)</cellXfs>", xml, re.S)
+        items = re.findall(rf"<xf\b{_ATTRS}(?:/>|>.*?</xf>)", xfs.group(1), re.S) if xfs else []
+        if len(items) != start["cellXfs"]:
+            raise Unpatchable("cellXfs not understood")
+        return cls(xml, start, tuple(items))
+
+
 class _Styles:
     """Appends fills, fonts, borders and cell formats to ``xl/styles.xml``."""
 
-    def __init__(self, xml: str) -> None:
-        _root_is(xml, "styleSheet", MAIN)
-        self.xml = xml
+    def __init__(self, base: _StyleBase) -> None:
+        self.base = base
+        self.start = base.start
         self.added: dict[str, list[str]] = {"fonts": [], "fills": [], "borders": [], "cellXfs": []}
-        self.start = {name: self._children(name, child) for name, child in _STYLE_LISTS.items()}
-        xfs = re.search(rf"<cellXfs{_ATTRS}>(.*?)</cellXfs>", xml, re.S)
-        items = re.findall(rf"<xf\b{_ATTRS}(?:/>|>.*?</xf>)", xfs.group(1), re.S) if xfs else []
-        if len(items) != self.start["cellXfs"]:
-            raise Unpatchable("cellXfs not understood")
-        self.xfs = items
         self.fills: dict[str, int] = {}
         self.clones: dict[tuple[int, int], int] = {}
-
-    def _children(self, section: str, child: str) -> int:
-        match = re.search(rf"<{section}{_ATTRS}>(.*?)</{section}>", self.xml, re.S)
-        if match is None:
-            raise Unpatchable(f"styles.xml has no <{section}> list")
-        return len(re.findall(rf"<{child}\b", match.group(1)))
 
     def add(self, section: str, xml: str) -> int:
         self.added[section].append(xml)
@@ -313,9 +281,10 @@ class _Styles:
         """The index of a copy of cell format ``style`` with a solid ``rgb`` fill."""
         fill = self.fill(rgb)
         if (style, fill) not in self.clones:
-            if not 0 <= style < len(self.xfs):
+            xfs = self.base.xfs
+            if not 0 <= style < len(xfs):
                 raise Unpatchable(f"cell style {style} does not exist")
-            xf = self.xfs[style]
+            xf = xfs[style]
             found = re.match(rf"<xf\b{_ATTRS}/?>", xf)
             if found is None:
                 raise Unpatchable(f"cell style {style} is not an <xf> element")
@@ -324,8 +293,14 @@ class _Styles:
             self.clones[(style, fill)] = self.add("cellXfs", new + xf[len(head) :])
         return self.clones[(style, fill)]
 
+    def entry(self) -> Entry:
+        """The styles part with everything added (the same additions to the same styles give
+        the same part: cached)."""
+        added = tuple(tuple(items) for items in self.added.values())
+        return _STYLES_OUT.get((self.base.xml, added), lambda: xlsxzip.entry(self.xml_out().encode()))
+
     def xml_out(self) -> str:
-        xml = self.xml
+        xml = self.base.xml
         for section, added in self.added.items():
             if not added:
                 continue
@@ -338,18 +313,19 @@ class _Styles:
         return xml
 
 
-def _top_level(xml: str, start: int) -> tuple[list[tuple[str, int]], int]:
-    """Children of the root that start at or after ``start``: (name, offset); and the root's end."""
+def _top_level(xml: str) -> tuple[tuple[tuple[str, int], ...], int]:
+    """The children of the root in ``xml`` (the part after ``</sheetData>``): (name, offset);
+    and where the root ends."""
     children: list[tuple[str, int]] = []
     depth = 0
-    for match in _TOKEN.finditer(xml, start):
+    for match in _TOKEN.finditer(xml):
         closing, name, empty = match.groups()
         if name is None:
             continue
         if closing:
             depth -= 1
             if depth < 0:
-                return children, match.start()
+                return tuple(children), match.start()
         else:
             if depth == 0:
                 children.append((name, match.start()))
@@ -358,71 +334,51 @@ def _top_level(xml: str, start: int) -> tuple[list[tuple[str, int]], int]:
     raise Unpatchable("worksheet root not closed")
 
 
-def _vml(shapes: list[str], block: int) -> str:
-    return (
-        '<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office"'
-        ' xmlns:x="urn:schemas-microsoft-com:office:excel"><o:shapelayout v:ext="edit">'
-        f'<o:idmap v:ext="edit" data="{block}"/></o:shapelayout>'
-        '<v:shapetype id="_x0000_t202" coordsize="21600,21600" o:spt="202"'
-        ' path="m,l,21600r21600,l21600,xe"><v:stroke joinstyle="miter"/>'
-        '<v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>' + "".join(shapes) + "</xml>"
-    )
+def _untabbed_head(head: str) -> bytes:
+    """The XML of a sheet before its cells, without ``tabSelected`` (see ``_untabbed``)."""
+    return _TAB_SELECTED.sub(b"", head.encode())
 
 
-def _shape(shape_id: int, row: int, col: int, z: int) -> str:
-    """One hidden note box, as xlsxwriter writes it: 5 columns wide, 7 rows high, right of the cell."""
-    top = max(row - 1, 0)
-    anchor = f"{col + 1}, 15, {top}, 10, {col + 6}, 15, {top + 7}, 4"
-    return (
-        f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute;'
-        f"margin-left:{48 * (col + 1) + 11.25}pt;margin-top:{15 * top + 7.5}pt;width:240pt;height:105pt;"
-        f'z-index:{z};visibility:hidden" fillcolor="#ffffe1" o:insetmode="auto">'
-        '<v:fill color2="#ffffe1"/><v:shadow on="t" color="black" obscured="t"/>'
-        '<v:path o:connecttype="none"/><v:textbox style="mso-direction-alt:auto">'
-        '<div style="text-align:left"></div></v:textbox><x:ClientData ObjectType="Note">'
-        f"<x:MoveWithCells/><x:SizeWithCells/><x:Anchor>{anchor}</x:Anchor><x:AutoFill>False</x:AutoFill>"
-        f"<x:Row>{row}</x:Row><x:Column>{col}</x:Column></x:ClientData></v:shape>"
-    )
+def _untabbed(data: bytes) -> bytes | None:
+    """A sheet part without ``tabSelected`` on its views; None when it had none."""
+    head_end = data.find(b"<sheetData")
+    head = _TAB_SELECTED.sub(b"", data[:head_end])
+    return head + data[head_end:] if len(head) != head_end else None
 
 
-def _comments(cells: dict[str, str]) -> str:
-    font = '<rPr><sz val="9"/><color indexed="81"/><rFont val="Tahoma"/><family val="2"/></rPr>'
-    items = "".join(
-        f'<comment ref="{cell}" authorId="0"><text><r>{font}<t xml:space="preserve">{text(body)}</t>'
-        "</r></text></comment>"
-        for cell, body in cells.items()
-    )
-    return (
-        f'{_DECL}<comments xmlns="{MAIN}"><authors><author>baocao</author></authors>'
-        f"<commentList>{items}</commentList></comments>"
-    )
+@dataclass(frozen=True)
+class _Book:
+    """What a package's workbook, relationships, content types and styles say, read once per
+    template (``_BOOKS``)."""
 
+    types: str
+    book: str
+    book_rels: str
+    book_rel_ids: frozenset[str]
+    sheets: dict[str, str]  # sheet name -> part
+    sheet_ids: tuple[int, ...]
+    styles: _StyleBase
+    block: int  # the first free block of VML shape ids
 
-class _Patch:
-    """The parts of one package and the edits made to them so far."""
-
-    def __init__(self, parts: _Parts) -> None:
-        self.parts = parts
-        self.types = _text_part(parts, "[Content_Types].xml")
-        if "macroEnabled" in self.types:
+    @classmethod
+    def read(cls, parts: _Parts) -> _Book:
+        types = _text_part(parts, "[Content_Types].xml")
+        if "macroEnabled" in types:
             raise Unpatchable("macro-enabled workbook (the feedback is a plain .xlsx)")
-        self.book = _text_part(parts, "xl/workbook.xml")
-        _root_is(self.book, "workbook", MAIN)
-        self.book_rels = _text_part(parts, "xl/_rels/workbook.xml.rels")
-        rels = _parse(self.book_rels, "workbook rels")
+        book = _text_part(parts, "xl/workbook.xml")
+        _root_is(book, "workbook", MAIN)
+        book_rels = _text_part(parts, "xl/_rels/workbook.xml.rels")
+        rels = _parse(book_rels, "workbook rels")
         targets = {el.get("Id"): _target("xl", el.get("Target", "")) for el in rels}
-        self.book_rel_ids = {rid for rid in targets if rid is not None}
-        self.sheets: dict[str, str] = {}  # sheet name -> part
-        self.sheet_ids: list[int] = []
-        for el in _parse(self.book, "workbook.xml").iter(f"{{{MAIN}}}sheet"):
+        sheets: dict[str, str] = {}
+        sheet_ids: list[int] = []
+        for el in _parse(book, "workbook.xml").iter(f"{{{MAIN}}}sheet"):
             part = targets.get(el.get(f"{{{REL}}}id"))
             if part is None or part not in parts:
                 raise Unpatchable(f"sheet {el.get('name')!r} has no part")
-            self.sheets[el.get("name", "")] = part
-            self.sheet_ids.append(int(el.get("sheetId", "0")))
-        self.styles = _Styles(_text_part(parts, "xl/styles.xml"))
-        self.overrides: list[str] = []
-        self.block = 1 + max(
+            sheets[el.get("name", "")] = part
+            sheet_ids.append(int(el.get("sheetId", "0")))
+        block = 1 + max(
             (
                 int(n)
                 for name in parts.names()
@@ -431,19 +387,74 @@ class _Patch:
             ),
             default=0,
         )
+        styles = _StyleBase.read(_text_part(parts, "xl/styles.xml"))
+        ids = frozenset(rid for rid in targets if rid is not None)
+        return cls(types, book, book_rels, ids, sheets, tuple(sheet_ids), styles, block)
+
+    @classmethod
+    def of(cls, parts: _Parts) -> _Book:
+        names = tuple(parts.names())
+        vml = tuple(parts.pristine(name) for name in names if name.endswith(".vml"))
+        key = (names, *(parts.pristine(name) for name in _FIXED), vml)
+        return _BOOKS.get(key, lambda: cls.read(parts))
+
+
+@dataclass(frozen=True)
+class _SheetRels:
+    """A sheet's relationships part (None: it has none) and the ids used in it."""
+
+    xml: str | None
+    used: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def read(cls, parts: _Parts, name: str, sheet: str) -> _SheetRels:
+        if name not in parts:
+            return cls(None)
+        xml = _text_part(parts, name)
+        used = set()
+        for el in _parse(xml, name):
+            if el.get("Type", "").endswith(("/comments", "/vmlDrawing")):
+                raise Unpatchable(f"sheet {sheet!r} already has comments")
+            used.add(el.get("Id", ""))
+        return cls(xml, frozenset(used))
+
+
+# What is derived from the parts every file of a template shares (see the module docstring).
+_BOOKS: Memo[Hashable, _Book] = Memo(16)
+_SHEET_RELS: Memo[Hashable, _SheetRels] = Memo(64)
+_TAILS: Memo[str, tuple[tuple[tuple[str, int], ...], int]] = Memo(64)
+_HEADS: Memo[str, bytes] = Memo(64)
+_ENDINGS: Memo[tuple[str, str], bytes] = Memo(64)
+_UNTABBED: Memo[Hashable, Entry | None] = Memo(64)
+_ENTRIES: Memo[tuple[Hashable, ...], Entry] = Memo(256)
+_STYLES_OUT: Memo[tuple[str, tuple[tuple[str, ...], ...]], Entry] = Memo(64)
+
+
+class _Patch:
+    """The parts of one package and the edits made to them so far."""
+
+    def __init__(self, parts: _Parts) -> None:
+        self.parts = parts
+        self.fixed = _Book.of(parts)
+        self.sheets = self.fixed.sheets
+        self.styles = _Styles(self.fixed.styles)
+        self.overrides: list[str] = []
+        self.block = self.fixed.block
+        self.marked: set[str] = set()
 
     def mark_sheet(self, sheet: str, marks: list[Mark]) -> None:
         part = self.sheets[sheet]
+        if part in self.marked:
+            raise Unpatchable(f"sheet {sheet!r} shares its part with another sheet")
         xml = _text_part(self.parts, part)
         _root_is(xml, "worksheet", MAIN)
         rels_part = _rels_path(part)
-        rels = _text_part(self.parts, rels_part) if rels_part in self.parts else None
-        used: set[str] = set()
-        if rels is not None:
-            for el in _parse(rels, rels_part):
-                if el.get("Type", "").endswith(("/comments", "/vmlDrawing")):
-                    raise Unpatchable(f"sheet {sheet!r} already has comments")
-                used.add(el.get("Id", ""))
+        rels_key = self.parts.pristine(rels_part) if rels_part in self.parts else ("none", rels_part)
+        if rels_key is None:  # changed already (a part listed twice): read as it is now
+            rels = _SheetRels.read(self.parts, rels_part, sheet)
+        else:
+            rels = _SHEET_RELS.get(rels_key, lambda: _SheetRels.read(self.parts, rels_part, sheet))
+        used = set(rels.used)
         data_end = xml.find("</sheetData>")
         if data_end < 0:
             raise Unpatchable(f"sheet {sheet!r} has no cells")
@@ -457,77 +468,121 @@ class _Patch:
             rgb.setdefault(cell, mark.rgb)  # the first mark of a cell decides its colour
             notes[cell] = f"{notes[cell]}\n{mark.comment}" if cell in notes else mark.comment
         for cell, colour in rgb.items():
-            found = re.search(rf"""<c\s[^>]*?\br=["']{cell}["'][^>]*>""", xml[:data_end])
+            found = re.compile(rf"""<c\s[^>]*?\br=["']{cell}["'][^>]*>""").search(xml, 0, data_end)
             if found is None:
                 raise Unpatchable(f"no <c> element for {sheet}!{cell}")
             tag = found.group(0)
             style = self.styles.with_fill(int(_get(tag, "s") or 0), colour)
-            xml = xml[: found.start()] + _set(tag, "s", str(style)) + xml[found.end() :]
-            data_end = xml.find("</sheetData>")
-        children, end = _top_level(xml, data_end + len("</sheetData>"))
+            new = _set(tag, "s", str(style))
+            xml = xml[: found.start()] + new + xml[found.end() :]
+            data_end += len(new) - len(tag)
+        tail_start = data_end + len("</sheetData>")
+        tail = xml[tail_start:]
+        cells_start = xml.find("<sheetData")
+        # the XML around the cells is the template's (cached), unless it is not small
+        around = 0 <= cells_start < tail_start and cells_start + len(tail) <= _AROUND_MAX
+        children, end = _TAILS.get(tail, lambda: _top_level(tail)) if around else _top_level(tail)
         if any(name == "legacyDrawing" or ":" in name for name, _ in children):
             raise Unpatchable(f"sheet {sheet!r} has a legacy drawing or extension elements")
         vml_id, comments_id = _free_id(used), _free_id(used)
         at = next((pos for name, pos in children if name in _AFTER_LEGACY), end)
         legacy = f'<legacyDrawing xmlns:r="{REL}" r:id="{vml_id}"/>'
-        self.parts[part] = (xml[:at] + legacy + xml[at:]).encode()
+        if around:
+            head = _HEADS.get(xml[:cells_start], partial(_untabbed_head, xml[:cells_start]))
+            ending = _ENDINGS.get((tail, legacy), lambda: (tail[:at] + legacy + tail[at:]).encode())
+            self.parts[part] = xlsxzip.spliced(head, xml[cells_start:tail_start].encode(), ending)
+        else:
+            at += tail_start
+            sheet_xml = (xml[:at] + legacy + xml[at:]).encode()
+            self.parts[part] = _untabbed(sheet_xml) or sheet_xml
+        self.marked.add(part)
         number, comments_part = _free(self.parts, "xl/comments{}.xml")
         vml_part = f"xl/drawings/vmlDrawing{number}.vml"
         while vml_part in self.parts:
             number += 1
             vml_part = f"xl/drawings/vmlDrawing{number}.vml"
-        base = 1024 * self.block
-        shapes = []
-        for z, cell in enumerate(notes, start=1):
-            row, col = parse_cell(cell)
-            shapes.append(_shape(base + z, row, col, z))
-        self.parts[vml_part] = _vml(shapes, self.block).encode()
+        self.parts[vml_part] = vml_drawing({cell: parse_cell(cell) for cell in notes}, self.block).encode()
         self.block += 1
-        self.parts[comments_part] = _comments(notes).encode()
-        folder_depth = part.count("/")
-        up = "../" * folder_depth
+        self.parts[comments_part] = comments(notes).encode()
+        up = "../" * part.count("/")
         new_rels = (
             f'<Relationship Id="{vml_id}" Type="{REL}/vmlDrawing" Target="{up}{vml_part}"/>'
             f'<Relationship Id="{comments_id}" Type="{REL}/comments" Target="{up}{comments_part}"/>'
         )
-        if rels is None:
-            rels = f'{_DECL}<Relationships xmlns="{PKG_REL}"></Relationships>'
-        at = rels.rindex("</Relationships>")
-        self.parts[rels_part] = (rels[:at] + new_rels + rels[at:]).encode()
+        xml_rels = rels.xml
+        self.parts[rels_part] = _ENTRIES.get(
+            ("rels", xml_rels, new_rels), lambda: xlsxzip.entry(_with_rels(xml_rels, new_rels))
+        )
         self.overrides.append(f'<Override PartName="/{comments_part}" ContentType="{CT_COMMENTS}"/>')
 
     def add_issues_sheet(self, issues: IssuesSheet) -> None:
+        fixed = self.fixed
         if issues.name in self.sheets:
             raise Unpatchable(f"the workbook already has a sheet {issues.name!r}")
         _, part = _free(self.parts, "xl/worksheets/sheet{}.xml")
-        self.parts[part] = _issues_xml(issues, self.styles).encode()
-        rid = _free_id(self.book_rel_ids)
-        at = self.book_rels.rindex("</Relationships>")
+        self.parts[part] = issues_sheet(issues, self.styles).encode()
+        rid = _free_id(set(fixed.book_rel_ids))
         rel = f'<Relationship Id="{rid}" Type="{REL}/worksheet" Target="/{part}"/>'
-        self.parts["xl/_rels/workbook.xml.rels"] = (self.book_rels[:at] + rel + self.book_rels[at:]).encode()
+        self.parts["xl/_rels/workbook.xml.rels"] = _ENTRIES.get(
+            ("book rels", fixed.book_rels, rel), lambda: xlsxzip.entry(_with_rels(fixed.book_rels, rel))
+        )
         self.overrides.append(f'<Override PartName="/{part}" ContentType="{CT_SHEET}"/>')
-        self.parts["xl/workbook.xml"] = _first_sheet(self.book, issues.name, max(self.sheet_ids) + 1, rid)
-        for other in self.sheets.values():  # one selected tab: two would group the sheets
-            data = self.parts[other]
-            head_end = data.find(b"<sheetData")
-            head = re.sub(rb"""\stabSelected\s*=\s*["'](?:1|true)["']""", b"", data[:head_end])
-            if len(head) != head_end:
-                self.parts[other] = head + data[head_end:]
+        sheet_id = max(fixed.sheet_ids) + 1
+        self.parts["xl/workbook.xml"] = _ENTRIES.get(
+            ("book", fixed.book, issues.name, sheet_id, rid),
+            lambda: xlsxzip.entry(_first_sheet(fixed.book, issues.name, sheet_id, rid)),
+        )
+        for other in dict.fromkeys(self.sheets.values()):  # one selected tab: two would group the sheets
+            if other in self.marked:
+                continue  # cleared when it was marked
+            key = self.parts.pristine(other)
+            if key is None:
+                untabbed = _untabbed(self.parts[other])
+                if untabbed is not None:
+                    self.parts[other] = untabbed
+                continue
+            done = _UNTABBED.get(key, partial(self._untabbed_entry, other))
+            if done is not None:
+                self.parts[other] = done
         if "docProps/app.xml" in self.parts:
-            app = _text_part(self.parts, "docProps/app.xml")
-            app = re.sub(r"<(?:\w+:)?(HeadingPairs|TitlesOfParts)\b.*?</(?:\w+:)?\1>", "", app, flags=re.S)
-            self.parts["docProps/app.xml"] = app.encode()
+            key = self.parts.pristine("docProps/app.xml")
+            self.parts["docProps/app.xml"] = _ENTRIES.get(("app", key), self._app_without_titles)
+
+    def _untabbed_entry(self, part: str) -> Entry | None:
+        untabbed = _untabbed(self.parts[part])
+        return None if untabbed is None else xlsxzip.entry(untabbed)
+
+    def _app_without_titles(self) -> Entry:
+        app = _text_part(self.parts, "docProps/app.xml")
+        return xlsxzip.entry(_TITLES.sub("", app).encode())
 
     def write(self) -> bytes:
-        self.parts["xl/styles.xml"] = self.styles.xml_out().encode()
-        types = self.types
-        if not re.search(r"""Extension=["']vml["']""", types, re.I) and any(
-            n.endswith(".vml") for n in self.parts.names()
-        ):
-            self.overrides.append(f'<Default Extension="vml" ContentType="{CT_VML}"/>')
-        at = types.rindex("</Types>")
-        self.parts["[Content_Types].xml"] = (types[:at] + "".join(self.overrides) + types[at:]).encode()
+        self.parts["xl/styles.xml"] = self.styles.entry()
+        types = self.fixed.types
+        vml = any(n.endswith(".vml") for n in self.parts.names())
+        overrides = tuple(self.overrides)
+        self.parts["[Content_Types].xml"] = _ENTRIES.get(
+            ("types", types, overrides, vml), lambda: xlsxzip.entry(_types(types, overrides, vml))
+        )
         return self.parts.write()
+
+
+def _with_rels(rels: str | None, new: str) -> bytes:
+    """A relationships part (a new one for None) with the ``new`` relationships added."""
+    if rels is None:
+        rels = f'{DECL}<Relationships xmlns="{PKG_REL}"></Relationships>'
+    at = rels.rindex("</Relationships>")
+    return (rels[:at] + new + rels[at:]).encode()
+
+
+def _types(types: str, overrides: tuple[str, ...], vml: bool) -> bytes:
+    """[Content_Types].xml with ``overrides`` and, when the package has VML drawings, their
+    default type."""
+    added = list(overrides)
+    if vml and not re.search(r"""Extension=["']vml["']""", types, re.I):
+        added.append(f'<Default Extension="vml" ContentType="{CT_VML}"/>')
+    at = types.rindex("</Types>")
+    return (types[:at] + "".join(added) + types[at:]).encode()
 
 
 def _target(base: str, target: str) -> str:
@@ -562,103 +617,3 @@ def _first_sheet(book: str, name: str, sheet_id: int, rid: str) -> bytes:
         tag = _set(_set(view.group(0), "activeTab", "0"), "firstSheet", "0")
         book = book[: view.start()] + tag + book[view.end() :]
     return book.encode()
-
-
-def _cell(ref: str, style: int, value: str) -> str:
-    """A text cell as an inline string (never a formula), or a styled empty cell."""
-    if not value:
-        return f'<c r="{ref}" s="{style}"/>'
-    return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t xml:space="preserve">{text(value)}</t></is></c>'
-
-
-def _issues_xml(issues: IssuesSheet, styles: _Styles) -> str:
-    """The issues sheet: title across the columns, lines on what to do, a frozen header, wrapped
-    text, cells that link to the marked cell, A4 landscape."""
-    title_font = styles.add(
-        "fonts", '<font><b/><sz val="13"/><name val="Times New Roman"/><family val="1"/></font>'
-    )
-    bold = styles.add(
-        "fonts", '<font><b/><sz val="11"/><name val="Times New Roman"/><family val="1"/></font>'
-    )
-    plain = styles.add("fonts", '<font><sz val="11"/><name val="Times New Roman"/><family val="1"/></font>')
-    link_font = styles.add(
-        "fonts",
-        '<font><u/><sz val="11"/><color rgb="FF0563C1"/><name val="Times New Roman"/>'
-        '<family val="1"/></font>',
-    )
-    border = styles.add(
-        "borders",
-        "<border>"
-        + "".join(f'<{s} style="thin"><color auto="1"/></{s}>' for s in ("left", "right", "top", "bottom"))
-        + "<diagonal/></border>",
-    )
-    head_fill = styles.fill("D9E1F2")
-
-    def xf(font: int, fill: int, brd: int, horizontal: str, vertical: str) -> int:
-        return styles.add(
-            "cellXfs",
-            f'<xf numFmtId="0" fontId="{font}" fillId="{fill}" borderId="{brd}" xfId="0" applyFont="1"'
-            f' applyFill="1" applyBorder="1" applyAlignment="1"><alignment horizontal="{horizontal}"'
-            f' vertical="{vertical}" wrapText="1"/></xf>',
-        )
-
-    title = xf(title_font, 0, 0, "center", "center")
-    intro = xf(plain, 0, 0, "left", "top")
-    head = xf(bold, head_fill, border, "center", "center")
-    centre = xf(plain, 0, border, "center", "top")
-    linked = xf(link_font, 0, border, "center", "top")
-    left = xf(plain, 0, border, "left", "top")
-    levels: dict[str, int] = {}
-    height: float = 22 if len(issues.title) <= 90 else 40
-    rows = [
-        f'<row r="1" ht="{height}" customHeight="1"><c r="A1" s="{title}" t="inlineStr">'
-        f'<is><t xml:space="preserve">{text(issues.title)}</t></is></c>'
-        + "".join(f'<c r="{c}1" s="{title}"/>' for c in "BCD")
-        + "</row>",
-    ]
-    merges = ["A1:D1"]
-    for r, (line, line_height) in enumerate(issues.intro, start=2):
-        rows.append(
-            f'<row r="{r}" ht="{line_height}" customHeight="1">{_cell(f"A{r}", intro, line)}'
-            + "".join(f'<c r="{c}{r}" s="{intro}"/>' for c in "BCD")
-            + "</row>"
-        )
-        merges.append(f"A{r}:D{r}")
-    top = len(issues.intro) + 3  # the header row: one blank row after the lines
-    rows.append(
-        f'<row r="{top}">'
-        + "".join(
-            f'<c r="{c}{top}" s="{head}" t="inlineStr"><is><t>{text(h)}</t></is></c>'
-            for c, h in zip("ABCD", issues.headers, strict=True)
-        )
-        + "</row>"
-    )
-    links = []
-    for r, row in enumerate(issues.rows, start=top + 1):
-        if row.rgb not in levels:
-            levels[row.rgb] = xf(bold, styles.fill(row.rgb), border, "center", "top")
-        if row.link:
-            links.append(f'<hyperlink ref="C{r}" location="{attr(row.link)}" display="{attr(row.place)}"/>')
-        place = _cell(f"C{r}", linked if row.link else centre, row.place)
-        rows.append(
-            f'<row r="{r}" ht="{row.height}" customHeight="1">'
-            f'<c r="A{r}" s="{centre}"><v>{row.number}</v></c>'
-            f"{_cell(f'B{r}', levels[row.rgb], row.level)}{place}{_cell(f'D{r}', left, row.message)}</row>"
-        )
-    last = top + len(issues.rows)
-    cols = "".join(
-        f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
-        for i, w in enumerate(issues.widths, start=1)
-    )
-    merge_xml = "".join(f'<mergeCell ref="{m}"/>' for m in merges)
-    link_xml = f"<hyperlinks>{''.join(links)}</hyperlinks>" if links else ""
-    return (
-        f'{_DECL}<worksheet xmlns="{MAIN}" xmlns:r="{REL}"><sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
-        f'<dimension ref="A1:D{last}"/><sheetViews><sheetView tabSelected="1" workbookViewId="0">'
-        f'<pane ySplit="{top}" topLeftCell="A{top + 1}" activePane="bottomLeft" state="frozen"/>'
-        f'<selection pane="bottomLeft" activeCell="A{top + 1}" sqref="A{top + 1}"/></sheetView></sheetViews>'
-        f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>{"".join(rows)}</sheetData>'
-        f'<mergeCells count="{len(merges)}">{merge_xml}</mergeCells>{link_xml}'
-        '<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
-        '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/></worksheet>'
-    )

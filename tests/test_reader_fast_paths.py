@@ -1,0 +1,103 @@
+"""The shortcuts that make the readers cheap per file keep their answers exact.
+
+``judge.template_reader`` keeps what it found of a part (plain XML, area within limits, cells)
+with the part's bytes, finds ``<!`` and ``<?`` by their rare byte first, and ``judge.reader``
+shares one ``RawCell`` among files that hold the same value in the same cell. Each test reads
+real files written by xlsxwriter (``reading.make_workbook``), with both readers where the
+answer must be the checked reader's.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from helpers import rewrite_entry
+from reading import LAYOUTS, VALUES, make_workbook
+
+from baocao.errors import WorkbookError
+from baocao.judge.reader import ReadLimits, read_workbook
+from baocao.judge.template_reader import read_template
+from baocao.judge.validate import check_field
+from baocao.model import RawCell
+from baocao.spec.form import Field
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def read_fast(path: Path, **kw):
+    return read_template(path.read_bytes(), path.name, LAYOUTS, **kw)
+
+
+def test_equal_values_of_other_types_are_not_shared_between_files(tmp_path):
+    """1 and True are equal (and hash alike): a file holding True after one holding 1 in the
+    same cell still reads a bool, as the checked reader gives it."""
+    for name, value in (("one.xlsx", 1), ("true.xlsx", True), ("float.xlsx", 1.5), ("again.xlsx", 1)):
+        path = make_workbook(tmp_path / name, {**VALUES, "tin_bai_cong_ttdt": value})
+        fast = read_fast(path)
+        checked = read_workbook(path, LAYOUTS)
+        assert fast is not None
+        for raw in (fast, checked):
+            cell = raw.cells["tin_bai_cong_ttdt"]
+            assert cell.value == value and type(cell.value) is type(value), (name, raw.format)
+
+
+def test_a_sheet_within_the_default_limits_is_checked_again_under_smaller_ones(tmp_path):
+    path = make_workbook(tmp_path / "rows.xlsx")
+    assert read_fast(path) is not None  # its sheet is now known to be within the default limits
+    assert read_fast(path, limits=ReadLimits(max_rows=15)) is None
+    with pytest.raises(WorkbookError):
+        read_workbook(path, LAYOUTS, limits=ReadLimits(max_rows=15))
+    assert read_fast(path) is not None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # a processing instruction after the declaration, with no other "?" and after many
+        lambda xml: xml.replace(b"<sheetData>", b"<?pi x?><sheetData>"),
+        lambda xml: xml.replace(b"<sheetData>", b"<?pi " + b"? " * 20 + b"?><sheetData>"),
+        # a comment, in a part where "!" also stands in text
+        lambda xml: xml.replace(b"<sheetData>", b"<!-- ! --><sheetData>"),
+    ],
+    ids=["instruction", "instruction-after-many-question-marks", "comment"],
+)
+def test_instructions_and_comments_still_send_a_sheet_to_the_checked_reader(tmp_path, change):
+    good = make_workbook(tmp_path / "good.xlsx")
+    assert read_fast(good) is not None
+    path = Path(shutil.copy(good, tmp_path / "changed.xlsx"))
+    rewrite_entry(path, SHEET, change)
+    assert read_fast(path) is None
+
+
+def test_an_exclamation_mark_alone_does_not_decline_a_sheet(tmp_path):
+    path = make_workbook(
+        tmp_path / "bang.xlsx", {**VALUES, "nguoi_lap": "Chú ý! <!-- không phải chú thích -->"}
+    )
+    fast = read_fast(path)
+    assert fast is not None and fast == read_workbook(path, LAYOUTS)
+
+
+@pytest.mark.parametrize(
+    ("value", "blank"),
+    [(0, False), (False, False), (0.0, False), ("  ", True), ("\u200b", True), ("x", False)],
+)
+def test_numbers_and_booleans_are_never_blank_text_is_cleaned_first(value, blank):
+    f = Field("so", "Số", "integer", "I", required=True)
+    _, problems = check_field(f, RawCell(value, "BaoCao", "D5"), None, date(2025, 4, 1))
+    assert [p.code for p in problems if p.code == "required"] == (["required"] if blank else [])
+
+
+def test_a_layout_changed_in_place_is_read_as_it_now_is(tmp_path):
+    """Where each field is read is worked out once per (names, layout); a layout changed in
+    place between two files is not read by the old plan."""
+    path = make_workbook(tmp_path / "plain.xlsx", names=False)
+    layouts = {version: dict(layout) for version, layout in LAYOUTS.items()}
+    before = read_template(path.read_bytes(), path.name, layouts)
+    assert before is not None and before.cells["nguoi_lap"].value == VALUES["nguoi_lap"]
+    layouts["2025.1"]["nguoi_lap"] = layouts["2025.1"]["ten_don_vi"]
+    after = read_template(path.read_bytes(), path.name, layouts)
+    assert after is not None and after.cells["nguoi_lap"].value == VALUES["ten_don_vi"]
+    assert after == read_workbook(path, layouts)

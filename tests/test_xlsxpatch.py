@@ -1,0 +1,197 @@
+"""The fast feedback writer (``xlsxpatch`` over ``xlsxzip``) against the openpyxl one, on real files.
+
+Filled templates of the form (as the bench makes them: ``render_template`` with values from the
+form spec, with real flaws the validator finds) and a LibreOffice-saved file are marked up by
+both routes; what a clerk sees must be the same: sheets, cell values, fills, comments, the
+issues sheet with its rows, links, merged cells, sizes and print setup. The caches (parts every
+file of a template shares) must give the bytes a cold start gives; the zip the writer makes
+must read back with any inflater.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import zipfile
+import zlib
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from baocao import api
+from baocao.judge.reader import read_workbook
+from baocao.judge.validate import Context, validate
+from baocao.model import Issue, Severity
+from baocao.spec.samples import sample_values, with_flaw
+from baocao.workbook import feedback, feedback_book, xlsxpatch, xlsxzip
+from baocao.workbook.answer import issues_page
+from baocao.workbook.template import render_template
+
+LO_XLSX = Path(__file__).parent / "fixtures" / "libreoffice" / "DT_TG_2025-Q1_saved_by_libreoffice.xlsx"
+RECEIVED = datetime(2025, 3, 8, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+# several flaws in one file: errors and warnings, cross-field rules (two cells marked)
+FLAWED = {
+    "DT_TG": ("text_in_number", "rule", "warning"),
+    "DT_VP": ("missing_required", "bad_phone"),
+    "NV_VP": ("warning",),
+}
+
+
+def judged_file(dep, tmp_path: Path, unit_code: str, flaws: tuple[str, ...]):
+    """A filled template of ``unit_code`` with ``flaws``, its path, the issues the validator
+    finds in it and the first sheet's page, as collect words them."""
+    period = dep.period("2025-Q1")
+    rng = random.Random(unit_code)
+    values = sample_values(dep.form, rng, period, unit=unit_code, today=RECEIVED.date())
+    for kind in flaws:
+        values, _ = with_flaw(dep.form, values, kind, rng)
+    unit = dep.unit(unit_code, period)
+    path = tmp_path / f"{unit_code}.xlsx"
+    path.write_bytes(
+        render_template(dep.form, replace(api.template_context(dep, unit, period), values=values))
+    )
+    return path, *judged(dep, path)
+
+
+def judged(dep, path: Path):
+    raw = read_workbook(path, dep.catalog.layouts(), version_field=dep.catalog.version_field)
+    context = Context(
+        dep.catalog, dep.registry, dep.settings.period_kinds, RECEIVED.date(), {}, dep.signing_key
+    )
+    outcome = validate(raw, context)
+    errors = sum(1 for i in outcome.issues if i.severity == Severity.ERROR)
+    period = dep.period(outcome.period) if outcome.period else None
+    page = issues_page(
+        dep,
+        original_name=path.name,
+        received_at=RECEIVED,
+        accepted=outcome.accepted,
+        errors=errors,
+        notes=len(outcome.issues) - errors,
+        unit=outcome.filed_under,
+        period=period,
+    )
+    return outcome.issues, page
+
+
+def what_a_clerk_sees(content: bytes) -> dict:
+    """Every sheet's cells (value, fill, comment, link, format, font, alignment, border), merged
+    cells, frozen panes, row heights, column widths and print setup; the tabs and the active one.
+
+    An empty text cell reads as empty (openpyxl drops it on saving), ``tabSelected`` and
+    ``wrapText`` as bools (openpyxl writes False where the file had nothing).
+    """
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    seen: dict = {
+        "sheets": book.sheetnames,
+        "active": book.active.title,
+        "selected": [bool(ws.sheet_view.tabSelected) for ws in book.worksheets],
+    }
+    for ws in book.worksheets:
+        cells = {}
+        for row in ws.iter_rows():
+            for c in row:
+                fill = (c.fill.fill_type, c.fill.fgColor.rgb) if c.fill.fill_type else None
+                cells[c.coordinate] = (
+                    None if c.value == "" else c.value,
+                    fill,
+                    c.comment.text if c.comment else None,
+                    c.hyperlink.location if c.hyperlink else None,
+                    c.number_format,
+                    (c.font.b, c.font.name, c.font.u, c.font.color.rgb if c.font.color else None),
+                    (c.alignment.horizontal, c.alignment.vertical, bool(c.alignment.wrap_text)),
+                    c.border.left.style,
+                )
+        setup = ws.page_setup
+        seen[ws.title] = {
+            "cells": cells,
+            "merged": sorted(map(str, ws.merged_cells.ranges)),
+            "frozen": ws.freeze_panes,
+            "heights": {r: d.height for r, d in ws.row_dimensions.items() if d.height},
+            "widths": {k: d.width for k, d in ws.column_dimensions.items() if d.customWidth},
+            "print": (setup.orientation, setup.paperSize, setup.fitToWidth, setup.fitToHeight, ws.print_area),
+            "fit": ws.sheet_properties.pageSetUpPr.fitToPage if ws.sheet_properties.pageSetUpPr else None,
+            "validations": len(ws.data_validations.dataValidation),
+        }
+    return seen
+
+
+def both_routes(path: Path, issues, page) -> tuple[bytes, bytes]:
+    fast = feedback.fast_feedback(path.read_bytes(), issues, page)
+    assert fast is not None  # these files take the fast route
+    marks, sheet = feedback._patch_marks(issues), feedback._patch_sheet(issues, page)
+    slow = feedback_book.marked_up(feedback_book.Base(source=path), marks, sheet, feedback.ISSUES_SHEETS)
+    return fast, slow
+
+
+@pytest.mark.parametrize("unit", sorted(FLAWED))
+def test_the_fast_writer_gives_what_openpyxl_gives_on_filled_templates(deployment, tmp_path, unit):
+    path, issues, page = judged_file(deployment, tmp_path, unit, FLAWED[unit])
+    assert len(issues) >= min(2, len(FLAWED[unit]))
+    fast, slow = both_routes(path, issues, page)
+    with zipfile.ZipFile(io.BytesIO(fast)) as zf:
+        assert zf.testzip() is None
+    seen = what_a_clerk_sees(fast)
+    assert seen == what_a_clerk_sees(slow)
+    marked = [c for c, v in seen["BaoCao"]["cells"].items() if v[1] and v[1][1] in ("FFFFC7CE", "FFF4B084")]
+    assert len(marked) == len({c for i in issues for c in (i.cell, *i.also) if c})  # every cell, once
+
+
+def test_the_fast_writer_gives_what_openpyxl_gives_on_a_libreoffice_file(deployment, tmp_path):
+    issues, page = judged(deployment, LO_XLSX)  # valid but for its signature (a file-level note)
+    compared = Issue(
+        Severity.ERROR, "requires_positive", "Ô D27: 35 lượt, 0 lớp", "x", "BaoCao", "D27", ("D26",)
+    )
+    issues = [compared, *issues]  # a cross-field rule marks two cells
+    fast, slow = both_routes(LO_XLSX, issues, page)
+    assert what_a_clerk_sees(fast) == what_a_clerk_sees(slow)
+
+
+def test_the_cached_template_parts_give_the_bytes_of_a_cold_start(deployment, tmp_path):
+    files = [judged_file(deployment, tmp_path, unit, flaws) for unit, flaws in sorted(FLAWED.items())]
+    cold = []
+    for path, issues, page in files:
+        xlsxzip.Memo.clear_all()
+        cold.append(feedback.fast_feedback(path.read_bytes(), issues, page))
+    warm = [feedback.fast_feedback(path.read_bytes(), issues, page) for path, issues, page in files]
+    warm_again = [feedback.fast_feedback(path.read_bytes(), issues, page) for path, issues, page in files]
+    assert cold == warm == warm_again
+    assert len(set(cold)) == len(cold)  # each file its own workbook
+
+
+def test_a_spliced_entry_is_one_deflate_stream():
+    head, body, tail = b"<worksheet>" * 50, "<c r='D27'>số liệu</c>".encode() * 300, b"</worksheet>" * 70
+    spliced = xlsxzip.spliced(head, body, tail)
+    assert zlib.decompress(spliced.data, -15) == head + body + tail
+    assert spliced.crc == zlib.crc32(head + body + tail) and spliced.size == len(head + body + tail)
+    package = xlsxzip.write([("a.xml", spliced), ("b.xml", xlsxzip.entry(b""))])
+    with zipfile.ZipFile(io.BytesIO(package)) as zf:
+        assert zf.testzip() is None and zf.read("a.xml") == head + body + tail and zf.read("b.xml") == b""
+
+
+def test_a_zip_with_bytes_before_it_is_listed_by_zipfile_and_read_the_same(deployment, tmp_path):
+    path, _, _ = judged_file(deployment, tmp_path, "DT_VP", FLAWED["DT_VP"])
+    plain = xlsxzip.Zip(path.read_bytes())
+    prefixed = xlsxzip.Zip(b"MZ" + bytes(510) + path.read_bytes())  # as a self-extracting archive
+    assert plain.fallback is None and prefixed.fallback is not None
+    assert list(prefixed.members) == list(plain.members)
+    assert all(prefixed.read(name) == plain.read(name) for name in plain.members)
+
+
+def test_a_member_that_does_not_match_its_crc_is_refused(deployment, tmp_path):
+    path, issues, page = judged_file(deployment, tmp_path, "NV_VP", FLAWED["NV_VP"])
+    package = bytearray(path.read_bytes())
+    name = b"xl/worksheets/sheet1.xml"
+    crc_at = package.rindex(name) - 46 + 16  # the central directory's record of the sheet
+    assert package[crc_at - 16 : crc_at - 12] == b"PK\x01\x02"
+    package[crc_at] ^= 0xFF
+    with pytest.raises(xlsxzip.BadPackage, match="CRC"):
+        xlsxzip.Zip(bytes(package)).read(name.decode())
+    with pytest.raises(xlsxpatch.Unpatchable):
+        xlsxpatch.add_feedback(
+            bytes(package), feedback._patch_marks(issues), feedback._patch_sheet(issues, page)
+        )
