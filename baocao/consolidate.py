@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from baocao.errors import UsageError
@@ -31,7 +32,8 @@ from baocao.report.summary import Summary, build_summary, level_unit
 from baocao.spec.config import PATH_LABELS, Settings
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import periods_of_year, previous_period, same_period_last_year
-from baocao.store import open_store
+from baocao.store import Store, open_store
+from baocao.store.reads import each_submission_values
 from baocao.workbook.template import render_template, template_context, template_filename
 
 
@@ -67,28 +69,39 @@ class ConsolidationResult:
 
 
 def summary_for(dep: Deployment, period: str, *, unit: str | None = None, now: datetime) -> Summary:
-    """Open the ledger and build the summary (what ``consolidate`` writes, without writing)."""
+    """Open the ledger and build the summary (what ``consolidate`` writes, without writing): one
+    that holds everything it shows, the narratives included, once the ledger is closed."""
+    with open_store(dep.settings) as ledger:
+        return _summary(dep, ledger, period, unit=unit, now=now, narratives=False)
+
+
+def _summary(
+    dep: Deployment, ledger: Store, period: str, *, unit: str | None, now: datetime, narratives: bool
+) -> Summary:
+    """The summary from ``ledger``; with ``narratives`` one that reads its units' narratives
+    again from it when they are rendered (``Summary.texts_by_row``: keep the ledger open)."""
     p = dep.period(period)
     level = level_unit(dep.registry, p, unit)
     kinds = dep.settings.period_kinds
-    with open_store(dep.settings) as ledger:  # the builder reads the submissions as they come
-        return build_summary(
-            form=dep.form,
-            registry=dep.registry,
-            period=p,
-            level=level,
-            organisation=dep.settings.organisation,
-            files=ledger.each_file(p.code),
-            current=ledger.each_current_submission(p.code),
-            earlier={
-                other.code: ledger.each_current_submission(other.code)
-                for other in (previous_period(p, kinds), same_period_last_year(p))
-            },
-            kinds=kinds,
-            tz=dep.settings.timezone,
-            inclusive=dep.settings.inclusive_deadline,
-            now=now,
-        )
+    # the builder reads the submissions as they come
+    return build_summary(
+        form=dep.form,
+        registry=dep.registry,
+        period=p,
+        level=level,
+        organisation=dep.settings.organisation,
+        files=ledger.each_file(p.code),
+        current=ledger.each_current_submission(p.code),
+        earlier={
+            other.code: ledger.each_current_submission(other.code)
+            for other in (previous_period(p, kinds), same_period_last_year(p))
+        },
+        kinds=kinds,
+        tz=dep.settings.timezone,
+        inclusive=dep.settings.inclusive_deadline,
+        now=now,
+        narratives=partial(each_submission_values, ledger) if narratives else None,
+    )
 
 
 def render_rollup(
@@ -190,7 +203,26 @@ def consolidate(
     new name is used (the result's ``messages`` say so). Raises ``UsageError`` for an unknown
     period or unit, a bad ``out``, or ``as_submission`` without a department.
     """
-    summary = summary_for(dep, period, unit=unit, now=now)
+    # the summary keeps its units' figures, not their narratives: the renderings read those again
+    # from the open ledger, one unit at a time (at 10,000 units they took 10 MB, issue 13)
+    with open_store(dep.settings) as ledger:
+        summary = _summary(dep, ledger, period, unit=unit, now=now, narratives=True)
+        result = _write(dep, ledger, summary, unit, out, docx, as_submission, phone, now)
+    return replace(result, summary=replace(summary, narratives=None))  # that ledger is closed now
+
+
+def _write(
+    dep: Deployment,
+    ledger: Store,
+    summary: Summary,
+    unit: str | None,
+    out: Path | None,
+    docx: bool,
+    as_submission: bool,
+    phone: str | None,
+    now: datetime,
+) -> ConsolidationResult:
+    """Render ``summary`` and place the files (``consolidate``; ``ledger`` open)."""
     if as_submission and (unit is None or summary.level.kind != "department"):
         raise UsageError("--as-submission cần --unit là mã một sở (đơn vị cấp trung gian)")
     paths = output_paths(dep, summary, out, docx=docx, as_submission=as_submission)
@@ -213,8 +245,7 @@ def consolidate(
         docx_path = place(summary_docx.render_docx(summary, dep.settings), paths["docx"])
     rollup_path = None
     if as_submission:
-        with open_store(dep.settings) as ledger:  # a department's units: few
-            current = ledger.current_submissions(summary.period.code)
+        current = ledger.current_submissions(summary.period.code)  # a department's units: few
         content, notes = render_rollup(dep, summary, current, phone=phone, now=now)
         rollup_path = place(content, paths["rollup"])
         messages += notes

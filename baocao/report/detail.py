@@ -9,7 +9,7 @@ Printed on A3 landscape, fit to the width, headings repeated on every page.
 
 from __future__ import annotations
 
-from baocao.a1 import cell_name, column_letters
+from baocao.a1 import column_letters
 from baocao.report.status import STATUS_LABELS
 from baocao.report.style import A3, Canvas, fit_row, heading, merge_written, page
 from baocao.report.summary import UnitRow
@@ -19,6 +19,13 @@ SHEET = "Chi tiết"
 FIRST = 4  # first figure column (E)
 FIGURE_WIDTH = 10
 HEAD_ROWS = (5, 6)
+
+
+def cell_name(row: int, col: int, absolute: bool = False) -> str:
+    """(13, 3) -> D14 (``$D$14`` with ``absolute``): ``a1.cell_name`` without its cache, which
+    kept every subtotal's addresses of a 10,000-unit sheet (1.3 MB, issue 13)."""
+    letters = column_letters(col)
+    return f"${letters}${row + 1}" if absolute else f"{letters}{row + 1}"
 
 
 def _verdict_cell(

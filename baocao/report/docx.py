@@ -265,13 +265,14 @@ def _totals_table(doc, summary: Summary) -> None:
 def _assessment(doc, summary: Summary) -> None:
     para(doc, "", after=0)
     para(doc, ("II. ĐÁNH GIÁ, ĐỀ XUẤT CỦA CÁC ĐƠN VỊ", {"bold": True}), keep_next=True)
+    said: dict[str, list[tuple[str, str]]] = {f.code: [] for f in summary.form.text_fields}
+    for r, texts in summary.texts_by_row():  # the narratives are read once, for every field
+        for code, lines in said.items():
+            if r.reported and has_text(texts.get(code, "")):
+                lines.append((r.unit.name, " ".join(texts[code].split())))
     for number, f in enumerate(summary.form.text_fields, start=1):
         para(doc, (f"{number}. {f.label}", {"bold": True}), indent=True, keep_next=True)
-        lines = [
-            (r.unit.name, " ".join(r.texts[f.code].split()))
-            for r in summary.rows
-            if r.reported and has_text(r.texts.get(f.code, ""))
-        ]
+        lines = said[f.code]
         for name, text in lines:
             quoted = short(text, NARRATIVE_LIMIT)
             extra = " (trích; toàn văn ở trang Đánh giá của bảng tổng hợp)" if quoted != text else ""

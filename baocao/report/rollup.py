@@ -13,9 +13,9 @@ from baocao.spec.form import Form
 def combined_text(summary: Summary, code: str, required: bool) -> str:
     """One "Tên đơn vị: nội dung" line per unit that wrote something (bare "Không" skipped)."""
     lines = [
-        f"{r.unit.name}: {' '.join(r.texts[code].split())}"
-        for r in summary.rows
-        if r.reported and has_text(r.texts.get(code, ""))
+        f"{r.unit.name}: {' '.join(texts[code].split())}"
+        for r, texts in summary.texts_by_row()
+        if r.reported and has_text(texts.get(code, ""))
     ]
     text = "\n".join(lines) or ("Không" if required else "")
     return text if len(text) <= MAX_CELL_TEXT else text[: MAX_CELL_TEXT - 1] + "…"

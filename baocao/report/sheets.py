@@ -105,19 +105,21 @@ def write_assessment(c: Canvas) -> None:
         ws.write_string(row, 2 + i, f.label, fmt.head)
     fit_row(ws, row, [(f.label, 44) for f in texts])
     row, number = row + 1, 0
+    said = s.texts_by_row()  # in row order, read as they are written (not all held at once)
     for block in s.blocks:
         ws.merge_range(row, 0, row, last, block.name, fmt.dept)
         row += 1
         for r in block.rows:
             number += 1
+            _, unit_texts = next(said)
             ws.write_number(row, 0, number, fmt.center)
             ws.write_string(row, 1, r.unit.name, fmt.cell_top)
             if not r.reported:
                 ws.merge_range(row, 2, row, last, f"({r.status.overdue_label})", fmt.cell)
             else:
                 for i, f in enumerate(texts):
-                    ws.write_string(row, 2 + i, r.texts.get(f.code, ""), fmt.cell_top)
-            fit_row(ws, row, [(r.unit.name, 26)] + [(r.texts.get(f.code, ""), 44) for f in texts])
+                    ws.write_string(row, 2 + i, unit_texts.get(f.code, ""), fmt.cell_top)
+            fit_row(ws, row, [(r.unit.name, 26)] + [(unit_texts.get(f.code, ""), 44) for f in texts])
             row += 1
     ws.freeze_panes(head_row + 1, 2)
     page(ws, paper=A3, landscape=True, repeat=(head_row, head_row))

@@ -11,15 +11,32 @@ Every list of units that leaders read (status, summary, scorecard) comes in one 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from baocao.model import FileRecord, Issue, Submission
 from baocao.spec.periods import Period, days_late
 from baocao.spec.registry import Registry, Unit
+
+NO_EXTRA: Mapping = MappingProxyType({})
+ZONES: dict = {}  # the fixed offsets met in the ledger's times (a handful: +07:00, UTC)
+
+
+def shared_zone(moment: datetime, zones: dict) -> datetime:
+    """``moment`` with its time zone object shared with every equal one in ``zones``: the
+    ledger's ISO times parse to a new offset (and its timedelta) for each, 72 bytes per time
+    that a summary holds for every unit and file (issue 13). The same moment, the same offset."""
+    zone = moment.tzinfo
+    if zone is None:
+        return moment
+    same = zones.setdefault((type(zone), zone, zone.tzname(None)), zone)
+    return moment if same is zone else moment.replace(tzinfo=same)
+
 
 STATUSES = ("on_time", "late", "rejected", "missing")
 STATUS_LABELS = {
@@ -45,7 +62,7 @@ class UnitStatus:
     submission: Submission | None = None
     files: int = 0
     corrected: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: Mapping = field(default_factory=lambda: NO_EXTRA)  # shared, not a dict per unit
     deadline: date | None = None  # the last on-time day of the level the unit reports to
     days_overdue: int = 0  # rejected or missing: days since that deadline (0 before it)
     source: str | None = None  # where the last file came from: folder, imap (e-mail), web
@@ -108,6 +125,7 @@ def period_status(
         if rec.unit and rec.period == period.code and rec.status in ("accepted", "rejected"):
             seen.setdefault(rec.unit, _Files()).add(rec)
     out = []
+    deadlines: dict[str | None, date] = {}  # one per level, not one per unit
     for unit in units:
         got = seen.get(unit.code, NO_FILES)
         last = got.last
@@ -119,7 +137,9 @@ def period_status(
             "files": got.count,
         }
         level = (levels or {}).get(unit.code)
-        common["deadline"] = period.last_on_time_day(inclusive, level)
+        if level not in deadlines:
+            deadlines[level] = period.last_on_time_day(inclusive, level)
+        common["deadline"] = deadlines[level]
         overdue = days_late(now, period, tz, inclusive, level) if now is not None else 0
         if got.first_accepted is not None:
             first = got.first_accepted
@@ -167,8 +187,10 @@ class _File:
 
     @classmethod
     def of(cls, rec: FileRecord) -> _File:
-        key = (rec.received_at, rec.id or 0)
-        return cls(key, rec.received_at, rec.original_name, rec.source, rec.sender, tuple(rec.errors))
+        received = shared_zone(rec.received_at, ZONES)
+        key = (received, rec.id or 0)
+        source = sys.intern(rec.source) if rec.source else rec.source  # a few words, for every file
+        return cls(key, received, rec.original_name, source, rec.sender, tuple(rec.errors))
 
 
 @dataclass(slots=True)

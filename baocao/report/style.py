@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from baocao.report.summary import Summary
 
@@ -138,6 +139,35 @@ def merge_written(ws, first_row: int, first_col: int, last_row: int, last_col: i
     merges back from the saved workbook.
     """
     ws.merge.append([first_row, first_col, last_row, last_col])
+
+
+class StreamedSheet(Worksheet):
+    """A sheet of a streamed book (``constant_memory``) that forgets each row once it is written.
+
+    xlsxwriter streams a row's cells to its temporary file when the next row starts, but keeps
+    every row's format and height (``row_info``, ``row_sizes``) and every merged cell's range
+    (``merged_cells``) until the book closes: at 10,000 units, the sheets of one row per unit
+    held 11 MB that way (issue 13). Once a row is written nothing can change it (the mode drops
+    any later write above the current row), so its entries go with it; but the row sizes place
+    the drawings, so a sheet that gets a chart (``drawn``) keeps those. The summary tests read
+    the streamed book back against the same book built in memory (heights and merges included).
+    """
+
+    drawn = False  # True: charts are placed on this sheet (its row sizes are kept)
+
+    def _write_single_row(self, current_row_num: int = 0) -> None:
+        written = self.previous_row
+        super()._write_single_row(current_row_num)
+        self.row_info.pop(written, None)
+        if not self.drawn:
+            self.row_sizes.pop(written, None)
+        for col in range((self.dim_colmax or 0) + 1):
+            self.merged_cells.pop((written, col), None)
+
+    def insert_chart(self, *args, **kwargs):
+        if not self.drawn:
+            raise TypeError("StreamedSheet: the sizes of the rows that place a drawing are not kept")
+        return super().insert_chart(*args, **kwargs)
 
 
 def local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:

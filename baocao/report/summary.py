@@ -19,7 +19,8 @@ cell only and is listed in ``problems`` (``report.cells``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -28,7 +29,7 @@ from baocao.errors import UsageError
 from baocao.model import FileRecord, Issue, Submission
 from baocao.report.cells import CellProblem, clean_figure, clean_text, safe_text
 from baocao.report.compare import Comparison, compare
-from baocao.report.status import UnitStatus, counts, period_status, unit_order
+from baocao.report.status import UnitStatus, counts, period_status, shared_zone, unit_order
 from baocao.report.targets import Verdict, judge
 from baocao.spec.config import PeriodKind
 from baocao.spec.form import Form
@@ -36,8 +37,42 @@ from baocao.spec.periods import Period, previous_period, same_period_last_year
 from baocao.spec.registry import Registry, Unit
 
 NO_TEXT = {"", "không", "không có", "khong"}
+NO_VALUES: dict[str, object] = {}  # a held submission's values: none (shared, never written to)
 
-Figures = dict[str, int | None]
+
+class Figures(Mapping[str, int | None]):
+    """One unit's usable figures by field code: a read-only mapping over a tuple, the codes'
+    positions shared by every unit of the summary (a dict per unit took 400 bytes, 2.8 MB at
+    10,000 units, issue 13). Equal to a dict with the same items."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: Mapping[str, int], values: tuple[int | None, ...]):
+        self._index = index
+        self._values = values
+
+    def __getitem__(self, code: str) -> int | None:
+        return self._values[self._index[code]]
+
+    def get(self, code: str, default=None):
+        at = self._index.get(code)
+        return default if at is None else self._values[at]
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return f"Figures({dict(self)!r})"
+
+
+# submission ids -> (id, values) of each, in that order (``store.reads.each_submission_values``)
+Narratives = Callable[[Sequence[int]], Iterable[tuple[int, Mapping[str, object]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +80,15 @@ class UnitRow:
     """One reporting unit's line: its status and, when accepted, its usable figures and texts.
 
     ``values`` is ``None`` without an accepted report; inside it a ``None`` figure is one the
-    summary could not use (see ``Summary.problems``) and that counts in no total. Slots: one per
+    summary could not use (see ``Summary.problems``) and that counts in no total. ``texts``
+    ``None``: the narratives were not kept (``Summary.texts_by_row`` reads them). Slots: one per
     unit, 10,000 of them in a province-wide summary.
     """
 
     unit: Unit
     status: UnitStatus
     values: Figures | None
-    texts: dict[str, str]
+    texts: dict[str, str] | None
     verdicts: tuple[Verdict, ...] = ()  # targets that apply to each unit
     department: Unit | None = None  # the department it belongs to (None: directly under the level)
 
@@ -106,6 +142,8 @@ class Summary:
     warnings: tuple[tuple[UnitRow, Issue], ...] = ()
     problems: tuple[CellProblem, ...] = ()
     deadlines: dict[str, date] = field(default_factory=dict)  # level kind -> last on-time day
+    # where the narratives not kept in the rows are read again (None: every row holds its own)
+    narratives: Narratives | None = field(default=None, compare=False, repr=False)
 
     @property
     def rows(self) -> list[UnitRow]:
@@ -156,6 +194,26 @@ class Summary:
             (r for r in self.rows if r.status.status in order), key=lambda r: order[r.status.status]
         )
 
+    def texts_by_row(self, rows: Iterable[UnitRow] | None = None) -> Iterator[tuple[UnitRow, dict[str, str]]]:
+        """Each of ``rows`` (default: all, in order) with its cleaned narratives, read one row at
+        a time: from the row when it holds them, else from ``narratives`` (by the ids of the
+        submissions the summary was built from, in one pass). What every rendering of the
+        narratives reads (the ``Đánh giá`` sheet, the Word draft, the roll-up)."""
+        rows = self.rows if rows is None else list(rows)
+        unread = [r.status.submission.id for r in rows if r.texts is None and r.status.submission]
+        if unread and self.narratives is None:
+            raise ValueError("Bản tổng hợp không giữ nội dung đánh giá và không còn đọc lại được từ sổ")
+        found = iter(self.narratives(unread) if unread and self.narratives else ())
+        for row in rows:
+            if row.texts is not None or row.status.submission is None:
+                yield row, row.texts or {}
+                continue
+            wanted = row.status.submission.id
+            got, values = next(found, (None, {}))
+            if got != wanted:
+                raise ValueError(f"Sổ theo dõi không còn bản báo cáo {wanted} của {row.unit.code}")
+            yield row, clean_texts(self.form, values)[0]
+
     def department_name(self, row: UnitRow) -> str:
         return row.department.name if row.department else self.level.name
 
@@ -186,37 +244,59 @@ def is_top(level: Unit) -> bool:
     return level.kind == "province" or level.parent is None
 
 
-def sum_figures(rows: list[Figures], codes: tuple[str, ...]) -> dict[str, int]:
+def sum_figures(rows: Sequence[Mapping[str, int | None]], codes: tuple[str, ...]) -> dict[str, int]:
     return {c: sum(r.get(c) or 0 for r in rows) for c in codes}
 
 
-Cleaned = tuple[Figures, dict[str, str], list[CellProblem]]
+Cleaned = tuple[Figures, dict[str, str] | None, tuple[CellProblem, ...]]
 
 
-def _clean(form: Form, sub: Submission) -> Cleaned:
-    """The usable figures and texts of one accepted report, and the problems met."""
+def clean_texts(form: Form, values: Mapping[str, object]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The usable narratives of one accepted report, and (field, why) for each one changed."""
+    texts, problems = {}, []
+    for f in form.text_fields:
+        texts[f.code], why = clean_text(values.get(f.code))
+        if why:
+            problems.append((f.code, why))
+    return texts, problems
+
+
+def _clean(form: Form, sub: Submission, keep_texts: bool, index: Mapping[str, int]) -> Cleaned:
+    """The usable figures (positions: ``index``) and texts (``None`` unless ``keep_texts``) of
+    one accepted report, and the problems met."""
     problems = []
-    values: Figures = {}
+    values = []
     for f in form.quantitative_fields:
-        values[f.code], why = clean_figure(sub.values.get(f.code))
+        value, why = clean_figure(sub.values.get(f.code))
+        values.append(value)
         if why:
             problems.append(CellProblem(sub.unit, f.code, f"{why}; không tính vào tổng"))
-    texts = {}
-    for f in form.text_fields:
-        texts[f.code], why = clean_text(sub.values.get(f.code))
-        if why:
-            problems.append(CellProblem(sub.unit, f.code, why))
-    return values, texts, problems
+    texts, changed = clean_texts(form, sub.values)
+    problems += [CellProblem(sub.unit, code, why) for code, why in changed]
+    return Figures(index, tuple(values)), texts if keep_texts else None, tuple(problems)
 
 
-def _take(form: Form, current: Iterable[Submission]) -> tuple[dict[str, Cleaned], dict[str, Submission]]:
+def _take(
+    form: Form, current: Iterable[Submission], keep_texts: bool
+) -> tuple[dict[str, Cleaned], dict[str, Submission]]:
     """Each unit's cleaned figures and texts, and its submission without its raw values (who,
     when, warnings: what the status needs), reading ``current`` once: the raw values of the
     period's every unit are never all held at once (at 10,000 units they took 39 MB)."""
     cleaned, held = {}, {}
+    index = {f.code: at for at, f in enumerate(form.quantitative_fields)}
+    zones: dict = {}
     for sub in current:
-        cleaned[sub.unit] = _clean(form, sub)
-        held[sub.unit] = replace(sub, values={})
+        cleaned[sub.unit] = _clean(form, sub, keep_texts, index)
+        # what every unit's row repeats is shared: its code is the registry's, its period
+        # and form version one string each (issue 13: a summary holds one per unit)
+        held[sub.unit] = replace(
+            sub,
+            unit=sys.intern(sub.unit),
+            period=sys.intern(sub.period),
+            form_version=sys.intern(sub.form_version),
+            values=NO_VALUES,
+            received_at=shared_zone(sub.received_at, zones),
+        )
     return cleaned, held
 
 
@@ -240,6 +320,7 @@ def build_summary(
     tz: ZoneInfo,
     inclusive: bool,
     now: datetime,
+    narratives: Narratives | None = None,
 ) -> Summary:
     """The summary of ``period`` at ``level`` (pure).
 
@@ -248,13 +329,15 @@ def build_summary(
     the comparisons; a period missing or empty means "no data"). Each is read once, so the
     caller may pass the ledger's rows as they come (``Store.each_current_submission``). The
     summary keeps each unit's cleaned values (``UnitRow.values``, ``texts``), not the raw ones:
-    its statuses' ``submission`` carries no values.
+    its statuses' ``submission`` carries no values. With ``narratives`` it keeps no narratives
+    either (``UnitRow.texts`` None): they are read again through it when rendered
+    (``Summary.texts_by_row``), so the caller keeps what it reads from open meanwhile.
     """
     day = registry.reference_day(period)
     under = None if is_top(level) else level.code
     units = unit_order(registry, registry.reporting_units(period, under=under), day)
     levels = {u.code: registry.reports_to(u.code, day) for u in units}
-    cleaned, held = _take(form, current)
+    cleaned, held = _take(form, current, keep_texts=narratives is None)
     statuses = period_status(period, units, files, held, tz, inclusive, levels, now=now)
     codes = tuple(f.code for f in form.quantitative_fields)
     unit_rules = [r for r in form.targets if r.level == "unit"]
@@ -265,7 +348,7 @@ def build_summary(
     for st in statuses:
         sub = st.submission
         values: Figures | None = None
-        texts: dict[str, str] = {}
+        texts: dict[str, str] | None = {}
         if sub is not None:
             values, texts, found = cleaned[sub.unit]
             problems += found
@@ -288,7 +371,8 @@ def build_summary(
     )
     reported = {r.unit.code: r.values for b in blocks for r in b.rows if r.values is not None}
     totals = sum_figures(list(reported.values()), codes)
-    usable = {code: {sub.unit: _usable(sub) for sub in subs} for code, subs in earlier.items()}
+    index = {code: at for at, code in enumerate(codes)}
+    usable = {code: {sub.unit: _usable(sub, index) for sub in subs} for code, subs in earlier.items()}
     comparisons = []
     for kind, other in (
         ("previous", previous_period(period, kinds)),
@@ -330,6 +414,7 @@ def build_summary(
         warnings=tuple(warnings),
         problems=tuple(problems),
         deadlines=deadlines,
+        narratives=narratives,
     )
 
 
@@ -349,6 +434,7 @@ def _block(
     )
 
 
-def _usable(sub: Submission) -> dict[str, object]:
-    """An earlier report's figures with the unusable ones dropped (they count as 0 there too)."""
-    return {code: clean_figure(value)[0] for code, value in sub.values.items()}
+def _usable(sub: Submission, index: Mapping[str, int]) -> Figures:
+    """An earlier report's figures (those of ``index``: the only ones compared) with the unusable
+    ones ``None`` (they count as 0 there too); compact, like the period's own (issue 13)."""
+    return Figures(index, tuple(clean_figure(sub.values.get(code))[0] for code in index))

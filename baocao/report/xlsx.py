@@ -26,10 +26,11 @@ import xlsxwriter
 from baocao.report.detail import write_detail
 from baocao.report.overview import CHART_SHEET, write_chart_data, write_overview
 from baocao.report.sheets import write_assessment, write_comparison, write_status, write_warnings
-from baocao.report.style import Canvas, Formats
+from baocao.report.style import Canvas, Formats, StreamedSheet
 from baocao.report.summary import Summary
 
 SHEETS = ("Tổng hợp", "Chi tiết", "Tình hình nộp", "Đánh giá", "Cảnh báo", "So sánh", CHART_SHEET)
+DRAWN = {"Tổng hợp", "So sánh"}  # the sheets that get charts
 
 
 def render_summary(summary: Summary, *, streamed: bool = True) -> bytes:
@@ -48,7 +49,10 @@ def render_summary(summary: Summary, *, streamed: bool = True) -> bytes:
             "comments": f"baocao {summary.form.id} {summary.form.version}",
         }
     )
-    canvas = Canvas(book, summary, Formats(book), {name: book.add_worksheet(name) for name in SHEETS})
+    sheets = {name: book.add_worksheet(name, worksheet_class=StreamedSheet) for name in SHEETS}
+    for name in DRAWN:
+        sheets[name].drawn = True
+    canvas = Canvas(book, summary, Formats(book), sheets)
     write_chart_data(canvas)
     write_detail(canvas)
     write_overview(canvas)
