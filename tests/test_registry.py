@@ -197,3 +197,19 @@ def test_loops_in_the_registry_are_refused(tmp_path, rows, message):
     with pytest.raises(ConfigError) as info:
         load_registry(path)
     assert message in str(info.value)
+
+
+def test_every_date_form_reads_the_same_day(tmp_path):
+    """The fast ISO path and strptime agree: zero-padded ISO, unpadded ISO and dd/mm/yyyy give
+    the same day; an impossible ISO day is refused by name like any bad date."""
+    path = tmp_path / "don-vi.csv"
+    rows = "A,Sở A,TINH,department,,2025-01-05,,\nB,Sở B,TINH,department,,2025-1-5,,\nC,Sở C,TINH,department,,05/01/2025,,"
+    path.write_text(HEADER + rows + "\n", encoding="utf-8")
+    registry = load_registry(path)
+    found = {code: registry.get(code, date(2025, 6, 1)) for code in "ABC"}
+    assert {code: unit.valid_from for code, unit in found.items() if unit} == dict.fromkeys(
+        "ABC", date(2025, 1, 5)
+    )
+    path.write_text(HEADER + "A,Sở A,TINH,department,,2025-02-30,,\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"ngày '2025-02-30' không hợp lệ"):
+        load_registry(path)

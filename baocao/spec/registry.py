@@ -168,6 +168,9 @@ class Registry:
 # --- loading -------------------------------------------------------------------------------
 
 
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _parse_date(value: object, where: str, days: dict[date, date] | None = None) -> date | None:
     """The day in a cell (a date, or its text in either form); ``days`` shares equal days."""
     if value in (None, ""):
@@ -178,6 +181,13 @@ def _parse_date(value: object, where: str, days: dict[date, date] | None = None)
     if isinstance(value, date):
         return value if days is None else days.setdefault(value, value)
     text = str(value).strip()
+    if _ISO_DAY.fullmatch(text):  # the usual cell: what strptime's "%Y-%m-%d" reads, ~20x cheaper
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            pass  # 2025-02-30: refused below with the message
+        else:
+            return day if days is None else days.setdefault(day, day)
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
             day = datetime.strptime(text, fmt).date()
