@@ -161,8 +161,7 @@ def _run(
             opened.callback(intake.close)
             done = intake.release_pending(store.not_released(intake.source))
             with store.transaction():
-                for file_id in done:
-                    store.mark_released(file_id)
+                store.mark_all_released(done)
             batches.append((intake, deque(intake.arrivals())))  # consumed as taken (``take_all``)
         judge = Judge(dep, store, archive, now, report, progress)
         judge.total = sum(len(a) for _, a in batches)

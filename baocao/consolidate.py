@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 
 from baocao.errors import UsageError
@@ -33,7 +32,6 @@ from baocao.spec.config import PATH_LABELS, Settings
 from baocao.spec.deployment import Deployment
 from baocao.spec.periods import periods_of_year, previous_period, same_period_last_year
 from baocao.store import Store, open_store
-from baocao.store.reads import each_submission_values
 from baocao.workbook.template import render_template, template_context, template_filename
 
 
@@ -100,7 +98,7 @@ def _summary(
         tz=dep.settings.timezone,
         inclusive=dep.settings.inclusive_deadline,
         now=now,
-        narratives=partial(each_submission_values, ledger) if narratives else None,
+        narratives=ledger.each_submission_values if narratives else None,
     )
 
 

@@ -71,7 +71,7 @@ class Figures(Mapping[str, int | None]):
         return f"Figures({dict(self)!r})"
 
 
-# submission ids -> (id, values) of each, in that order (``store.reads.each_submission_values``)
+# submission ids -> (id, values) of each, in that order (``Store.each_submission_values``)
 Narratives = Callable[[Sequence[int]], Iterable[tuple[int, Mapping[str, object]]]]
 
 

@@ -19,6 +19,7 @@ Tables:
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -186,30 +187,23 @@ class Ledger(ActionLog, MessageStore):
         """Record that ``inbox_path`` was seen now with this size and mtime; return the sighting
         (first seen, last changed, and the last scan before it that did not see it)."""
         row = self.db.execute("SELECT * FROM sightings WHERE inbox_path=?", (inbox_path,)).fetchone()
-        if row is None:
-            stamp = now.isoformat()
-            self.db.execute(
-                """INSERT INTO sightings (inbox_path, size, mtime_ns, first_seen, last_seen, not_seen_at)
-                   VALUES (?,?,?,?,?,?)""",
-                (inbox_path, size, mtime_ns, stamp, stamp, not_seen_at.isoformat() if not_seen_at else None),
-            )
-            return Sighting(inbox_path, size, mtime_ns, now, now, not_seen_at)
-        last_seen = datetime.fromisoformat(row["last_seen"])
-        if (row["size"], row["mtime_ns"]) != (size, mtime_ns):
-            # ``last_seen`` is when the file last changed: the stability wait counts from it
-            self.db.execute(
-                "UPDATE sightings SET size=?, mtime_ns=?, last_seen=? WHERE inbox_path=?",
-                (size, mtime_ns, now.isoformat(), inbox_path),
-            )
-            last_seen = now
-        return replace(sighting_from_row(row), size=size, mtime_ns=mtime_ns, last_seen=last_seen)
+        known = {inbox_path: sighting_from_row(row)} if row is not None else {}
+        return self._see(known, [(inbox_path, size, mtime_ns)], now, not_seen_at)[0]
 
     def see_all(
         self, seen: Sequence[tuple[str, int, int]], now: datetime, not_seen_at: datetime | None
     ) -> list[Sighting]:
         """``see`` for each ``(inbox_path, size, mtime_ns)`` of one scan, in three statements
         rather than two per file (an inbox of 10,000 files is listed in one run)."""
-        known = self.sightings()
+        return self._see(self.sightings(), seen, now, not_seen_at)
+
+    def _see(
+        self,
+        known: dict[str, Sighting],
+        seen: Sequence[tuple[str, int, int]],
+        now: datetime,
+        not_seen_at: datetime | None,
+    ) -> list[Sighting]:
         stamp = now.isoformat()
         unseen = not_seen_at.isoformat() if not_seen_at else None
         new: list[tuple] = []
@@ -222,17 +216,20 @@ class Ledger(ActionLog, MessageStore):
                 found.append(Sighting(inbox_path, size, mtime_ns, now, now, not_seen_at))
                 continue
             last_seen = old.last_seen
-            if (old.size, old.mtime_ns) != (size, mtime_ns):  # see ``see``
+            if (old.size, old.mtime_ns) != (size, mtime_ns):
+                # ``last_seen`` is when the file last changed: the stability wait counts from it
                 changed.append((size, mtime_ns, stamp, inbox_path))
                 last_seen = now
             found.append(replace(old, size=size, mtime_ns=mtime_ns, last_seen=last_seen))
-        self.db.executemany(
-            """INSERT INTO sightings (inbox_path, size, mtime_ns, first_seen, last_seen, not_seen_at)
-               VALUES (?,?,?,?,?,?)""",
-            new,
-        )
-        update = "UPDATE sightings SET size=?, mtime_ns=?, last_seen=? WHERE inbox_path=?"
-        self.db.executemany(update, changed)
+        if new:
+            self.db.executemany(
+                """INSERT INTO sightings (inbox_path, size, mtime_ns, first_seen, last_seen, not_seen_at)
+                   VALUES (?,?,?,?,?,?)""",
+                new,
+            )
+        if changed:
+            update = "UPDATE sightings SET size=?, mtime_ns=?, last_seen=? WHERE inbox_path=?"
+            self.db.executemany(update, changed)
         return found
 
     def forget_sightings(self, keep: set[str]) -> None:
@@ -309,11 +306,8 @@ class Ledger(ActionLog, MessageStore):
             (source,),
         )
 
-    def mark_released(self, file_id: int) -> None:
-        self.db.execute("UPDATE files SET removed_from_inbox=1 WHERE id=?", (file_id,))
-
     def mark_all_released(self, file_ids: Iterable[int]) -> None:
-        """``mark_released`` for many files in one statement (a batch of released originals)."""
+        """The originals of these files are gone from their intake (one statement for a batch)."""
         self.db.executemany("UPDATE files SET removed_from_inbox=1 WHERE id=?", [(i,) for i in file_ids])
 
     def files(self, period: str | None = None, status: str | None = None) -> list[FileRecord]:
@@ -453,6 +447,23 @@ class Ledger(ActionLog, MessageStore):
     def current_submissions(self, period: str) -> dict[str, Submission]:
         """The values in force per unit for ``period`` (latest accepted, not superseded)."""
         return {sub.unit: sub for sub in self.each_current_submission(period)}
+
+    def each_submission_values(self, ids: Sequence[int]) -> Iterator[tuple[int, dict[str, object]]]:
+        """``(id, values)`` of the submissions ``ids``, one at a time and in the order of ``ids``.
+
+        Why: the summary keeps each unit's figures but not its narratives (1 KB a unit, 10 MB at
+        10,000 units, issue 13); the sheet that shows them reads them again here, by the ids of
+        the submissions it was built from, so a file accepted in between cannot slip in. One
+        query, the order given by ``json_each`` (an id the ledger no longer has is left out: the
+        caller checks).
+        """
+        rows = self.db.execute(
+            "SELECT s.id, s.vals FROM json_each(?) AS wanted JOIN submissions AS s ON s.id = wanted.value "
+            "ORDER BY wanted.key",
+            (json.dumps(list(ids)),),
+        )
+        for row in rows:
+            yield row[0], json.loads(row[1])
 
     def each_current_submission(self, period: str) -> Iterator[Submission]:
         """``current_submissions`` one at a time, in unit order, for a caller that keeps less
