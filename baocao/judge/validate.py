@@ -145,8 +145,8 @@ def check_field(
     elif f.type == "date":
         value, problem = to_date(raw)
         if problem is None:
-            lo = _date_bound(f.not_before, period, today) if f.not_before else None
-            hi = _date_bound(f.not_after, period, today) if f.not_after else None
+            lo = date_bound(f.not_before, period, today) if f.not_before else None
+            hi = date_bound(f.not_after, period, today) if f.not_after else None
             if lo and value < lo:
                 problem = f"ngày {day(value)} sớm hơn {day(lo)}"
             elif hi and value > hi:
@@ -169,22 +169,6 @@ def check_field(
 
 
 _NEVER_BLANK = frozenset({int, float, bool, date, datetime})  # their text is never ""
-_BOUNDS: dict[tuple[str, int, int, date], tuple[object, date | None]] = {}
-
-
-def _date_bound(name: str, period: Period | None, today: date) -> date | None:
-    """``periods.date_bound``, worked out once per bound, period and day: a period's end asks
-    the calendar, a few microseconds for every date field of every file otherwise. Kept by the
-    period kind's identity (held here, so its id is not reused while kept)."""
-    if period is None or name == "today":
-        return date_bound(name, period, today)
-    key = (name, period.year, id(period.kind), today)
-    kept = _BOUNDS.get(key)
-    if kept is None or kept[0] is not period.kind:
-        if len(_BOUNDS) >= 256:
-            _BOUNDS.clear()
-        kept = _BOUNDS[key] = (period.kind, date_bound(name, period, today))
-    return kept[1]
 
 
 # --- identity: whose template, which period, which version -----------------------------------
@@ -225,20 +209,6 @@ def _typed(raw: RawWorkbook, f: Field | None) -> str:
     return text_of(cell.value) if cell is not None else ""
 
 
-_IDENTITY_FIELDS: dict[int, tuple[Form, Field | None, Field | None]] = {}
-
-
-def _identity_fields(form: Form) -> tuple[Field | None, Field | None]:
-    """``form.role("unit")`` and ``form.role("period")``, looked up once per form (each is a walk
-    over its fields; the form is held here, so its id is not reused while kept)."""
-    kept = _IDENTITY_FIELDS.get(id(form))
-    if kept is None or kept[0] is not form:
-        if len(_IDENTITY_FIELDS) >= 64:
-            _IDENTITY_FIELDS.clear()
-        kept = _IDENTITY_FIELDS[id(form)] = (form, form.role("unit"), form.role("period"))
-    return kept[1], kept[2]
-
-
 def identify(raw: RawWorkbook, ctx: Context) -> Identity:
     """Pick the form version, the unit and the period from the workbook itself (never its name).
 
@@ -270,7 +240,7 @@ def identify(raw: RawWorkbook, ctx: Context) -> Identity:
                 f' "{form.title}"; {USE_THE_TEMPLATE}',
             )
         )
-    unit_field, period_field = _identity_fields(form)
+    unit_field, period_field = form.role("unit"), form.role("period")
     unit_code = _typed(raw, unit_field)
     period_code = _typed(raw, period_field)
     unit_code = unit_code or raw.meta.get("unit", "")

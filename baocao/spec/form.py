@@ -207,7 +207,16 @@ class Form:
         """
         if name not in ROLES:
             raise KeyError(name)
-        return next((f for f in self.fields if f.role == name), None)
+        return self._by_role.get(name)
+
+    @cached_property
+    def _by_role(self) -> dict[str, Field]:
+        """The first field of each role (validation asks for the unit and period of every file)."""
+        found: dict[str, Field] = {}
+        for f in self.fields:
+            if f.role:
+                found.setdefault(f.role, f)
+        return found
 
     @property
     def targets(self) -> tuple[Rule, ...]:

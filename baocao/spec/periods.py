@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -180,10 +181,13 @@ def date_bound(name: str, period: Period | None, today: date) -> date | None:
         return today
     if period is None:
         return None
-    return {
-        "period_start": period.start,
-        "period_end": period.end,
-        "year_start": date(period.year, 1, 1),
-        "previous_year_start": date(period.year - 1, 1, 1),
-        "year_end": date(period.year, 12, 31),
-    }[name]
+    return _BOUNDS[name](period)  # only the bound asked for: a period's end asks the calendar
+
+
+_BOUNDS: dict[str, Callable[[Period], date]] = {
+    "period_start": lambda period: period.start,
+    "period_end": lambda period: period.end,
+    "year_start": lambda period: date(period.year, 1, 1),
+    "previous_year_start": lambda period: date(period.year - 1, 1, 1),
+    "year_end": lambda period: date(period.year, 12, 31),
+}
