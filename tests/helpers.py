@@ -28,6 +28,7 @@ from conftest import write_config
 from mail_samples import message, raw
 
 from baocao import api
+from baocao.collect import worker_pool
 from baocao.model import FileRecord, Issue, Severity, Submission
 from baocao.spec.form import Form
 from baocao.spec.periods import Period
@@ -193,16 +194,29 @@ def total(dep: api.Deployment, rows: list[dict]) -> dict[str, int]:
     return {c: sum(r[c] for r in rows) for c in codes(dep)}
 
 
+def taken_by_a_worker(dep: api.Deployment, take: object) -> object:
+    """What one real (forked) worker of a collect's pool answers for ``take`` (a ``filework.Take``)."""
+    with worker_pool(dep, 1, judging=True) as pool:
+        answers: list = []
+        pool.submit("take", [take], lambda index, answer: answers.append(answer))
+        while not answers:
+            pool.answers()
+    [taken] = answers
+    return taken
+
+
 class Seeder:
     """Writes files and outcomes into a real ledger through its API, as collect would."""
 
-    def __init__(self, dep: api.Deployment):
+    def __init__(self, dep: api.Deployment, ledger=None):
         self.dep = dep
+        self.ledger = ledger  # an open ledger to write into (many files in one transaction)
         self.n = 0
 
     def file(self, unit: str, period: str, received: datetime, status: str, values=None, issues=()) -> None:
         self.n += 1
-        with open_store(self.dep.settings) as ledger:
+        opened = contextlib.nullcontext(self.ledger) if self.ledger else open_store(self.dep.settings)
+        with opened as ledger:
             fid = ledger.add_file(
                 FileRecord(
                     sha256=f"{self.n:064d}",

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from helpers import TZ, by_name, inbox, make_submission
+from helpers import TZ, by_name, inbox, make_submission, taken_by_a_worker
 
 from baocao import api
-from baocao.collect import worker_pool
 from baocao.filework import Take, Taken
 from baocao.judge.context import judging_context
 from baocao.judge.validate import validate
@@ -31,12 +30,7 @@ def test_a_worker_validates_what_it_reads_as_the_collecting_process_would(deploy
     content = path.read_bytes()
     api.collect(deployment, now=JUNE)  # a ledger to read history from (empty inbox)
     take = Take(content, path, "", 0.0, sync=False, write=False, today=JUNE.date())
-    with worker_pool(deployment, 1, judging=True) as pool:
-        answers: list = []
-        pool.submit("take", [take], lambda index, answer: answers.append(answer))
-        while not answers:
-            pool.answers()
-    [taken] = answers
+    taken = taken_by_a_worker(deployment, take)
     assert isinstance(taken, Taken) and taken.judged is not None
     with open_store(deployment.settings) as store:
         here = validate(taken.read, judging_context(deployment, taken.read, JUNE.date(), store))

@@ -19,12 +19,12 @@ import openpyxl
 import pytest
 import xlsxwriter
 from conftest import write_config
-from helpers import INJECTION, TZ, at, figures
+from helpers import INJECTION, TZ, Seeder, at, figures
 from test_summary_stream import chart_parts, read_back
 
 from baocao import api
 from baocao.consolidate import consolidate, summary_for
-from baocao.model import FileRecord, Issue, Severity
+from baocao.model import Issue, Severity
 from baocao.report.docx import render_docx
 from baocao.report.plain import render_csv, summary_data
 from baocao.report.style import StreamedSheet
@@ -59,29 +59,10 @@ def province(tmp_path: Path) -> api.Deployment:
     warning = Issue(Severity.WARNING, "below_target", "có 3 tin, bài, dưới chỉ tiêu 12", "tin_bai_cong_ttdt")
     error = Issue(Severity.ERROR, "required", "Người lập biểu: chưa nhập", "nguoi_lap", "BaoCao", "D12")
     with open_store(dep.settings) as ledger, ledger.transaction():
+        seeder = Seeder(dep, ledger)
 
         def send(unit: str, period: str, when: datetime, values=None, issues=()) -> None:
-            n = ledger.db.execute("SELECT COUNT(*) FROM files").fetchone()[0] + 1
-            fid = ledger.add_file(
-                FileRecord(
-                    sha256=f"{n:064d}",
-                    original_name=f"{unit}_{period}_{n}.xlsx",
-                    inbox_path=f"inbox/{unit}_{n}.xlsx",
-                    archive_path=f"archive/{n}.xlsx",
-                    size=1000,
-                    received_at=when,
-                )
-            )
-            ledger.record_outcome(
-                fid,
-                status="accepted" if values is not None else "rejected",
-                unit=unit,
-                period=period,
-                form_version="2025.1",
-                values=values,
-                issues=list(issues),
-                processed_at=when,
-            )
+            seeder.file(unit, period, when, "accepted" if values is not None else "rejected", values, issues)
 
         for n in range(DEPARTMENTS * PER_DEPARTMENT):
             unit, fate = f"DV{n:04d}", rng.random()

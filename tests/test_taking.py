@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime
 
-from helpers import BEFORE_DEADLINE, TZ, inbox, make_submission
+from helpers import BEFORE_DEADLINE, TZ, inbox, make_submission, taken_by_a_worker
 
 from baocao import api
-from baocao.collect import worker_pool
 from baocao.filework import Take, Taken
 from baocao.intake.sources import folder_intake
 from baocao.judging import CollectReport, Judge
@@ -29,12 +28,7 @@ MARCH = datetime(2025, 3, 8, 9, 0, tzinfo=TZ)
 def test_a_worker_prepares_the_feedback_job_the_collecting_process_would(deployment, tmp_path):
     path = make_submission(deployment, "DT_TG", "2025-Q1", tmp_path / "loi.xlsx", luot_du_thi=5, cuoc_thi=0)
     take = Take(path.read_bytes(), path, "", 0.0, False, True, False, MARCH.date(), "loi.xlsx", MARCH)
-    with worker_pool(deployment, 1, judging=True) as pool:
-        answers: list = []
-        pool.submit("take", [take], lambda index, answer: answers.append(answer))
-        while not answers:
-            pool.answers()
-    [taken] = answers
+    taken = taken_by_a_worker(deployment, take)
     assert isinstance(taken, Taken) and taken.judged is not None and taken.read is not None
     outcome = taken.judged.outcome
     assert outcome.verdict == "rejected" and taken.judged.feedback is not None
@@ -48,12 +42,7 @@ def test_a_worker_prepares_the_feedback_job_the_collecting_process_would(deploym
 def test_a_file_without_issues_gets_no_job_prepared(deployment, tmp_path):
     path = make_submission(deployment, "DT_TG", "2025-Q1", tmp_path / "tot.xlsx")
     take = Take(path.read_bytes(), path, "", 0.0, False, True, False, MARCH.date(), "tot.xlsx", MARCH)
-    with worker_pool(deployment, 1, judging=True) as pool:
-        answers: list = []
-        pool.submit("take", [take], lambda index, answer: answers.append(answer))
-        while not answers:
-            pool.answers()
-    [taken] = answers
+    taken = taken_by_a_worker(deployment, take)
     assert taken.judged.outcome.verdict == "accepted" and not taken.judged.outcome.issues
     assert taken.judged.feedback is None
 
