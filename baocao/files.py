@@ -13,8 +13,8 @@ summary or a feedback workbook, exactly as if the file had been saved by hand.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,32 +23,34 @@ from baocao.errors import BaocaoError
 TEMP_PREFIX = ".tmp-"  # temporary files; the inbox ignores them, collect sweeps leftovers
 
 
-def _process_umask() -> int:
-    """The umask, read once (setting it back at once; there is no getter before Python 3.13)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_MODE = 0o666 & ~_process_umask()
+_EXCLUSIVE = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
 def create_temp(folder: Path, suffix: str = "") -> tuple[int, Path]:
-    """A new temporary file in ``folder`` (created if missing): (open descriptor, path).
+    """A new temporary file in ``folder`` (created if missing): (descriptor open for reading and
+    writing, path).
 
-    Its permissions are those of a file the process would create normally (see the module
-    docstring). Raises ``OSError``.
+    Created exclusively under a random ``TEMP_PREFIX`` name with mode ``0666``, so its
+    permissions are what the umask gives (see the module docstring) with no chmod after, and
+    the folder is made only when the first create finds it missing (collect writes thousands of
+    these). Raises ``OSError``.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
-    if hasattr(os, "fchmod"):  # POSIX; on Windows the folder's ACLs decide, as for any new file
+    for _ in range(100):
+        path = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}{suffix}")
         try:
-            os.fchmod(fd, _MODE)
-        except BaseException:
-            os.close(fd)
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return fd, Path(tmp)
+            return os.open(path, _EXCLUSIVE, 0o666), Path(path)
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            folder.mkdir(parents=True, exist_ok=True)
+    raise FileExistsError(f"không tạo được tệp tạm trong {folder}")
+
+
+def write_all(fd: int, content: bytes) -> None:
+    """Write all of ``content`` on an open descriptor (no buffered file object for one write)."""
+    view = memoryview(content)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def sweep_temporary(folder: Path) -> list[Path]:

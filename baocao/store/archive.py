@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from baocao import files
 from baocao.errors import StoreError
-from baocao.files import TEMP_PREFIX, sweep_temporary
+from baocao.files import TEMP_PREFIX, create_temp, sweep_temporary, write_all
 from baocao.names import ascii_slug, safe_name
 
 CHUNK = 1 << 20
@@ -115,21 +114,14 @@ def write_copy(dest: Path, content: bytes, sha256: str, stamp: float, sync: bool
     ``sync_folders`` (the caller batches it).
     """
     folder = dest.parent
-    tmp = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
     try:
-        try:  # the mode the umask gives (as a file saved by hand), not mkstemp's owner-only 0600
-            fd = os.open(tmp, _CREATE, 0o666)
-        except FileNotFoundError:  # the first copy of the day
-            folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, _CREATE, 0o666)
+        fd, tmp = create_temp(folder)
     except OSError as exc:
         raise ArchiveError(f"Không ghi được vào thư mục lưu trữ {folder}: {exc}") from None
     try:
         try:
-            try:  # straight on the descriptor: no buffered file object for one write and one read
-                view = memoryview(content)
-                while view:
-                    view = view[os.write(fd, view) :]
+            try:
+                write_all(fd, content)
                 if sync:
                     os.fsync(fd)
                 again = hashlib.sha256(_read_back(fd, len(content))).hexdigest()
@@ -153,7 +145,6 @@ def write_copy(dest: Path, content: bytes, sha256: str, stamp: float, sync: bool
         raise
 
 
-_CREATE = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 _UTIME_FD = os.utime in os.supports_fd
 
 

@@ -20,13 +20,12 @@ import contextlib
 import logging
 import math
 import os
-import secrets
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from baocao.files import TEMP_PREFIX
+from baocao.files import create_temp, write_all
 from baocao.model import Issue, RawWorkbook, Severity
 from baocao.workbook import xlsxpatch
 from baocao.workbook.template import TemplateContext, render_template
@@ -243,29 +242,13 @@ def write_unique(out: Path, content: bytes, sync: bool = True) -> Path:
             tmp.unlink(missing_ok=True)
 
 
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-
-
-def _create(path: Path) -> int:
-    """Create ``path`` exclusively (its folder too, when missing), with the permissions a file
-    saved by hand gets (``0666`` less the umask); return the open descriptor."""
-    try:
-        return os.open(path, _CREATE, 0o666)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, _CREATE, 0o666)
-
-
 def _temporary(out: Path, content: bytes, sync: bool) -> Path:
-    """A new temporary file beside ``out`` holding ``content`` (``files.TEMP_PREFIX``: swept if
+    """A new temporary file beside ``out`` holding ``content`` (``files.create_temp``: swept if
     a killed run leaves it), fsynced when ``sync``."""
-    tmp = out.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}{out.suffix}")
-    fd = _create(tmp)
+    fd, tmp = create_temp(out.parent, out.suffix)
     try:
         try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, content)
             if sync:
                 os.fsync(fd)
         finally:
@@ -282,8 +265,8 @@ def _name(tmp: Path, path: Path) -> None:
         os.link(tmp, path)
     except FileExistsError:
         raise
-    except OSError:  # no hard links on this file system (FAT, some shares)
-        os.close(_create(path))
+    except OSError:  # no hard links on this file system (FAT, some shares): claim, then rename
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         os.replace(tmp, path)
 
 
