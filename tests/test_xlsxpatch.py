@@ -26,6 +26,7 @@ from baocao import api
 from baocao.judge.reader import read_workbook
 from baocao.judge.validate import Context, validate
 from baocao.model import Issue, Severity
+from baocao.recent import Recent
 from baocao.spec.samples import sample_values, with_flaw
 from baocao.workbook import feedback, feedback_book, xlsxpatch, xlsxzip
 from baocao.workbook.answer import issues_page
@@ -155,7 +156,7 @@ def test_the_cached_template_parts_give_the_bytes_of_a_cold_start(deployment, tm
     files = [judged_file(deployment, tmp_path, unit, flaws) for unit, flaws in sorted(FLAWED.items())]
     cold = []
     for path, issues, page in files:
-        xlsxzip.Memo.clear_all()
+        Recent.clear_all()
         cold.append(feedback.fast_feedback(path.read_bytes(), issues, page))
     warm = [feedback.fast_feedback(path.read_bytes(), issues, page) for path, issues, page in files]
     warm_again = [feedback.fast_feedback(path.read_bytes(), issues, page) for path, issues, page in files]

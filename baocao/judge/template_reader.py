@@ -34,10 +34,8 @@ import re
 import struct
 import zipfile
 import zlib
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 from datetime import date, timedelta
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple
 
 from baocao.a1 import column_letters, parse_cell
 from baocao.judge.ooxml import XLSX_REF, single_cell
@@ -45,6 +43,7 @@ from baocao.judge.reader import Layouts, extract
 from baocao.judge.safety import MIB, Extent, ReadLimits
 from baocao.judge.zipscan import ZIP_MAGIC, normal
 from baocao.model import CellRef, RawWorkbook
+from baocao.recent import Recent, remembered
 
 __all__ = ["read_template"]
 
@@ -83,32 +82,7 @@ _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _EPOCH = date(1899, 12, 30)  # Excel's day zero (1900 system, serials from 61 on)
 _LAST_DAY = 2958465  # 9999-12-31: calamine gives a number beyond Python's dates
 _DATE, _DURATION, _OTHER = "date", "duration", "other"
-_T_ = TypeVar("_T_")
 _STRINGS: dict[bytes, str] = {}  # a shared string's <si> content -> its text (labels, codes repeat)
-
-
-class _Recent:
-    """The last results of a pure function of bytes, kept by what they were made from: files
-    made from one template repeat most of their parts byte for byte (styles, theme, the guide
-    sheet, relationships), and each is inflated and checked once, not once per file."""
-
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self.kept: OrderedDict[Hashable, Any] = OrderedDict()
-
-    def get(self, key: Hashable) -> Any:
-        found = self.kept.get(key)
-        if found is not None:
-            self.kept.move_to_end(key)
-        return found
-
-    def __contains__(self, key: Hashable) -> bool:
-        return self.get(key) is not None
-
-    def put(self, key: Hashable, value: Any) -> None:
-        self.kept[key] = value
-        if len(self.kept) > self.size:
-            self.kept.popitem(last=False)
 
 
 class _Part:
@@ -128,7 +102,7 @@ class _Part:
 
 
 _Cell = tuple[bytes, bytes, bytes, bytes]  # a cell's style, type, other attributes, body
-_INFLATED = _Recent()
+_INFLATED: Recent[tuple[int, int, int, int], _Part] = Recent()
 
 
 class _Decline(Exception):
@@ -239,7 +213,7 @@ class _Template:
         room = self.limits.max_unpacked_bytes - self.unpacked
         cap = min(room, max(MIB, int(self.limits.max_entry_ratio * max(entry.packed, 1))))
         known = (entry.method, entry.crc, entry.size, entry.packed)
-        found = _INFLATED.get(known)  # the same compressed bytes inflate to the same part
+        found = _INFLATED.find(known)  # the same compressed bytes inflate to the same part
         if found is None or found.raw != raw:
             if entry.method == zipfile.ZIP_STORED:
                 data = raw
@@ -345,22 +319,7 @@ class _Template:
         return self.formats[index] if index < len(self.formats) else None
 
 
-def _memo(function: Callable[..., _T_]) -> Callable[..., _T_]:
-    """Keep the last results of a pure function of a part's bytes: every file made from one
-    template carries the same workbook, relationships and styles parts."""
-    cache: dict[tuple, _T_] = {}
-
-    def remembered(*args: object) -> _T_:
-        if args not in cache:
-            if len(cache) >= 64:
-                cache.pop(next(iter(cache)))
-            cache[args] = function(*args)
-        return cache[args]
-
-    return remembered
-
-
-@_memo
+@remembered
 def _book(data: bytes) -> tuple[list[tuple[str, str]], dict[str, CellRef]]:
     """(sheet name, relationship id) of each sheet, and the workbook-level names of single cells
     (``ooxml.read_book``'s rule) of a workbook part."""
@@ -385,7 +344,7 @@ def _book(data: bytes) -> tuple[list[tuple[str, str]], dict[str, CellRef]]:
     return sheets, names
 
 
-@_memo
+@remembered
 def _relationships(data: bytes, folder: str) -> dict[str, tuple[str, str]]:
     if not data:
         return {}
@@ -402,7 +361,7 @@ def _relationships(data: bytes, folder: str) -> dict[str, tuple[str, str]]:
     return found
 
 
-@_memo
+@remembered
 def _styles(data: bytes) -> list[str]:
     """What each cell style (``<cellXfs>``) makes of a number, as calamine decides it."""
     _check(_plain(data, b"styleSheet", MAIN))

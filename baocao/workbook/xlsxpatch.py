@@ -18,7 +18,7 @@ What ``add_feedback`` changes (bytes in, bytes out; nothing else is touched):
 
 Why caches: every file of a form version carries the same workbook, styles, relationships and
 content types, and the same sheet XML after the cells. What is read or written from those parts
-is kept per process (``xlsxzip.Memo``), keyed by the parts' exact compressed bytes (or the exact
+is kept per process (``recent.Recent``), keyed by the parts' exact compressed bytes (or the exact
 text), so a worker parses a template's parts once, not once per file, and a cached result is
 the one the same input would give again.
 
@@ -44,6 +44,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from baocao.a1 import cell_name, parse_cell
+from baocao.recent import Recent
 from baocao.workbook import xlsxzip
 from baocao.workbook.xlsxparts import (
     DECL,
@@ -58,7 +59,7 @@ from baocao.workbook.xlsxparts import (
     text,
     vml_drawing,
 )
-from baocao.workbook.xlsxzip import Entry, Memo
+from baocao.workbook.xlsxzip import Entry
 
 __all__ = ["IssueRow", "IssuesSheet", "Mark", "Unpatchable", "add_feedback", "attr", "text"]
 
@@ -420,14 +421,14 @@ class _SheetRels:
 
 
 # What is derived from the parts every file of a template shares (see the module docstring).
-_BOOKS: Memo[Hashable, _Book] = Memo(16)
-_SHEET_RELS: Memo[Hashable, _SheetRels] = Memo(64)
-_TAILS: Memo[str, tuple[tuple[tuple[str, int], ...], int]] = Memo(64)
-_HEADS: Memo[str, bytes] = Memo(64)
-_ENDINGS: Memo[tuple[str, str], bytes] = Memo(64)
-_UNTABBED: Memo[Hashable, Entry | None] = Memo(64)
-_ENTRIES: Memo[tuple[Hashable, ...], Entry] = Memo(256)
-_STYLES_OUT: Memo[tuple[str, tuple[tuple[str, ...], ...]], Entry] = Memo(64)
+_BOOKS: Recent[Hashable, _Book] = Recent(16)
+_SHEET_RELS: Recent[Hashable, _SheetRels] = Recent(64)
+_TAILS: Recent[str, tuple[tuple[tuple[str, int], ...], int]] = Recent(64)
+_HEADS: Recent[str, bytes] = Recent(64)
+_ENDINGS: Recent[tuple[str, str], bytes] = Recent(64)
+_UNTABBED: Recent[Hashable, Entry | None] = Recent(64)
+_ENTRIES: Recent[tuple[Hashable, ...], Entry] = Recent(256)
+_STYLES_OUT: Recent[tuple[str, tuple[tuple[str, ...], ...]], Entry] = Recent(64)
 
 
 class _Patch:

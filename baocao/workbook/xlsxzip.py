@@ -21,9 +21,11 @@ import os
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import ClassVar, Generic, NamedTuple, TypeVar
+from typing import NamedTuple
+
+from baocao.recent import Recent
 
 _END = struct.Struct("<4s4H2LH")  # end of central directory record
 _CENTRAL = struct.Struct("<4s6H3L5H2L")  # central directory file header
@@ -234,38 +236,4 @@ def write(entries: Iterable[tuple[str, Entry]]) -> bytes:
     return b"".join([*chunks, directory, end])
 
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class Memo(Generic[K, V]):
-    """A small cache of what is derived from parts that repeat (the parts every file of a
-    template shares): at most ``size`` values, the oldest dropped first. A value is computed
-    by ``make`` from the key alone, so a cached one is the one it would compute again."""
-
-    instances: ClassVar[list[Memo]] = []
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: dict[K, V] = {}
-        Memo.instances.append(self)
-
-    @classmethod
-    def clear_all(cls) -> None:
-        """Forget every cached value (tests compare a cold start with a warm one)."""
-        for memo in cls.instances:
-            memo.items.clear()
-
-    def get(self, key: K, make: Callable[[], V]) -> V:
-        try:
-            return self.items[key]
-        except KeyError:
-            pass
-        value = make()
-        if len(self.items) >= self.size:
-            del self.items[next(iter(self.items))]
-        self.items[key] = value
-        return value
-
-
-_PIECES: Memo[tuple[bytes, int], bytes] = Memo(64)  # deflated heads and tails (``spliced``)
+_PIECES: Recent[tuple[bytes, int], bytes] = Recent(64)  # deflated heads and tails (``spliced``)
