@@ -70,14 +70,15 @@ def summary_for(dep: Deployment, period: str, *, unit: str | None = None, now: d
     """Open the ledger and build the summary (what ``consolidate`` writes, without writing): one
     that holds everything it shows, the narratives included, once the ledger is closed."""
     with open_store(dep.settings) as ledger:
-        return _summary(dep, ledger, period, unit=unit, now=now, narratives=False)
+        return _summary(dep, ledger, period, unit=unit, now=now, texts_from_ledger=False)
 
 
 def _summary(
-    dep: Deployment, ledger: Store, period: str, *, unit: str | None, now: datetime, narratives: bool
+    dep: Deployment, ledger: Store, period: str, *, unit: str | None, now: datetime, texts_from_ledger: bool
 ) -> Summary:
-    """The summary from ``ledger``; with ``narratives`` one that reads its units' narratives
-    again from it when they are rendered (``Summary.texts_by_row``: keep the ledger open)."""
+    """The summary from ``ledger``; with ``texts_from_ledger`` one whose rows keep no narratives
+    and that reads them again from the ledger when they are rendered (``Summary.texts_by_row``:
+    keep the ledger open)."""
     p = dep.period(period)
     level = level_unit(dep.registry, p, unit)
     kinds = dep.settings.period_kinds
@@ -98,7 +99,7 @@ def _summary(
         tz=dep.settings.timezone,
         inclusive=dep.settings.inclusive_deadline,
         now=now,
-        narratives=ledger.each_submission_values if narratives else None,
+        narratives=ledger.each_submission_values if texts_from_ledger else None,
     )
 
 
@@ -204,7 +205,7 @@ def consolidate(
     # the summary keeps its units' figures, not their narratives: the renderings read those again
     # from the open ledger, one unit at a time (at 10,000 units they took 10 MB, issue 13)
     with open_store(dep.settings) as ledger:
-        summary = _summary(dep, ledger, period, unit=unit, now=now, narratives=True)
+        summary = _summary(dep, ledger, period, unit=unit, now=now, texts_from_ledger=True)
         result = _write(dep, ledger, summary, unit, out, docx, as_submission, phone, now)
     return replace(result, summary=replace(summary, narratives=None))  # that ledger is closed now
 
