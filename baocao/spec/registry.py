@@ -15,6 +15,7 @@ roll-up file.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import sys
@@ -173,27 +174,26 @@ _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 def _parse_date(value: object, where: str, days: dict[date, date] | None = None) -> date | None:
     """The day in a cell (a date, or its text in either form); ``days`` shares equal days."""
+    day = _day_in(value, where)
+    return day if day is None or days is None else days.setdefault(day, day)
+
+
+def _day_in(value: object, where: str) -> date | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        day = value.date()
-        return day if days is None else days.setdefault(day, day)
+        return value.date()
     if isinstance(value, date):
-        return value if days is None else days.setdefault(value, value)
+        return value
     text = str(value).strip()
     if _ISO_DAY.fullmatch(text):  # the usual cell: what strptime's "%Y-%m-%d" reads, ~20x cheaper
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            pass  # 2025-02-30: refused below with the message
-        else:
-            return day if days is None else days.setdefault(day, day)
+        with contextlib.suppress(ValueError):  # 2025-02-30: refused below with the message
+            return date.fromisoformat(text)
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            day = datetime.strptime(text, fmt).date()
+            return datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-        return day if days is None else days.setdefault(day, day)
     raise ConfigError(f"{where}: ngày {text!r} không hợp lệ; cần dạng dd/mm/yyyy hoặc yyyy-mm-dd")
 
 
