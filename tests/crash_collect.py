@@ -8,7 +8,9 @@ POINT is where the process kills itself, the way a power cut or ``kill -9`` woul
 - ``archived``: the e-mail's raw message is archived and journaled, the ledger has not committed;
 - ``children``: its attachments are archived and journaled too, still nothing committed;
 - ``committed``: the ledger has committed, the message has not been moved (release not begun);
-- ``moved``: the message is in the processed folder, the ledger does not know it was moved.
+- ``moved``: the message is in the processed folder, the ledger does not know it was moved;
+- ``aside``: a folder original, committed, is moved aside under a temporary name to be deleted,
+  and not deleted yet.
 
 Each point is a real function wrapped so the kill comes right after (or instead of) it; the rest
 of the process is the real ``baocao`` command line.
@@ -21,6 +23,7 @@ import signal
 import sys
 
 from baocao.cli import main
+from baocao.intake.folder import ASIDE
 from baocao.intake.imap import ImapIntake
 from baocao.intake.mailbox import Mailbox
 from baocao.store.archive import Archive
@@ -56,6 +59,11 @@ def arm(point: str) -> None:
         instead(ImapIntake, "release")
     elif point == "moved":
         after(Mailbox, "file_away", lambda self, entries: bool(entries))
+    elif point == "aside":
+        unlink = os.unlink
+        os.unlink = lambda path, *a, **k: (
+            die() if os.path.basename(path).startswith(ASIDE) else unlink(path, *a, **k)
+        )
     else:
         raise SystemExit(f"unknown point {point!r}")
 

@@ -6,7 +6,9 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 import unicodedata
@@ -35,6 +37,7 @@ from baocao import api
 from baocao.cli import main
 from baocao.collect import _Taker, lock_path
 from baocao.errors import LockedError
+from baocao.intake.folder import ASIDE, list_inbox
 from baocao.intake.sources import folder_intake
 from baocao.judging import CollectReport
 from baocao.store import archive_of, open_store
@@ -228,6 +231,45 @@ def test_a_collect_killed_in_the_middle_loses_nothing(deployment, config_file):
     assert all(f.status == "accepted" and f.removed_from_inbox for f in files)
     assert [p for p in box.rglob("*") if p.is_file()] == []
     assert current(deployment)["DT_TG"].values["tthc_niem_yet"] == 139
+
+
+CRASH = Path(__file__).with_name("crash_collect.py")
+
+
+def test_a_collect_killed_while_deleting_an_original_leaves_no_hidden_file(deployment, config_file):
+    """Killed between moving an archived original aside and deleting it: the next run gives it
+    its name back and deletes it, so nothing stays hidden in the inbox and nothing is taken twice."""
+    box = inbox(deployment)
+    for unit in ("DT_TG", "NV_VP"):
+        make_submission(deployment, unit, "2025-Q1", box / f"{unit}.xlsx")
+    killed = subprocess.run(
+        [sys.executable, str(CRASH), "aside", *collect_command(config_file)[3:]],
+        cwd=REPO,
+        capture_output=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    [aside] = [p.name for p in box.iterdir() if p.name.startswith(ASIDE)]
+    assert aside.endswith(tuple(f.original_name for f in stored_files(deployment)))  # committed first
+
+    api.collect(deployment, now=BEFORE_DEADLINE)
+    assert list(box.iterdir()) == []
+    files = stored_files(deployment)
+    assert sorted((f.original_name, f.status) for f in files) == [
+        ("DT_TG.xlsx", "accepted"),
+        ("NV_VP.xlsx", "accepted"),
+    ]
+    assert all(f.removed_from_inbox for f in files), aside
+
+
+def test_a_save_left_moved_aside_by_a_killed_run_is_taken(deployment):
+    """A unit's save that landed while a killed run had the name moved aside is not lost: the
+    next run gives it its name back and takes it."""
+    box = inbox(deployment)
+    made = make_submission(deployment, "DT_TG", "2025-Q1", box / f"{ASIDE}0a1b2c3d-bao cao.xlsx")
+    assert list_inbox(box) == []  # a dry run looks, and changes nothing
+    report = api.collect(deployment, now=BEFORE_DEADLINE)
+    assert [(r.name, r.status) for r in report.results] == [("bao cao.xlsx", "accepted")]
+    assert list(box.iterdir()) == [] and not made.exists()
 
 
 def test_status_json_lists_every_unit(config_file, deployment):

@@ -40,7 +40,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from baocao.files import TEMP_PREFIX
 from baocao.intake.base import Arrival, Changed, IntakeBase, Refused
@@ -126,16 +126,27 @@ class _Entry:
     stat: os.stat_result
 
 
-def scan(inbox: Path) -> tuple[list[_Entry], list[tuple[str, str]]]:
-    """Every candidate file below ``inbox`` (regular files, by path below the inbox), and the
-    entries set aside with the reason (links, FIFOs, devices, unreadable folders)."""
+class Listing(NamedTuple):
+    """What one look at the inbox found."""
+
+    entries: list[_Entry]  # candidate files (regular files, by path below the inbox)
+    skipped: list[tuple[str, str]]  # entries not to open, with the reason (links, FIFOs, …)
+    moved_aside: list[Path]  # originals a killed run had moved aside to delete them
+
+
+def scan(inbox: Path) -> Listing:
+    """Every candidate file below ``inbox``, what is skipped and why, and the originals left
+    moved aside by a run killed in the middle of deleting them."""
     found: list[_Entry] = []
     skipped: list[tuple[str, str]] = []
-    _walk(inbox, "", found, skipped)
-    return sorted(found, key=lambda e: e.location), skipped
+    aside: list[Path] = []
+    _walk(inbox, "", found, skipped, aside)
+    return Listing(sorted(found, key=lambda e: e.location), skipped, aside)
 
 
-def _walk(folder: Path, prefix: str, found: list[_Entry], skipped: list[tuple[str, str]]) -> None:
+def _walk(
+    folder: Path, prefix: str, found: list[_Entry], skipped: list[tuple[str, str]], aside: list[Path]
+) -> None:
     try:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
@@ -151,9 +162,13 @@ def _walk(folder: Path, prefix: str, found: list[_Entry], skipped: list[tuple[st
             continue  # gone since the listing
         if stat.S_ISDIR(st.st_mode) and not _special_link(st):
             if not entry.name.startswith("."):
-                _walk(Path(entry.path), f"{location}/", found, skipped)
+                _walk(Path(entry.path), f"{location}/", found, skipped, aside)
             continue
-        if is_ignored(entry.name) or entry.name.startswith(ASIDE):
+        if entry.name.startswith(ASIDE):
+            if stat.S_ISREG(st.st_mode):
+                aside.append(Path(entry.path))
+            continue
+        if is_ignored(entry.name):
             continue
         reason = _special(st)
         if reason:
@@ -164,7 +179,7 @@ def _walk(folder: Path, prefix: str, found: list[_Entry], skipped: list[tuple[st
 
 def list_inbox(inbox: Path) -> list[str]:
     """What a collect would consider in ``inbox`` (paths below it), for a dry run."""
-    return [e.location for e in scan(inbox)[0]]
+    return [e.location for e in scan(inbox).entries]
 
 
 def folder_key(location: str, size: int, mtime_ns: int) -> str:
@@ -213,8 +228,13 @@ class FolderIntake(IntakeBase):
     # --- listing -----------------------------------------------------------------------------
 
     def _scan(self) -> list[_Entry]:
-        entries, self._skipped = scan(self.inbox)
-        return entries
+        listing = scan(self.inbox)
+        if listing.moved_aside:  # only after a run was killed mid-deletion: rare, so look again
+            for path in listing.moved_aside:
+                restore_moved_aside(path)
+            listing = scan(self.inbox)
+        self._skipped = listing.skipped
+        return listing.entries
 
     def arrivals(self) -> list[Arrival]:
         """Complete files not taken yet, with their received times (sightings updated)."""
@@ -406,6 +426,21 @@ def remove_if_same(path: Path, size: int, mtime_ns: int, ino: int | None) -> boo
         return False
     _put_back(aside, path)  # a save landed between the check and the move: keep it
     return True
+
+
+def restore_moved_aside(aside: Path) -> None:
+    """Give an original that a killed run left moved aside (``remove_if_same`` was stopped between
+    its move and its deletion) its name back: it is either an archived original, which the
+    pending release then deletes, or a save that landed at that moment, which the run then takes.
+    Either way it is visible again and nothing is lost."""
+    original = aside.name[len(ASIDE) :].partition("-")[2]
+    if not original:
+        return
+    logger.info("Trả lại tên cho tệp do lần chạy bị ngắt để dở: %s", display_name(original))
+    try:
+        _put_back(str(aside), aside.with_name(original))
+    except OSError as exc:
+        logger.warning("Chưa trả lại được tên cho %s: %s", display_name(aside.name), exc)
 
 
 def _put_back(aside: str, path: Path) -> None:
