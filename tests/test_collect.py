@@ -272,6 +272,17 @@ def test_a_save_left_moved_aside_by_a_killed_run_is_taken(deployment):
     assert list(box.iterdir()) == [] and not made.exists()
 
 
+def test_an_original_linked_back_by_a_killed_run_is_not_taken_twice(deployment):
+    """Killed inside the putting back, between the link to its name and the removal of the
+    temporary name: one file with two names, taken once."""
+    box = inbox(deployment)
+    made = make_submission(deployment, "DT_TG", "2025-Q1", box / "bao cao.xlsx")
+    os.link(made, box / f"{ASIDE}0a1b2c3d-bao cao.xlsx")
+    report = api.collect(deployment, now=BEFORE_DEADLINE)
+    assert [(r.name, r.status) for r in report.results] == [("bao cao.xlsx", "accepted")]
+    assert list(box.iterdir()) == []
+
+
 def test_status_json_lists_every_unit(config_file, deployment):
     make_submission(deployment, "DT_TG", "2025-Q1", inbox(deployment) / "a.xlsx")
     main(

@@ -437,8 +437,12 @@ def restore_moved_aside(aside: Path) -> None:
     if not original:
         return
     logger.info("Trả lại tên cho tệp do lần chạy bị ngắt để dở: %s", display_name(original))
+    path = aside.with_name(original)
     try:
-        _put_back(str(aside), aside.with_name(original))
+        if path.exists() and os.path.samefile(aside, path):
+            os.unlink(aside)  # killed inside ``_put_back``, after its link: the name is back already
+            return
+        _put_back(str(aside), path)
     except OSError as exc:
         logger.warning("Chưa trả lại được tên cho %s: %s", display_name(aside.name), exc)
 
