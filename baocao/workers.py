@@ -207,9 +207,8 @@ class Pool:
         self.timeout = timeout
         self.memory_bytes = memory_bytes
         self.context = context
-        self.ctx: Any = multiprocessing.get_context(start_method(fork))
-        if self.ctx.get_start_method() == "forkserver":  # the main module too: once, not per worker
-            self.ctx.set_forkserver_preload(["__main__", *preload])
+        self.preload = preload
+        self.ctx: Any = self._context(start_method(fork))
         self.workers: list[_Worker] = []
         self.queue: deque[_Job] = deque()
 
@@ -224,13 +223,23 @@ class Pool:
         while len(self.workers) < min(count or self.size, self.size):
             self.workers.append(self._spawn())
 
+    def _context(self, method: str) -> Any:
+        ctx = multiprocessing.get_context(method)
+        if method == "forkserver":  # the main module too: once, not per worker
+            ctx.set_forkserver_preload(["__main__", *self.preload])
+        return ctx
+
     def _spawn(self) -> _Worker:
-        conn, child = self.ctx.Pipe()
+        ctx = self.ctx
+        if ctx.get_start_method() == "fork" and threading.active_count() > 1:
+            # a thread has started since (collect's deletions): never fork a threaded process
+            ctx = self._context("forkserver")
+        conn, child = ctx.Pipe()
         fd, stderr = tempfile.mkstemp(prefix="baocao-worker-", suffix=".txt")
         os.close(fd)
-        current = self.ctx.Value("i", -1, lock=False)
+        current = ctx.Value("i", -1, lock=False)
         args = (child, conn, self.function, self.context, self.memory_bytes, stderr, current)
-        process = self.ctx.Process(target=_serve, args=args, daemon=True)
+        process = ctx.Process(target=_serve, args=args, daemon=True)
         process.start()
         child.close()
         return _Worker(process, conn, stderr, current, deadline=time.monotonic() + STARTUP_SECONDS)
