@@ -9,8 +9,8 @@ first batches so the first files are durable at once):
 3. the batch's archive folders are synced, its journal lines written and synced, then its file
    rows and, in collect, their verdicts are committed in one transaction at a synchronous
    level that survives a power cut;
-4. only then are the originals released (the folder deletes each one if it is unchanged, in a
-   thread of its own while this process reads the next files); the next commit marks them gone.
+4. only then are the originals released (the folder deletes each one if it is unchanged, while
+   this process waits for the workers' answers); the next commit marks them gone.
 While the workers copy and read one batch, this process reads the next one's originals.
 
 A crash between any two steps leaves every file in its intake, or archived and recorded; the
@@ -24,6 +24,7 @@ attachments are taken like any file, and the container is released after them.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -62,6 +63,7 @@ logger = logging.getLogger(__name__)
 JOB_BYTES = 64 * 2**10  # bytes of originals per message to a worker (a few small files, or one big)
 PUMP_EVERY = 16  # files this process handles between two looks at the workers' answers
 TAPER = 32  # the smallest of the last batches of a run (``_chunks``)
+RELEASE_SECONDS = 0.002  # originals released between two looks at the workers' answers
 
 
 @dataclass(frozen=True)
@@ -139,19 +141,13 @@ class Taker:
     def take_all(self, intake: Intake, arrivals: Sequence[Arrival] | deque[Arrival]) -> None:
         """Take ``arrivals`` in batches. A ``deque`` is consumed as it is taken (collect's: a run
         of 10,000 files then does not hold every arrival, its path and stat, to the end)."""
-        try:
-            for chunk in _chunks(arrivals, BATCH):
-                plain = [a for a in chunk if not a.container]
-                if plain:
-                    self._start(intake, plain)
-                for container in (a for a in chunk if a.container):
-                    self._take_container(intake, container)
-            self.finish()
-        except BaseException:
-            for _, releasing in self.releasing:  # the run stops: no deletion left running
-                releasing.wait(record=False)
-            self.releasing = []
-            raise
+        for chunk in _chunks(arrivals, BATCH):
+            plain = [a for a in chunk if not a.container]
+            if plain:
+                self._start(intake, plain)
+            for container in (a for a in chunk if a.container):
+                self._take_container(intake, container)
+        self.finish()
 
     def finish(self) -> None:
         while self.pending:
@@ -289,7 +285,8 @@ class Taker:
 
     def _finish(self, batch: _Batch) -> None:
         while batch.answered < batch.sent:
-            self.pool.answers()
+            # waiting for the workers: release what the last commit let go meanwhile
+            self.pool.answers(0 if self._release_some() else None)
         for item in batch.items:
             self._settle(item)
         with self.store.transaction():
@@ -302,10 +299,10 @@ class Taker:
                 item.copy = replace(item.copy, content=b"")
 
     def _let_go(self) -> None:
-        """Begin releasing the originals of what is committed (``held``): the intake may finish
-        in the background (the folder deletes in a thread) while this process goes on. Only
-        top-level arrivals with a copy: an attachment goes with its e-mail, a file too large
-        (no copy) stays where it is. Never inside a transaction: what is held is committed."""
+        """Begin releasing the originals of what is committed (``held``): the intake may do it
+        step by step while this process waits for its workers (``_finish``). Only top-level
+        arrivals with a copy: an attachment goes with its e-mail, a file too large (no copy)
+        stays where it is. Never inside a transaction: what is held is committed."""
         held, self.held = self.held, []
         by_intake: dict[int, tuple[Intake, list[Arrival], list[FileRecord]]] = {}
         for intake, arrival, rec in held:
@@ -315,6 +312,18 @@ class Taker:
                 recs.append(rec)
         for intake, arrivals, recs in by_intake.values():
             self.releasing.append((recs, intake.release_all(arrivals)))
+
+    def _release_some(self) -> bool:
+        """Release originals (``Releasing.step``) for about ``RELEASE_SECONDS``, then let the
+        caller look at the workers again; False when none was left."""
+        until = time.monotonic() + RELEASE_SECONDS
+        done = False
+        for _, handle in self.releasing:
+            while handle.step():
+                done = True
+                if time.monotonic() >= until:
+                    return True
+        return done
 
     def _record_released(self) -> None:
         """Wait for the releases begun, mark the originals that are gone (the caller holds a

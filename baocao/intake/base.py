@@ -83,12 +83,16 @@ ReleaseOutcome = bool | Exception  # what releasing one original gave: ``release
 class Releasing(Protocol):
     """Originals being let go (``Intake.release_all``)."""
 
-    def wait(self, record: bool = True) -> list[ReleaseOutcome]:
-        """Wait until every one is done; what became of each, in order: True (nothing left to
-        do), False (try again next run) or the exception that stopped it (also next run).
-        Called in the ledger transaction that records the result, which also holds what the
-        intake notes (the folder drops the sightings); ``record=False``: the run is stopping,
-        only wait."""
+    def step(self) -> bool:
+        """Let one more go now, if any is left (False: none was); collect calls it while it
+        waits for its workers."""
+        ...
+
+    def wait(self) -> list[ReleaseOutcome]:
+        """Release the rest; what became of each, in order: True (nothing left to do), False
+        (try again next run) or the exception that stopped it (also next run). Called in the
+        ledger transaction that records the result, which also holds what the intake notes
+        (the folder drops the sightings)."""
         ...
 
 
@@ -98,7 +102,10 @@ class Released:
 
     outcomes: list[ReleaseOutcome]
 
-    def wait(self, record: bool = True) -> list[ReleaseOutcome]:
+    def step(self) -> bool:
+        return False
+
+    def wait(self) -> list[ReleaseOutcome]:
         return self.outcomes
 
 
@@ -149,9 +156,9 @@ class Intake(Protocol):
         ...
 
     def release_all(self, arrivals: Sequence[Arrival]) -> Releasing:
-        """``release`` for each of ``arrivals``, begun now and perhaps finished in the
-        background (the folder deletes in a thread while collect reads the next files);
-        ``Releasing.wait()`` says, in order, what became of each."""
+        """``release`` for each of ``arrivals``, now or step by step (``Releasing.step``: the
+        folder deletes its originals while collect waits for its workers); ``Releasing.wait()``
+        finishes and says, in order, what became of each."""
         ...
 
     def release_pending(self, records: list[FileRecord]) -> list[int]:

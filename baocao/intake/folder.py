@@ -34,9 +34,9 @@ import logging
 import os
 import secrets
 import stat
-import threading
 import time
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -349,12 +349,9 @@ class FolderIntake(IntakeBase):
 
     def release(self, arrival: Arrival) -> bool:
         """Delete the original if it is still what was archived (see the module docstring).
-        Touches nothing but the inbox: ``release_all`` runs it in a thread, then drops the
-        sightings."""
+        Touches nothing but the inbox: ``release_all`` drops the sightings."""
         assert arrival.path is not None
-        # released once: a run keeps no stat per file (one dict operation, atomic while ``open``
-        # adds the next files' in the other thread)
-        opened = self._opened.pop(arrival.key, None)
+        opened = self._opened.pop(arrival.key, None)  # released once: a run keeps no stat per file
         parsed = parse_key(arrival.key)
         if opened is not None:
             return remove_if_same(arrival.path, opened.st_size, opened.st_mtime_ns, opened.st_ino)
@@ -363,15 +360,17 @@ class FolderIntake(IntakeBase):
         return False
 
     def release_all(self, arrivals: Sequence[Arrival]) -> Releasing:
-        """``release`` for each, in a thread of its own; the sightings are dropped in ``wait``.
+        """``release`` for each, done a few at a time when collect has nothing else to do
+        (``Releasing.step``: while it waits for its workers), the rest in ``wait``, which
+        also drops the sightings.
 
         Why: a deletion waits on the file system's journal (0.1–0.7 ms a file on ext4 while the
-        workers sync their copies), time this process spends reading the next files instead.
-        Each original is checked, moved aside and deleted as ``release`` does, so a run killed
-        meanwhile is mended the same way; the caller records what was deleted only after
-        ``wait``."""
+        workers sync their copies), which collect spent on its serial path while the workers
+        waited for their next jobs. Each original is checked, moved aside and deleted as
+        ``release`` does, so a run killed meanwhile is mended the same way; the caller records
+        what was deleted only after ``wait``."""
         paths = {a.location for a in arrivals}
-        return _Removing(self.release, list(arrivals), lambda: self.store.drop_sightings(paths))
+        return _Removing(self.release, arrivals, lambda: self.store.drop_sightings(paths))
 
     def release_pending(self, records: list[FileRecord]) -> list[int]:
         """Originals recorded by an earlier run and not deleted yet (open in Excel, read-only
@@ -395,34 +394,31 @@ class FolderIntake(IntakeBase):
 
 
 class _Removing:
-    """Originals being deleted by a thread of their own (``FolderIntake.release_all``).
-
-    ``wait`` joins the thread before anything is recorded, so a deletion is only ever marked
-    done once it is; ``then`` runs afterwards in the caller's thread (the ledger is not shared
-    between threads). A run that stops joins it too (``wait(record=False)``). While it runs it
-    is the process's second thread: the worker pool then starts a replacement worker from its
-    forkserver, never by forking this process (``workers.Pool``).
-    """
+    """Originals being deleted (``FolderIntake.release_all``): ``step`` deletes one, ``wait``
+    the rest and then runs ``then`` (the ledger's part). All in the caller's thread."""
 
     def __init__(
-        self, release: Callable[[Arrival], bool], arrivals: list[Arrival], then: Callable[[], None]
+        self, release: Callable[[Arrival], bool], arrivals: Sequence[Arrival], then: Callable[[], None]
     ) -> None:
+        self.release = release
+        self.todo = deque(arrivals)
         self.outcomes: list[ReleaseOutcome] = []
         self.then = then
-        self.thread = threading.Thread(target=self._run, args=(release, arrivals), name="baocao-release")
-        self.thread.start()
 
-    def _run(self, release: Callable[[Arrival], bool], arrivals: list[Arrival]) -> None:
-        for arrival in arrivals:
-            try:
-                self.outcomes.append(release(arrival))
-            except Exception as exc:  # that original stays for the next run
-                self.outcomes.append(exc)
+    def step(self) -> bool:
+        if not self.todo:
+            return False
+        arrival = self.todo.popleft()
+        try:
+            self.outcomes.append(self.release(arrival))
+        except Exception as exc:  # that original stays for the next run
+            self.outcomes.append(exc)
+        return True
 
-    def wait(self, record: bool = True) -> list[ReleaseOutcome]:
-        self.thread.join()
-        if record:
-            self.then()
+    def wait(self) -> list[ReleaseOutcome]:
+        while self.step():
+            pass
+        self.then()
         return self.outcomes
 
 
