@@ -14,7 +14,8 @@ each worker has up to ``DEPTH`` jobs in hand, so it never waits for the parent b
 
 How workers start, the cheapest safe way per platform, on Linux: a plain ``fork`` of the caller
 (a few ms) when the caller says nothing it holds may be inherited (``fork=True``: no lock, no
-open ledger) and it runs a single thread (forking a threaded process can deadlock the child);
+open ledger) and it runs a single thread (forking a threaded process can deadlock the child;
+checked again for each worker started, a replacement included);
 else a fork of a small server process (``forkserver``) that imported the job's module once, a
 few ms a worker once the server runs instead of the ~0.3 s of a new interpreter. Elsewhere
 ``spawn`` (the only way on Windows; macOS system libraries are not safe to fork).
