@@ -302,13 +302,16 @@ def test_the_keyring_is_used_before_the_key_file(monkeypatch, tmp_path):
             self.store.pop((service, username), None)
 
     monkeypatch.delenv(SECRET_ENV)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     previous = keyring.get_keyring()
     keyring.set_keyring(Memory())
     try:
         key = load_signing_key("dv", tmp_path)
+        ahead = signing_key_ahead("dv")()  # collect's lookup, in a child process: the same order
     finally:
         keyring.set_keyring(previous)
     assert key.secret == b"khoa-trong-keyring-0123456789" and "keyring" in key.source
+    assert ahead == key
     assert list(tmp_path.iterdir()) == []
 
 
