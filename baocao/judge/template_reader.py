@@ -64,6 +64,10 @@ _ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 # every <c> element, however written, with its address when written first (as Excel, LibreOffice,
 # WPS, xlsxwriter and openpyxl do): one pass that both counts the cells and finds their area
 _REF = re.compile(rb'<c(?: r="([A-Z]{1,3})([0-9]{1,7})"|[ >/\t\n\r])')
+# a <c> element that is not addressed first as a cell of columns A-Z, rows up to 9999 (where every
+# template's fields are): when none is found, ``_REF`` finds every cell addressed and within that box
+_OUTSIDE_SMALL = re.compile(rb'<c(?:[>/\t\n\r]| (?!r="[A-Z][0-9]{1,4}"))')
+_SMALL_ROWS, _SMALL_COLS = 10_000, 26  # rows 0-9999 (a row 0 makes the top -1), columns A-Z
 _CELL_TAIL = (  # after the address: style and type where those writers put them, then the rest
     rb'"(?:\s+s="([0-9]+)")?(?:\s+t="(\w+)")?([^>]*?)(?:/>|>(.*?)</c>)'
 )
@@ -412,7 +416,12 @@ class _Sheet:
 def _check_area(data: bytes, limits: ReadLimits) -> None:
     """Every cell of a worksheet part has its address first (else calamine counts positions:
     not read here), and their area (empty cells too: more than the package check counts) is
-    within ``limits``."""
+    within ``limits``.
+
+    Most sheets hold every cell in A1:Z9999, an area within any sane limits: one search that
+    builds nothing tells so (``_small_within``); the others are measured cell by cell."""
+    if _small_within(limits) and _OUTSIDE_SMALL.search(data) is None:
+        return
     found = _REF.findall(data)
     if not found:
         return
@@ -423,6 +432,16 @@ def _check_area(data: bytes, limits: ReadLimits) -> None:
     cols = [_column(name) for name in names]
     extent = Extent(min(numbers) - 1, min(cols), max(numbers) - 1, max(cols))
     _check(not extent.too_big(limits))
+
+
+def _small_within(limits: ReadLimits) -> bool:
+    """Whether any area of cells addressed A0 to Z9999 is within ``limits`` (the last row 9998,
+    the top -1 at worst: 10,000 rows of 26 columns)."""
+    return (
+        limits.max_rows > _SMALL_ROWS - 2
+        and limits.max_cols > _SMALL_COLS - 1
+        and limits.max_cells >= _SMALL_ROWS * _SMALL_COLS
+    )
 
 
 def _column_cells(data: bytes, col: int) -> dict[int, _Cell]:
