@@ -94,7 +94,6 @@ def feedback_job(
     issues = outcome.issues if issues is None else issues
     tz = dep.settings.timezone
     received = rec.received_at.astimezone(tz)
-    folder = inside(dep.settings.path("feedback"), outcome.period or "khong-ro-ky")
     period: Period | None = None
     if outcome.period:
         try:
@@ -127,4 +126,7 @@ def feedback_job(
     # what was read is needed only to rebuild a template or to tell Strict .xlsx: an .xlsx/.xlsm
     # is marked up from its archived copy alone, and the job goes to a worker lighter by half
     kept = raw if rebuild is not None or raw.format not in ("xlsx", "xlsm") else None
-    return FeedbackJob(rec.original_name, source, kept, issues, inside(folder, name), page, rebuild)
+    # one check that the path stays inside the feedback folder (its period's folder and the name
+    # are each a ``safe_name``): resolving it once, not the folder and then the name within it
+    out = inside(dep.settings.path("feedback"), outcome.period or "khong-ro-ky", name)
+    return FeedbackJob(rec.original_name, source, kept, issues, out, page, rebuild)
