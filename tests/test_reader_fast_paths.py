@@ -10,7 +10,7 @@ answer must be the checked reader's.
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import pytest
@@ -143,3 +143,36 @@ def test_a_cell_not_addressed_first_sends_the_sheet_to_the_checked_reader(tmp_pa
     row = b'<row r="1000">' + cell + b"<v>1</v></c></row></sheetData>"
     rewrite_entry(path, SHEET, lambda xml: xml.replace(b"</sheetData>", row, 1))
     assert read_fast(path) is None
+
+
+def test_a_workbook_sent_between_processes_arrives_the_same_value_for_value(tmp_path):
+    """``RawWorkbook`` pickles its cells as rows and shares equal cells on arrival: each value
+    keeps its type (1, True, 1.0; a date and a datetime; time zones), its cell and its flag."""
+    import pickle
+    from datetime import datetime, timedelta, timezone
+
+    from baocao.model import RawWorkbook
+
+    fast = read_fast(make_workbook(tmp_path / "a.xlsx"))
+    assert fast is not None
+    values = [1, True, 1.0, 0, False, None, "1", date(2025, 3, 5), datetime(2025, 3, 5)]
+    values += [
+        datetime(2025, 3, 5, 7, tzinfo=UTC),
+        datetime(2025, 3, 5, 14, tzinfo=timezone(timedelta(hours=7))),
+    ]
+    for order in (values, values[::-1]):  # whichever arrives first is not handed to the other
+        for value in order:
+            sent = RawWorkbook(
+                "xlsx",
+                {"so": RawCell(value, "BaoCao", "D5"), "f": RawCell(None, "BaoCao", "D6", True)},
+                {"unit": "DV1"},
+                False,
+                "2025.1",
+                ("BaoCao", "_meta"),
+            )
+            got = pickle.loads(pickle.dumps(sent))
+            assert got == sent and type(got.cells["so"].value) is type(value), value
+            assert got.cells["so"].value.tzinfo == value.tzinfo if isinstance(value, datetime) else True
+            assert got.cells["f"].formula_without_value and not got.used_defined_names
+    again = pickle.loads(pickle.dumps(fast))
+    assert again == fast and list(again.cells) == list(fast.cells)
