@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import random
+import re
 import zipfile
 import zlib
 from dataclasses import replace
@@ -262,3 +263,28 @@ def test_the_children_after_the_cells_are_read_the_same_when_reused_from_an_earl
     _children(head, broken)  # a "<" matched by nothing: nothing after it is reused
     shape = _TAIL_SHAPES.find(head)
     assert shape is not None and shape.plain == broken.index("<pageMargins")  # no tag matched there
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        '<row r="27"><c r="D27" s="3"><v>1</v></c></row>',
+        "<row r=\"27\"><c s='3' r='D27'/></row>",
+        '<c r="D26">r="D27"</c><c t="s" r="D27"/>',  # the address in text first
+        '<c a=\'r="D27"\' r="D28"/><c r="D27"/>',  # in another attribute: the pattern takes it
+        '<c a="<" r="D27"/>',  # a "<" inside the tag before the address
+        '<c x:r="D27"/><c r="D27"/>',
+        '<cx r="D27"/><c r="D27"/>',
+        '<c r="D270"/>',
+        '<c r="D26"/>',
+        "",
+    ],
+)
+def test_a_marked_cell_is_found_where_searching_the_whole_sheet_finds_it(xml):
+    from baocao.workbook.xlsxpatch import _cell_tag
+
+    sheet = f'<worksheet><sheetData>{xml}</sheetData><x r="D27"/></worksheet>'
+    data_end = sheet.find("</sheetData>")
+    whole = re.compile(r"""<c\s[^>]*?\br=["']D27["'][^>]*>""").search(sheet, 0, data_end)
+    found = _cell_tag(sheet, "D27", data_end)
+    assert (found and (found.start(), found.group(0))) == (whole and (whole.start(), whole.group(0)))
