@@ -348,9 +348,9 @@ def missing_sheets(raw: RawWorkbook) -> list[str]:
         return []
     present = {name.casefold() for name in raw.sheets}
     missing: dict[str, str] = {}
-    for cell in raw.cells.values():
-        if cell.sheet.casefold() not in present:
-            missing.setdefault(cell.sheet.casefold(), cell.sheet)
+    for sheet in dict.fromkeys(cell.sheet for cell in raw.cells.values()):  # each once, in order
+        if sheet.casefold() not in present:
+            missing.setdefault(sheet.casefold(), sheet)
     return list(missing.values())
 
 
