@@ -158,12 +158,15 @@ def _raw_workbook(
     earlier workbooks where they hold the same (as ``judge.reader`` shares them where it reads):
     most cells repeat from file to file, and a frozen dataclass costs more to build than to find."""
     cells = {}
-    kept = _LOADED_CELLS
+    kept, new = _LOADED_CELLS, object.__new__
     for code, row in zip(codes, rows, strict=True):
         kind = type(row[0])
         cell = kept.get(row) if kind in _SAME_WHEN_EQUAL else None
         if cell is None or type(cell.value) is not kind:  # (1, ...) finds (True, ...): equal
-            cell = RawCell(*row)
+            # made as pickle makes it (its fields set, ``__init__`` not run): a third of the cost
+            cell = new(RawCell)
+            value, sheet, address, formula = row
+            cell.__dict__.update(value=value, sheet=sheet, cell=address, formula_without_value=formula)
             if kind in _SAME_WHEN_EQUAL:
                 if len(kept) >= 8192:
                     kept.clear()

@@ -9,6 +9,7 @@ answer must be the checked reader's.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from datetime import UTC, date
 from pathlib import Path
@@ -176,3 +177,10 @@ def test_a_workbook_sent_between_processes_arrives_the_same_value_for_value(tmp_
             assert got.cells["f"].formula_without_value and not got.used_defined_names
     again = pickle.loads(pickle.dumps(fast))
     assert again == fast and list(again.cells) == list(fast.cells)
+    # what the rows carry of a cell: a field added to RawCell must be added to them too
+    assert [f.name for f in dataclasses.fields(RawCell)] == [
+        "value",
+        "sheet",
+        "cell",
+        "formula_without_value",
+    ]
