@@ -7,7 +7,7 @@ can be tested with values built by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -132,6 +132,52 @@ class RawWorkbook:
     used_defined_names: bool = True
     form_version: str = ""
     sheets: tuple[str, ...] = ()  # the workbook's sheet names (to tell a deleted data sheet)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled with its cells as rows of plain values: a worker process sends one per file,
+        and pickling ~40 ``RawCell`` dataclasses one by one cost the worker about as much as
+        reading a field of every cell, and the collecting process as much again to load them."""
+        cells = self.cells
+        if not all(type(cell) is RawCell for cell in cells.values()):
+            return super().__reduce__()  # type: ignore[return-value]  # never: cells are RawCells
+        rows = [(c.value, c.sheet, c.cell, c.formula_without_value) for c in cells.values()]
+        fields = (self.format, tuple(cells), rows, self.meta, self.used_defined_names, self.form_version)
+        return (_raw_workbook, (*fields, self.sheets))
+
+
+def _raw_workbook(
+    fmt: str,
+    codes: tuple[str, ...],
+    rows: list[tuple[object, str, str, bool]],
+    meta: dict[str, str],
+    used_defined_names: bool,
+    form_version: str,
+    sheets: tuple[str, ...],
+) -> RawWorkbook:
+    """A ``RawWorkbook`` as ``RawWorkbook.__reduce__`` pickled it. Its cells are shared with
+    earlier workbooks where they hold the same (as ``judge.reader`` shares them where it reads):
+    most cells repeat from file to file, and a frozen dataclass costs more to build than to find."""
+    cells = {}
+    kept, new = _LOADED_CELLS, object.__new__
+    for code, row in zip(codes, rows, strict=True):
+        kind = type(row[0])
+        cell = kept.get(row) if kind in _SAME_WHEN_EQUAL else None
+        if cell is None or type(cell.value) is not kind:  # (1, ...) finds (True, ...): equal
+            # made as pickle makes it (its fields set, ``__init__`` not run): a third of the cost
+            cell = new(RawCell)
+            value, sheet, address, formula = row
+            cell.__dict__.update(value=value, sheet=sheet, cell=address, formula_without_value=formula)
+            if kind in _SAME_WHEN_EQUAL:
+                if len(kept) >= 8192:
+                    kept.clear()
+                kept[row] = cell
+        cells[code] = cell
+    return RawWorkbook(fmt, cells, meta, used_defined_names, form_version, sheets)
+
+
+# types whose equal values are the same value (not 1 and True, not datetimes of two time zones)
+_SAME_WHEN_EQUAL = frozenset({str, int, float, bool, date, type(None)})
+_LOADED_CELLS: dict[tuple[object, str, str, bool], RawCell] = {}  # by its row
 
 
 # --- what the store remembers (row types shared by the store, the stages and the reports) ---

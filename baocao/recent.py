@@ -20,6 +20,9 @@ V = TypeVar("V")
 R = TypeVar("R")
 
 
+_ABSENT = object()  # what ``Recent.get`` finds for a key it does not keep
+
+
 class Recent(Generic[K, V]):
     """The last ``size`` values by key, the least recently used dropped first."""
 
@@ -49,12 +52,15 @@ class Recent(Generic[K, V]):
             self.kept.popitem(last=False)
 
     def get(self, key: K, make: Callable[[], V]) -> V:
-        """The value kept for ``key``, else ``make()`` kept and returned."""
-        found = self.find(key)
-        if found is None:
-            found = make()
-            self.put(key, found)
-        return found
+        """The value kept for ``key``, else ``make()`` kept and returned (a None made is kept
+        too: "nothing to change" is an answer worth keeping, not a miss)."""
+        found = self.kept.get(key, _ABSENT)
+        if found is _ABSENT:
+            made = make()
+            self.put(key, made)
+            return made
+        self.kept.move_to_end(key)
+        return found  # type: ignore[return-value]  # not _ABSENT: a V
 
 
 def remembered(function: Callable[..., R]) -> Callable[..., R]:

@@ -114,3 +114,32 @@ def test_no_temporary_file_is_left_and_the_file_is_readable_by_others(deployment
         mask = os.umask(0o022)
         os.umask(mask)
         assert out.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="symbolic links need privileges on Windows")
+def test_a_feedback_path_never_leads_outside_the_feedback_folder(deployment, tmp_path):
+    """The feedback workbook goes to ``feedback/<period>/<name>``; a period folder that is a
+    link to elsewhere is refused, as a name within it would be."""
+    from datetime import datetime
+
+    from baocao.judge.context import judging_context
+    from baocao.judge.reader import read_workbook
+    from baocao.judge.validate import validate
+    from baocao.model import FileRecord
+    from baocao.workbook.answer import feedback_job
+
+    path = make_submission(deployment, "DT_TG", "2025-Q1", tmp_path / "a.xlsx", nguoi_lap=None)
+    raw = read_workbook(path, deployment.catalog.layouts())
+    received = datetime(2025, 3, 5, 9, 30, tzinfo=deployment.settings.timezone)
+    outcome = validate(raw, judging_context(deployment, raw, received.date(), None))
+    assert outcome.issues and outcome.period == "2025-Q1"
+    rec = FileRecord("", path.name, "", "", 0, received)
+    root = deployment.settings.path("feedback")
+    made = feedback_job(deployment, rec, raw, outcome, path)
+    assert made.out.parent == root / "2025-Q1" and made.out.name.startswith("DT_TG_2025-Q1_phan-hoi_")
+    root.mkdir(parents=True, exist_ok=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "2025-Q1").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(ValueError, match="outside"):
+        feedback_job(deployment, rec, raw, outcome, path)

@@ -9,8 +9,9 @@ answer must be the checked reader's.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,85 @@ def test_a_layout_changed_in_place_is_read_as_it_now_is(tmp_path):
     after = read_template(path.read_bytes(), path.name, layouts)
     assert after is not None and after.cells["nguoi_lap"].value == VALUES["ten_don_vi"]
     assert after == read_workbook(path, layouts)
+
+
+@pytest.mark.parametrize(
+    ("far_cell", "limits", "answered"),
+    [
+        ("Z9999", ReadLimits(), True),  # the corner of the box one search clears
+        ("Z9999", ReadLimits(max_rows=9998), False),  # inside the box, the box past these limits
+        ("Z9999", ReadLimits(max_cells=200_000), False),  # 10,000 x 26 cells past these
+        ("AA1", ReadLimits(), True),  # outside the box: measured cell by cell, within limits
+        ("A10000", ReadLimits(), True),
+        ("AA1", ReadLimits(max_cols=26), False),
+        ("A10000", ReadLimits(max_rows=9999), False),
+    ],
+)
+def test_the_area_of_a_sheet_is_judged_the_same_inside_and_outside_the_usual_box(
+    tmp_path, far_cell, limits, answered
+):
+    """Sheets whose cells all lie in A1:Z9999 are cleared by one search when any such area is
+    within the limits; anything else, or tighter limits, is measured cell by cell."""
+    path = make_workbook(tmp_path / f"{far_cell}.xlsx", far_cell=far_cell)
+    fast = read_fast(path, limits=limits)
+    try:
+        checked: object = read_workbook(path, LAYOUTS, limits=limits)
+    except WorkbookError as exc:
+        checked = exc
+    assert (fast is not None) == answered
+    assert fast == checked if answered else isinstance(checked, WorkbookError)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [b"<c>", b'<c\nr="A1">', b'<c  r="A1">', b'<c r="a1">', b'<c s="0" r="A1">', b'<c r="A1 ">'],
+)
+def test_a_cell_not_addressed_first_sends_the_sheet_to_the_checked_reader(tmp_path, cell):
+    """The template reader finds cells by an address written first; a cell written otherwise
+    (calamine may count its position) is read by the checked reader."""
+    good = make_workbook(tmp_path / "good.xlsx")
+    assert read_fast(good) is not None
+    path = Path(shutil.copy(good, tmp_path / "changed.xlsx"))
+    row = b'<row r="1000">' + cell + b"<v>1</v></c></row></sheetData>"
+    rewrite_entry(path, SHEET, lambda xml: xml.replace(b"</sheetData>", row, 1))
+    assert read_fast(path) is None
+
+
+def test_a_workbook_sent_between_processes_arrives_the_same_value_for_value(tmp_path):
+    """``RawWorkbook`` pickles its cells as rows and shares equal cells on arrival: each value
+    keeps its type (1, True, 1.0; a date and a datetime; time zones), its cell and its flag."""
+    import pickle
+    from datetime import datetime, timedelta, timezone
+
+    from baocao.model import RawWorkbook
+
+    fast = read_fast(make_workbook(tmp_path / "a.xlsx"))
+    assert fast is not None
+    values = [1, True, 1.0, 0, False, None, "1", date(2025, 3, 5), datetime(2025, 3, 5)]
+    values += [
+        datetime(2025, 3, 5, 7, tzinfo=UTC),
+        datetime(2025, 3, 5, 14, tzinfo=timezone(timedelta(hours=7))),
+    ]
+    for order in (values, values[::-1]):  # whichever arrives first is not handed to the other
+        for value in order:
+            sent = RawWorkbook(
+                "xlsx",
+                {"so": RawCell(value, "BaoCao", "D5"), "f": RawCell(None, "BaoCao", "D6", True)},
+                {"unit": "DV1"},
+                False,
+                "2025.1",
+                ("BaoCao", "_meta"),
+            )
+            got = pickle.loads(pickle.dumps(sent))
+            assert got == sent and type(got.cells["so"].value) is type(value), value
+            assert got.cells["so"].value.tzinfo == value.tzinfo if isinstance(value, datetime) else True
+            assert got.cells["f"].formula_without_value and not got.used_defined_names
+    again = pickle.loads(pickle.dumps(fast))
+    assert again == fast and list(again.cells) == list(fast.cells)
+    # what the rows carry of a cell: a field added to RawCell must be added to them too
+    assert [f.name for f in dataclasses.fields(RawCell)] == [
+        "value",
+        "sheet",
+        "cell",
+        "formula_without_value",
+    ]

@@ -10,8 +10,10 @@ must read back with any inflater.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import random
+import re
 import zipfile
 import zlib
 from dataclasses import replace
@@ -174,6 +176,20 @@ def test_a_spliced_entry_is_one_deflate_stream():
         assert zf.testzip() is None and zf.read("a.xml") == head + body + tail and zf.read("b.xml") == b""
 
 
+@pytest.mark.parametrize("size", [1, 300, 0xFFFF, 0xFFFF + 1, 3 * 0xFFFF + 7])
+def test_a_spliced_entry_with_a_stored_rest_is_one_deflate_stream(size):
+    """The part that differs from unit to unit after the cached tail is stored, in blocks of at
+    most 65,535 bytes: zlib and zipfile read the whole part back."""
+    head, body, tail = b"<worksheet>" * 50, "<c r='D27'>số liệu</c>".encode() * 300, b"<pageSetup/>" * 70
+    rest = (b"<headerFooter>DV00001</headerFooter></worksheet>" * (size // 40 + 1))[:size]
+    spliced = xlsxzip.spliced(head, body, tail, rest)
+    whole = head + body + tail + rest
+    assert zlib.decompress(spliced.data, -15) == whole
+    assert spliced.crc == zlib.crc32(whole) and spliced.size == len(whole)
+    with zipfile.ZipFile(io.BytesIO(xlsxzip.write([("a.xml", spliced)]))) as zf:
+        assert zf.testzip() is None and zf.read("a.xml") == whole
+
+
 def test_a_zip_with_bytes_before_it_is_listed_by_zipfile_and_read_the_same(deployment, tmp_path):
     path, _, _ = judged_file(deployment, tmp_path, "DT_VP", FLAWED["DT_VP"])
     plain = xlsxzip.Zip(path.read_bytes())
@@ -196,3 +212,79 @@ def test_a_member_that_does_not_match_its_crc_is_refused(deployment, tmp_path):
         xlsxpatch.add_feedback(
             bytes(package), feedback._patch_marks(issues), feedback._patch_sheet(issues, page)
         )
+
+
+def test_the_children_after_the_cells_are_read_the_same_when_reused_from_an_earlier_tail():
+    """A sheet's XML after its cells is tokenized once per template: a later tail that shares
+    the children before its footer reuses them, and gets what reading it whole gives, whatever
+    differs (the footer, an earlier child, a comment never closed, a broken tag)."""
+    from baocao.workbook.xlsxpatch import _TAIL_SHAPES, _children, _top_level
+
+    head = "<worksheet><sheetData>"
+    base = (
+        '<sheetProtection sheet="1"/><mergeCells count="1"><mergeCell ref="A1:B1"/></mergeCells>'
+        '<pageMargins left="0.6"/><headerFooter><oddFooter>Đơn vị {unit}</oddFooter></headerFooter>'
+        "</worksheet>"
+    )
+    tails = [
+        base.format(unit="DV00001"),
+        base.format(unit="DV00002"),  # the footer differs: reused
+        base.format(unit="DV0003 dài hơn"),
+        base.format(unit="DV1").replace('left="0.6"', 'left="0.7"'),  # an earlier child differs
+        base.format(unit="DV1") + "<!-- late -->",
+        base.format(unit="DV1").replace("<pageMargins", "<!-- <pageMargins"),  # never closed
+        base.format(unit="DV1").replace("<headerFooter>", "<headerFooter><x:a xmlns:x='u'/>"),
+        base.format(unit="DV1").replace("<mergeCells", "<tableParts/><mergeCells"),
+        base.format(unit="DV1").replace("</headerFooter>", "</headerFooter><extLst/>"),
+        base.format(unit="DV1").replace("<oddFooter>", "<oddFooter><b>"),  # unbalanced: ends early
+        # a comment never closed, then closed after the children it would now swallow
+        base.format(unit="DV1").replace("<mergeCells", "<!-- <mergeCells"),
+        base.format(unit="DV1")
+        .replace("<mergeCells", "<!-- <mergeCells")
+        .replace("<headerFooter>", "--><headerFooter>"),
+    ]
+    _TAIL_SHAPES.kept.clear()
+    for first in tails:  # each tail read first, then every other reusing it where it can
+        for tail in tails:
+            _TAIL_SHAPES.kept.clear()
+            with contextlib.suppress(xlsxpatch.Unpatchable):
+                _children(head, first)
+            try:
+                expected: object = _top_level(tail)
+            except xlsxpatch.Unpatchable:
+                expected = "unpatchable"
+            try:
+                got: object = _children(head, tail)
+            except xlsxpatch.Unpatchable:
+                got = "unpatchable"
+            assert got == expected, (first, tail)
+    broken = base.format(unit="DV1").replace('<pageMargins left="0.6"/>', '<pageMargins left="0.6" <a b="/>')
+    _TAIL_SHAPES.kept.clear()
+    _children(head, broken)  # a "<" matched by nothing: nothing after it is reused
+    shape = _TAIL_SHAPES.find(head)
+    assert shape is not None and shape.plain == broken.index("<pageMargins")  # no tag matched there
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        '<row r="27"><c r="D27" s="3"><v>1</v></c></row>',
+        "<row r=\"27\"><c s='3' r='D27'/></row>",
+        '<c r="D26">r="D27"</c><c t="s" r="D27"/>',  # the address in text first
+        '<c a=\'r="D27"\' r="D28"/><c r="D27"/>',  # in another attribute: the pattern takes it
+        '<c a="<" r="D27"/>',  # a "<" inside the tag before the address
+        '<c x:r="D27"/><c r="D27"/>',
+        '<cx r="D27"/><c r="D27"/>',
+        '<c r="D270"/>',
+        '<c r="D26"/>',
+        "",
+    ],
+)
+def test_a_marked_cell_is_found_where_searching_the_whole_sheet_finds_it(xml):
+    from baocao.workbook.xlsxpatch import _cell_tag
+
+    sheet = f'<worksheet><sheetData>{xml}</sheetData><x r="D27"/></worksheet>'
+    data_end = sheet.find("</sheetData>")
+    whole = re.compile(r"""<c\s[^>]*?\br=["']D27["'][^>]*>""").search(sheet, 0, data_end)
+    found = _cell_tag(sheet, "D27", data_end)
+    assert (found and (found.start(), found.group(0))) == (whole and (whole.start(), whole.group(0)))

@@ -64,6 +64,10 @@ _ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 # every <c> element, however written, with its address when written first (as Excel, LibreOffice,
 # WPS, xlsxwriter and openpyxl do): one pass that both counts the cells and finds their area
 _REF = re.compile(rb'<c(?: r="([A-Z]{1,3})([0-9]{1,7})"|[ >/\t\n\r])')
+# a <c> element that is not addressed first as a cell of columns A-Z, rows up to 9999 (where every
+# template's fields are): when none is found, ``_REF`` finds every cell addressed and within that box
+_OUTSIDE_SMALL = re.compile(rb'<c(?:[>/\t\n\r]| (?!r="[A-Z][0-9]{1,4}"))')
+_SMALL_ROWS, _SMALL_COLS = 10_000, 26  # rows 0-9999 (a row 0 makes the top -1), columns A-Z
 _CELL_TAIL = (  # after the address: style and type where those writers put them, then the rest
     rb'"(?:\s+s="([0-9]+)")?(?:\s+t="(\w+)")?([^>]*?)(?:/>|>(.*?)</c>)'
 )
@@ -101,8 +105,11 @@ class _Part:
         self.columns: dict[int, dict[int, _Cell]] = {}  # column -> row -> cell (``_column_cells``)
 
 
-_Cell = tuple[bytes, bytes, bytes, bytes]  # a cell's style, type, other attributes, body
+_Cell = tuple[bytes, bytes, bytes, bytes, bytes]  # a cell's row, style, type, other attributes, body
 _INFLATED: Recent[tuple[int, int, int, int], _Part] = Recent()
+# parts found again (a template's, not one file's own): apart, so that the data sheet and shared
+# strings every file brings anew do not push them out of ``_INFLATED`` between two files
+_REPEATED: Recent[tuple[int, int, int, int], _Part] = Recent(128)
 
 
 class _Decline(Exception):
@@ -213,7 +220,11 @@ class _Template:
         room = self.limits.max_unpacked_bytes - self.unpacked
         cap = min(room, max(MIB, int(self.limits.max_entry_ratio * max(entry.packed, 1))))
         known = (entry.method, entry.crc, entry.size, entry.packed)
-        found = _INFLATED.find(known)  # the same compressed bytes inflate to the same part
+        found = _REPEATED.find(known)  # the same compressed bytes inflate to the same part
+        if found is None:
+            found = _INFLATED.find(known)
+            if found is not None and found.raw == raw and len(found.data) <= MIB:
+                _REPEATED.put(known, found)
         if found is None or found.raw != raw:
             if entry.method == zipfile.ZIP_STORED:
                 data = raw
@@ -275,7 +286,7 @@ class _Template:
             return None
         cells = found.columns.get(col)
         cell = (found.column(col) if cells is None else cells).get(row + 1)
-        return None if cell is None else _value(self, *cell)
+        return None if cell is None else _value(self, cell)
 
     def pairs(self, sheet: str) -> list[tuple[object, object]]:
         found = self.actual.get(sheet.casefold())
@@ -392,7 +403,7 @@ class _Sheet:
         self.columns = self.part.columns
 
     def column(self, col: int) -> dict[int, _Cell]:
-        """Row (1-based) -> (style, type, other attributes, body) of the column's cells."""
+        """Row (1-based) -> (row, style, type, other attributes, body) of the column's cells."""
         cells = self.columns.get(col)
         if cells is None:
             cells = self.columns[col] = _column_cells(self.part.data, col)
@@ -405,14 +416,19 @@ class _Sheet:
     def formula_only(self, address: str) -> bool:
         row, col = parse_cell(address)
         cell = self.column(col).get(row + 1)
-        body = cell[3] if cell else b""
+        body = cell[4] if cell else b""
         return body.find(b"<f") >= 0 and not _HAS_VALUE.search(body)
 
 
 def _check_area(data: bytes, limits: ReadLimits) -> None:
     """Every cell of a worksheet part has its address first (else calamine counts positions:
     not read here), and their area (empty cells too: more than the package check counts) is
-    within ``limits``."""
+    within ``limits``.
+
+    Most sheets hold every cell in A1:Z9999, an area within any sane limits: one search that
+    builds nothing tells so (``_small_within``); the others are measured cell by cell."""
+    if _small_within(limits) and _OUTSIDE_SMALL.search(data) is None:
+        return
     found = _REF.findall(data)
     if not found:
         return
@@ -425,6 +441,16 @@ def _check_area(data: bytes, limits: ReadLimits) -> None:
     _check(not extent.too_big(limits))
 
 
+def _small_within(limits: ReadLimits) -> bool:
+    """Whether any area of cells addressed A0 to Z9999 is within ``limits`` (the last row 9998,
+    the top -1 at worst: 10,000 rows of 26 columns)."""
+    return (
+        limits.max_rows > _SMALL_ROWS - 2
+        and limits.max_cols > _SMALL_COLS - 1
+        and limits.max_cells >= _SMALL_ROWS * _SMALL_COLS
+    )
+
+
 def _column_cells(data: bytes, col: int) -> dict[int, _Cell]:
     letters = column_letters(col).encode()
     pattern = _COLUMN_CELLS.get(letters)
@@ -432,7 +458,7 @@ def _column_cells(data: bytes, col: int) -> dict[int, _Cell]:
         pattern = re.compile(rb'<c r="' + letters + rb"([0-9]{1,7})" + _CELL_TAIL, re.S)
         _COLUMN_CELLS[letters] = pattern
     found = pattern.findall(data)
-    cells = {int(row): tuple(rest) for row, *rest in found}
+    cells = {int(cell[0]): cell for cell in found}  # the match's groups as they are: no copy
     _check(len(cells) == len(found))
     return cells
 
@@ -442,11 +468,12 @@ def _column_cells(data: bytes, col: int) -> dict[int, _Cell]:
 
 def _at(book: _Template, column: dict[int, _Cell], row: int) -> object:
     cell = column.get(row)
-    return None if cell is None else _value(book, *cell)
+    return None if cell is None else _value(book, cell)
 
 
-def _value(book: _Template, style: bytes, kind: bytes, rest: bytes, body: bytes) -> object:
+def _value(book: _Template, cell: _Cell) -> object:
     """A cell's value as calamine gives it (its last child decides), or ``_Decline``."""
+    _, style, kind, rest, body = cell
     if rest and _STYLE_OR_TYPE.search(rest):  # a style or type where the pattern did not look
         raise _Decline
     if body.startswith(b"<v>") and body.endswith(b"</v>"):  # the usual cell, one plain <v>

@@ -347,10 +347,12 @@ def missing_sheets(raw: RawWorkbook) -> list[str]:
     if not raw.sheets:  # not known (a reader that does not list them)
         return []
     present = {name.casefold() for name in raw.sheets}
+    if all(sheet.casefold() in present for sheet in {cell.sheet for cell in raw.cells.values()}):
+        return []  # the usual: every field's sheet is there
     missing: dict[str, str] = {}
-    for cell in raw.cells.values():
-        if cell.sheet.casefold() not in present:
-            missing.setdefault(cell.sheet.casefold(), cell.sheet)
+    for sheet in dict.fromkeys(cell.sheet for cell in raw.cells.values()):  # each once, in order
+        if sheet.casefold() not in present:
+            missing.setdefault(sheet.casefold(), sheet)
     return list(missing.values())
 
 

@@ -17,6 +17,7 @@ from baocao.judge.validate import Outcome
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
 from baocao.names import inside, printable, safe_name
 from baocao.spec.deployment import Deployment
+from baocao.spec.form import Form
 from baocao.spec.periods import Period, PeriodError
 from baocao.workbook.feedback import FeedbackJob, IssuesPage
 from baocao.workbook.layout import item_numbers
@@ -58,7 +59,7 @@ def issues_page(
             "nhận: kỳ báo cáo đã khóa sổ.",
             f"Nếu cần sửa số liệu, xin liên hệ {s.contact}.",
         )
-        return IssuesPage(title, True, intro, form.sheet, item_numbers(form))
+        return IssuesPage(title, True, intro, form.sheet, _numbers(form))
     if accepted:
         title = f"{about}{who}: ĐÃ TIẾP NHẬN (có {notes} lưu ý)"
         intro = (
@@ -75,7 +76,20 @@ def issues_page(
             "Sửa các ô đó ngay trong tệp này rồi lưu lại (dạng .xlsx); không cần xóa trang này.",
             f"Gửi lại {where}. Bản gửi sau thay thế bản gửi trước.",
         )
-    return IssuesPage(title, accepted, intro, form.sheet, item_numbers(form))
+    return IssuesPage(title, accepted, intro, form.sheet, _numbers(form))
+
+
+_NUMBERS: dict[int, tuple[Form, dict[str, str]]] = {}  # by the form's id (the form held: its id is its own)
+
+
+def _numbers(form: Form) -> dict[str, str]:
+    """``item_numbers(form)``, worked out once per form, not once per feedback workbook."""
+    kept = _NUMBERS.get(id(form))
+    if kept is None or kept[0] is not form:
+        if len(_NUMBERS) >= 16:
+            _NUMBERS.clear()
+        kept = _NUMBERS[id(form)] = (form, item_numbers(form))
+    return kept[1]
 
 
 def feedback_job(
@@ -94,7 +108,6 @@ def feedback_job(
     issues = outcome.issues if issues is None else issues
     tz = dep.settings.timezone
     received = rec.received_at.astimezone(tz)
-    folder = inside(dep.settings.path("feedback"), outcome.period or "khong-ro-ky")
     period: Period | None = None
     if outcome.period:
         try:
@@ -127,4 +140,7 @@ def feedback_job(
     # what was read is needed only to rebuild a template or to tell Strict .xlsx: an .xlsx/.xlsm
     # is marked up from its archived copy alone, and the job goes to a worker lighter by half
     kept = raw if rebuild is not None or raw.format not in ("xlsx", "xlsm") else None
-    return FeedbackJob(rec.original_name, source, kept, issues, inside(folder, name), page, rebuild)
+    # one check that the path stays inside the feedback folder (its period's folder and the name
+    # are each a ``safe_name``): resolving it once, not the folder and then the name within it
+    out = inside(dep.settings.path("feedback"), outcome.period or "khong-ro-ky", name)
+    return FeedbackJob(rec.original_name, source, kept, issues, out, page, rebuild)

@@ -88,20 +88,35 @@ def _deflated(content: bytes, flush: int) -> bytes:
     return packer.compress(content) + packer.flush(flush)
 
 
-def spliced(head: bytes, body: bytes, tail: bytes) -> Entry:
-    """The entry of ``head + body + tail`` where only ``body`` is new: ``head`` and ``tail``
-    (the same on every file of a template, such as a sheet's XML around its cells) are deflated
-    once per process and cached.
+def spliced(head: bytes, body: bytes, tail: bytes, rest: bytes = b"") -> Entry:
+    """The entry of ``head + body + tail + rest`` where ``body`` and ``rest`` are new: ``head``
+    and ``tail`` (the same on every file of a template, such as a sheet's XML around its cells)
+    are deflated once per process and cached; ``rest`` (a few hundred bytes that differ from
+    unit to unit, such as a page footer naming the unit) is stored as it is: setting up deflate
+    for it would cost more than the bytes it saves.
 
     Each piece is deflated on its own and all but the last end on a sync flush (byte-aligned,
     not final), so the pieces joined are one valid deflate stream, as parallel compressors
     write them; the cost is a few bytes per piece and no matches across pieces.
     """
-    crc = zlib.crc32(tail, zlib.crc32(body, zlib.crc32(head)))
+    crc = zlib.crc32(rest, zlib.crc32(tail, zlib.crc32(body, zlib.crc32(head))))
     first = _PIECES.get((head, zlib.Z_SYNC_FLUSH), lambda: _deflated(head, zlib.Z_SYNC_FLUSH))
-    last = _PIECES.get((tail, zlib.Z_FINISH), lambda: _deflated(tail, zlib.Z_FINISH))
-    data = first + _deflated(body, zlib.Z_SYNC_FLUSH) + last
-    return Entry(crc, len(head) + len(body) + len(tail), data, 8)
+    ends = zlib.Z_SYNC_FLUSH if rest else zlib.Z_FINISH
+    last = _PIECES.get((tail, ends), lambda: _deflated(tail, ends))
+    data = first + _deflated(body, zlib.Z_SYNC_FLUSH) + last + (_stored(rest) if rest else b"")
+    return Entry(crc, len(head) + len(body) + len(tail) + len(rest), data, 8)
+
+
+def _stored(content: bytes) -> bytes:
+    """``content`` as the final stored (uncompressed) blocks of a deflate stream whose earlier
+    blocks end byte-aligned (a sync flush): each block a header byte (final or not, type 00),
+    its length and the length's complement, then the bytes."""
+    out = []
+    for at in range(0, len(content), 0xFFFF):
+        block = content[at : at + 0xFFFF]
+        final = at + 0xFFFF >= len(content)
+        out.append(bytes((1 if final else 0,)) + struct.pack("<HH", len(block), len(block) ^ 0xFFFF) + block)
+    return b"".join(out)
 
 
 class Zip:
