@@ -230,6 +230,7 @@ def collect(
     is configured, the mailbox. A mailbox that cannot be read costs the mailbox only
     (``CollectReport.unavailable``).
     """
+    dep.look_up_key_ahead()  # needed before the workers start: looked up while collect is imported
     from baocao.collect import collect as collect_from
     from baocao.intake.sources import intakes_for
 

@@ -180,6 +180,7 @@ class Judge:
         self.done = 0
         self.total = 0
         self.touched: set[str] = set()  # units judged in this run: their history may have changed
+        self._closes: dict[str, datetime | None] = {}  # period code -> ``closes_at``
 
     @contextmanager
     def working(self, pool: Pool | Inline) -> Iterator[None]:
@@ -353,9 +354,8 @@ class Judge:
         (a reopening that does is used up by this file)."""
         if not (unit and period):
             return False
-        try:
-            closes = self.dep.closes_at(self.dep.period(period))
-        except PeriodError:
+        closes = self.closes_at(period)
+        if closes is None:
             return False
         if rec.received_at < closes or not self.store.has_submission(period, unit):
             return False
@@ -364,6 +364,16 @@ class Judge:
             return True
         self.store.use_reopening(reopening.id, rec.saved_id)
         return False
+
+    def closes_at(self, period: str) -> datetime | None:
+        """``Deployment.closes_at`` of the period coded ``period`` (None: not a period), worked
+        out once per period in a run rather than once per file."""
+        if period not in self._closes:
+            try:
+                self._closes[period] = self.dep.closes_at(self.dep.period(period))
+            except PeriodError:
+                self._closes[period] = None
+        return self._closes[period]
 
     def locked_issue(self, period_code: str) -> Issue:
         closes = self.dep.closes_at(self.dep.period(period_code)).astimezone(self.dep.settings.timezone)

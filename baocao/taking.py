@@ -9,7 +9,8 @@ first batches so the first files are durable at once):
 3. the batch's archive folders are synced, its journal lines written and synced, then its file
    rows and, in collect, their verdicts are committed in one transaction at a synchronous
    level that survives a power cut;
-4. only then are the originals released (the folder deletes each one if it is unchanged).
+4. only then are the originals released (the folder deletes each one if it is unchanged, while
+   this process waits for the workers' answers); the next commit marks them gone.
 While the workers copy and read one batch, this process reads the next one's originals.
 
 A crash between any two steps leaves every file in its intake, or archived and recorded; the
@@ -23,6 +24,7 @@ attachments are taken like any file, and the container is released after them.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,7 +32,7 @@ from typing import Any
 
 from baocao.errors import StoreError
 from baocao.filework import Take, Taken, work
-from baocao.intake.base import Arrival, Changed, Intake, Refused
+from baocao.intake.base import Arrival, Changed, Intake, Refused, Releasing
 from baocao.judge.workers import Reading
 from baocao.judging import (
     BATCH,
@@ -61,6 +63,7 @@ logger = logging.getLogger(__name__)
 JOB_BYTES = 64 * 2**10  # bytes of originals per message to a worker (a few small files, or one big)
 PUMP_EVERY = 16  # files this process handles between two looks at the workers' answers
 TAPER = 32  # the smallest of the last batches of a run (``_chunks``)
+RELEASE_SECONDS = 0.002  # originals released between two looks at the workers' answers
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,8 @@ class Taker:
         self.seen: dict[str, _Item | _First] = {}  # hash -> the first file with those bytes in this run
         self.pending: deque[_Batch] = deque()
         self.held: list[tuple[Intake, Arrival, FileRecord]] = []  # committed, originals not released
+        # originals being released (``_let_go``), with their records
+        self.releasing: list[tuple[list[FileRecord], Releasing]] = []
 
     def take_all(self, intake: Intake, arrivals: Sequence[Arrival] | deque[Arrival]) -> None:
         """Take ``arrivals`` in batches. A ``deque`` is consumed as it is taken (collect's: a run
@@ -147,9 +152,10 @@ class Taker:
     def finish(self) -> None:
         while self.pending:
             self._finish(self.pending.popleft())
-        if self.held:
+        self._let_go()
+        if self.releasing:
             with self.store.transaction():
-                self._release_held()
+                self._record_released()
 
     # --- 1. read and hash the originals, hand the copies to the workers ------------------
 
@@ -279,28 +285,58 @@ class Taker:
 
     def _finish(self, batch: _Batch) -> None:
         while batch.answered < batch.sent:
-            self.pool.answers()
+            # waiting for the workers: release what the last commit let go meanwhile
+            self.pool.answers(0 if self._release_some() else None)
         for item in batch.items:
             self._settle(item)
         with self.store.transaction():
-            self._release_held()  # the batch before, committed: its originals may go now
+            self._record_released()  # the batch before's, let go after its commit
             self.held = self._record_all(batch)
+        self._let_go()  # committed: its originals may go now, while the next batch is read
         for item in batch.items:  # the bytes are in the archive now, the verdict in the ledger
             item.taken = None  # what was read and judged: a run keeps only what duplicates need
             if not isinstance(item.copy, _NotTaken):
                 item.copy = replace(item.copy, content=b"")
 
-    def _release_held(self) -> None:
-        """Release the originals of the last committed batch (the caller holds a transaction:
-        what the intake notes while releasing, and the marks, land in one commit)."""
+    def _let_go(self) -> None:
+        """Begin releasing the originals of what is committed (``held``): the intake may do it
+        step by step while this process waits for its workers (``_finish``). Only top-level
+        arrivals with a copy: an attachment goes with its e-mail, a file too large (no copy)
+        stays where it is. Never inside a transaction: what is held is committed."""
         held, self.held = self.held, []
-        released = []
-        for count, (intake, arrival, rec) in enumerate(held, 1):
-            if count % PUMP_EVERY == 0:
-                self._pump()
-            if arrival.parent is None and rec.archive_path and self._release(intake, arrival):
-                released.append(rec.saved_id)
-        self.store.mark_all_released(released)
+        by_intake: dict[int, tuple[Intake, list[Arrival], list[FileRecord]]] = {}
+        for intake, arrival, rec in held:
+            if arrival.parent is None and rec.archive_path:
+                _, arrivals, recs = by_intake.setdefault(id(intake), (intake, [], []))
+                arrivals.append(arrival)
+                recs.append(rec)
+        for intake, arrivals, recs in by_intake.values():
+            self.releasing.append((recs, intake.release_all(arrivals)))
+
+    def _release_some(self) -> bool:
+        """Release originals (``Releasing.step``) for about ``RELEASE_SECONDS``, then let the
+        caller look at the workers again; False when none was left."""
+        until = time.monotonic() + RELEASE_SECONDS
+        done = False
+        for _, handle in self.releasing:
+            while handle.step():
+                done = True
+                if time.monotonic() >= until:
+                    return True
+        return done
+
+    def _record_released(self) -> None:
+        """Wait for the releases begun, mark the originals that are gone (the caller holds a
+        transaction: what the intake notes while releasing, and the marks, land in one commit)."""
+        releasing, self.releasing = self.releasing, []
+        gone = []
+        for recs, handle in releasing:
+            for rec, outcome in zip(recs, handle.wait(), strict=True):
+                if isinstance(outcome, Exception):  # that original stays for the next run
+                    logger.error("Chưa giải phóng được %s; thử lại lần sau", rec.inbox_path, exc_info=outcome)
+                elif outcome:
+                    gone.append(rec.saved_id)
+        self.store.mark_all_released(gone)
 
     def _settle(self, item: _Item) -> None:
         """A copy the worker could not write stops the run; one whose worker died on it is
@@ -435,17 +471,6 @@ class Taker:
             )
         )
         return rec
-
-    @staticmethod
-    def _release(intake: Intake, arrival: Arrival) -> bool:
-        """Let the original go; a failure leaves it for the next run (it is archived and recorded)."""
-        try:
-            return intake.release(arrival)
-        except StoreError:
-            raise
-        except Exception:
-            logger.exception("Chưa giải phóng được %s; thử lại lần sau", arrival.location)
-            return False
 
     # --- containers ----------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ each worker has up to ``DEPTH`` jobs in hand, so it never waits for the parent b
 
 How workers start, the cheapest safe way per platform, on Linux: a plain ``fork`` of the caller
 (a few ms) when the caller says nothing it holds may be inherited (``fork=True``: no lock, no
-open ledger) and it runs a single thread (forking a threaded process can deadlock the child);
+open ledger) and it runs a single thread (forking a threaded process can deadlock the child;
+checked again for each worker started, a replacement included);
 else a fork of a small server process (``forkserver``) that imported the job's module once, a
 few ms a worker once the server runs instead of the ~0.3 s of a new interpreter. Elsewhere
 ``spawn`` (the only way on Windows; macOS system libraries are not safe to fork).
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import gc
 import multiprocessing
 import os
 import sys
@@ -207,11 +209,11 @@ class Pool:
         self.timeout = timeout
         self.memory_bytes = memory_bytes
         self.context = context
-        self.ctx: Any = multiprocessing.get_context(start_method(fork))
-        if self.ctx.get_start_method() == "forkserver":  # the main module too: once, not per worker
-            self.ctx.set_forkserver_preload(["__main__", *preload])
+        self.preload = preload
+        self.ctx: Any = self._context(start_method(fork))
         self.workers: list[_Worker] = []
         self.queue: deque[_Job] = deque()
+        self.frozen = False  # ``gc.freeze`` done by ``start``
 
     def __enter__(self) -> Pool:
         return self
@@ -220,17 +222,36 @@ class Pool:
         self.close()
 
     def start(self, count: int | None = None) -> None:
-        """Start workers up to ``count`` (default ``size``); they get ready in the background."""
+        """Start workers up to ``count`` (default ``size``); they get ready in the background.
+
+        Forked workers share this process's memory until one of them writes to it, and the
+        garbage collector writes to every object it looks at: what this process holds when it
+        forks is set aside from collection (``gc.freeze``, undone by ``close``), so neither the
+        workers nor this process walk it again (each worker then copies less of it, and this
+        process's collections are cheaper)."""
+        if self.ctx.get_start_method() == "fork" and not self.frozen:
+            gc.freeze()
+            self.frozen = True
         while len(self.workers) < min(count or self.size, self.size):
             self.workers.append(self._spawn())
 
+    def _context(self, method: str) -> Any:
+        ctx = multiprocessing.get_context(method)
+        if method == "forkserver":  # the main module too: once, not per worker
+            ctx.set_forkserver_preload(["__main__", *self.preload])
+        return ctx
+
     def _spawn(self) -> _Worker:
-        conn, child = self.ctx.Pipe()
+        ctx = self.ctx
+        if ctx.get_start_method() == "fork" and threading.active_count() > 1:
+            # a thread has started since (collect's deletions): never fork a threaded process
+            ctx = self._context("forkserver")
+        conn, child = ctx.Pipe()
         fd, stderr = tempfile.mkstemp(prefix="baocao-worker-", suffix=".txt")
         os.close(fd)
-        current = self.ctx.Value("i", -1, lock=False)
+        current = ctx.Value("i", -1, lock=False)
         args = (child, conn, self.function, self.context, self.memory_bytes, stderr, current)
-        process = self.ctx.Process(target=_serve, args=args, daemon=True)
+        process = ctx.Process(target=_serve, args=args, daemon=True)
         process.start()
         child.close()
         return _Worker(process, conn, stderr, current, deadline=time.monotonic() + STARTUP_SECONDS)
@@ -239,6 +260,9 @@ class Pool:
         for worker in self.workers:
             worker.stop(kill=bool(worker.jobs))
         self.workers = []
+        if self.frozen:
+            gc.unfreeze()
+            self.frozen = False
 
     @property
     def pending(self) -> int:

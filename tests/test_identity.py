@@ -12,6 +12,8 @@ import email
 import email.policy
 import io
 import json
+import logging
+import os
 import stat
 import subprocess
 import sys
@@ -22,13 +24,13 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-from conftest import REPO
+from conftest import REPO, TEST_SECRET
 from helpers import fill_workbook, make_submission, valid_values
 
 from baocao import api
 from baocao.cli import main
 from baocao.errors import ConfigError, UsageError
-from baocao.spec.identity import SECRET_ENV, Proof, SigningKey, load_signing_key
+from baocao.spec.identity import SECRET_ENV, Proof, SigningKey, load_signing_key, signing_key_ahead
 from baocao.store import open_store
 from baocao.workbook.template import render_template
 
@@ -300,14 +302,72 @@ def test_the_keyring_is_used_before_the_key_file(monkeypatch, tmp_path):
             self.store.pop((service, username), None)
 
     monkeypatch.delenv(SECRET_ENV)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     previous = keyring.get_keyring()
     keyring.set_keyring(Memory())
     try:
         key = load_signing_key("dv", tmp_path)
+        ahead = signing_key_ahead("dv")()  # collect's lookup, in a child process: the same order
     finally:
         keyring.set_keyring(previous)
     assert key.secret == b"khoa-trong-keyring-0123456789" and "keyring" in key.source
+    assert ahead == key
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_key_looked_up_ahead_is_the_key_and_is_made_once(monkeypatch, tmp_path, caplog):
+    """``signing_key_ahead`` (collect's lookup, in a child process): the same key file made once
+    and the same message about it, told by this process; later lookups find the same key."""
+    monkeypatch.delenv(SECRET_ENV)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="baocao.spec.identity"):
+        first = signing_key_ahead("dv")()
+    path = tmp_path / "baocao" / "khoa" / "dv.key"
+    assert first.created and first.source == str(path)
+    assert [r.getMessage() for r in caplog.records] == [f"Đã tạo khóa ký biểu mẫu mới: {path}"]
+    again = signing_key_ahead("dv")()
+    assert again.secret == first.secret == load_signing_key("dv").secret and not again.created
+
+
+def test_a_short_secret_looked_up_ahead_is_refused_with_the_same_message(monkeypatch, tmp_path):
+    monkeypatch.delenv(SECRET_ENV)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    folder = tmp_path / "baocao" / "khoa"
+    folder.mkdir(parents=True)
+    (folder / "dv.key").write_text("ngan\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as direct:
+        load_signing_key("dv")
+    with pytest.raises(ConfigError) as ahead:
+        signing_key_ahead("dv")()
+    assert str(ahead.value) == str(direct.value) and "quá ngắn" in str(ahead.value)
+
+
+def test_collect_looks_the_key_up_in_a_child_and_judges_with_it(tmp_path, config_file, deployment):
+    """No secret in the environment: the key file is found by collect's child process (the
+    collecting process itself never imports keyring), and files signed with it are accepted."""
+    make_submission(deployment, "DT_TG", "2025-Q1", inbox(deployment) / "a.xlsx")
+    folder = tmp_path / "xdg" / "baocao" / "khoa"
+    folder.mkdir(parents=True)
+    (folder / "so-noi-vu-tinh-lang-son.key").write_text(TEST_SECRET + "\n", encoding="utf-8")
+    os.chmod(folder / "so-noi-vu-tinh-lang-son.key", 0o600)
+    code = (
+        "import sys; from datetime import datetime; from baocao import api;"
+        "dep = api.load_deployment(sys.argv[1]);"
+        "report = api.collect(dep, now=datetime.fromisoformat(sys.argv[2]));"
+        "print(*[r.status for r in report.results], 'keyring' in sys.modules, dep.signing_key.source)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != SECRET_ENV}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(config_file), LATER.isoformat()],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["accepted", "False", str(folder / "so-noi-vu-tinh-lang-son.key")]
 
 
 # --- nothing invisible: files that name a unit they cannot prove -------------------------------

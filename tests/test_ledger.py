@@ -272,3 +272,24 @@ def test_one_scan_seen_at_once_is_recorded_as_seeing_each_file_alone(tmp_path):
     assert found["at once"] == found["one by one"]
     [_, second], rows = found["at once"]
     assert [s.last_seen for s in second] == [first, later, later] and len(rows) == 3
+
+
+def test_a_new_ledger_is_made_whole_or_not_at_all(tmp_path, monkeypatch):
+    """A new ledger gets every schema step in one commit (one sync, not one per step): a step
+    that fails leaves an empty file, which the next start makes again from the beginning."""
+    from baocao.store import migrations
+
+    def broken(db):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*MIGRATIONS, migrations.Migration("broken", broken)])
+    with pytest.raises(LedgerError):
+        Ledger(tmp_path / "ledger.sqlite")
+    db = sqlite3.connect(tmp_path / "ledger.sqlite")
+    assert db.execute("SELECT name FROM sqlite_master").fetchall() == []
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+    db.close()
+    monkeypatch.undo()
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        applied = [r[0] for r in ledger.db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+    assert applied == [m.name for m in MIGRATIONS]

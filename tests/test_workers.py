@@ -3,8 +3,10 @@ bad item costing that item only (its worker dies or runs late on it: the others 
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -86,3 +88,37 @@ def _alive(pid: int) -> bool:
             return "State:\tZ" not in fp.read()
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_a_worker_started_while_another_thread_runs_is_not_forked_from_this_process():
+    """Forking a process with a second thread can leave the child holding a lock forever: a
+    pool made to fork (one thread then) starts a worker from its forkserver once a thread
+    runs, and forks again when it is alone."""
+    pool = Pool(die_on, 2, timeout=30, fork=True)
+    assert pool.ctx.get_start_method() == "fork"
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        pool.start(1)
+    finally:
+        stop.set()
+        thread.join()
+    pool.start(2)
+    with pool:
+        assert [w.process._popen.method for w in pool.workers] == ["forkserver", "fork"]
+        found = answers_of(pool, {"job": ["a", "b", "c"]})
+    assert [found[("job", i)] for i in range(3)] == ["aa", "bb", "cc"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_what_forked_workers_share_is_kept_from_the_collector_until_the_pool_closes():
+    """The garbage collector writes to every object it walks, so a forked worker would copy the
+    pages it shares with its parent: they are frozen while the pool runs, and thawed after."""
+    frozen = gc.get_freeze_count()
+    with Pool(die_on, 1, timeout=30, fork=True) as pool:
+        pool.start()
+        assert gc.get_freeze_count() > frozen
+        assert answers_of(pool, {"job": ["a"]}) == {("job", 0): "aa"}
+    assert gc.get_freeze_count() == frozen

@@ -21,12 +21,14 @@ instead of raising: collect reports it and goes on with the other intakes.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from baocao.errors import StoreError
 from baocao.model import FileRecord, MailThread
 
 SOURCES = ("folder", "imap", "web", "archive")
@@ -75,6 +77,49 @@ class Arrival:
     mail: MailThread | None = None
 
 
+ReleaseOutcome = bool | Exception  # what releasing one original gave: ``release``'s answer, or its error
+
+
+class Releasing(Protocol):
+    """Originals being let go (``Intake.release_all``)."""
+
+    def step(self) -> bool:
+        """Let one more go now, if any is left (False: none was); collect calls it while it
+        waits for its workers."""
+        ...
+
+    def wait(self) -> list[ReleaseOutcome]:
+        """Release the rest; what became of each, in order: True (nothing left to do), False
+        (try again next run) or the exception that stopped it (also next run). Called in the
+        ledger transaction that records the result, which also holds what the intake notes
+        (the folder drops the sightings)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Released:
+    """A ``Releasing`` already done."""
+
+    outcomes: list[ReleaseOutcome]
+
+    def step(self) -> bool:
+        return False
+
+    def wait(self) -> list[ReleaseOutcome]:
+        return self.outcomes
+
+
+def released(release: Callable[[Arrival], bool], arrival: Arrival) -> ReleaseOutcome:
+    """``release(arrival)``, an error in it given back rather than raised (it costs that original
+    only: it stays for the next run), except a ``StoreError``, which stops the run."""
+    try:
+        return release(arrival)
+    except StoreError:
+        raise
+    except Exception as exc:
+        return exc
+
+
 class Intake(Protocol):
     """Where arrivals come from (see the module docstring)."""
 
@@ -108,6 +153,12 @@ class Intake(Protocol):
     def release(self, arrival: Arrival) -> bool:
         """The arrival is recorded: let the original go. True when there is nothing left to do
         for it (released, or gone/changed so it is no longer ours); False to try next run."""
+        ...
+
+    def release_all(self, arrivals: Sequence[Arrival]) -> Releasing:
+        """``release`` for each of ``arrivals``, now or step by step (``Releasing.step``: the
+        folder deletes its originals while collect waits for its workers); ``Releasing.wait()``
+        finishes and says, in order, what became of each."""
         ...
 
     def release_pending(self, records: list[FileRecord]) -> list[int]:
@@ -152,6 +203,10 @@ class IntakeBase:
 
     def release(self, arrival: Arrival) -> bool:
         return True
+
+    def release_all(self, arrivals: Sequence[Arrival]) -> Releasing:
+        """One ``release`` after the other, here and now."""
+        return Released([released(self.release, arrival) for arrival in arrivals])
 
     def release_pending(self, records: list[FileRecord]) -> list[int]:
         return [r.saved_id for r in records]

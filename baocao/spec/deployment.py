@@ -14,7 +14,7 @@ from pathlib import Path
 from baocao.errors import UsageError
 from baocao.spec.config import Settings, load_config
 from baocao.spec.form import Form, FormCatalog, load_catalog
-from baocao.spec.identity import SigningKey, load_signing_key
+from baocao.spec.identity import SigningKey, load_signing_key, signing_key_ahead
 from baocao.spec.periods import Period, parse_period
 from baocao.spec.registry import Registry, Unit, load_registry
 
@@ -33,8 +33,16 @@ class Deployment:
 
     @cached_property
     def signing_key(self) -> SigningKey:
-        """The key templates are signed with (loaded, or created, on first use: ``spec.identity``)."""
-        return load_signing_key(self.settings.key_name)
+        """The key templates are signed with (loaded, or created, on first use: ``spec.identity``;
+        or looked up ahead, ``look_up_key_ahead``)."""
+        ahead = self.__dict__.pop("_key_ahead", None)
+        return ahead() if ahead is not None else load_signing_key(self.settings.key_name)
+
+    def look_up_key_ahead(self) -> None:
+        """Begin looking up ``signing_key`` in the background (``spec.identity.signing_key_ahead``)
+        for a caller that will need it after other work (collect). Asking for it waits."""
+        if "signing_key" not in self.__dict__ and "_key_ahead" not in self.__dict__:
+            self.__dict__["_key_ahead"] = signing_key_ahead(self.settings.key_name)
 
     def period(self, code: str) -> Period:
         return parse_period(code, self.settings.period_kinds)

@@ -26,10 +26,12 @@ import hmac
 import json
 import logging
 import os
+import pickle
 import secrets
 import stat
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -147,16 +149,26 @@ def load_signing_key(name: str, folder: Path | None = None) -> SigningKey:
     private to the user). Raises ``ConfigError`` for a secret that is too short or a key file
     that cannot be read or written.
     """
+    key, notes = _find_signing_key(name, folder)
+    for note in notes:
+        logger.warning("%s", note)
+    return key
+
+
+def _find_signing_key(name: str, folder: Path | None = None) -> tuple[SigningKey, list[str]]:
+    """``load_signing_key``, with what it has to tell the coordinator returned, not logged (a
+    child process looking it up ahead hands them to its parent, ``signing_key_ahead``)."""
     from_env = os.environ.get(SECRET_ENV)
     if from_env:
         where = f"biến môi trường {SECRET_ENV}"
-        return SigningKey(_checked(from_env, where), where)
+        return SigningKey(_checked(from_env, where), where), []
     from_keyring = _from_keyring(name)
     if from_keyring:
         where = f"keyring (dịch vụ {KEYRING_SERVICE}, tên {name})"
-        return SigningKey(_checked(from_keyring, where), where)
+        return SigningKey(_checked(from_keyring, where), where), []
     folder = folder or key_folder()
     path = folder / f"{safe_name(name, 'baocao')}.key"
+    notes = []
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         with FileLock(str(path) + ".lock", timeout=30):
@@ -167,10 +179,61 @@ def load_signing_key(name: str, folder: Path | None = None) -> SigningKey:
                     handle.write(secrets.token_urlsafe(32) + "\n")
                     handle.flush()
                     os.fsync(handle.fileno())
-                logger.warning("Đã tạo khóa ký biểu mẫu mới: %s", path)
+                notes.append(f"Đã tạo khóa ký biểu mẫu mới: {path}")
             text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"Không đọc/ghi được khóa ký biểu mẫu {path}: {exc}") from None
     if os.name != "nt" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        logger.warning("Tệp khóa %s cho người khác đọc được; nên đặt quyền 600", path)
-    return SigningKey(_checked(text, str(path)), str(path), created)
+        notes.append(f"Tệp khóa {path} cho người khác đọc được; nên đặt quyền 600")
+    return SigningKey(_checked(text, str(path)), str(path), created), notes
+
+
+def signing_key_ahead(name: str) -> Callable[[], SigningKey]:
+    """Begin ``load_signing_key(name)`` now in a child process; the function returned waits for
+    it and gives the same key, logs the same notes and raises the same ``ConfigError``.
+
+    Why: the lookup imports keyring and asks the OS keyring which backend it has (~0.1 s of
+    CPU), on the serial path of ``collect`` before its workers can start; a child does it
+    while the caller imports the collect machinery. Same order (environment, keyring, key
+    file), same single creation of a new key file (the child creates it under the file lock,
+    the caller only reads the answer). Only where forking is safe and cheap: Linux, a caller
+    with a single thread; and not when the environment holds the secret (nothing to wait for).
+    Anywhere else, and if the child fails in any other way, the lookup runs here when asked.
+    """
+    if os.environ.get(SECRET_ENV) or not sys.platform.startswith("linux") or threading.active_count() > 1:
+        return lambda: load_signing_key(name)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: look it up, send the answer, leave without running anything else
+        try:
+            os.close(read)
+            try:
+                answer: object = _find_signing_key(name)
+            except ConfigError as exc:
+                answer = exc
+            except BaseException:
+                answer = None  # the caller looks it up itself
+            with os.fdopen(write, "wb") as pipe:
+                pickle.dump(answer, pipe)
+        finally:
+            os._exit(0)
+    os.close(write)
+
+    def wait() -> SigningKey:
+        with os.fdopen(read, "rb") as pipe:
+            data = pipe.read()
+        os.waitpid(pid, 0)
+        try:
+            answer = pickle.loads(data)
+        except Exception:  # the child died before answering
+            answer = None
+        if isinstance(answer, ConfigError):
+            raise answer
+        if answer is None:
+            return load_signing_key(name)
+        key, notes = answer
+        for note in notes:
+            logger.warning("%s", note)
+        return key
+
+    return wait
