@@ -39,6 +39,7 @@ from baocao.store.archive import ArchiveError, write_copy
 from baocao.store.history import LedgerHistory
 from baocao.workbook.answer import feedback_job
 from baocao.workbook.feedback import FeedbackJob, write_feedback_job
+from baocao.workbook.xlsxzip import declared_size
 
 PRELOAD = ("baocao.filework",)  # what a forkserver imports once for every worker
 
@@ -154,7 +155,9 @@ def _feedback_job(raw: RawWorkbook, item: Take, outcome: Outcome, context: Work)
         return None
     try:
         rec = FileRecord("", item.name, "", "", 0, item.received_at)  # what the wording uses of it
-        return feedback_job(context.dep, rec, raw, outcome, item.dest)
+        job = feedback_job(context.dep, rec, raw, outcome, item.dest)
+        job.unpacked = declared_size(item.content)  # the archived copy's bytes: sized here, not reopened
+        return job
     except Exception:
         logger.debug("preparing the feedback in the worker failed", exc_info=True)
         return None

@@ -8,6 +8,7 @@ worker processes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from helpers import TZ, by_name, inbox, make_submission, taken_by_a_worker
@@ -17,6 +18,7 @@ from baocao.filework import Take, Taken
 from baocao.judge.context import judging_context
 from baocao.judge.validate import validate
 from baocao.store import open_store
+from baocao.workbook.feedback_writer import unpacked_size
 
 JUNE = datetime(2025, 6, 8, 9, 0, tzinfo=TZ)  # Q1 is late but takes, H1 is due
 
@@ -36,6 +38,18 @@ def test_a_worker_validates_what_it_reads_as_the_collecting_process_would(deploy
         here = validate(taken.read, judging_context(deployment, taken.read, JUNE.date(), store))
     assert taken.judged.outcome == here and here.verdict == "accepted"
     assert taken.judged.history_of == "DT_TG"
+
+
+def test_a_worker_sizes_the_feedback_source_from_the_bytes_it_holds(deployment, tmp_path):
+    """The feedback job a worker prepares carries the archived copy's inflated size, so the
+    collecting process does not open that zip again to decide how to mark it up."""
+    path = make_submission(deployment, "DT_TG", "2025-H1", tmp_path / "h1.xlsx", tthc_niem_yet="ba mươi")
+    api.collect(deployment, now=JUNE)
+    take = Take(path.read_bytes(), path, "", 0.0, sync=False, write=False, today=JUNE.date(), name="h1.xlsx")
+    taken = taken_by_a_worker(deployment, replace(take, received_at=JUNE))
+    job = taken.judged.feedback
+    assert taken.judged.outcome.verdict == "rejected" and job is not None
+    assert job.unpacked == unpacked_size(path) > path.stat().st_size
 
 
 def test_a_worker_reads_the_units_history_from_the_ledger(deployment):

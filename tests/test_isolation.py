@@ -32,7 +32,8 @@ from baocao.judge.reader import read_workbook
 from baocao.model import Issue, Severity
 from baocao.store.ledger import Ledger
 from baocao.workbook.feedback import ISSUES_SHEET, FeedbackJob, IssuesPage
-from baocao.workbook.feedback_writer import FeedbackWriter
+from baocao.workbook.feedback_writer import FeedbackWriter, unpacked_size
+from baocao.workbook.xlsxzip import declared_size
 from baocao.workers import BoundedPool, Failed
 
 
@@ -169,6 +170,31 @@ def test_a_workbook_too_large_to_mark_up_gets_the_list_of_issues_without_a_worke
         [(_, path)] = list(writer.finished())
         assert writer.pool is None
     assert path is not None and openpyxl.load_workbook(path).sheetnames == [ISSUES_SHEET]
+
+
+def test_the_size_a_worker_found_decides_without_opening_the_file_again(deployment, tmp_path):
+    """A job whose maker held the source's bytes carries their inflated size: the writer goes by
+    it (here a size under the limit, so the workbook is marked up although the file is larger)."""
+    job = feedback_job(deployment, tmp_path, "da-do.xlsx")
+    assert declared_size(job.source.read_bytes()) == unpacked_size(job.source) > 1024
+    job.unpacked = 10
+    with FeedbackWriter(1, timeout=60, markup_max_unpacked=1024) as writer:
+        writer.submit(job, "result")
+        [(_, path)] = list(writer.finished())
+        assert writer.pool is not None
+    assert path is not None and "BaoCao" in openpyxl.load_workbook(path).sheetnames
+
+
+def test_declared_size_reads_what_zipfile_reads(tmp_path):
+    """The inflated size from a zip in memory is the one ``zipfile`` sums, for workbooks saved by
+    LibreOffice too; anything that is not a plain zip is left to be measured on disk."""
+    for path in sorted((Path(__file__).parent / "fixtures" / "libreoffice").glob("*.xlsx")):
+        assert declared_size(path.read_bytes()) == unpacked_size(path), path.name
+    ods = Path(__file__).parent / "fixtures" / "libreoffice" / "DT_TG_2025-Q1_saved_by_libreoffice.ods"
+    assert declared_size(ods.read_bytes()) == unpacked_size(ods)
+    assert declared_size(b"not a zip") is None
+    xls = Path(__file__).parent / "fixtures" / "libreoffice" / "DT_TG_2025-Q1_saved_by_libreoffice.xls"
+    assert declared_size(xls.read_bytes()) is None
 
 
 def test_a_marked_up_workbook_through_a_worker(deployment, tmp_path):

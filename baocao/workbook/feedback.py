@@ -305,6 +305,8 @@ class FeedbackJob:
     page: IssuesPage
     rebuild: tuple | None
     sync: bool = True  # False: whoever hands the job out syncs the files written (``write_unique``)
+    # the source's inflated size, when whoever made the job held its bytes (else measured on disk)
+    unpacked: int | None = None
 
 
 def write_feedback_job(job: FeedbackJob) -> Path:

@@ -199,6 +199,16 @@ class Zip:
         return Entry(member.crc, member.size, self.raw(member), member.method)
 
 
+def declared_size(data: bytes) -> int | None:
+    """How much a plain zip held in memory inflates to, as its directory declares (what
+    ``zipfile`` sums from ``file_size``); None for anything ``_members`` does not read."""
+    try:
+        members = _members(data)
+    except struct.error:
+        return None
+    return None if members is None else sum(member.size for member in members.values())
+
+
 def _members(data: bytes) -> dict[str, Member] | None:
     """The central directory of a plain single-disk archive; None for anything else."""
     end = data.rfind(b"PK\x05\x06", max(0, len(data) - _END.size - 0xFFFF))
