@@ -305,8 +305,9 @@ class FeedbackJob:
     page: IssuesPage
     rebuild: tuple | None
     sync: bool = True  # False: whoever hands the job out syncs the files written (``write_unique``)
-    # the source's inflated size, when whoever made the job held its bytes (else measured on disk)
-    unpacked: int | None = None
+    # the source's inflated size, when whoever made the job held its bytes (else measured on
+    # disk): a hint for the writer, not part of what is written (two jobs compare without it)
+    unpacked: int | None = field(default=None, compare=False)
 
 
 def write_feedback_job(job: FeedbackJob) -> Path:
