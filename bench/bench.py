@@ -308,6 +308,10 @@ def fresh_run(root: Path, name: str, workers: int) -> Path:
     for path in files_of(root):
         shutil.copyfile(path, inbox / path.name)
     (run / "config.toml").write_text(config_text(root / "don-vi.csv", workers), encoding="utf-8")
+    if hasattr(os, "sync"):
+        # a real inbox was written long before a collect: its files are on disk, not waiting in the
+        # page cache for the collect's first file-system sync to flush them (~20 ms of its time)
+        os.sync()
     return run
 
 
