@@ -154,30 +154,40 @@ def _raw_workbook(
     form_version: str,
     sheets: tuple[str, ...],
 ) -> RawWorkbook:
-    """A ``RawWorkbook`` as ``RawWorkbook.__reduce__`` pickled it. Its cells are shared with
-    earlier workbooks where they hold the same (as ``judge.reader`` shares them where it reads):
-    most cells repeat from file to file, and a frozen dataclass costs more to build than to find."""
-    cells = {}
-    kept, new = _LOADED_CELLS, object.__new__
-    for code, row in zip(codes, rows, strict=True):
-        kind = type(row[0])
-        cell = kept.get(row) if kind in _SAME_WHEN_EQUAL else None
-        if cell is None or type(cell.value) is not kind:  # (1, ...) finds (True, ...): equal
-            # made as pickle makes it (its fields set, ``__init__`` not run): a third of the cost
-            cell = new(RawCell)
-            value, sheet, address, formula = row
-            cell.__dict__.update(value=value, sheet=sheet, cell=address, formula_without_value=formula)
-            if kind in _SAME_WHEN_EQUAL:
-                if len(kept) >= 8192:
-                    kept.clear()
-                kept[row] = cell
-        cells[code] = cell
+    """A ``RawWorkbook`` as ``RawWorkbook.__reduce__`` pickled it, its cells shared with earlier
+    workbooks where they hold the same (``shared_cell``, as the readers make them)."""
+    cells = {code: shared_cell(*row) for code, row in zip(codes, rows, strict=True)}
     return RawWorkbook(fmt, cells, meta, used_defined_names, form_version, sheets)
 
 
-# types whose equal values are the same value (not 1 and True, not datetimes of two time zones)
-_SAME_WHEN_EQUAL = frozenset({str, int, float, bool, date, type(None)})
-_LOADED_CELLS: dict[tuple[object, str, str, bool], RawCell] = {}  # by its row
+def shared_cell(value: object, sheet: str, address: str, formula_without_value: bool = False) -> RawCell:
+    """``RawCell(...)``, shared with earlier ones that hold the same: a frozen dataclass costs
+    more to build than to look up, and most cells repeat across a period's reports (the zeros,
+    the choices, the pre-filled header), both where a reader reads them and where the
+    collecting process loads them from a worker. Only for types whose equal values are the same
+    value (not 1 and True, not datetimes of two time zones: the type is part of the key)."""
+    kind = type(value)
+    if kind not in _SAME_WHEN_EQUAL:
+        return _new_cell(value, sheet, address, formula_without_value)
+    key = (kind, value, sheet, address, formula_without_value)
+    cell = _SHARED_CELLS.get(key)
+    if cell is None:
+        if len(_SHARED_CELLS) >= 8192:
+            _SHARED_CELLS.clear()
+        cell = _SHARED_CELLS[key] = _new_cell(value, sheet, address, formula_without_value)
+    return cell
+
+
+def _new_cell(value: object, sheet: str, address: str, formula_without_value: bool) -> RawCell:
+    """A ``RawCell`` made as pickle makes one (its fields set, the frozen ``__init__`` not run:
+    a third of the cost)."""
+    cell = object.__new__(RawCell)
+    cell.__dict__.update(value=value, sheet=sheet, cell=address, formula_without_value=formula_without_value)
+    return cell
+
+
+_SAME_WHEN_EQUAL = frozenset({str, int, float, bool, date, type(None)})  # equal values, same value
+_SHARED_CELLS: dict[tuple[object, ...], RawCell] = {}  # (type, value, sheet, address, formula) -> cell
 
 
 # --- what the store remembers (row types shared by the store, the stages and the reports) ---

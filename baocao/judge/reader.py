@@ -15,14 +15,13 @@ import logging
 import re
 import zipfile
 from collections.abc import Mapping
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from baocao.a1 import cell_name, parse_cell
 from baocao.judge.package import PASSWORD, Package, ReadLimits, inspect_package, refuse
 from baocao.judge.values import clean
-from baocao.model import CellRef, RawCell, RawWorkbook
+from baocao.model import CellRef, RawCell, RawWorkbook, shared_cell
 
 if TYPE_CHECKING:
     import python_calamine as calamine
@@ -252,29 +251,8 @@ def _read_cells(plan: _Plan, cells: Cells) -> tuple[dict[str, RawCell], bool]:
     value_at, formula_only = cells.value, cells.formula_only
     for code, sheet, row, col, address in plan.cells:
         value = clean(value_at(sheet, row, col))
-        found[code] = _raw_cell(value, sheet, address, value is None and formula_only(sheet, address))
+        found[code] = shared_cell(value, sheet, address, value is None and formula_only(sheet, address))
     return found, plan.by_name
-
-
-_RAW_CELLS: dict[tuple, RawCell] = {}
-_SAME_WHEN_EQUAL = frozenset({str, int, float, bool, date, type(None)})  # equal values, same value
-
-
-def _raw_cell(value: object, sheet: str, address: str, formula_only: bool) -> RawCell:
-    """``RawCell(...)``, shared with earlier files where they hold the same: a frozen dataclass
-    costs more to build than to look up, and most cells repeat across a period's reports (the
-    zeros, the choices, the pre-filled header). Only for types whose equal values are the same
-    value (not 1 and True, not datetimes of two time zones: the type is part of the key)."""
-    kind = type(value)
-    if kind not in _SAME_WHEN_EQUAL:
-        return RawCell(value, sheet, address, formula_only)
-    key = (kind, value, sheet, address, formula_only)
-    cell = _RAW_CELLS.get(key)
-    if cell is None:
-        if len(_RAW_CELLS) >= 8192:
-            _RAW_CELLS.clear()
-        cell = _RAW_CELLS[key] = RawCell(value, sheet, address, formula_only)
-    return cell
 
 
 _XLSX_CELL_RE = re.compile(
