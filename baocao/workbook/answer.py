@@ -16,6 +16,7 @@ from pathlib import Path
 from baocao.judge.validate import Outcome
 from baocao.model import FileRecord, Issue, RawWorkbook, Severity
 from baocao.names import inside, printable, safe_name
+from baocao.recent import Recent
 from baocao.spec.deployment import Deployment
 from baocao.spec.form import Form
 from baocao.spec.periods import Period, PeriodError
@@ -79,16 +80,17 @@ def issues_page(
     return IssuesPage(title, accepted, intro, form.sheet, _numbers(form))
 
 
-_NUMBERS: dict[int, tuple[Form, dict[str, str]]] = {}  # by the form's id (the form held: its id is its own)
+# by the form's id, the form held with its numbers (so the id stays its own): hashing a whole
+# form per feedback workbook would cost more than what is kept
+_NUMBERS: Recent[int, tuple[Form, dict[str, str]]] = Recent(16)
 
 
 def _numbers(form: Form) -> dict[str, str]:
     """``item_numbers(form)``, worked out once per form, not once per feedback workbook."""
-    kept = _NUMBERS.get(id(form))
+    kept = _NUMBERS.find(id(form))
     if kept is None or kept[0] is not form:
-        if len(_NUMBERS) >= 16:
-            _NUMBERS.clear()
-        kept = _NUMBERS[id(form)] = (form, item_numbers(form))
+        kept = (form, item_numbers(form))
+        _NUMBERS.put(id(form), kept)
     return kept[1]
 
 
