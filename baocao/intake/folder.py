@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from baocao.files import TEMP_PREFIX
-from baocao.intake.base import Arrival, Changed, IntakeBase, Refused, ReleaseOutcome, Releasing
+from baocao.intake.base import Arrival, Changed, IntakeBase, Refused, ReleaseOutcome, Releasing, released
 from baocao.model import FileRecord, Sighting
 from baocao.store.archive import file_hash
 from baocao.store.base import Store
@@ -408,11 +408,7 @@ class _Removing:
     def step(self) -> bool:
         if not self.todo:
             return False
-        arrival = self.todo.popleft()
-        try:
-            self.outcomes.append(self.release(arrival))
-        except Exception as exc:  # that original stays for the next run
-            self.outcomes.append(exc)
+        self.outcomes.append(released(self.release, self.todo.popleft()))  # an error: the next run
         return True
 
     def wait(self) -> list[ReleaseOutcome]:
