@@ -90,8 +90,21 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.fixture
+def alone():
+    """The fork tests need this process to run one thread. A test run earlier in the same pytest
+    worker may leave idle threads behind (the web tests' AnyIO workers end after 10 s idle): wait
+    for them instead of taking a forkserver for a wrong answer (CI failed that way once)."""
+    deadline = time.monotonic() + 30
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+    left = [thread.name for thread in threading.enumerate() if thread is not threading.current_thread()]
+    assert not left, f"threads still running, a fork test cannot run alone: {left}"
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
-def test_a_worker_started_while_another_thread_runs_is_not_forked_from_this_process():
+def test_a_worker_started_while_another_thread_runs_is_not_forked_from_this_process(alone):
     """Forking a process with a second thread can leave the child holding a lock forever: a
     pool made to fork (one thread then) starts a worker from its forkserver once a thread
     runs, and forks again when it is alone."""
@@ -113,7 +126,7 @@ def test_a_worker_started_while_another_thread_runs_is_not_forked_from_this_proc
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
-def test_what_forked_workers_share_is_kept_from_the_collector_until_the_pool_closes():
+def test_what_forked_workers_share_is_kept_from_the_collector_until_the_pool_closes(alone):
     """The garbage collector writes to every object it walks, so a forked worker would copy the
     pages it shares with its parent: they are frozen while the pool runs, and thawed after."""
     frozen = gc.get_freeze_count()
