@@ -32,7 +32,7 @@ class ArchiveIntake(IntakeBase):
                 source=entry.source,
                 sender=entry.sender,
                 size=entry.size,
-                path=self.archive.path(entry.archive_path),
+                path=str(self.archive.path(entry.archive_path)),
                 container=entry.container,
                 parent=entry.parent_key,
                 archive_path=entry.archive_path,

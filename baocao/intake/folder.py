@@ -39,7 +39,6 @@ import unicodedata
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -121,11 +120,20 @@ def _same_file(st: os.stat_result, size: int, mtime_ns: int, ino: int | None) ->
     return (st.st_size, st.st_mtime_ns) == (size, mtime_ns) and (not ino or not st.st_ino or st.st_ino == ino)
 
 
-@dataclass(frozen=True)
-class _Entry:
-    path: Path
+class _Entry(NamedTuple):
+    """A candidate file as listed: its path (a string), where it sits below the inbox, its size,
+    modification time and ``filed_time``. Not the ``stat_result`` and a ``Path``: those were
+    1 KB a file, all held at once while an inbox of 10,000 files was listed."""
+
+    path: str
     location: str
-    stat: os.stat_result
+    size: int
+    mtime_ns: int
+    filed: float
+
+    @property
+    def key(self) -> str:
+        return folder_key(self.location, self.size, self.mtime_ns)
 
 
 class Listing(NamedTuple):
@@ -150,33 +158,44 @@ def _walk(
     folder: Path, prefix: str, found: list[_Entry], skipped: list[tuple[str, str]], aside: list[Path]
 ) -> None:
     try:
-        entries = list(os.scandir(folder))
+        with os.scandir(folder) as listing:
+            for entry in listing:  # one entry at a time: a list of 10,000 held 8 MB with their stats
+                _look_at(entry, prefix, found, skipped, aside)
     except FileNotFoundError:
         return
     except OSError as exc:
         skipped.append((prefix or ".", f"không đọc được thư mục: {exc.strerror or exc}"))
+
+
+def _look_at(
+    entry: os.DirEntry[str],
+    prefix: str,
+    found: list[_Entry],
+    skipped: list[tuple[str, str]],
+    aside: list[Path],
+) -> None:
+    """Sort one directory entry: a candidate, a folder to walk, an original moved aside, or
+    something skipped (with why)."""
+    location = f"{prefix}{display_name(entry.name)}"
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return  # gone since the listing
+    if stat.S_ISDIR(st.st_mode) and not _special_link(st):
+        if not entry.name.startswith("."):
+            _walk(Path(entry.path), f"{location}/", found, skipped, aside)
         return
-    for entry in entries:
-        location = f"{prefix}{display_name(entry.name)}"
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue  # gone since the listing
-        if stat.S_ISDIR(st.st_mode) and not _special_link(st):
-            if not entry.name.startswith("."):
-                _walk(Path(entry.path), f"{location}/", found, skipped, aside)
-            continue
-        if entry.name.startswith(ASIDE):
-            if stat.S_ISREG(st.st_mode):
-                aside.append(Path(entry.path))
-            continue
-        if is_ignored(entry.name):
-            continue
-        reason = _special(st)
-        if reason:
-            skipped.append((location, f"bỏ qua, {reason}; hãy lưu báo cáo thành tệp bình thường"))
-            continue
-        found.append(_Entry(Path(entry.path), location, st))
+    if entry.name.startswith(ASIDE):
+        if stat.S_ISREG(st.st_mode):
+            aside.append(Path(entry.path))
+        return
+    if is_ignored(entry.name):
+        return
+    reason = _special(st)
+    if reason:
+        skipped.append((location, f"bỏ qua, {reason}; hãy lưu báo cáo thành tệp bình thường"))
+        return
+    found.append(_Entry(entry.path, location, st.st_size, st.st_mtime_ns, filed_time(st)))
 
 
 def list_inbox(inbox: Path) -> list[str]:
@@ -241,19 +260,15 @@ class FolderIntake(IntakeBase):
     def arrivals(self) -> list[Arrival]:
         """Complete files not taken yet, with their received times (sightings updated)."""
         entries = self._scan()
-        taken = self.store.taken_keys(
-            folder_key(e.location, e.stat.st_size, e.stat.st_mtime_ns) for e in entries
-        )
-        fresh = [
-            e for e in entries if folder_key(e.location, e.stat.st_size, e.stat.st_mtime_ns) not in taken
-        ]
+        taken = self.store.taken_keys(e.key for e in entries)
+        fresh = [e for e in entries if e.key not in taken]
         previous = self.store.state(SCANNED_AT)
         not_seen_at = datetime.fromisoformat(previous) if previous else None
         before = self.store.sightings()
         ready: list[tuple[_Entry, Sighting]] = []
         unsure: list[tuple[_Entry, Sighting]] = []
         with self.store.transaction():  # one commit for all sightings, not one per file
-            seen = [(e.location, e.stat.st_size, e.stat.st_mtime_ns) for e in fresh]
+            seen = [(e.location, e.size, e.mtime_ns) for e in fresh]
             for e, sighting in zip(fresh, self.store.see_all(seen, self.now, not_seen_at), strict=True):
                 if self._complete(e, before.get(e.location)):
                     ready.append((e, sighting))
@@ -270,11 +285,10 @@ class FolderIntake(IntakeBase):
         wait = self.stable_seconds
         if wait <= 0:
             return True
-        st = e.stat
-        unchanged = old is not None and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
+        unchanged = old is not None and (old.size, old.mtime_ns) == (e.size, e.mtime_ns)
         if unchanged and old is not None and (self.now - old.last_seen).total_seconds() >= wait:
             return True
-        return self.simulated and time.time() - st.st_mtime >= wait  # replaying: an old file is complete
+        return self.simulated and time.time() - e.mtime_ns / 1e9 >= wait  # replaying: an old file is complete
 
     def _settled(self, unsure: list[tuple[_Entry, Sighting]]) -> list[tuple[_Entry, Sighting]]:
         settled = []
@@ -284,7 +298,7 @@ class FolderIntake(IntakeBase):
                     st = os.lstat(e.path)
                 except OSError:
                     continue
-                if (st.st_size, st.st_mtime_ns) == (e.stat.st_size, e.stat.st_mtime_ns):
+                if (st.st_size, st.st_mtime_ns) == (e.size, e.mtime_ns):
                     settled.append((e, sighting))
                 else:
                     self.store.see(e.location, st.st_size, st.st_mtime_ns, self.now, sighting.not_seen_at)
@@ -292,14 +306,14 @@ class FolderIntake(IntakeBase):
         return settled
 
     def _arrival(self, e: _Entry, sighting: Sighting) -> Arrival:
-        filed = datetime.fromtimestamp(filed_time(e.stat), self.now.tzinfo)
+        filed = datetime.fromtimestamp(e.filed, self.now.tzinfo)
         return Arrival(
-            key=folder_key(e.location, e.stat.st_size, e.stat.st_mtime_ns),
+            key=e.key,
             name=e.location.rsplit("/", 1)[-1],
             location=e.location,
             received_at=received_time(filed, sighting.first_seen, sighting.not_seen_at, self.now),
             source=self.source,
-            size=e.stat.st_size,
+            size=e.size,
             path=e.path,
         )
 
@@ -433,7 +447,7 @@ def _too_large(size: int, limit: int) -> str:
     )
 
 
-def remove_if_same(path: Path, size: int, mtime_ns: int, ino: int | None) -> bool:
+def remove_if_same(path: str | Path, size: int, mtime_ns: int, ino: int | None) -> bool:
     """Delete ``path`` if it is still the file with this size, time (and identity); True when
     nothing is left to do (deleted, gone, or replaced by a new version that stays)."""
     try:
@@ -460,9 +474,9 @@ def remove_if_same(path: Path, size: int, mtime_ns: int, ino: int | None) -> boo
             return True
     except OSError as exc:
         logger.warning("Đã lưu trữ nhưng chưa xóa được %s: %s", display_name(str(path)), exc)
-        _put_back(aside, path)
+        _put_back(aside, Path(path))
         return False
-    _put_back(aside, path)  # a save landed between the check and the move: keep it
+    _put_back(aside, Path(path))  # a save landed between the check and the move: keep it
     return True
 
 
@@ -504,11 +518,11 @@ def _put_back(aside: str, path: Path) -> None:
     os.rename(aside, keep)  # visible, so the next run takes it: nothing is lost
 
 
-def _legacy_remove(path: Path, sha256: str) -> bool:
+def _legacy_remove(path: str | Path, sha256: str) -> bool:
     """Records from before arrival keys: delete the original if its bytes are still the same."""
     try:
         st = os.lstat(path)
-        if file_hash(path) != sha256:
+        if file_hash(Path(path)) != sha256:
             return True
     except OSError:
         return False
