@@ -132,7 +132,8 @@ class Taker:
         self.judge = judge
         self.pool = pool or Inline(work, Reading({}))
         self.containers: dict[str, FileRecord] = {}  # by arrival key: parents of later arrivals
-        self.seen: dict[str, _Item | _First] = {}  # hash -> the first file with those bytes in this run
+        # hash -> the first file with those bytes in this run, until the ledger can tell
+        self.seen: dict[str, _Item | _First] = {}
         self.pending: deque[_Batch] = deque()
         self.held: list[tuple[Intake, Arrival, FileRecord]] = []  # committed, originals not released
         # originals being released (``_let_go``), with their records
@@ -390,7 +391,12 @@ class Taker:
         for item in batch.items:
             rec, copy = item.rec, item.copy
             if rec is not None and isinstance(copy, Copy) and self.seen.get(copy.sha256) is item:
-                self.seen[copy.sha256] = _First(rec.archive_path, rec.id, rec.unit, rec.period)
+                if rec.archive_path and rec.status not in ("duplicate", "container"):
+                    # recorded: the ledger answers for these bytes now (``Store.first_with_hash``
+                    # finds such a record), so the run keeps nothing of it (300 B a file)
+                    del self.seen[copy.sha256]
+                else:
+                    self.seen[copy.sha256] = _First(rec.archive_path, rec.id, rec.unit, rec.period)
         return recorded
 
     def _judge(self, item: _Item, rec: FileRecord) -> None:
