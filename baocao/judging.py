@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -61,7 +62,7 @@ class FileResult:
     status: str  # accepted | rejected | held | duplicate | locked | failed
     unit: str | None = None
     period: str | None = None
-    issues: list[Issue] = field(default_factory=list)
+    issues: Sequence[Issue] = ()
     feedback: Path | None = None
     file_id: int | None = None
     received_at: datetime | None = None
@@ -76,6 +77,15 @@ class FileResult:
             "feedback": str(self.feedback) if self.feedback else None,
             "issues": [i.to_dict() for i in self.issues],
         }
+
+
+_NO_ISSUES: tuple[Issue, ...] = ()  # every clean file's result shares it (not a list each)
+
+
+def _shared(text: str | None) -> str | None:
+    """One copy of a unit code or period for every result that names it: each outcome arrives
+    from a worker with its own copies, and a run keeps its results to the end (1 MB at 10,000)."""
+    return sys.intern(text) if text else text
 
 
 @dataclass
@@ -318,7 +328,14 @@ class Judge:
             claimed_unit=outcome.unit,
         )
         result = FileResult(
-            rec.inbox_path, status, unit, outcome.period, issues, None, rec.id, rec.received_at
+            rec.inbox_path,
+            status,
+            _shared(unit),
+            _shared(outcome.period),
+            issues or _NO_ISSUES,
+            None,
+            rec.id,
+            rec.received_at,
         )
         self.report.results.append(result)
         # a held file gets a notice (jobs), not a marked-up workbook
