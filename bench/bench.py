@@ -305,8 +305,11 @@ def fresh_run(root: Path, name: str, workers: int) -> Path:
         shutil.rmtree(run)
     inbox = run / "workbooks" / "inbox"
     inbox.mkdir(parents=True)
-    for path in files_of(root):
-        shutil.copyfile(path, inbox / path.name)
+    # strings, not a Path per file: pathlib interns every name it parses, and the interned table
+    # (1.9 MB at 10,000 files) would count in the peak memory of the collect measured after this
+    source = str(root / "files")
+    for name in sorted(os.listdir(source)):
+        shutil.copyfile(os.path.join(source, name), os.path.join(inbox, name))
     (run / "config.toml").write_text(config_text(root / "don-vi.csv", workers), encoding="utf-8")
     if hasattr(os, "sync"):
         # a real inbox was written long before a collect: its files are on disk, not waiting in the
