@@ -11,24 +11,30 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
-import json
 import logging
 import os
 import re
-import shutil
 import sys
-import textwrap
-import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, cast
 
 from baocao import __version__, api
+from baocao.cli.show import (
+    EXIT_DATA,
+    EXIT_OK,
+    EXIT_USAGE,
+    RESULT_LABELS,
+    SOURCE_LABELS,
+    Shown,
+    console_width,
+    format_table,
+    print_json,
+    via,
+    write_wrapped,
+)
 from baocao.errors import BaocaoError, ConfigError, FormSpecError, LockedError, StoreError, UsageError
-from baocao.names import printable
-
-EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 
 
 class _OneLine(logging.Formatter):
@@ -46,92 +52,13 @@ _CONSOLE_LOG.addFilter(lambda record: not getattr(record, "file_only", False))
 LOGGED_COMMANDS = {"collect", "run-due", "release", "reopen", "ledger", "consolidate", "scorecard", "serve"}
 
 
-class Shown:
-    """A text stream that shows control characters instead of sending them to the terminal.
-
-    File names and cell text reach the output (a name with an ESC sequence, a cell with ``\\r``
-    or a bidi override); ``printable`` turns them into visible ``\\uXXXX`` escapes, which keeps
-    ``--json`` output valid JSON with the same meaning.
-    """
-
-    def __init__(self, stream: TextIO):
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        return self.stream.write(printable(text))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-
-def _width(text: str) -> int:
-    return sum(0 if unicodedata.combining(ch) else 1 for ch in text)
-
-
-def _clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` columns, with "…" when something was cut."""
-    if _width(text) <= limit:
-        return text
-    out, used = "", 0
-    for ch in text:
-        step = 0 if unicodedata.combining(ch) else 1
-        if used + step > limit - 1:
-            break
-        out, used = out + ch, used + step
-    return out + "…"
-
-
-def console_width() -> int:
-    """The terminal's width (``COLUMNS`` if set), 120 when the output is not a terminal."""
-    return max(60, shutil.get_terminal_size((120, 24)).columns)
-
-
-def format_table(
-    rows: Sequence[Sequence[Any]],
-    headers: Sequence[str],
-    width: int | None = None,
-    clip: dict[int, int] | None = None,
-) -> str:
-    """A plain aligned text table (Vietnamese letters count as one column each).
-
-    ``clip`` caps some columns (index -> columns, cut with "…"); with ``width`` the last column
-    wraps onto indented continuation lines so that no line is longer than ``width``.
-    """
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    for index, limit in (clip or {}).items():
-        for row in cells:
-            row[index] = _clip(row[index], limit)
-    widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    last = len(headers) - 1
-    if width is not None:
-        indent = sum(widths[:last]) + 2 * last
-        widths[last] = max(12, min(widths[last], width - indent))
-
-    def line(values: Sequence[str]) -> list[str]:
-        head = [v + " " * (w - _width(v)) for v, w in zip(values[:last], widths, strict=False)]
-        tail = values[last] if len(values) > last else ""
-        parts = textwrap.wrap(tail, widths[last]) if width is not None and tail else [tail]
-        first = "  ".join([*head, parts[0]]).rstrip()
-        indent = " " * (sum(widths[:last]) + 2 * last)
-        return [first, *(indent + part for part in parts[1:])]
-
-    out = line(headers) + line(["-" * w for w in widths])
-    for row in cells:
-        out += line(row)
-    return "\n".join(out)
-
-
-def _print_json(data: Any, out: TextIO) -> None:
-    out.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
 # --- subcommands: each returns an exit code -----------------------------------------------
 
 
 def cmd_info(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     data = api.info(dep)
     if args.json:
-        _print_json(data, out)
+        print_json(data, out)
         return EXIT_OK
     mail = data["mail"]
     out.write(f"Tệp cấu hình : {data['config_file']}\n")
@@ -168,7 +95,7 @@ def cmd_info(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
 def cmd_units(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     data = api.units(dep, args.period)
     if args.json:
-        _print_json(data, out)
+        print_json(data, out)
         return EXIT_OK
     rows = [
         (u["code"], u["name"], u["parent"] or "", u["kind"], "có" if u["reports"] else "", u["email"])
@@ -181,7 +108,7 @@ def cmd_units(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int
 def cmd_templates(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     files = api.templates(dep, args.period, unit=args.unit)
     if args.json:
-        _print_json([{"unit": f.unit, "path": str(f.path), "written": f.written} for f in files], out)
+        print_json([{"unit": f.unit, "path": str(f.path), "written": f.written} for f in files], out)
         return EXIT_OK
     for f in files:
         out.write(f"{'đã ghi   ' if f.written else 'không đổi'}  {f.path}\n")
@@ -210,7 +137,7 @@ def _progress(err: TextIO) -> Callable[[int, int, str], None]:
 def cmd_collect(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     report = api.collect(dep, now=args.now, progress=_progress(sys.stderr), source=args.source)
     if args.json:
-        _print_json(report.to_dict(), out)
+        print_json(report.to_dict(), out)
         return EXIT_DATA if report.had_problems else EXIT_OK
     _write_results(report, out)
     out.write(
@@ -221,27 +148,6 @@ def cmd_collect(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
         f"chờ tệp chép xong {len(report.waiting)}\n"
     )
     return EXIT_DATA if report.had_problems else EXIT_OK
-
-
-SOURCE_LABELS = {"folder": "thư mục nộp báo cáo", "imap": "hộp thư"}
-
-
-def via(source: str | None, sender: str | None) -> str:
-    """Where a unit's last file came from, for the status table: the folder, or the e-mail
-    address it was sent from."""
-    if source == "imap":
-        return f"thư {sender}" if sender else "thư điện tử"
-    return {"folder": "thư mục", "web": "trang web", None: ""}.get(source, source or "")
-
-
-RESULT_LABELS = {
-    "accepted": "tiếp nhận",
-    "rejected": "trả lại",
-    "held": "chờ xác minh",
-    "duplicate": "trùng lặp",
-    "locked": "kỳ đã khóa",
-    "failed": "lỗi xử lý",
-}
 
 
 def _write_results(report: api.CollectReport, out: TextIO) -> None:
@@ -264,7 +170,7 @@ def _write_results(report: api.CollectReport, out: TextIO) -> None:
 def cmd_release(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     report = api.release(dep, args.file_id, now=args.now)
     if args.json:
-        _print_json(report.to_dict(), out)
+        print_json(report.to_dict(), out)
         return EXIT_DATA if report.had_problems else EXIT_OK
     _write_results(report, out)
     return EXIT_DATA if report.had_problems else EXIT_OK
@@ -273,7 +179,7 @@ def cmd_release(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> i
 def cmd_check(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     outcome = api.check(dep, Path(args.file), now=args.now)
     if args.json:
-        _print_json(
+        print_json(
             {
                 "accepted": outcome.accepted,
                 "unit": outcome.unit,
@@ -305,7 +211,7 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
             "failed": [rec.to_dict() for rec in failures],
             "unattributed": [rec.to_dict() for rec in strays],
         }
-        _print_json(data, out)
+        print_json(data, out)
         return EXIT_OK
     tz = dep.settings.timezone
     table = []
@@ -322,7 +228,7 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
     )
 
     def item(text: str) -> None:
-        _write_wrapped(out, text)
+        write_wrapped(out, text)
 
     if held:
         item(
@@ -344,17 +250,11 @@ def cmd_status(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
     return EXIT_OK
 
 
-def _write_wrapped(out: TextIO, text: str, indent: str = "  ") -> None:
-    """A list line, wrapped to the console like the table (continuations indented)."""
-    width = console_width()
-    out.write("\n".join(textwrap.wrap(text, width, initial_indent=indent, subsequent_indent="      ")) + "\n")
-
-
 def _write_kept(kept: list, failures: list, period: str, tz: Any, out: TextIO) -> None:
     """Files the coordinator must look at: kept after the period closed, or failed in processing."""
     if kept:
         out.write("\n")
-        _write_wrapped(
+        write_wrapped(
             out,
             f"{len(kept)} tệp gửi sau khi kỳ đã khóa sổ (được lưu, không thay thế báo cáo đã tiếp nhận; "
             f"cho vào bằng: baocao reopen --period {period} --unit MÃ):",
@@ -362,21 +262,21 @@ def _write_kept(kept: list, failures: list, period: str, tz: Any, out: TextIO) -
         )
         for rec in kept:
             when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-            _write_wrapped(out, f"{when}  {rec.unit or '?'}  {rec.inbox_path}")
+            write_wrapped(out, f"{when}  {rec.unit or '?'}  {rec.inbox_path}")
     if failures:
         out.write("\n")
-        _write_wrapped(
+        write_wrapped(
             out, f"{len(failures)} tệp chương trình gặp lỗi khi xử lý (đã lưu trữ; xem nhật ký):", ""
         )
         for rec in failures:
             when = rec.received_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-            _write_wrapped(out, f"{when}  {rec.inbox_path}: {rec.issues[0].message if rec.issues else ''}")
+            write_wrapped(out, f"{when}  {rec.inbox_path}: {rec.issues[0].message if rec.issues else ''}")
 
 
 def cmd_reopen(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     result = api.reopen(dep, args.period, args.unit, now=args.now)
     if args.json:
-        _print_json(result.to_dict(), out)
+        print_json(result.to_dict(), out)
         return EXIT_OK
     out.write(
         f"Đã mở lại kỳ {result.period} cho đơn vị {result.unit} (ghi vào sổ theo dõi và thư mục lưu trữ).\n"
@@ -395,7 +295,7 @@ def cmd_reopen(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> in
 def cmd_ledger(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     result = api.ledger_rebuild(dep, now=args.now, force=args.force)
     if args.json:
-        _print_json(result.to_dict(), out)
+        print_json(result.to_dict(), out)
         return EXIT_OK
     counts = ", ".join(f"{RESULT_LABELS.get(k, k)} {v}" for k, v in sorted(result.counts.items()))
     out.write(f"Đã dựng lại sổ theo dõi {result.ledger} từ thư mục lưu trữ: {result.files} tệp ({counts}).\n")
@@ -421,7 +321,7 @@ def cmd_consolidate(dep: api.Deployment, args: argparse.Namespace, out: TextIO) 
         now=now,
     )
     if args.json:
-        _print_json(result.to_dict(), out)
+        print_json(result.to_dict(), out)
         return EXIT_OK
     c = result.counts
     out.write(
@@ -446,7 +346,7 @@ def cmd_scorecard(dep: api.Deployment, args: argparse.Namespace, out: TextIO) ->
     now = args.now or datetime.now(dep.settings.timezone)
     result = api.scorecard(dep, args.year, now=now, out=Path(args.out) if args.out else None)
     if args.json:
-        _print_json(result.to_dict(), out)
+        print_json(result.to_dict(), out)
         return EXIT_OK
     from baocao.report.scorecard import SCORE_RULE
 
@@ -472,7 +372,7 @@ def cmd_scorecard(dep: api.Deployment, args: argparse.Namespace, out: TextIO) ->
 def cmd_run_due(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     report = api.run_due(dep, now=args.now, dry_run=args.dry_run)
     if args.json:
-        _print_json(report.to_dict(), out)
+        print_json(report.to_dict(), out)
         return EXIT_DATA if report.had_problems else EXIT_OK
     prefix = "(thử, không thay đổi gì) " if report.dry_run else ""
     if report.dry_run:
@@ -519,7 +419,7 @@ def cmd_demo(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
 
     result = demo(dep, say=say)
     if args.json:
-        _print_json(result, out)
+        print_json(result, out)
     return EXIT_OK
 
 
@@ -568,7 +468,7 @@ def cmd_web_user(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> 
 def cmd_links(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     entries = api.links(dep, args.period, unit=args.unit)
     if args.json:
-        _print_json(entries, out)
+        print_json(entries, out)
         return EXIT_OK
     out.write(
         format_table(
