@@ -23,6 +23,8 @@ itself: the worker may have read the history before that file was recorded).
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -84,12 +86,33 @@ class Read:
 
 
 @dataclass(frozen=True)
+class Packed:
+    """A reading that a worker validated itself, sent pickled inside its answer and loaded by
+    the collecting process only if it needs it after all (``unpacked``): when the unit was seen
+    twice in the run, or the verdict changed there. Loading every file's workbook cost that
+    process 45–55 µs a file, about 5 % of its time, for readings it almost never uses."""
+
+    blob: bytes
+
+    def open(self) -> RawWorkbook:
+        raw = pickle.loads(self.blob)
+        assert isinstance(raw, RawWorkbook)
+        return raw
+
+
+def unpacked(raw: RawWorkbook | Packed) -> RawWorkbook:
+    """The workbook itself, loaded if it came ``Packed``."""
+    return raw.open() if isinstance(raw, Packed) else raw
+
+
+@dataclass(frozen=True)
 class Taken:
     """What became of a ``Take``: ``error`` (the archive could not be written: the run stops)
-    or the copy in place and, when asked, what reading it gave."""
+    or the copy in place and, when asked, what reading it gave (``Packed`` when it was
+    validated here too)."""
 
     error: str | None = None
-    read: RawWorkbook | WorkbookError | None = None
+    read: RawWorkbook | Packed | WorkbookError | None = None
     judged: Judged | None = None
 
 
@@ -124,6 +147,9 @@ def work(item: Any, context: Reading | Work) -> Taken | RawWorkbook | WorkbookEr
         judged = None
         if item.today is not None and isinstance(context, Work) and isinstance(raw, RawWorkbook):
             judged = _judged(raw, item, item.today, context)
+        if judged is not None and multiprocessing.parent_process() is not None:
+            # pickled for the pipe anyway: as bytes, the collecting process loads it only if needed
+            return Taken(read=Packed(pickle.dumps(raw, pickle.HIGHEST_PROTOCOL)), judged=judged)
         return Taken(read=raw, judged=judged)
     if isinstance(item, Read):
         return read_file(item.path, reading)

@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any
 
 from baocao.errors import StoreError, WorkbookError
-from baocao.filework import Judged, Read
+from baocao.filework import Judged, Packed, Read, unpacked
 from baocao.judge.context import judging_context
 from baocao.judge.validate import Context, Outcome, validate
 from baocao.judge.workers import outcome
@@ -248,8 +248,8 @@ class Judge:
     def judge_read(self, rec: FileRecord, answer: object, judged: Judged | None = None) -> None:
         """Judge a file from what reading its archived copy gave (``judge_safely``); ``judged``:
         the worker's validation of it, kept when it can be (``judge``)."""
-        if isinstance(answer, RawWorkbook):  # read (the path is only for what went wrong)
-            result: RawWorkbook | WorkbookError = answer
+        if isinstance(answer, (RawWorkbook, Packed)):  # read (the path is only for what went wrong)
+            result: RawWorkbook | Packed | WorkbookError = answer
         else:
             result = outcome(self.archive.path(rec.archive_path), answer)
         if isinstance(result, WorkbookError):
@@ -266,7 +266,7 @@ class Judge:
     def judge_safely(
         self,
         rec: FileRecord,
-        raw: RawWorkbook | None,
+        raw: RawWorkbook | Packed | None,
         file_issues: list[Issue] | None,
         judged: Judged | None = None,
     ) -> None:
@@ -295,7 +295,7 @@ class Judge:
     def judge(
         self,
         rec: FileRecord,
-        raw: RawWorkbook | None,
+        raw: RawWorkbook | Packed | None,
         file_issues: list[Issue] | None,
         judged: Judged | None = None,
     ) -> None:
@@ -307,6 +307,7 @@ class Judge:
         elif judged is not None and judged.history_of not in self.touched and rec.proof != Proof.VOUCHED:
             outcome = judged.outcome
         else:
+            raw = unpacked(raw)
             outcome = validate(raw, self.context_for(rec, raw, vouched=rec.proof == Proof.VOUCHED))
         status, unit = outcome.verdict, outcome.filed_under
         self.touched.update(u for u in (outcome.unit, unit) if u)
@@ -348,7 +349,7 @@ class Judge:
     def submit_feedback(
         self,
         rec: FileRecord,
-        raw: RawWorkbook,
+        raw: RawWorkbook | Packed,
         outcome: Outcome,
         issues: list[Issue],
         result: FileResult,
@@ -360,7 +361,7 @@ class Judge:
         if self.feedback is None:
             return
         try:
-            job = prepared or self.feedback_job(rec, raw, outcome, issues)
+            job = prepared or self.feedback_job(rec, unpacked(raw), outcome, issues)
             self.feedback.submit(job, result)
         except Exception:
             logger.exception("Không tạo được tệp phản hồi cho %s", rec.original_name)

@@ -14,9 +14,10 @@ from datetime import datetime
 from helpers import TZ, by_name, inbox, make_submission, taken_by_a_worker
 
 from baocao import api
-from baocao.filework import Take, Taken
+from baocao.filework import Packed, Take, Taken, unpacked
 from baocao.judge.context import judging_context
 from baocao.judge.validate import validate
+from baocao.judge.workers import read_file, reading_of
 from baocao.store import open_store
 from baocao.workbook.feedback_writer import unpacked_size
 
@@ -34,8 +35,11 @@ def test_a_worker_validates_what_it_reads_as_the_collecting_process_would(deploy
     take = Take(content, path, "", 0.0, sync=False, write=False, today=JUNE.date())
     taken = taken_by_a_worker(deployment, take)
     assert isinstance(taken, Taken) and taken.judged is not None
+    assert isinstance(taken.read, Packed)  # loaded by the collecting process only if it needs it
+    raw = unpacked(taken.read)
+    assert raw == read_file(path, reading_of(deployment))
     with open_store(deployment.settings) as store:
-        here = validate(taken.read, judging_context(deployment, taken.read, JUNE.date(), store))
+        here = validate(raw, judging_context(deployment, raw, JUNE.date(), store))
     assert taken.judged.outcome == here and here.verdict == "accepted"
     assert taken.judged.history_of == "DT_TG"
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from helpers import BEFORE_DEADLINE, TZ, inbox, make_submission, taken_by_a_worker
 
 from baocao import api
-from baocao.filework import Take, Taken
+from baocao.filework import Take, Taken, unpacked
 from baocao.intake.sources import folder_intake
 from baocao.judging import CollectReport, Judge
 from baocao.model import FileRecord
@@ -35,7 +35,7 @@ def test_a_worker_prepares_the_feedback_job_the_collecting_process_would(deploym
     with open_store(deployment.settings) as store:
         judge = Judge(deployment, store, Archive(path.parent, TZ), MARCH, CollectReport())
         rec = FileRecord("", "loi.xlsx", "loi.xlsx", path.name, 0, MARCH)
-        here = judge.feedback_job(rec, taken.read, outcome, list(outcome.issues))
+        here = judge.feedback_job(rec, unpacked(taken.read), outcome, list(outcome.issues))
     assert taken.judged.feedback == here
 
 
