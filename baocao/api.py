@@ -148,6 +148,7 @@ def info(dep: Deployment, now: datetime | None = None) -> dict:
         "year": year,
         "periods": _period_info(dep, year),
         "units": len({u.code for u in dep.registry.units}),
+        "registry_problems": list(dep.registry.bad_addresses.values()),
         "mail": {
             "backend": s.mail.backend,
             "coordinators": list(s.mail.coordinators),

@@ -247,7 +247,8 @@ class _Job:
             ):
                 continue  # never after this unit's deadline
             if not unit.email:
-                self.report.notes.append(f"Đơn vị {unit.code} không có địa chỉ thư: không gửi được thư nhắc")
+                why = self.dep.registry.bad_addresses.get(unit.code, "danh mục không ghi địa chỉ thư")
+                self.report.notes.append(f"Không gửi được thư nhắc cho đơn vị {unit.code}: {why}")
                 continue
             returned_file = last_files.get(unit.code) if st.status == "rejected" else None
             held_file = held_files.get(unit.code) if unit.code not in last_files else None

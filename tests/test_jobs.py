@@ -487,3 +487,36 @@ def test_messages_of_an_older_ledger_keep_their_recipient_and_state(tmp_path):
         [row] = ledger.messages()
         assert (row.status, row.recipient, row.recipients) == ("sent", "a@b.vn", ("a@b.vn",))
         assert ledger.claim_message(row.key, "me", at("2025-03-03")) is False  # sent stays sent
+
+
+def test_a_unit_with_a_mistyped_address_costs_its_own_reminder_only(tmp_path, server, capsys):
+    """A typo in one unit's address in the registry used to refuse the whole registry: no collect,
+    no reminder, no summary for anyone. Now that unit is kept without an address, every command
+    says which line to mend, and the others are reminded as usual."""
+    registry = tmp_path / "don-vi.csv"
+    text = REGISTRY.read_text(encoding="utf-8")
+    assert "vp@snv.langson.example" in text
+    registry.write_text(text.replace("vp@snv.langson.example", "vp@@snv.langson"), encoding="utf-8")
+    mail = smtp_config(tmp_path, server).read_text(encoding="utf-8").split("[mail]", 1)[1]
+    config = tmp_path / "config.toml"
+    config.write_text(config_text(registry=registry, extra="[mail]" + mail), encoding="utf-8")
+
+    dep = api.load_deployment(config)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith("NV_VP,"))
+    why = dep.registry.bad_addresses["NV_VP"]
+    assert f"don-vi.csv dòng {line}" in why and "'vp@@snv.langson'" in why
+    assert dep.unit("NV_VP", dep.period("2025-Q1")).email == ""
+
+    report = api.run_due(dep, now=at("2025-03-03", 8))
+    reminded = {
+        m.message["X-Baocao-Unit"] for m in server.messages if m.message["X-Baocao-Kind"] == "reminder"
+    }
+    expected = {u.code for u in dep.registry.reporting_units(dep.period("2025-Q1")) if u.email}
+    assert "NV_VP" not in reminded and len(expected) > 3 and reminded == expected
+    assert any("NV_VP" in note and "vp@@snv.langson" in note for note in report.notes)
+
+    capsys.readouterr()
+    assert main(["--config", str(config), "info"]) == 0
+    shown = capsys.readouterr()
+    assert f"Cần sửa    : don-vi.csv dòng {line}" in shown.out
+    assert "vp@@snv.langson" in shown.err  # and every command warns until it is mended

@@ -42,6 +42,8 @@ def cmd_info(dep: api.Deployment, args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"Biểu mẫu     : {data['form']['id']} phiên bản {data['form']['version']}")
     out.write(f" ({data['form']['fields']} trường) – {data['form_file']}\n")
     out.write(f"Danh mục     : {data['units']} đơn vị – {data['registry_file']}\n")
+    for problem in data["registry_problems"]:
+        out.write(f"  Cần sửa    : {problem}\n")
     out.write(
         f"Thư          : {mail['backend']}; trả lời về {', '.join(mail['reply_to']) or '(không)'}; "
         f"xác nhận tiếp nhận: {'có' if mail['receipts'] else 'không'}; "

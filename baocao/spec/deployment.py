@@ -6,6 +6,7 @@ only place where config.toml, the form spec and the registry are read.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -17,6 +18,8 @@ from baocao.spec.form import Form, FormCatalog, load_catalog
 from baocao.spec.identity import SigningKey, load_signing_key, signing_key_ahead
 from baocao.spec.periods import Period, parse_period
 from baocao.spec.registry import Registry, Unit, load_registry
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,10 @@ class Deployment:
 def load_deployment(config_path: str | Path = "config.toml") -> Deployment:
     """Load config.toml, the form catalog and the registry it names (``ConfigError``/``FormSpecError``)."""
     settings = load_config(config_path)
-    return Deployment(
-        settings=settings,
-        catalog=load_catalog(settings.form_file),
-        registry=load_registry(settings.registry_file),
-    )
+    registry = load_registry(settings.registry_file)
+    for reason in registry.bad_addresses.values():  # every command says it until it is mended
+        logger.warning(reason)
+    return Deployment(settings=settings, catalog=load_catalog(settings.form_file), registry=registry)
 
 
 def local_time(now: datetime | None, tz) -> datetime:

@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -71,8 +72,10 @@ class Unit:
 class Registry:
     """All rows of the registry, answering questions for a given day or period."""
 
-    def __init__(self, units: list[Unit]):
+    def __init__(self, units: list[Unit], bad_addresses: Mapping[str, str] | None = None):
         self.units = tuple(units)
+        # unit code -> why the address on its row was left out (the unit is kept, without one)
+        self.bad_addresses: dict[str, str] = dict(bad_addresses or {})
         # rows per code and the day-lists asked for: a 10,000-unit registry is asked about every
         # unit once per file, so these lookups must not scan the whole registry each time
         by_code: dict[str, list[Unit]] = {}
@@ -201,9 +204,15 @@ def _clean(value: object) -> str:
     return cell_text(value)
 
 
-def _unit_from_row(row: dict[str, object], where: str, days: dict[date, date] | None = None) -> Unit:
+def _unit_from_row(
+    row: dict[str, object], where: str, days: dict[date, date], bad_addresses: dict[str, str]
+) -> Unit:
     """One registry row as a ``Unit``; codes and kinds interned (a parent's code is its own
-    row's string), equal days shared through ``days``."""
+    row's string), equal days shared through ``days``.
+
+    An address that cannot be sent to is left out and the reason put in ``bad_addresses`` (by
+    unit code) rather than refusing the registry: it is the unit's contact, not its place in the
+    structure, and one typo must not stop collect, reminders and summaries for every unit."""
     code = sys.intern(_clean(row.get("code")))
     if not CODE_RE.match(code):
         raise ConfigError(f"{where}: mã đơn vị {code!r} không hợp lệ; cần chữ in hoa, số, _ hoặc -")
@@ -218,7 +227,11 @@ def _unit_from_row(row: dict[str, object], where: str, days: dict[date, date] | 
         try:
             sendable(email)
         except AddressError as exc:
-            raise ConfigError(f"{where}: thư điện tử {email!r} của {code} không hợp lệ: {exc}") from None
+            bad_addresses[code] = (
+                f"{where}: thư điện tử {email!r} của {code} không hợp lệ: {exc}; "
+                "đơn vị này không nhận được thư cho tới khi sửa danh mục"
+            )
+            email = ""
     parent, successor = _clean(row.get("parent")), _clean(row.get("successor"))
     unit = Unit(
         code=code,
@@ -272,13 +285,14 @@ def load_registry(path: str | Path) -> Registry:
                 f" (dòng đầu tiên có: {', '.join(rows[0][1]) or 'không có gì'})"
             )
     days: dict[date, date] = {}
-    units = [_unit_from_row(row, f"{path.name} dòng {line}", days) for line, row in rows]
+    bad_addresses: dict[str, str] = {}
+    units = [_unit_from_row(row, f"{path.name} dòng {line}", days, bad_addresses) for line, row in rows]
     del rows  # the cells read (a dict per row) are not kept while the registry is checked
     if not units:
         raise ConfigError(f"Danh mục đơn vị {path.name} không có đơn vị nào")
     _check_consistency(units, path.name)
     _check_cycles(units, path.name)
-    return Registry(units)
+    return Registry(units, bad_addresses)
 
 
 def _check_cycles(units: list[Unit], source: str) -> None:
