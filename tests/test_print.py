@@ -104,3 +104,13 @@ def test_every_sheet_heading_states_the_data_window(outputs):
             continue
         top = [v for row in ws.iter_rows(max_row=5, values_only=True) for v in row if isinstance(v, str)]
         assert any(window in v for v in top), ws.title
+
+
+def test_the_table_of_figures_starts_a_page_with_its_headings(outputs):
+    """Printed, the overview's table of figures ran over onto a second page without its column
+    headings: it now starts a page (and the charts the next one)."""
+    _, summary, _ = outputs
+    ws = openpyxl.load_workbook(summary)["Tổng hợp"]
+    heading = next(r[0].row for r in ws.iter_rows() if r[0].value == "III. SỐ LIỆU CHÍNH")
+    charts = next(r[0].row for r in ws.iter_rows() if r[0].value == "IV. BIỂU ĐỒ")
+    assert [brk.id for brk in ws.row_breaks.brk] == [heading - 1, charts - 1]  # a break above each

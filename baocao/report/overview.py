@@ -33,6 +33,9 @@ def write_overview(c: Canvas) -> None:
     row = heading(ws, c, f"TỔNG HỢP {s.form.title}", LAST, total_width)
     row = _status_block(c, ws, row)
     row = _target_block(c, ws, row)
+    # the table of figures starts a page: it fits one (a row per field) and is read whole, and a
+    # page break inside it left its columns without their headings on the next page
+    figures = row
     row = _figures_block(c, ws, row)
     ws.merge_range(row, 0, row, LAST, "IV. BIỂU ĐỒ", fmt.bold)
     chart = c.book.add_chart({"type": "pie"})
@@ -53,7 +56,7 @@ def write_overview(c: Canvas) -> None:
     ws.insert_chart(row + 1, 1, chart, {"x_offset": 10})
     if "target" in c.charts:
         ws.insert_chart(row + 1, 3, c.charts["target"], {"x_offset": 10})
-    ws.set_h_pagebreaks([row])
+    ws.set_h_pagebreaks([figures, row])
     page(ws, landscape=True)
     ws.activate()
 
