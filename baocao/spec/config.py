@@ -27,15 +27,13 @@ from baocao.spec.config_checks import (
     _fail,
     _float_in,
     _int_in,
-    _one_of,
-    _optional_text,
     _path_text,
     _table,
     _text,
     _texts,
 )
-from baocao.spec.config_mail import DOMAIN_RE, _clock, _days, _email, _emails, _imap
-from baocao.spec.config_periods import _period_kind
+from baocao.spec.config_mail import DOMAIN_RE, _imap, _mail
+from baocao.spec.config_periods import _periods
 from baocao.spec.settings import (
     LEVELS,
     PATH_KEYS,
@@ -139,47 +137,9 @@ def load_config(path: str | Path) -> Settings:
     form_file = (base / _path_text("form", data["form"])).resolve()
     registry_file = (base / _path_text("registry", data["registry"])).resolve()
 
-    raw_periods = data.get("periods")
-    if not isinstance(raw_periods, dict) or not raw_periods:
-        raise _fail("periods", "thiếu hoặc rỗng", "các bảng [periods.Q1], [periods.H1]…")
-    kinds = {code: _period_kind(code, raw) for code, raw in raw_periods.items()}
+    kinds = _periods(data)
 
-    if isinstance(data.get("mail"), dict) and "password" in data["mail"]:
-        raise _fail(
-            "mail.password",
-            "không ghi mật khẩu trong tệp cấu hình",
-            "biến môi trường BAOCAO_SMTP_PASSWORD hoặc keyring của hệ điều hành",
-        )
-    mail_values = _table(
-        data,
-        "mail",
-        {
-            "backend": _one_of("outbox", "smtp"),
-            "host": _text,
-            "port": _int_in(1, 65535),
-            "security": _one_of("none", "starttls", "ssl"),
-            "user": _optional_text,
-            "sender": lambda k, v: _email(k, v, dotless=True),
-            "sender_name": _text,
-            "coordinators": _emails,
-            "reminder_days": _days,
-            "summary_days_before": _int_in(0, 60),
-            "summary_time": _clock,
-            "final_summary_days_after": _int_in(0, 60),
-            "attach_docx": _bool,
-            "timeout_seconds": _float_in(1, 600),
-            "keyring_service": _text,
-            "reply_to": _emails,
-            "reply_to_name": _text,
-            "receipts": _bool,
-            "copy_parent": _bool,
-        },
-    )
-    mail_values.setdefault("reply_to", mail_values.get("coordinators", ()))
-    mail_values.setdefault("reply_to_name", org.get("coordinator", org.get("name", "")))
-    mail = MailSettings(**mail_values)
-    if mail.backend == "smtp" and "host" not in mail_values:
-        raise _fail("mail.host", 'thiếu khi backend = "smtp"', "tên máy chủ SMTP")
+    mail = _mail(data, org)
 
     schedule = ScheduleSettings(
         **_table(

@@ -14,8 +14,8 @@ from datetime import time
 from typing import Any
 
 from baocao.spec.addresses import AddressError, is_sendable, sendable
-from baocao.spec.config_checks import _fail, _float_in, _int_in, _one_of, _table, _text
-from baocao.spec.settings import ImapSettings
+from baocao.spec.config_checks import _bool, _fail, _float_in, _int_in, _one_of, _optional_text, _table, _text
+from baocao.spec.settings import ImapSettings, MailSettings
 
 DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -71,6 +71,47 @@ def _senders(key: str, value: Any) -> tuple[str, ...]:
             )
         found.append(text)
     return tuple(found)
+
+
+def _mail(data: dict[str, Any], org: dict[str, Any]) -> MailSettings:
+    """``[mail]``; replies go to the coordinators (and their office's name) unless it says otherwise."""
+    if isinstance(data.get("mail"), dict) and "password" in data["mail"]:
+        raise _fail(
+            "mail.password",
+            "không ghi mật khẩu trong tệp cấu hình",
+            "biến môi trường BAOCAO_SMTP_PASSWORD hoặc keyring của hệ điều hành",
+        )
+    mail_values = _table(
+        data,
+        "mail",
+        {
+            "backend": _one_of("outbox", "smtp"),
+            "host": _text,
+            "port": _int_in(1, 65535),
+            "security": _one_of("none", "starttls", "ssl"),
+            "user": _optional_text,
+            "sender": lambda k, v: _email(k, v, dotless=True),
+            "sender_name": _text,
+            "coordinators": _emails,
+            "reminder_days": _days,
+            "summary_days_before": _int_in(0, 60),
+            "summary_time": _clock,
+            "final_summary_days_after": _int_in(0, 60),
+            "attach_docx": _bool,
+            "timeout_seconds": _float_in(1, 600),
+            "keyring_service": _text,
+            "reply_to": _emails,
+            "reply_to_name": _text,
+            "receipts": _bool,
+            "copy_parent": _bool,
+        },
+    )
+    mail_values.setdefault("reply_to", mail_values.get("coordinators", ()))
+    mail_values.setdefault("reply_to_name", org.get("coordinator", org.get("name", "")))
+    mail = MailSettings(**mail_values)
+    if mail.backend == "smtp" and "host" not in mail_values:
+        raise _fail("mail.host", 'thiếu khi backend = "smtp"', "tên máy chủ SMTP")
+    return mail
 
 
 def _imap(data: dict[str, Any]) -> ImapSettings | None:

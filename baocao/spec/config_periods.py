@@ -83,3 +83,12 @@ def _period_kind(code: str, raw: Any) -> PeriodKind:
         due_by_level=tuple(sorted(by_level.items())),
         window=values.get("window"),
     )
+
+
+def _periods(data: dict[str, Any]) -> dict[str, PeriodKind]:
+    """``[periods.*]``: at least one kind, each checked by ``_period_kind``."""
+    raw_periods = data.get("periods")
+    if not isinstance(raw_periods, dict) or not raw_periods:
+        raise _fail("periods", "thiếu hoặc rỗng", "các bảng [periods.Q1], [periods.H1]…")
+    kinds = {code: _period_kind(code, raw) for code, raw in raw_periods.items()}
+    return kinds
