@@ -79,9 +79,6 @@ class FileResult:
         }
 
 
-_NO_ISSUES: tuple[Issue, ...] = ()  # every clean file's result shares it (not a list each)
-
-
 def _shared(text: str | None) -> str | None:
     """One copy of a unit code or period for every result that names it: each outcome arrives
     from a worker with its own copies, and a run keeps its results to the end (1 MB at 10,000)."""
@@ -333,7 +330,7 @@ class Judge:
             status,
             _shared(unit),
             _shared(outcome.period),
-            issues or _NO_ISSUES,
+            issues or (),  # a clean file's result holds the empty tuple, not a list of its own
             None,
             rec.id,
             rec.received_at,

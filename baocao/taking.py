@@ -55,7 +55,7 @@ from baocao.store.archive import (
     sync_folders,
     write_copy,
 )
-from baocao.store.base import Store
+from baocao.store.base import Store, first_copy
 from baocao.workers import Failed, Inline, Pool
 
 logger = logging.getLogger(__name__)
@@ -391,9 +391,9 @@ class Taker:
         for item in batch.items:
             rec, copy = item.rec, item.copy
             if rec is not None and isinstance(copy, Copy) and self.seen.get(copy.sha256) is item:
-                if rec.archive_path and rec.status not in ("duplicate", "container"):
-                    # recorded: the ledger answers for these bytes now (``Store.first_with_hash``
-                    # finds such a record), so the run keeps nothing of it (300 B a file)
+                if first_copy(rec):
+                    # recorded: the ledger answers for these bytes now (``Store.first_with_hash``),
+                    # so the run keeps nothing of it (300 B a file)
                     del self.seen[copy.sha256]
                 else:
                     self.seen[copy.sha256] = _First(rec.archive_path, rec.id, rec.unit, rec.period)

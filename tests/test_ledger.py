@@ -14,6 +14,7 @@ import pytest
 from helpers import BEFORE_DEADLINE
 
 from baocao.model import FileRecord, Issue, Severity
+from baocao.store.base import first_copy
 from baocao.store.ledger import Ledger, LedgerError
 from baocao.store.migrations import MIGRATIONS
 
@@ -293,3 +294,15 @@ def test_a_new_ledger_is_made_whole_or_not_at_all(tmp_path, monkeypatch):
     with Ledger(tmp_path / "ledger.sqlite") as ledger:
         applied = [r[0] for r in ledger.db.execute("SELECT name FROM _migrations ORDER BY rowid")]
     assert applied == [m.name for m in MIGRATIONS]
+
+
+@pytest.mark.parametrize("status", ["archived", "accepted", "rejected", "failed", "duplicate", "container"])
+@pytest.mark.parametrize("archive_path", ["2025-03-08/abc_a.xlsx", ""])
+def test_first_copy_is_exactly_what_first_with_hash_answers_with(tmp_path, status, archive_path):
+    """Collect forgets a recorded first copy because the ledger answers for its bytes: the rule
+    it uses (``first_copy``) must be the ledger query's own."""
+    rec = FileRecord("f" * 64, "a.xlsx", "a.xlsx", archive_path, 10, BEFORE_DEADLINE, status=status)
+    with Ledger(tmp_path / "so.sqlite") as ledger:
+        rec.id = ledger.add_file(rec)
+        found = ledger.first_with_hash("f" * 64)
+    assert (found is not None and found.id == rec.id) == first_copy(rec)

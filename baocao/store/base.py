@@ -18,6 +18,15 @@ from typing import Protocol
 
 from baocao.model import Action, FileRecord, Issue, MessageRecord, Reopening, Sighting, Submission
 
+NOT_A_FIRST_COPY = ("duplicate", "container")  # statuses ``first_with_hash`` never answers with
+
+
+def first_copy(rec: FileRecord) -> bool:
+    """Whether ``first_with_hash`` can answer with ``rec`` (its bytes archived, and not itself a
+    duplicate or a container): the one rule the ledger's query and collect's memory of first
+    copies (``taking``) share."""
+    return bool(rec.archive_path) and rec.status not in NOT_A_FIRST_COPY
+
 
 class Store(Protocol):
     """The ledger as the stages use it (see the module docstring)."""

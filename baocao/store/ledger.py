@@ -38,6 +38,7 @@ from baocao.model import (
     Submission,
 )
 from baocao.store.actions import ActionLog
+from baocao.store.base import NOT_A_FIRST_COPY
 from baocao.store.history import unit_history
 from baocao.store.messages import MessageStore
 from baocao.store.migrations import NewerSchema, migrate
@@ -277,10 +278,11 @@ class Ledger(ActionLog, MessageStore):
 
     def first_with_hash(self, sha256: str) -> FileRecord | None:
         """The first archived file with these bytes (the one a later copy is a duplicate of)."""
+        skipped = ", ".join("?" * len(NOT_A_FIRST_COPY))  # the rule of ``store.base.first_copy``
         row = self.db.execute(
-            """SELECT * FROM files WHERE sha256=? AND archive_path != ''
-                   AND status NOT IN ('duplicate', 'container') ORDER BY id LIMIT 1""",
-            (sha256,),
+            f"""SELECT * FROM files WHERE sha256=? AND archive_path != ''
+                   AND status NOT IN ({skipped}) ORDER BY id LIMIT 1""",
+            (sha256, *NOT_A_FIRST_COPY),
         ).fetchone()
         return file_from_row(row) if row else None
 
